@@ -1,0 +1,80 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { loadPlan, type Plan, type PlannedRun } from '../config/plan.ts';
+import { countParams, flopsPerToken } from '../models/spec.ts';
+import { cell, humanCount, markdownTable } from '../util/format.ts';
+import { readJsonOrUndefined } from '../util/fs.ts';
+import { collect } from './validate.ts';
+
+/** State of a planned run from its directory: new, done, or what status.json says. */
+export function runState(plan: Plan, run: PlannedRun): string {
+  const dir = path.join(plan.sweepDir, 'runs', run.id);
+  if (fs.existsSync(path.join(dir, 'summary.json'))) return 'done';
+  const status = readJsonOrUndefined<{ state?: string }>(path.join(dir, 'status.json'));
+  return status?.state ?? 'new';
+}
+
+export function planRows(plan: Plan) {
+  return plan.runs.map((run) => {
+    const { params, paramsNonEmbedding } = countParams(run.config.model);
+    const seqLen = run.config.model.seq_len ?? (run.config.task as { seq_len?: number }).seq_len ?? 0;
+    const fwd = flopsPerToken(run.config.model, seqLen);
+    const tokens = run.config.train.steps * run.config.train.batch_size * run.config.train.grad_accum * seqLen;
+    return { run, params, paramsNonEmbedding, flopsPerToken: fwd, trainFlops: 3 * fwd * tokens, state: runState(plan, run) };
+  });
+}
+
+export function registerPlan(program: Command): void {
+  program
+    .command('plan')
+    .description('expand a sweep: one row per run with its id, axis values, params, FLOPs and state')
+    .argument('<file>', 'YAML config file')
+    .option('--set <key=value>', 'override a key (value parsed as YAML); repeatable', collect, [])
+    .option('--json', 'machine-readable output')
+    .option('--yes', 'accept sweeps larger than execution.max_runs')
+    .addHelpText('after', '\nExample:\n  $ seqlab plan configs/grid.yaml\n  $ seqlab plan configs/grid.yaml --set seeds=[0,1,2] --json')
+    .action((file: string, opts: { set: string[]; json?: boolean; yes?: boolean }) => {
+      const plan = loadPlan(file, { set: opts.set, yes: opts.yes });
+      const rows = planRows(plan);
+      if (opts.json) {
+        const out = {
+          name: plan.name,
+          sweep_dir: plan.sweepDir,
+          collapsed: plan.collapsed,
+          excluded: plan.excluded,
+          runs: rows.map((r) => ({
+            id: r.run.id,
+            index: r.run.index,
+            case: r.run.case,
+            axes: r.run.axes,
+            params: r.params,
+            params_non_embedding: r.paramsNonEmbedding,
+            flops_per_token_fwd: r.flopsPerToken,
+            train_flops: r.trainFlops,
+            state: r.state,
+            config: r.run.config,
+          })),
+        };
+        process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+        return;
+      }
+      const hasCases = plan.runs.some((r) => r.case);
+      const header = ['#', 'id', ...(hasCases ? ['case'] : []), ...plan.axisKeys, 'params', 'FLOPs/tok', 'train FLOPs', 'state'];
+      const body = rows.map((r) => [
+        String(r.run.index),
+        r.run.id,
+        ...(hasCases ? [r.run.case ?? '-'] : []),
+        ...plan.axisKeys.map((k) => cell(r.run.axes[k])),
+        humanCount(r.params),
+        humanCount(r.flopsPerToken),
+        humanCount(r.trainFlops),
+        r.state,
+      ]);
+      process.stdout.write(markdownTable(header, body) + '\n');
+      const notes = [`${plan.runs.length} run${plan.runs.length === 1 ? '' : 's'} -> ${plan.sweepDir}`];
+      if (plan.collapsed) notes.push(`${plan.collapsed} duplicate config${plan.collapsed === 1 ? '' : 's'} collapsed`);
+      if (plan.excluded) notes.push(`${plan.excluded} excluded`);
+      process.stdout.write(notes.join('; ') + '\n');
+    });
+}
