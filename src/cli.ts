@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { UserError } from './errors.ts';
 import { registerPlan } from './commands/plan.ts';
 import { registerValidate } from './commands/validate.ts';
+import { registerConfigReference } from './commands/reference.ts';
 
 const program = new Command();
 program
@@ -18,6 +19,7 @@ program
 
 registerValidate(program);
 registerPlan(program);
+registerConfigReference(program);
 
 function fail(message: string, code: number): never {
   for (const line of message.split('\n')) process.stderr.write(`seqlab: error: ${line}\n`);

@@ -1,0 +1,108 @@
+// The CLI on bad input, spawned as a user runs it: exit 2, one clear message naming the place,
+// never a stack trace (runner.md section 8).
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = path.resolve(__dirname, '..');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-cli-'));
+function write(name: string, text: string): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+function seqlab(...args: string[]) {
+  const r = spawnSync(process.execPath, [path.join(root, 'bin/seqlab.js'), ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+function expectUserError(r: ReturnType<typeof seqlab>, pattern: RegExp) {
+  expect(r.code, r.stderr).toBe(2);
+  expect(r.stderr).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/^\s+at .*\(.*:\d+:\d+\)/m); // no stack frames
+  expect(r.stderr).not.toMatch(/internal error/);
+}
+
+describe('seqlab validate / plan on bad input', () => {
+  it('missing file', () => {
+    expectUserError(seqlab('validate', 'nope.yaml'), /nope\.yaml: no such file/);
+  });
+
+  it('YAML syntax error names file, line and column', () => {
+    const f = write('syntax.yaml', 'name: x\ntrain:\n  steps: [1, 2\n  lr: 3\n');
+    expectUserError(seqlab('validate', f), /syntax\.yaml:\d+:\d+: YAML syntax error/);
+  });
+
+  it('unknown key with a did-you-mean', () => {
+    const f = write('unknown.yaml', 'train:\n  stpes: 10\n');
+    expectUserError(seqlab('validate', f), /unknown\.yaml:2:\d+: train\.stpes: unknown key \(did you mean "steps"\?\)/);
+  });
+
+  it('wrong type says what was expected and what was found', () => {
+    const f = write('type.yaml', 'train:\n  steps: many\n');
+    expectUserError(seqlab('plan', f), /type\.yaml:2:10: train\.steps: expected number, found string "many"/);
+  });
+
+  it('unknown enum value with a did-you-mean', () => {
+    const f = write('enum.yaml', 'train:\n  schedule: cosin\n');
+    expectUserError(seqlab('validate', f), /enum\.yaml:2:13: train\.schedule: expected one of .*"cosine".*found string "cosin" \(did you mean "cosine"\?\)/);
+  });
+
+  it('all errors of a file at once', () => {
+    const f = write('many.yaml', 'train:\n  steps: many\n  schedule: cosin\nevl: {}\n');
+    const r = seqlab('validate', f);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/train\.steps/);
+    expect(r.stderr).toMatch(/train\.schedule/);
+    expect(r.stderr).toMatch(/evl: unknown key \(did you mean "eval"\?\)/);
+  });
+
+  it('zip length mismatch names both axes', () => {
+    const f = write('zip.yaml', 'sweep:\n  zip:\n    train.lr: [0.1, 0.2, 0.3]\n    train.batch_size: [1, 2]\n');
+    expectUserError(seqlab('plan', f), /zip\.yaml:\d+:\d+: .*train\.lr has 3 values, train\.batch_size has 2/);
+  });
+
+  it('an axis naming a key that does not exist', () => {
+    const f = write('axis.yaml', 'sweep:\n  grid:\n    train.lrate: [0.1, 0.2]\n');
+    expectUserError(seqlab('plan', f), /axis\.yaml:3:\d+: sweep\.grid\.train\.lrate: "train\.lrate" names a config key that does not exist \(did you mean "train\.lr"\?\)/);
+  });
+
+  it('an empty sweep', () => {
+    const f = write('empty.yaml', 'sweep:\n  grid: { train.steps: [1, 2] }\n  exclude: [{ train.batch_size: 16 }]\n');
+    expectUserError(seqlab('plan', f), /empty\.yaml: the sweep is empty/);
+  });
+
+  it('an extends cycle', () => {
+    write('cyc-a.yaml', 'extends: cyc-b.yaml\n');
+    write('cyc-b.yaml', 'extends: cyc-a.yaml\n');
+    expectUserError(seqlab('validate', path.join(dir, 'cyc-a.yaml')), /extends cycle: .*cyc-a\.yaml -> .*cyc-b\.yaml -> .*cyc-a\.yaml/);
+  });
+
+  it('a bad value that comes from a sweep axis is reported at the axis', () => {
+    const f = write('axisval.yaml', 'sweep:\n  grid:\n    train.schedule: [cosine, cosnie]\n');
+    expectUserError(seqlab('plan', f), /axisval\.yaml:3:\d+ \(sweep value\): train\.schedule: .*did you mean "cosine"/);
+  });
+
+  it('a bad --set value', () => {
+    expectUserError(seqlab('plan', write('ok.yaml', 'name: ok\n'), '--set', 'train.steps'), /--set train\.steps: expected KEY=VALUE/);
+  });
+});
+
+describe('seqlab plan', () => {
+  it('prints one row per run with stable ids (3 x 2 grid, 2 seeds = 12 runs)', () => {
+    const f = write('grid.yaml', 'name: g\nmodel: { d_model: 32, n_layers: 1 }\nseeds: [0, 1]\nsweep:\n  grid:\n    train.lr: [0.001, 0.002, 0.003]\n    train.batch_size: [4, 8]\n');
+    const a = seqlab('plan', f, '--json');
+    expect(a.code, a.stderr).toBe(0);
+    const runs = JSON.parse(a.stdout).runs as { id: string; state: string }[];
+    expect(runs).toHaveLength(12);
+    expect(new Set(runs.map((r) => r.id)).size).toBe(12);
+    expect(runs.every((r) => r.state === 'new')).toBe(true);
+    const b = JSON.parse(seqlab('plan', f, '--json').stdout).runs as { id: string }[];
+    expect(b.map((r) => r.id)).toEqual(runs.map((r) => r.id));
+    const text = seqlab('plan', f);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/12 runs -> runs\/g/);
+    for (const r of runs) expect(text.stdout).toContain(r.id);
+  });
+});
