@@ -1,0 +1,100 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { UserError } from '../errors.ts';
+import { baselineDeltas, bestOver, collectRuns, defaultGroupBy, defaultMetrics, groupRuns, reportsDir, type ReportRun } from '../report/collect.ts';
+import { benchVsLengthSvg, lossCurvesSvg, metricVsKeySvg } from '../report/plots.ts';
+import { renderCsv, renderJson, renderLatex, renderMarkdown, type RenderInput } from '../report/render.ts';
+import { runFiles } from '../runner/layout.ts';
+import { readJsonOrUndefined, writeFileAtomic } from '../util/fs.ts';
+
+const FORMATS = ['md', 'csv', 'tex', 'json'] as const;
+
+export function list(v: string): string[] {
+  return v.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** Backends and machines of the runs: tables of absolute times are only comparable within one. */
+export function provenance(runs: ReportRun[]): string {
+  const seen = new Set<string>();
+  for (const r of runs) {
+    const env = readJsonOrUndefined<Record<string, unknown>>(path.join(runFiles(r.sweepDir, r.id).dir, 'env.json'));
+    if (env) seen.add(`${String(env.backend)}${env.matmul_path ? ` (${String(env.matmul_path)} matmul)` : ''} on ${String(env.cpu_model ?? 'unknown CPU')} x${String(env.cpu_count ?? '?')}`);
+  }
+  return `Backend / machine: ${[...seen].join('; ') || 'unknown (no env.json)'}. Cells are mean ± std over seeds (ddof 1); n = finished runs.`;
+}
+
+export interface ReportOptions {
+  groupBy?: string;
+  metric?: string;
+  bestOver?: string;
+  by?: string;
+  baseline?: string;
+}
+
+export function buildReport(dirs: string[], opts: ReportOptions): RenderInput & { runs: ReportRun[] } {
+  let runs = collectRuns(dirs).filter((r) => r.state === 'done' || r.state === 'diverged');
+  if (runs.length === 0) throw new UserError(`${dirs.join(', ')}: no finished runs to report yet (see seqlab status)`);
+  const groupBy = opts.groupBy !== undefined ? list(opts.groupBy) : defaultGroupBy(runs);
+  const metrics = opts.metric ? list(opts.metric) : defaultMetrics(runs);
+  if (opts.bestOver) {
+    if (!opts.by) throw new UserError('--best-over needs --by METRIC (e.g. --best-over train.lr --by valid_loss)');
+    runs = bestOver(runs, groupBy, opts.bestOver, opts.by);
+  }
+  const effectiveGroupBy = opts.bestOver ? groupBy.filter((k) => k !== opts.bestOver) : groupBy;
+  const groups = groupRuns(runs, effectiveGroupBy, metrics);
+  const deltas = opts.baseline ? baselineDeltas(groups, opts.baseline, metrics) : undefined;
+  return { groups, groupBy: effectiveGroupBy, metrics, deltas, footer: provenance(runs), runs };
+}
+
+export function registerReport(program: Command): void {
+  program
+    .command('report')
+    .description('aggregate finished runs over seeds into tables (md, csv, tex, json) and SVG plots under SWEEP_DIR/reports/')
+    .argument('<sweep_dir...>', 'sweep directories (runs/<name>)')
+    .option('--format <list>', `output formats, comma-separated (${FORMATS.join(',')})`, 'md,csv,tex,json')
+    .option('--group-by <keys>', 'comma-separated keys to group by (default: the swept axes minus seed)')
+    .option('--metric <list>', 'comma-separated summary metrics (default: the main ones present)')
+    .option('--best-over <key>', 'keep the best value of this axis per group (zoology protocol)')
+    .option('--by <metric>', 'metric that decides --best-over')
+    .option('--baseline <key=value>', 'add relative deltas against this group')
+    .option('--json', 'print the JSON record instead of the Markdown table')
+    .option('--no-plots', 'skip the SVG plots')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ seqlab report runs/quickstart\n  $ seqlab report runs/lr-sweep --best-over train.lr --by valid_loss --baseline model.preset=transformer',
+    )
+    .action(async (dirs: string[], opts: ReportOptions & { format: string; json?: boolean; plots: boolean }) => {
+      const formats = list(opts.format);
+      for (const f of formats) if (!(FORMATS as readonly string[]).includes(f)) throw new UserError(`--format: unknown format "${f}" (expected ${FORMATS.join(', ')})`);
+      const r = buildReport(dirs, opts);
+      const out = reportsDir(dirs[0]);
+      fs.mkdirSync(out, { recursive: true });
+      const renderers = { md: renderMarkdown, csv: renderCsv, tex: renderLatex, json: renderJson };
+      const written: string[] = [];
+      for (const f of formats) {
+        const file = path.join(out, `table.${f}`);
+        writeFileAtomic(file, renderers[f as keyof typeof renderers](r));
+        written.push(file);
+      }
+      if (opts.plots) {
+        const plots: [string, Promise<string | undefined>][] = [
+          ['loss_curves.svg', lossCurvesSvg(r.groups)],
+          ['decode_ms_vs_length.svg', benchVsLengthSvg(r.groups, 'decode_ms_per_token')],
+          ['prefill_tokens_per_s_vs_length.svg', benchVsLengthSvg(r.groups, 'prefill_tokens_per_s')],
+          ['train_tokens_per_s_vs_seq_len.svg', metricVsKeySvg(r.runs, r.groups, 'train_tokens_per_s', 'task.seq_len', true)],
+          ['valid_bpb_vs_seq_len.svg', metricVsKeySvg(r.runs, r.groups, 'valid_bpb', 'task.seq_len', true)],
+          ['accuracy_vs_width.svg', metricVsKeySvg(r.runs, r.groups, 'accuracy', 'model.d_model', true)],
+        ];
+        for (const [name, svg] of plots) {
+          const text = await svg;
+          if (text) {
+            writeFileAtomic(path.join(out, name), text);
+            written.push(path.join(out, name));
+          }
+        }
+      }
+      process.stdout.write(opts.json ? renderJson(r) : renderMarkdown(r));
+      process.stderr.write(`wrote ${written.join(', ')}\n`);
+    });
+}
