@@ -7,6 +7,11 @@ import { UserError } from './errors.ts';
 import { registerPlan } from './commands/plan.ts';
 import { registerValidate } from './commands/validate.ts';
 import { registerConfigReference } from './commands/reference.ts';
+import { registerCompare } from './commands/compare.ts';
+import { registerExec } from './commands/exec.ts';
+import { registerReport } from './commands/report.ts';
+import { registerRun } from './commands/run.ts';
+import { registerStatus } from './commands/status.ts';
 
 const program = new Command();
 program
@@ -19,6 +24,11 @@ program
 
 registerValidate(program);
 registerPlan(program);
+registerRun(program);
+registerStatus(program);
+registerExec(program);
+registerReport(program);
+registerCompare(program);
 registerConfigReference(program);
 
 function fail(message: string, code: number): never {
