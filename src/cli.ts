@@ -8,6 +8,7 @@ import { registerPlan } from './commands/plan.ts';
 import { registerValidate } from './commands/validate.ts';
 import { registerConfigReference } from './commands/reference.ts';
 import { registerCompare } from './commands/compare.ts';
+import { registerModels } from './commands/models.ts';
 import { registerExec } from './commands/exec.ts';
 import { registerReport } from './commands/report.ts';
 import { registerRun } from './commands/run.ts';
@@ -28,6 +29,7 @@ registerRun(program);
 registerStatus(program);
 registerExec(program);
 registerReport(program);
+registerModels(program);
 registerCompare(program);
 registerConfigReference(program);
 

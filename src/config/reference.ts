@@ -72,6 +72,7 @@ function typeName(s0: AnySchema): string {
       t = `map of ${typeName(d.valueType as AnySchema)}`;
       break;
     case 'object':
+    case 'lazy':
       t = 'mapping';
       break;
     case 'number': {

@@ -1,0 +1,91 @@
+/**
+ * Deterministic expansion of a hybrid stacking pattern (models.md 6.1-6.2) into a layer list.
+ * Pure data: the mixers stay config mixers ('auto' resolved later by spec.ts).
+ */
+import { UserError } from '../errors.ts';
+import type { LayerConfig, LayerSpec, MixerSpec, Pattern, ResolvedModel } from './spec.ts';
+
+export interface ExpandedPattern {
+  /** Base layers in order from the embedding; 'shared' = one application of the shared block. */
+  layers: (LayerConfig | 'shared')[];
+  shared?: LayerConfig;
+}
+
+/** Each layer gets its own copy (later overrides mutate mixers). */
+const copy = (l: LayerConfig): LayerConfig => structuredClone(l);
+
+export function expandPattern(p: Pattern, defaultLayers: number, where = 'model.pattern'): ExpandedPattern {
+  const n = p.type === 'explicit' ? p.layers.length : (p.nLayers ?? defaultLayers);
+  const range = Array.from({ length: n }, (_, i) => i);
+  switch (p.type) {
+    case 'uniform':
+      return { layers: range.map(() => copy(p.layer)) };
+    case 'alternating':
+      return { layers: range.map((i) => copy(p.cycle[i % p.cycle.length]!)) };
+    case 'hierarchical': {
+      // Math.round rounds halves up: lowFraction 0.5 with 5 layers gives 3 low layers.
+      const nLow = Math.round(p.lowFraction * n);
+      return { layers: range.map((i) => copy(i < nLow ? p.low : p.high)) };
+    }
+    case 'interleave': {
+      const bad = p.offsets.find((o) => o >= p.period);
+      if (bad !== undefined) throw new UserError(`${where}.offsets: offset ${bad} is not below period ${p.period}`);
+      return { layers: range.map((i) => copy(p.offsets.includes(i % p.period) ? p.minority : p.base)) };
+    }
+    case 'sharedAttn': {
+      const layers: ExpandedPattern['layers'] = [];
+      for (const i of range) {
+        layers.push(copy(p.base));
+        if ((i + 1) % p.every === 0) layers.push('shared');
+      }
+      return { layers, shared: copy(p.shared) };
+    }
+    case 'explicit':
+      return { layers: p.layers.map(copy) };
+  }
+}
+
+/** Ratio r:m as an interleave (period r + m, r evenly spread offsets), models.md 6.2. */
+export function ratioOffsets(minority: number, majority: number): { period: number; offsets: number[] } {
+  const period = minority + majority;
+  const offsets = Array.from({ length: minority }, (_, j) => Math.floor(((j + 0.5) * period) / minority));
+  return { period, offsets };
+}
+
+/** One-line description of a resolved mixer, e.g. `attn(H4 dh64 rope=false)`. */
+export function describeMixer(m: MixerSpec): string {
+  switch (m.kind) {
+    case 'attn':
+      return `attn(H${m.heads} dh${m.dh}${m.rope ? '' : ' rope=false'})`;
+    case 'swa':
+      return `swa(H${m.heads} dh${m.dh} W${m.window}${m.rope ? '' : ' rope=false'})`;
+    case 'retnet':
+      return `retnet(H${m.heads} dqk${m.dqk} dvt${m.dvt} ${m.form})`;
+    case 'selret':
+      return `selret(H${m.heads} dqk${m.dqk} dvt${m.dvt} ${m.form} decay=${m.decay} write=${m.write}${m.granularity === 'key' ? ' key' : ''})`;
+    case 'mamba':
+      return `mamba(din${m.dInner} N${m.dState} R${m.dtRank})`;
+    case 'mamba2':
+      return `mamba2(din${m.dInner} P${m.headDim} N${m.dState} G${m.nGroups})`;
+  }
+}
+
+export function describeLayer(l: LayerSpec): string {
+  const m = l.mixer;
+  const mix =
+    m.kind === 'shared'
+      ? `shared block #${m.index}`
+      : m.kind === 'parallel'
+        ? `parallel[${m.branches.map(describeMixer).join(' | ')}] ${m.merge}`
+        : m.kind === 'routed'
+          ? `routed[${m.branches.map(describeMixer).join(' | ')}] ${m.routing}`
+          : describeMixer(m);
+  return l.ffn ? `${mix} + ${l.ffn.kind}(${l.ffn.hidden})` : mix;
+}
+
+/** The expansion as log lines ("0: mamba(...)"), to print with every run. */
+export function summarizeLayers(m: ResolvedModel): string[] {
+  const lines = m.layers.map((l, i) => `${i}: ${describeLayer(l)}`);
+  if (m.shared) lines.push(`shared (width ${2 * m.d_model}): ${describeLayer(m.shared)}`);
+  return lines;
+}

@@ -1,0 +1,73 @@
+/**
+ * Named presets (models.md 6.5 plus the pure baselines): each is a Pattern in config form;
+ * spec.ts parses it (filling mixer defaults) and resolves it like a user pattern.
+ */
+import type { PatternInput, PresetName } from './spec.ts';
+
+type LayerIn = Extract<PatternInput, { type: 'uniform' }>['layer'];
+const L = (mixer: LayerIn['mixer'], ffn?: LayerIn['ffn']): LayerIn => (ffn === undefined ? { mixer } : { mixer, ffn });
+
+const attn = { kind: 'attn' } as const;
+const attnNoRope = { kind: 'attn', rope: false } as const;
+const retnet = { kind: 'retnet' } as const;
+const selret = { kind: 'selret' } as const;
+const mamba = { kind: 'mamba' } as const;
+
+/** Zamba's insertion period; capped at n_layers so that short stacks apply the block once. */
+export const ZAMBA_EVERY = 6;
+
+export const PRESET_DESCRIPTIONS: Record<PresetName, string> = {
+  transformer: 'uniform(attn + gelu 4d): GPT-style Transformer with RoPE',
+  retnet: 'uniform(retnet + swiglu): RetNet',
+  mamba: 'uniform(mamba), no FFN: Mamba-1',
+  mamba2: 'uniform(mamba2), no FFN: Mamba-2',
+  selret: 'uniform(selret + swiglu): selective retention',
+  jamba: 'interleave(base mamba, minority attn(rope false), period 8, offsets [4]); FFN per mixer default (gelu on attn layers)',
+  samba: 'alternating([mamba + swiglu, swa(W 64) + swiglu])',
+  mambaformer: 'explicit([mamba] + repeat([attn(rope false), mamba])), no FFN',
+  hymba: 'uniform(parallel([attn, mamba], normMean, widthScale 0.5) + swiglu)',
+  zamba: `sharedAttn(base mamba, shared attn + gelu at width 2d, every min(${ZAMBA_EVERY}, n_layers))`,
+  'fusion-alt': 'alternating([mamba, retnet + swiglu])',
+  'fusion-hier': 'hierarchical(low mamba, high retnet + swiglu, lowFraction 0.5)',
+  'fusion-selret': 'uniform(selret + swiglu)',
+  'fusion-par': 'uniform(parallel([retnet, mamba], normGateToken, widthScale 0.5) + swiglu)',
+  'fusion-route': 'uniform(routed([selret, attn], top1) + swiglu)',
+};
+
+export function presetPattern(name: PresetName, nLayers: number): PatternInput {
+  const uniform = (layer: LayerIn): PatternInput => ({ type: 'uniform', layer, nLayers });
+  switch (name) {
+    case 'transformer':
+      return uniform(L(attn, 'gelu'));
+    case 'retnet':
+      return uniform(L(retnet, 'swiglu'));
+    case 'mamba':
+      return uniform(L(mamba, null));
+    case 'mamba2':
+      return uniform(L({ kind: 'mamba2' }, null));
+    case 'selret':
+    case 'fusion-selret':
+      return uniform(L(selret, 'swiglu'));
+    case 'jamba':
+      return { type: 'interleave', base: L(mamba), minority: L(attnNoRope), period: 8, offsets: [4], nLayers };
+    case 'samba':
+      return { type: 'alternating', cycle: [L(mamba, 'swiglu'), L({ kind: 'swa' }, 'swiglu')], nLayers };
+    case 'mambaformer':
+      return {
+        type: 'explicit',
+        layers: Array.from({ length: nLayers }, (_, i) => L(i % 2 === 0 ? mamba : attnNoRope, null)),
+      };
+    case 'hymba':
+      return uniform(L({ kind: 'parallel', branches: [attn, mamba], merge: 'normMean', widthScale: 0.5 }, 'swiglu'));
+    case 'zamba':
+      return { type: 'sharedAttn', base: L(mamba), shared: L(attn, 'gelu'), every: Math.min(ZAMBA_EVERY, nLayers), nLayers };
+    case 'fusion-alt':
+      return { type: 'alternating', cycle: [L(mamba), L(retnet)], nLayers };
+    case 'fusion-hier':
+      return { type: 'hierarchical', low: L(mamba), high: L(retnet), lowFraction: 0.5, nLayers };
+    case 'fusion-par':
+      return uniform(L({ kind: 'parallel', branches: [retnet, mamba], merge: 'normGateToken', widthScale: 0.5 }, 'swiglu'));
+    case 'fusion-route':
+      return uniform(L({ kind: 'routed', branches: [selret, attn], routing: 'top1' }, 'swiglu'));
+  }
+}

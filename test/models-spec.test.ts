@@ -1,0 +1,352 @@
+import { describe, expect, it } from 'vitest';
+import { UserError } from '../src/errors.ts';
+import { layerFlops, mixerFlops } from '../src/models/flops.ts';
+import { layerParams } from '../src/models/params.ts';
+import { expandPattern, ratioOffsets, summarizeLayers } from '../src/models/patterns.ts';
+import {
+  countParams,
+  decodeStateFloats,
+  flopsPerToken,
+  modelSchema,
+  patternSchema,
+  PRESETS,
+  resolveModelInput,
+  type LayerSpec,
+  type MixerSpec,
+  type ModelConfigInput,
+  type PatternInput,
+  type ResolvedModel,
+} from '../src/models/spec.ts';
+
+const ctx = { vocabSize: 257, seqLen: 256 };
+const resolve = (m: ModelConfigInput, c = ctx) => resolveModelInput(m, c);
+const kinds = (m: ResolvedModel) => m.layers.map((l) => (l.mixer.kind === 'parallel' || l.mixer.kind === 'routed' ? l.mixer.kind : l.mixer.kind));
+const mixerOf = (l: LayerSpec) => l.mixer as MixerSpec;
+
+function expectUserError(fn: () => unknown, key: string): void {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(UserError);
+  expect((err as Error).message).toContain(key);
+  expect((err as Error).message).not.toContain('\n');
+}
+
+describe('T18 pattern expansion', () => {
+  it('jamba with n_layers 16 puts attention (rope off) at layers 4 and 12, Mamba elsewhere, FFN only on attention', () => {
+    const m = resolve({ preset: 'jamba', n_layers: 16 });
+    const attn = m.layers.flatMap((l, i) => (l.mixer.kind === 'attn' ? [i] : []));
+    expect(attn).toEqual([4, 12]);
+    expect(m.layers.filter((l) => l.mixer.kind === 'mamba')).toHaveLength(14);
+    expect(mixerOf(m.layers[4]!)).toMatchObject({ kind: 'attn', rope: false });
+    expect(m.layers[4]!.ffn).toEqual({ kind: 'gelu', hidden: 4 * 256, bias: false });
+    expect(m.layers[0]!.ffn).toBeNull();
+  });
+
+  it('hierarchical lowFraction 0.5 with 6 layers gives [low x3, high x3]', () => {
+    const pattern: PatternInput = { type: 'hierarchical', low: { mixer: { kind: 'mamba' } }, high: { mixer: { kind: 'retnet' } }, lowFraction: 0.5 };
+    const m = resolve({ n_layers: 6, pattern });
+    expect(kinds(m)).toEqual(['mamba', 'mamba', 'mamba', 'retnet', 'retnet', 'retnet']);
+    expect(kinds(resolve({ preset: 'fusion-hier', n_layers: 6 }))).toEqual(kinds(m));
+    // lowFraction 0.25 of 8 layers: 2 low layers
+    const p2 = patternSchema.parse({ ...pattern, lowFraction: 0.25, nLayers: 8 });
+    expect(expandPattern(p2, 99).layers.map((l) => (l === 'shared' ? l : l.mixer.kind))).toEqual(['mamba', 'mamba', ...Array(6).fill('retnet')]);
+  });
+
+  it('alternating cycles from layer 0; interleave marks (i mod period) in offsets; explicit is literal', () => {
+    const alt = resolve({ preset: 'fusion-alt', n_layers: 5 });
+    expect(kinds(alt)).toEqual(['mamba', 'retnet', 'mamba', 'retnet', 'mamba']);
+    expect(alt.layers.map((l) => l.ffn?.kind ?? null)).toEqual([null, 'swiglu', null, 'swiglu', null]);
+    const samba = resolve({ preset: 'samba', n_layers: 4 });
+    expect(kinds(samba)).toEqual(['mamba', 'swa', 'mamba', 'swa']);
+    expect(samba.layers.every((l) => l.ffn?.kind === 'swiglu')).toBe(true);
+
+    const inter = resolve({
+      n_layers: 7,
+      pattern: { type: 'interleave', base: { mixer: { kind: 'mamba' } }, minority: { mixer: { kind: 'attn' } }, period: 3, offsets: [0, 2] },
+    });
+    expect(kinds(inter)).toEqual(['attn', 'mamba', 'attn', 'attn', 'mamba', 'attn', 'attn']);
+    expect(ratioOffsets(1, 7)).toEqual({ period: 8, offsets: [4] }); // Jamba's 1:7 is offset 4
+    expect(ratioOffsets(2, 6)).toEqual({ period: 8, offsets: [2, 6] });
+
+    const explicit = resolve({
+      n_layers: 99, // ignored: the list is literal
+      pattern: { type: 'explicit', layers: [{ mixer: { kind: 'selret' }, ffn: null }, { mixer: { kind: 'mamba2' }, ffn: 'gelu' }] },
+    });
+    expect(kinds(explicit)).toEqual(['selret', 'mamba2']);
+    expect(explicit.layers.map((l) => l.ffn)).toEqual([null, { kind: 'gelu', hidden: 1024, bias: false }]);
+    expect(explicit.n_layers).toBe(2);
+
+    const mf = resolve({ preset: 'mambaformer', n_layers: 5 });
+    expect(kinds(mf)).toEqual(['mamba', 'attn', 'mamba', 'attn', 'mamba']);
+    expect(mf.layers.every((l) => l.ffn === null)).toBe(true);
+    expect(mixerOf(mf.layers[1]!)).toMatchObject({ rope: false });
+  });
+
+  it('sharedAttn inserts one shared-block marker after every `every` base layers; the block runs at width 2d', () => {
+    const m = resolve({
+      d_model: 64,
+      n_layers: 5,
+      pattern: { type: 'sharedAttn', base: { mixer: { kind: 'mamba' } }, shared: { mixer: { kind: 'attn' } }, every: 2 },
+    });
+    expect(m.layers.map((l) => (l.mixer.kind === 'shared' ? `S${l.mixer.index}` : l.mixer.kind))).toEqual(['mamba', 'mamba', 'S0', 'mamba', 'mamba', 'S1', 'mamba']);
+    expect(m.n_layers).toBe(5);
+    expect(m.shared?.mixer).toMatchObject({ kind: 'attn', heads: 4, dh: 32 }); // 2 * 64 / 4
+    expect(m.shared?.ffn).toEqual({ kind: 'gelu', hidden: 4 * 128, bias: false });
+    // zamba caps `every` at n_layers so short stacks still use the block once
+    const z4 = resolve({ preset: 'zamba', n_layers: 4 });
+    expect(z4.layers.filter((l) => l.mixer.kind === 'shared')).toHaveLength(1);
+    const z12 = resolve({ preset: 'zamba', n_layers: 12 });
+    expect(z12.layers.flatMap((l, i) => (l.mixer.kind === 'shared' ? [i] : []))).toEqual([6, 13]);
+    // a pattern whose block is never applied carries no shared block
+    const none = resolve({ n_layers: 3, pattern: { type: 'sharedAttn', base: { mixer: { kind: 'mamba' } }, shared: { mixer: { kind: 'attn' } }, every: 4 } });
+    expect(none.shared).toBeUndefined();
+  });
+
+  it('parallel branches are width-scaled with even head widths; routed branches keep full width', () => {
+    const h = resolve({ preset: 'hymba', d_model: 256 });
+    const p = h.layers[0]!.mixer;
+    if (p.kind !== 'parallel') throw new Error('expected parallel');
+    expect(p.branches[0]).toMatchObject({ kind: 'attn', heads: 2, dh: 64 });
+    expect(p.branches[1]).toMatchObject({ kind: 'mamba', dInner: 256, dtRank: 16 });
+    const fp = resolve({ preset: 'fusion-par', d_model: 256 }).layers[0]!.mixer;
+    if (fp.kind !== 'parallel') throw new Error('expected parallel');
+    expect(fp.branches[0]).toMatchObject({ kind: 'retnet', heads: 2, dqk: 128, dvt: 216 });
+    expect(fp.merge).toBe('normGateToken');
+    const one = resolve({ d_model: 64, pattern: { type: 'uniform', layer: { mixer: { kind: 'parallel', branches: [{ kind: 'attn', heads: 1 }, { kind: 'mamba2', headDim: 16 }] } } } });
+    const b = one.layers[0]!.mixer;
+    if (b.kind !== 'parallel') throw new Error('expected parallel');
+    expect(b.branches[0]).toMatchObject({ heads: 1, dh: 32 });
+    expect(b.branches[1]).toMatchObject({ dInner: 64 });
+    const r = resolve({ preset: 'fusion-route' }).layers[0]!.mixer;
+    if (r.kind !== 'routed') throw new Error('expected routed');
+    expect(r.branches.map((x) => x.kind)).toEqual(['selret', 'attn']);
+    expect(r.branches[0]).toMatchObject({ heads: 4, dqk: 256, dvt: 432 });
+    expect(r.routing).toBe('top1');
+  });
+
+  it('every preset resolves at d_model 64, n_layers 4 with no auto left, positive counts and a summary', () => {
+    const hasAuto = (x: unknown): boolean =>
+      x === 'auto' || (typeof x === 'object' && x !== null && Object.values(x).some(hasAuto));
+    for (const preset of PRESETS) {
+      const m = resolve({ preset, d_model: 64, n_layers: 4 });
+      expect(m.n_layers, preset).toBe(4);
+      expect(hasAuto(m), preset).toBe(false);
+      const { params, paramsNonEmbedding } = countParams(m);
+      expect(params, preset).toBe(paramsNonEmbedding + 257 * 64);
+      expect(paramsNonEmbedding, preset).toBeGreaterThan(0);
+      expect(flopsPerToken(m, 256), preset).toBeGreaterThan(2 * 64 * 257);
+      expect(decodeStateFloats(m, 16), preset).toBeGreaterThan(0);
+      expect(summarizeLayers(m).length, preset).toBeGreaterThanOrEqual(4);
+    }
+  });
+});
+
+describe('resolution: defaults, overrides and errors', () => {
+  it('fills the 10.3 defaults and resolves auto fields from d_model and seq_len', () => {
+    const r = mixerOf(resolve({ preset: 'retnet' }).layers[0]!);
+    expect(r).toMatchObject({ kind: 'retnet', heads: 4, dqk: 256, dvt: 432, headNorm: 'rms', headNormEps: 1e-6, ropeFreqs: 'torchscale', retScale: 'none', form: 'parallel', chunk: 64 });
+    expect(mixerOf(resolve({ preset: 'retnet' }, { vocabSize: 10, seqLen: 1024 }).layers[0]!)).toMatchObject({ form: 'chunk' });
+    const s = mixerOf(resolve({ preset: 'selret' }).layers[0]!);
+    expect(s).toMatchObject({ decay: 'mamba', write: 'dt', granularity: 'head', decayInit: 'retnet', tau: 16, aMin: -Infinity, rope: true });
+    const mb = mixerOf(resolve({ preset: 'mamba', d_model: 100 }).layers[0]!);
+    expect(mb).toMatchObject({ dState: 16, dConv: 4, dInner: 200, dtRank: 7, scan: 'chunked', scanChunk: 16, convBias: true, bias: false });
+    const m2 = mixerOf(resolve({ preset: 'mamba2' }).layers[0]!);
+    expect(m2).toMatchObject({ dState: 64, headDim: 64, nGroups: 1, dInner: 512, aInitRange: [1, 16], chunk: 64, normEps: 1e-5 });
+    const a = resolve({ preset: 'transformer' });
+    expect(mixerOf(a.layers[0]!)).toMatchObject({ heads: 4, dh: 64, rope: true, ropeFreqs: 'standard', ropeBase: 10000, bias: false });
+    expect(a).toMatchObject({ norm: 'rms', norm_eps: 1e-5, tie_embeddings: true, abs_pos: 'none', vocab_size: 257, seq_len: 256 });
+  });
+
+  it('model.mixer overrides reach every mixer that has the field, including parallel branches', () => {
+    const m = resolve({ preset: 'fusion-selret', mixer: { decay: 'gla', chunk: 32 } });
+    expect(mixerOf(m.layers[0]!)).toMatchObject({ decay: 'gla', write: 'none', chunk: 32 });
+    const p = resolve({ preset: 'fusion-par', heads: 8, mixer: { dState: 8 } }).layers[0]!.mixer;
+    if (p.kind !== 'parallel') throw new Error('expected parallel');
+    expect(p.branches[0]).toMatchObject({ heads: 4 }); // 8 heads x widthScale 0.5
+    expect(p.branches[1]).toMatchObject({ dState: 8 });
+    const t = resolve({ preset: 'transformer', ffn: 'swiglu', ffn_hidden: 100 });
+    expect(t.layers[0]!.ffn).toEqual({ kind: 'swiglu', hidden: 100, bias: false });
+    expect(resolve({ preset: 'retnet', ffn: 'none' }).layers[0]!.ffn).toBeNull();
+    expect(resolve({ preset: 'mamba', ffn: 'gelu' }).layers[0]!.ffn).toEqual({ kind: 'gelu', hidden: 1024, bias: false });
+  });
+
+  it('impossible shapes and unknown fields are one-line UserErrors naming the key', () => {
+    expectUserError(() => resolve({ preset: 'transformer', d_model: 250 }), 'model.d_model');
+    expectUserError(() => resolve({ preset: 'retnet', d_model: 250 }), 'model.d_model');
+    expectUserError(() => resolve({ preset: 'transformer', d_model: 20, heads: 4 }), 'model.heads'); // head width 5 with rope
+    expectUserError(() => resolve({ preset: 'transformer', mixer: { decay: 'gla' } }), 'model.mixer.decay');
+    expect(countParams(resolve({ preset: 'mamba', heads: 8 }))).toEqual(countParams(resolve({ preset: 'mamba' }))); // shorthand: no heads, no-op
+    expectUserError(() => resolve({ preset: 'retnet', mixer: { dvt: 430 } }), 'model.mixer.dvt');
+    expectUserError(() => resolve({ preset: 'selret', mixer: { decay: 'gla', write: 'dt' } }), 'model.mixer.write');
+    expectUserError(() => resolve({ preset: 'mamba2', d_model: 80 }), 'model.mixer.headDim');
+    expectUserError(() => resolve({ preset: 'selret', mixer: { granularity: 'key', intraMode: 'factorized' } }), 'model.mixer.intraMode');
+    expectUserError(() => resolve({ preset: 'mamba', mixer: { expand: 1.3 } }), 'model.mixer.expand');
+    expectUserError(() => resolve({ n_layers: 4, pattern: { type: 'interleave', base: { mixer: { kind: 'mamba' } }, minority: { mixer: { kind: 'attn' } }, period: 4, offsets: [4] } }), 'model.pattern.offsets');
+    // strict schemas: unknown keys and enum values are zod issues with a path
+    const bad = modelSchema.safeParse({ mixer: { chunck: 32 } });
+    expect(bad.success).toBe(false);
+    expect(bad.error!.issues[0]).toMatchObject({ code: 'unrecognized_keys', keys: ['chunck'], path: ['mixer'] });
+    const badKind = modelSchema.safeParse({ pattern: { type: 'uniform', layer: { mixer: { kind: 'attn', windw: 3 } } } });
+    expect(badKind.success).toBe(false);
+    expect(modelSchema.safeParse({ preset: 'jamba2' }).error!.issues[0]).toMatchObject({ code: 'invalid_value', path: ['preset'] });
+  });
+
+  it('resolution is deterministic and leaves the config untouched', () => {
+    const cfg = modelSchema.parse({ preset: 'fusion-par', heads: 8, mixer: { dState: 8, chunk: 16 } });
+    const before = JSON.stringify(cfg);
+    const a = resolve(cfg);
+    expect(JSON.stringify(cfg)).toBe(before);
+    expect(resolve(cfg)).toEqual(a);
+    const user = modelSchema.parse({ n_layers: 2, pattern: { type: 'uniform', layer: { mixer: { kind: 'mamba2' } } }, mixer: { dState: 4, aInitRange: [2, 4] } });
+    const snapshot = JSON.stringify(user);
+    const r = resolve(user);
+    expect(JSON.stringify(user)).toBe(snapshot);
+    expect(r.layers[0]!.mixer).not.toBe(r.layers[1]!.mixer);
+    expect(r.preset).toBe('custom');
+  });
+
+  it('aMin survives a JSON round trip (null = no clamp)', () => {
+    const m = resolve({ preset: 'selret', mixer: { aMin: null } });
+    expect(mixerOf(m.layers[0]!)).toMatchObject({ aMin: -Infinity });
+    expect(mixerOf(resolve({ preset: 'selret', mixer: { aMin: -2 } }).layers[0]!)).toMatchObject({ aMin: -2 });
+  });
+});
+
+// ------------------------------------------------------------------------------------------------
+
+const one = (m: ModelConfigInput, c = ctx) => {
+  const r = resolve(m, c);
+  return { r, layer: layerParams(r.layers[0]!, r.d_model, r.norm) };
+};
+
+describe('T20 parameter counts (models.md 7)', () => {
+  it('Mamba-1 check value: d 768, 24 layers, V 50280 -> 3,771,648 per layer, 129,135,360 total', () => {
+    const { r, layer } = one({ preset: 'mamba', d_model: 768, n_layers: 24 }, { vocabSize: 50280, seqLen: 1024 });
+    expect(mixerOf(r.layers[0]!)).toMatchObject({ dInner: 1536, dState: 16, dtRank: 48, dConv: 4 });
+    expect(layer).toBe(3_771_648);
+    expect(countParams(r).params).toBe(129_135_360);
+  });
+
+  it('GPT-2 small check value (LayerNorm + Linear biases, tied, V 50257) -> 7,087,872 per layer, 123,653,376 total', () => {
+    const cfg: ModelConfigInput = { preset: 'transformer', d_model: 768, n_layers: 12, heads: 12, norm: 'layer', mixer: { bias: true }, ffn_bias: true };
+    const { r, layer } = one(cfg, { vocabSize: 50257, seqLen: 1024 });
+    expect(layer).toBe(7_087_872);
+    expect(countParams(r).params).toBe(123_653_376);
+    // learned positions and an untied head are counted on top (nanoGPT's wpe: 1024 x 768)
+    const withPos = resolve({ ...cfg, abs_pos: 'learned', tie_embeddings: false }, { vocabSize: 50257, seqLen: 1024 });
+    expect(countParams(withPos).params).toBe(123_653_376 + 1024 * 768 + 50257 * 768);
+    expect(countParams(withPos).paramsNonEmbedding).toBe(123_653_376 - 50257 * 768);
+  });
+
+  it('small defaults (d 256): transformer 786,944; retnet 795,136; mamba 438,016; mamba2 432,024; selret +1,032', () => {
+    expect(one({ preset: 'transformer' }).layer).toBe(786_944);
+    const ret = one({ preset: 'retnet' }).layer;
+    expect(ret).toBe(795_136);
+    expect(one({ preset: 'mamba' }).layer).toBe(438_016);
+    expect(one({ preset: 'mamba2' }).layer).toBe(432_024);
+    expect(one({ preset: 'selret' }).layer - ret).toBe(1_032);
+  });
+
+  it('gate, norm, bias and merge terms follow the table (d 256, H 4)', () => {
+    const ret = one({ preset: 'retnet' }).layer;
+    const d = 256;
+    const H = 4;
+    const sel = (mixer: ModelConfigInput['mixer']) => one({ preset: 'selret', mixer }).layer - ret;
+    expect(sel({ decay: 'gla' })).toBe(d * H + H);
+    expect(sel({ decay: 'fixed', write: 'sigmoid' })).toBe(d * H + H);
+    expect(sel({ decay: 'fixed' })).toBe(0);
+    expect(sel({ decay: 'mamba', granularity: 'key' })).toBe(d * H + H + (H * 64) / 2);
+    expect(sel({ decay: 'gla', granularity: 'key' })).toBe(16 * d + (16 * H * 64) / 2 + (H * 64) / 2);
+    // LayerNorm has a bias: two norms per layer, 2d each
+    expect(one({ preset: 'transformer', norm: 'layer' }).layer - one({ preset: 'transformer' }).layer).toBe(2 * d);
+    // mamba: bias adds 2 din + d, no conv bias removes din, inner norms add R + 2N
+    const mamba = one({ preset: 'mamba' }).layer;
+    expect(one({ preset: 'mamba', mixer: { bias: true } }).layer - mamba).toBe(2 * 512 + d);
+    expect(one({ preset: 'mamba', mixer: { convBias: false } }).layer - mamba).toBe(-512);
+    expect(one({ preset: 'mamba', mixer: { innerNorms: true } }).layer - mamba).toBe(16 + 32);
+    // parallel: branches + nb d (RMS_b) [+ d nb + nb token gate]; hymba at d 256 (widthScale 0.5)
+    const hy = one({ preset: 'hymba' });
+    const attnHalf = 4 * d * 128;
+    const mambaHalf = 3 * d * 256 + 256 * (4 + 2 * 16 + 3 * 16 + 3);
+    const swiglu = 3 * d * 432;
+    expect(hy.layer).toBe(d + attnHalf + mambaHalf + 2 * d + d + swiglu);
+    const tok = one({ pattern: { type: 'uniform', layer: { mixer: { kind: 'parallel', branches: [{ kind: 'attn' }, { kind: 'mamba' }], merge: 'normGateToken' }, ffn: 'swiglu' } } });
+    expect(tok.layer - hy.layer).toBe(d * 2 + 2);
+    const stat = one({ pattern: { type: 'uniform', layer: { mixer: { kind: 'parallel', branches: [{ kind: 'attn' }, { kind: 'mamba' }], merge: 'normGateStatic' }, ffn: 'swiglu' } } });
+    expect(stat.layer - hy.layer).toBe(2);
+    // routed: branches + router d nb (+ nb d RMS_b when soft)
+    const top1 = one({ preset: 'fusion-route' });
+    const selFull = 2 * d * d + 3 * d * 432 + d * H + 2 * H;
+    expect(top1.layer).toBe(d + selFull + 4 * d * d + 2 * d + d + swiglu);
+    const soft = one({ pattern: { type: 'uniform', layer: { mixer: { kind: 'routed', branches: [{ kind: 'selret' }, { kind: 'attn' }], routing: 'soft' }, ffn: 'swiglu' } } });
+    expect(soft.layer - top1.layer).toBe(2 * d);
+  });
+
+  it('zamba: the shared block (width 2d) once plus a 2d x d Linear per insertion', () => {
+    const d = 64;
+    const base = countParams(resolve({ preset: 'mamba', d_model: d, n_layers: 12 })).params;
+    const z = countParams(resolve({ preset: 'zamba', d_model: d, n_layers: 12 })).params;
+    const w = 2 * d;
+    const block = w + 4 * w * w + w + 2 * w * (4 * w);
+    expect(z - base).toBe(block + 2 * (2 * d * d));
+  });
+});
+
+describe('T21 FLOPs per token (models.md 8 worked example: d 256, T 256, C 64, H 4)', () => {
+  const T = 256;
+  const f = (m: ModelConfigInput) => {
+    const r = resolve(m);
+    return layerFlops(r.layers[0]!, r.d_model, T, r.shared);
+  };
+  it('Transformer layer 1,835,008 = 786,432 attention + 1,048,576 FFN', () => {
+    const r = resolve({ preset: 'transformer' });
+    expect(mixerFlops(mixerOf(r.layers[0]!), 256, T)).toBe(786_432);
+    expect(f({ preset: 'transformer' })).toBe(1_835_008);
+  });
+  it('RetNet layer: parallel 1,942,528; chunkwise 1,788,160; recurrent mixing 138,240', () => {
+    expect(f({ preset: 'retnet' })).toBe(1_942_528);
+    expect(f({ preset: 'retnet', mixer: { form: 'chunk' } })).toBe(1_788_160);
+    const proj = 4 * 256 * 256 + 6 * 256 * 432;
+    const ffn = 6 * 256 * 432;
+    expect(f({ preset: 'retnet', mixer: { form: 'recurrent' } }) - proj - ffn).toBe(138_240);
+  });
+  it('Mamba-1 layer 913,408 (two ~= one Transformer layer); Mamba-2 layer 1,066,496', () => {
+    expect(f({ preset: 'mamba' })).toBe(913_408);
+    expect(f({ preset: 'mamba2' })).toBe(1_066_496);
+  });
+  it('selret adds 2 d H per gate projection and H T (parallel) or H C (chunk) exps; SWA mixes over min(T, W)', () => {
+    const ret = f({ preset: 'retnet' });
+    expect(f({ preset: 'selret' }) - ret).toBe(2 * 256 * 4 + 4 * T);
+    expect(f({ preset: 'selret', mixer: { form: 'chunk' } }) - f({ preset: 'retnet', mixer: { form: 'chunk' } })).toBe(2 * 256 * 4 + 4 * 64);
+    expect(f({ preset: 'selret', mixer: { write: 'sigmoid' } }) - ret).toBe(2 * 2 * 256 * 4 + 4 * T);
+    const swa = resolve({ preset: 'samba' });
+    expect(mixerFlops(mixerOf(swa.layers[1]!), 256, T)).toBe(8 * 256 * 256 + 4 * 64 * 256);
+  });
+  it('model total = sum of layers + 2 d V', () => {
+    const r = resolve({ preset: 'transformer', n_layers: 6 });
+    expect(flopsPerToken(r, T)).toBe(6 * 1_835_008 + 2 * 256 * 257);
+    // attention mixing grows linearly with context
+    expect(flopsPerToken(r, 2 * T) - flopsPerToken(r, T)).toBe(6 * 4 * T * 256);
+  });
+});
+
+describe('decode state floats (models.md 9, d 256)', () => {
+  const per = (m: ModelConfigInput, t: number) => {
+    const r = resolve({ ...m, n_layers: 1 });
+    return decodeStateFloats(r, t);
+  };
+  it('matches the table examples', () => {
+    expect(per({ preset: 'transformer' }, 1024)).toBe(524_288);
+    expect(per({ preset: 'retnet' }, 1024)).toBe(27_648);
+    expect(per({ preset: 'selret' }, 1024)).toBe(27_648);
+    expect(per({ preset: 'mamba' }, 1024)).toBe(10_240);
+    expect(per({ preset: 'mamba2' }, 1024)).toBe(35_328);
+    const samba = resolve({ preset: 'samba', n_layers: 2 });
+    expect(decodeStateFloats(samba, 1024)).toBe(10_240 + 2 * 64 * 256);
+    expect(decodeStateFloats(samba, 10)).toBe(10_240 + 2 * 10 * 256);
+  });
+});
