@@ -230,6 +230,7 @@ interface Issue {
   values?: unknown[];
   expected?: string;
   errors?: Issue[][];
+  options?: unknown[];
 }
 
 /** One message per problem, each naming the key and (given a locator) its place in the file. */
@@ -244,9 +245,11 @@ export function formatIssues(schema: z.ZodType, issues: readonly Issue[], input:
         const full = [...keys, k];
         out.push(`${where(full)}: ${dotted(full)}: unknown key${didYouMean(k, known)}`);
       }
-    } else if (issue.code === 'invalid_value' && issue.values) {
-      const opts = issue.values.map((v) => JSON.stringify(v));
-      const hint = typeof found === 'string' ? didYouMean(found, issue.values.map(String)) : '';
+    } else if ((issue.code === 'invalid_value' && issue.values) || (issue.code === 'invalid_union' && issue.options)) {
+      // A defaulted discriminator lists `undefined` among its options: not something to write.
+      const values = (issue.values ?? issue.options ?? []).filter((v) => v !== undefined && v !== null);
+      const opts = values.map((v) => JSON.stringify(v));
+      const hint = typeof found === 'string' ? didYouMean(found, values.map(String)) : '';
       out.push(`${where(keys)}: ${dotted(keys)}: expected one of ${opts.join(', ')}, found ${describeValue(found)}${hint}`);
     } else if (issue.code === 'invalid_type') {
       out.push(`${where(keys)}: ${dotted(keys)}: expected ${issue.expected}, found ${describeValue(found)}`);
