@@ -1,0 +1,107 @@
+/** Shared helpers of the model tests (tiny configs, tolerance checks, mixer harness). */
+import * as tf from '@tensorflow/tfjs';
+import { ParamStore } from '../src/models/init.ts';
+import type { Mixer, MixerContext, Spec } from '../src/models/mixers/common.ts';
+import { buildMixer } from '../src/models/mixers/registry.ts';
+import { mixerSchemas, resolveMixer, resolveModelInput, type ResolvedModel } from '../src/models/spec.ts';
+
+/** max|x - y| <= atol + rtol * max|y| (models.md 12); returns the max deviation for messages. */
+export function expectClose(x: tf.Tensor, y: tf.Tensor, atol: number, rtol: number, what = ''): number {
+  const a = x.dataSync();
+  const b = y.dataSync();
+  if (a.length !== b.length) throw new Error(`${what}: sizes ${a.length} vs ${b.length}`);
+  let dev = 0;
+  let mx = 0;
+  for (let i = 0; i < a.length; i++) {
+    dev = Math.max(dev, Math.abs(a[i] - b[i]));
+    mx = Math.max(mx, Math.abs(b[i]));
+    if (!Number.isFinite(a[i]) || !Number.isFinite(b[i])) throw new Error(`${what}: non-finite value at ${i}`);
+  }
+  if (!(dev <= atol + rtol * mx)) throw new Error(`${what}: max deviation ${dev} > ${atol} + ${rtol} * ${mx}`);
+  return dev;
+}
+
+/** Tiny model of a preset: d 16, heads 2, small SSM states; jamba gets 5 layers so layer 4 is attention. */
+export function tinyModel(preset: string, opts: { seqLen?: number; vocab?: number; d?: number; nLayers?: number; mixer?: Record<string, unknown> } = {}): ResolvedModel {
+  const d = opts.d ?? 16;
+  const nLayers = opts.nLayers ?? (preset === 'jamba' ? 5 : 2);
+  const base = { preset, d_model: d, n_layers: nLayers };
+  const ctx = { vocabSize: opts.vocab ?? 13, seqLen: opts.seqLen ?? 16 };
+  // Overrides a preset lacks are user errors: drop the field the error names and retry.
+  const mixer: Record<string, unknown> = { headDim: 8, dState: 8, chunk: 4, ...opts.mixer };
+  let heads = true;
+  for (;;) {
+    const cfg: Record<string, unknown> = { ...base, ...(heads ? { heads: 2 } : {}), ...(Object.keys(mixer).length ? { mixer } : {}) };
+    try {
+      return resolveModelInput(cfg as never, ctx);
+    } catch (e) {
+      const msg = String((e as Error).message);
+      const f = /^model\.mixer\.(\w+): no mixer/.exec(msg);
+      if (f && f[1]! in mixer) delete mixer[f[1]!];
+      else if (heads && msg.startsWith('model.heads: no mixer')) heads = false;
+      else throw e;
+    }
+  }
+}
+
+/** Resolve one mixer spec of a kind (defaults filled) at width d. */
+export function mixerSpec(kind: keyof typeof mixerSchemas, fields: Record<string, unknown>, d: number, T: number): Spec {
+  return resolveMixer(mixerSchemas[kind].parse({ kind, ...fields }) as never, d, T, 'test') as unknown as Spec;
+}
+
+export interface MixerHarness {
+  mixer: Mixer;
+  store: ParamStore;
+}
+
+/** Build a mixer (or parallel/routed spec) with its own seeded weights. */
+export function makeMixer(spec: Spec, d: number, T: number, seed = 1, scope = 'm.'): MixerHarness {
+  const store = new ParamStore(seed);
+  const ctx: MixerContext = { params: store.scope(scope), d, nLayers: 2, seqLen: T, normEps: 1e-5, nRes: 1, build: buildMixer };
+  return { mixer: buildMixer(spec, ctx), store };
+}
+
+/** Replace weights whose name matches `re` with N(0, std) draws (e.g. zero-init routers and gates). */
+export function randomize(store: ParamStore, re: RegExp, std = 0.5, seed = 7): void {
+  let i = 0;
+  for (const [name, v] of store.weights) {
+    if (!re.test(name)) continue;
+    const r = tf.randomNormal(v.shape, 0, std, 'float32', seed + i++);
+    v.assign(r);
+    r.dispose();
+  }
+}
+
+/** Decode u [B, T, d] token by token from an empty state; returns [B, T, d]. */
+export function decodeAll(m: Mixer, u: tf.Tensor3D, prefix = 0): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [B, T] = u.shape;
+    const outs: tf.Tensor[] = [];
+    let state;
+    if (prefix > 0) {
+      const p = m.prefill(u.slice([0, 0, 0], [B, prefix, -1]) as tf.Tensor3D);
+      outs.push(p.y);
+      state = p.state;
+    } else state = m.emptyState(B);
+    for (let t = prefix; t < T; t++) {
+      const r = m.step(u.slice([0, t, 0], [B, 1, -1]).reshape([B, -1]) as tf.Tensor2D, state, t);
+      outs.push(r.y.expandDims(1));
+      state = r.state;
+    }
+    return tf.concat(outs, 1) as tf.Tensor3D;
+  });
+}
+
+/** Deterministic pseudo-random token ids [B, T] (mulberry32; an LCG's low bits would be periodic). */
+export function tokens(B: number, T: number, V: number, seed = 3): tf.Tensor2D {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const ids = Array.from({ length: B * T }, () => Math.floor(next() * V));
+  return tf.tensor2d(ids, [B, T], 'int32');
+}
