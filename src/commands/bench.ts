@@ -75,6 +75,8 @@ export function registerBench(program: Command): void {
       const log = (line: string) => process.stderr.write(line + '\n');
       const print = (rows: unknown[], table: () => string) => process.stdout.write(opts.json ? JSON.stringify(rows, null, 2) + '\n' : table() + '\n');
       if (opts.kernels) {
+        const { selectBackend } = await import('../backend/select.ts');
+        await selectBackend(opts.backend === 'auto' ? 'wasm' : opts.backend);
         const { benchKernels } = await import('../backend/bench-kernels.ts');
         const rows = await benchKernels(log);
         print(rows, () => markdownTable(['path', 'case', 'size', 'shapes', 'ms', 'GFLOP/s'], rows.map((r) => [r.path, r.case, String(r.size), r.shapes, r.ms.toFixed(2), Number.isFinite(r.gflops) ? r.gflops.toFixed(1) : '-'])));

@@ -1,0 +1,159 @@
+// BatchMatMul / _FusedMatMul kernels that call OpenBLAS sgemm (native/matmul.c) in place
+// on the backend's own memory: the wasm heap (one Uint8Array view shared by a, b and the
+// output) or the cpu backend's Float32Arrays. Cases the addon does not cover (general
+// batch broadcasting, activations other than linear/relu, non-float32) go to the stock kernel.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+
+/** The addon's JS surface (see native/matmul.c). Offsets in bytes, strides in elements. */
+export interface NativeAddon {
+  gemm(
+    a: ArrayBufferView, aOff: number, aStride: number,
+    b: ArrayBufferView, bOff: number, bStride: number,
+    c: ArrayBufferView, cOff: number,
+    bias: ArrayBufferView | null, biasOff: number,
+    batch: number, M: number, N: number, K: number,
+    transA: boolean, transB: boolean, act: 0 | 1,
+  ): void;
+  setThreads(n: number): number;
+  threads(): number;
+  config(): string;
+}
+
+export const DEFAULT_ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/seqlab_matmul.node', import.meta.url));
+
+/** Loads the addon; never throws. SEQLAB_NATIVE_MATMUL=off disables it, SEQLAB_NATIVE_MATMUL_PATH overrides the path. */
+export function loadNativeAddon(path = process.env.SEQLAB_NATIVE_MATMUL_PATH ?? DEFAULT_ADDON_PATH): { addon?: NativeAddon; reason: string } {
+  if (/^(off|0|false|no)$/i.test(process.env.SEQLAB_NATIVE_MATMUL ?? '')) {
+    return { reason: 'native addon disabled by SEQLAB_NATIVE_MATMUL=off' };
+  }
+  if (!existsSync(path)) {
+    return { reason: `native addon not built (${path} missing; install libopenblas-dev and a C compiler, then run \`node native/build.js\`)` };
+  }
+  try {
+    const addon = createRequire(import.meta.url)(path) as NativeAddon;
+    if (typeof addon.gemm !== 'function') return { reason: `native addon at ${path} has no gemm()` };
+    return { addon, reason: `native addon loaded (${addon.config()})` };
+  } catch (e) {
+    return { reason: `native addon failed to load: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
+/** Shapes of one matmul as the addon sees it, or undefined when only the stock kernel handles it. */
+export interface Geometry {
+  batch: number; // number of output slices
+  M: number;
+  N: number;
+  K: number;
+  strideA: number; // elements between A slices; 0 broadcasts one A over the batch
+  strideB: number;
+  outShape: number[];
+}
+
+export function matmulGeometry(aShape: number[], bShape: number[], transA: boolean, transB: boolean): Geometry | undefined {
+  const ra = aShape.length, rb = bShape.length;
+  if (ra < 2 || rb < 2) return undefined;
+  const M = transA ? aShape[ra - 1] : aShape[ra - 2];
+  const K = transA ? aShape[ra - 2] : aShape[ra - 1];
+  const Kb = transB ? bShape[rb - 1] : bShape[rb - 2];
+  const N = transB ? bShape[rb - 2] : bShape[rb - 1];
+  if (K !== Kb || M === 0 || N === 0 || K === 0) return undefined; // let stock report errors / empty shapes
+  let outer: number[];
+  try {
+    outer = tf.broadcast_util.assertAndGetBroadcastShape(aShape.slice(0, -2), bShape.slice(0, -2));
+  } catch {
+    return undefined;
+  }
+  const batch = tf.util.sizeFromShape(outer);
+  const batchA = tf.util.sizeFromShape(aShape.slice(0, -2));
+  const batchB = tf.util.sizeFromShape(bShape.slice(0, -2));
+  // Equal batches or a single broadcast operand; anything else is general broadcasting.
+  if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return undefined;
+  return {
+    batch, M, N, K,
+    strideA: batchA === 1 ? 0 : M * K,
+    strideB: batchB === 1 ? 0 : K * N,
+    outShape: [...outer, M, N],
+  };
+}
+
+/** Where a tensor's float32 data lives: a view plus a byte offset into it. */
+interface Located { view: ArrayBufferView; off: number }
+
+/** Backend memory access the kernels need; wasm and cpu differ only here. */
+interface Memory {
+  /** False when a tensor's data is not a float32 buffer the addon can read. */
+  usable(t: tf.TensorInfo): boolean;
+  alloc(shape: number[]): tf.TensorInfo;
+  /** Valid until the next allocation (wasm memory growth detaches the old buffer). */
+  locate(t: tf.TensorInfo): Located;
+}
+
+function memoryOf(backend: tf.KernelBackend): Memory {
+  const be = backend as any;
+  if (be.wasm && be.dataIdMap) {
+    return {
+      usable: (t) => be.dataIdMap.get(t.dataId)?.memoryOffset != null,
+      alloc: (shape) => be.makeOutput(shape, 'float32'),
+      locate: (t) => ({ view: be.wasm.HEAPU8 as Uint8Array, off: be.dataIdMap.get(t.dataId).memoryOffset as number }),
+    };
+  }
+  return {
+    usable: (t) => be.data.get(t.dataId)?.values instanceof Float32Array,
+    alloc: (shape) => be.makeTensorInfo(shape, 'float32', new Float32Array(tf.util.sizeFromShape(shape))),
+    locate: (t) => ({ view: be.data.get(t.dataId).values as Float32Array, off: 0 }),
+  };
+}
+
+const ACT: Record<string, 0 | 1> = { linear: 0, relu: 1 };
+
+/** C = act(op(A) @ op(B) + bias) into a fresh output; the caller has checked the geometry. */
+function run(addon: NativeAddon, mem: Memory, a: tf.TensorInfo, b: tf.TensorInfo, g: Geometry,
+  transA: boolean, transB: boolean, bias: tf.TensorInfo | null, act: 0 | 1): tf.TensorInfo {
+  const out = mem.alloc(g.outShape);
+  // Locate only after the allocation: it may have grown (and detached) the wasm heap.
+  const A = mem.locate(a), B = mem.locate(b), C = mem.locate(out);
+  const bi = bias ? mem.locate(bias) : null;
+  if (g.strideB === 0 && !transA && g.batch > 1) {
+    // [batch, M, K] @ [K, N]: the batch folds into rows, one large sgemm.
+    addon.gemm(A.view, A.off, 0, B.view, B.off, 0, C.view, C.off, bi?.view ?? null, bi?.off ?? 0,
+      1, g.batch * g.M, g.N, g.K, false, transB, act);
+  } else {
+    addon.gemm(A.view, A.off, g.strideA, B.view, B.off, g.strideB, C.view, C.off, bi?.view ?? null, bi?.off ?? 0,
+      g.batch, g.M, g.N, g.K, transA, transB, act);
+  }
+  return out;
+}
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** Kernel configs for one backend; `stock` handles whatever the addon does not. */
+export function nativeKernels(addon: NativeAddon, stock: { batchMatMul: tf.KernelConfig; fusedMatMul: tf.KernelConfig }): tf.KernelConfig[] {
+  const batchMatMul = (args: KernelArgs) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA = false, transposeB = false } = args.attrs as { transposeA?: boolean; transposeB?: boolean };
+    const mem = memoryOf(args.backend as tf.KernelBackend);
+    const g = a.dtype === 'float32' && b.dtype === 'float32' && mem.usable(a) && mem.usable(b)
+      ? matmulGeometry(a.shape, b.shape, transposeA, transposeB) : undefined;
+    if (!g) return stock.batchMatMul.kernelFunc(args);
+    return run(addon, mem, a, b, g, transposeA, transposeB, null, 0);
+  };
+  const fusedMatMul = (args: KernelArgs) => {
+    const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const { transposeA = false, transposeB = false, activation = 'linear' } = args.attrs as { transposeA?: boolean; transposeB?: boolean; activation?: string };
+    const act = ACT[activation];
+    const mem = memoryOf(args.backend as tf.KernelBackend);
+    const g = a!.dtype === 'float32' && b!.dtype === 'float32' && act !== undefined && preluActivationWeights == null && mem.usable(a!) && mem.usable(b!)
+      ? matmulGeometry(a!.shape, b!.shape, transposeA, transposeB) : undefined;
+    // Bias must be one row of N (any rank, e.g. [N] or [1, N]) to be broadcast by the addon.
+    const biasOk = bias == null || (bias.dtype === 'float32' && mem.usable(bias) && tf.util.sizeFromShape(bias.shape) === g?.N && bias.shape[bias.shape.length - 1] === g.N);
+    if (!g || !biasOk) return stock.fusedMatMul.kernelFunc(args);
+    return run(addon, mem, a!, b!, g, transposeA, transposeB, bias ?? null, act);
+  };
+  return [
+    { ...stock.batchMatMul, kernelFunc: batchMatMul as unknown as tf.KernelFunc },
+    { ...stock.fusedMatMul, kernelFunc: fusedMatMul as unknown as tf.KernelFunc },
+  ];
+}
