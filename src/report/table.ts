@@ -1,0 +1,147 @@
+// The results table of a sweep (Markdown): one row per run, or one per group of runs that differ
+// only in the aggregated axes (seed by default) with mean ± std (ddof 1). Shared by `run` (end of
+// sweep) and `report`.
+import { humanCount, markdownTable } from '../util/format.ts';
+
+export interface ResultRow {
+  id: string;
+  axes: Record<string, unknown>;
+  state: string;
+  case?: string;
+  summary?: Record<string, unknown>;
+}
+
+export interface TableOptions {
+  /** Column specs: 'id', 'axes' (one column per axis), 'case', 'n', 'state', or a summary metric.
+   *  A trailing '@*' expands to every `name@L` key present, ordered by L. */
+  columns?: string[];
+  /** Axes to aggregate over (rows equal in every other axis form a group); [] = one row per run. */
+  aggregateOver?: string[];
+  /** Axis column order (default: first-seen order in rows). */
+  axisKeys?: string[];
+}
+
+export const DEFAULT_COLUMNS = [
+  'id',
+  'axes',
+  'valid_bpb',
+  'params',
+  'flops_per_token_fwd',
+  'train_tokens_per_s',
+  'decode_ms_per_token@*',
+  'peak_tensor_bytes',
+  'state',
+];
+
+export interface Stats {
+  n: number;
+  mean: number;
+  std: number;
+}
+
+/** n, mean and sample standard deviation (ddof 1; NaN for n < 2) of the finite values. */
+export function meanStd(values: number[]): Stats {
+  const xs = values.filter((v) => Number.isFinite(v));
+  const n = xs.length;
+  if (n === 0) return { n, mean: NaN, std: NaN };
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  const std = n < 2 ? NaN : Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
+  return { n, mean, std };
+}
+
+const COUNT_LIKE = /(^params|flops|tokens_per_s|^tokens|_tokens$|steps$)/;
+
+/** A metric value for humans: counts and rates as k/M/G, bytes with a B, the rest to 4 digits. */
+export function formatMetric(name: string, v: number, digits?: number): string {
+  if (!Number.isFinite(v)) return Number.isNaN(v) ? '-' : String(v);
+  if (/bytes/.test(name)) return humanCount(v, digits ?? 3) + 'B';
+  if (COUNT_LIKE.test(name)) return humanCount(v, digits ?? 3);
+  if (Number.isInteger(v) && Math.abs(v) < 1e4) return String(v);
+  return String(Number(v.toPrecision(digits ?? 4)));
+}
+
+export interface RowGroup {
+  axes: Record<string, unknown>;
+  rows: ResultRow[];
+}
+
+/** Groups in first-seen order; rows whose axes (minus `over`) are equal share a group. */
+export function groupRows(rows: ResultRow[], over: string[]): RowGroup[] {
+  const groups = new Map<string, RowGroup>();
+  for (const r of rows) {
+    const axes: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(r.axes)) if (!over.includes(k)) axes[k] = v;
+    const key = JSON.stringify([r.case ?? null, Object.entries(axes).sort(([a], [b]) => (a < b ? -1 : 1))]);
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { axes, rows: [] }));
+    g.rows.push(r);
+  }
+  return [...groups.values()];
+}
+
+function expandColumns(specs: string[], rows: ResultRow[], axisKeys: string[]): string[] {
+  const out: string[] = [];
+  for (const c of specs) {
+    if (c === 'axes') out.push(...axisKeys.map((k) => `axis:${k}`));
+    else if (c.endsWith('@*')) {
+      const prefix = c.slice(0, -1);
+      const keys = new Set<string>();
+      for (const r of rows) for (const k of Object.keys(r.summary ?? {})) if (k.startsWith(prefix)) keys.add(k);
+      out.push(...[...keys].sort((a, b) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length)) || (a < b ? -1 : 1)));
+    } else out.push(c);
+  }
+  return out;
+}
+
+function axisCell(v: unknown): string {
+  if (v === undefined) return '-';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return formatMetric('', v);
+  return JSON.stringify(v);
+}
+
+function stateCell(rows: ResultRow[]): string {
+  if (rows.length === 1) return rows[0]!.state;
+  const counts = new Map<string, number>();
+  for (const r of rows) counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
+  return [...counts].map(([s, n]) => `${n} ${s}`).join(', ');
+}
+
+function metricCell(name: string, rows: ResultRow[]): string {
+  const values = rows.map((r) => r.summary?.[name]).filter((v): v is number => typeof v === 'number');
+  if (values.length === 0) {
+    const other = rows.map((r) => r.summary?.[name]).find((v) => v !== undefined && v !== null);
+    return other === undefined ? '-' : axisCell(other);
+  }
+  const s = meanStd(values);
+  if (s.n === 0) return '-';
+  if (s.n === 1 || !Number.isFinite(s.std)) return formatMetric(name, s.mean);
+  if (s.std === 0) return `${formatMetric(name, s.mean)} ± 0`;
+  return `${formatMetric(name, s.mean)} ± ${formatMetric(name, s.std, 2)}`;
+}
+
+/** The Markdown table (no trailing newline). */
+export function renderResultsTable(rows: ResultRow[], opts: TableOptions = {}): string {
+  const over = opts.aggregateOver ?? ['seed'];
+  const groups = groupRows(rows, over);
+  const grouped = groups.some((g) => g.rows.length > 1);
+  const allAxes = opts.axisKeys ?? [...new Set(rows.flatMap((r) => Object.keys(r.axes)))];
+  const axisKeys = grouped ? allAxes.filter((k) => !over.includes(k)) : allAxes;
+  const hasCase = rows.some((r) => r.case);
+  let specs = opts.columns ?? DEFAULT_COLUMNS;
+  if (hasCase && !specs.includes('case')) specs = specs.flatMap((c) => (c === 'axes' ? ['case', c] : [c]));
+  if (grouped && !specs.includes('n')) specs = specs.flatMap((c) => (c === 'axes' ? [c, 'n'] : [c]));
+  const cols = expandColumns(specs, rows, axisKeys);
+  const header = cols.map((c) => (c.startsWith('axis:') ? c.slice(5) : c));
+  const body = (grouped ? groups : rows.map((r) => ({ axes: r.axes, rows: [r] }))).map((g) =>
+    cols.map((c) => {
+      if (c === 'id') return g.rows.length === 1 ? g.rows[0]!.id : `${g.rows[0]!.id} +${g.rows.length - 1}`;
+      if (c === 'n') return String(g.rows.filter((r) => r.state === 'done').length);
+      if (c === 'state') return stateCell(g.rows);
+      if (c === 'case') return g.rows[0]!.case ?? '-';
+      if (c.startsWith('axis:')) return axisCell(g.axes[c.slice(5)]);
+      return metricCell(c, g.rows.filter((r) => r.state === 'done' || r.state === 'diverged'));
+    }),
+  );
+  return markdownTable(header, body);
+}

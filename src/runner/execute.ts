@@ -1,0 +1,112 @@
+// Shared by `run` and `exec`: run a selection of a sweep's runs with the scheduler, handle
+// Ctrl-C, then print the results table and the failures; returns the exit code (runner.md 1).
+import * as os from 'node:os';
+import { UserError } from '../errors.ts';
+import { renderResultsTable, type ResultRow } from '../report/table.ts';
+import { FAILED_STATES } from './layout.ts';
+import { createProgress, type ProgressSink } from './progress.ts';
+import { Scheduler, type SchedulerResult } from './scheduler.ts';
+import type { ExecutionSettings, PlanEntry } from './sweep-dir.ts';
+import { readSummary } from './state.ts';
+
+export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu', 'webgpu'];
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_INTERRUPTED = 130;
+
+export interface ExecuteOptions {
+  sweepDir: string;
+  runs: PlanEntry[];
+  execution: ExecutionSettings;
+  jobs?: number;
+  backend?: string;
+  retryFailed?: boolean;
+  failFast?: boolean;
+  axisKeys?: string[];
+  progress?: ProgressSink;
+  out?: NodeJS.WritableStream;
+}
+
+export function cores(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+/** Parallel runs the machine takes without oversubscribing cores. */
+export function autoJobs(ex: ExecutionSettings, ncores = cores()): number {
+  const perRun = typeof ex.blas_threads === 'number' ? ex.blas_threads : 1;
+  return Math.max(1, Math.floor(ncores / perRun));
+}
+
+/** Threads per run: the configured number, else the cores shared evenly between the jobs. */
+export function threadsPerRun(ex: ExecutionSettings, jobs: number, ncores = cores()): number {
+  return typeof ex.blas_threads === 'number' ? ex.blas_threads : Math.max(1, Math.floor(ncores / jobs));
+}
+
+export function parseJobs(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`--jobs expects a positive integer, got "${v}"`);
+  return n;
+}
+
+export function checkBackend(b: string | undefined): string | undefined {
+  if (b !== undefined && !BACKENDS.includes(b))
+    throw new UserError(`--backend expects one of ${BACKENDS.join(', ')}, got "${b}"`);
+  return b;
+}
+
+export async function executeRuns(o: ExecuteOptions): Promise<{ code: number; result: SchedulerResult }> {
+  const out = o.out ?? process.stdout;
+  const ex = o.execution;
+  const jobs = o.jobs ?? (typeof ex.jobs === 'number' ? ex.jobs : autoJobs(ex));
+  const backend = o.backend ?? ex.backend ?? 'auto';
+  const scheduler = new Scheduler({
+    sweepDir: o.sweepDir,
+    runs: o.runs,
+    execution: ex,
+    jobs,
+    backend,
+    threads: threadsPerRun(ex, jobs),
+    retryFailed: o.retryFailed,
+    failFast: o.failFast,
+    progress: o.progress ?? createProgress(),
+  });
+  const onSignal = (sig: NodeJS.Signals) => {
+    process.stderr.write(`\nseqlab: ${sig}: stopping workers (again to kill them now)\n`);
+    scheduler.cancel();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let result: SchedulerResult;
+  try {
+    result = await scheduler.run();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+
+  const rows: ResultRow[] = o.runs.map((r) => {
+    const oc = result.outcomes.get(r.id);
+    const row: ResultRow = { id: r.id, axes: r.axes, state: oc?.state ?? 'planned' };
+    if (r.case !== undefined) row.case = r.case;
+    const summary = readSummary(o.sweepDir, r.id);
+    if (summary) row.summary = summary;
+    return row;
+  });
+  out.write(renderResultsTable(rows, { axisKeys: o.axisKeys, aggregateOver: [] }) + '\n');
+  const failures = [...result.outcomes.values()].filter((x) => FAILED_STATES.has(x.state) || x.state === 'diverged');
+  if (failures.length) {
+    out.write(`\nfailures (${failures.length}):\n`);
+    for (const f of failures) out.write(`  ${f.id} ${f.state}${f.error ? `: ${f.error}` : ''}\n`);
+  }
+  const notRun = o.runs.filter((r) => {
+    const s = result.outcomes.get(r.id)?.state;
+    return !s || s === 'planned' || s === 'cancelled' || s === 'lost' || s === 'running';
+  }).length;
+  const failed = [...result.outcomes.values()].filter((x) => FAILED_STATES.has(x.state)).length;
+  if (result.interrupted) process.stderr.write(`interrupted: ${notRun} run(s) not finished; run again to resume them\n`);
+  else if (result.stopped && notRun) process.stderr.write(`stopped by the failure policy: ${notRun} run(s) not started\n`);
+  const code = result.interrupted ? EXIT_INTERRUPTED : failed > 0 || notRun > 0 ? EXIT_FAILED : EXIT_OK;
+  return { code, result };
+}

@@ -1,0 +1,201 @@
+// SLURM hand-off (runner.md section 7): sbatch array scripts that reference only the sweep
+// directory and an index file of run ids, split to fit MaxArraySize, throttled with %N.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../errors.ts';
+import { appendJsonl, readJsonl, writeFileAtomic } from '../util/fs.ts';
+import { sweepFiles } from './layout.ts';
+
+export const DEFAULT_MAX_ARRAY_SIZE = 1001;
+
+/** One submitted array, as recorded in slurm/jobs.jsonl. */
+export interface SlurmJobRecord {
+  job_id: string;
+  array: number;
+  script: string;
+  ids_file: string;
+  ids: string[];
+  time: string;
+}
+
+/** POSIX single-quoting: the only safe way to put a path in a shell script. */
+export function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function run(cmd: string, args: string[]): string | undefined {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { stderr?: string; status?: number };
+    if (err.code === 'ENOENT') return undefined;
+    throw new UserError(`${cmd} ${args.join(' ')} failed: ${String(err.stderr ?? err.message).trim().split('\n').pop()}`, 1);
+  }
+}
+
+export function commandExists(cmd: string): boolean {
+  return (process.env.PATH ?? '').split(path.delimiter).some((d) => d && fs.existsSync(path.join(d, cmd)));
+}
+
+/** MaxArraySize from `scontrol show config` (largest index + 1), or undefined when unknown. */
+export function parseMaxArraySize(scontrolConfig: string): number | undefined {
+  const m = /^\s*MaxArraySize\s*=\s*(\d+)/m.exec(scontrolConfig);
+  return m ? Number(m[1]) : undefined;
+}
+
+export function clusterMaxArraySize(): number | undefined {
+  if (!commandExists('scontrol')) return undefined;
+  try {
+    const out = run('scontrol', ['show', 'config']);
+    return out === undefined ? undefined : parseMaxArraySize(out);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Job id -> state for every job squeue knows, array tasks expanded (`123_4`); undefined without squeue. */
+export function squeueStates(): Map<string, string> | undefined {
+  if (!commandExists('squeue')) return undefined;
+  let out: string | undefined;
+  try {
+    out = run('squeue', ['-h', '-r', '-o', '%i|%T']);
+  } catch {
+    return undefined;
+  }
+  if (out === undefined) return undefined;
+  const m = new Map<string, string>();
+  for (const line of out.split('\n')) {
+    const [id, state] = line.trim().split('|');
+    if (id && state) m.set(id, state);
+  }
+  return m;
+}
+
+export function readSlurmJobs(sweepDir: string): SlurmJobRecord[] {
+  return readJsonl<SlurmJobRecord>(sweepFiles(sweepDir).slurmJobs);
+}
+
+/** Run id -> its SLURM task id (`<job>_<index>`) for the latest submission of each run. */
+export function slurmTaskOfRun(jobs: SlurmJobRecord[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const j of jobs) j.ids.forEach((id, k) => m.set(id, `${j.job_id}_${k}`));
+  return m;
+}
+
+/** Split `ids` into arrays whose indices stay below maxArraySize. */
+export function chunkIds(ids: string[], maxArraySize: number): string[][] {
+  if (!Number.isInteger(maxArraySize) || maxArraySize < 1) throw new UserError(`MaxArraySize must be a positive integer, got ${maxArraySize}`);
+  const out: string[][] = [];
+  for (let k = 0; k < ids.length; k += maxArraySize) out.push(ids.slice(k, k + maxArraySize));
+  return out;
+}
+
+export interface ArrayScriptOptions {
+  jobName: string;
+  count: number;
+  arrayLimit?: number;
+  partition?: string;
+  time?: string;
+  cpusPerTask?: number;
+  idsFile: string; // relative to the sweep dir
+  sweepDir: string; // absolute
+  array: number;
+}
+
+export function validatePartition(p: string | undefined): string | undefined {
+  if (p !== undefined && !/^[A-Za-z0-9_.,-]+$/.test(p)) throw new UserError(`--partition: "${p}" is not a partition name`);
+  return p;
+}
+
+/** SLURM time formats: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS. */
+export function validateTime(t: string | undefined): string | undefined {
+  if (t !== undefined && !/^(\d+-)?\d+(:\d+){0,2}$/.test(t))
+    throw new UserError(`--time: "${t}" is not a SLURM time (e.g. 30, 2:00:00, 1-00:00:00)`);
+  return t;
+}
+
+const SEQLAB_BIN = fileURLToPath(new URL('../../bin/seqlab.js', import.meta.url));
+
+/** The batch script. Paths are single-quoted; no value from the config appears in it. */
+export function arrayScript(o: ArrayScriptOptions): string {
+  const lines = [
+    '#!/bin/bash',
+    `#SBATCH --job-name=${o.jobName}`,
+    `#SBATCH --array=0-${o.count - 1}${o.arrayLimit ? `%${o.arrayLimit}` : ''}`,
+    `#SBATCH --output=slurm/logs/array-${o.array}_%a.out`,
+    '#SBATCH --open-mode=append',
+    `#SBATCH --cpus-per-task=${o.cpusPerTask ?? 1}`,
+  ];
+  if (o.partition) lines.push(`#SBATCH --partition=${o.partition}`);
+  if (o.time) lines.push(`#SBATCH --time=${o.time}`);
+  lines.push(
+    '# Written by `seqlab submit`. Task i runs line i (0-based) of the index file through',
+    '# `seqlab exec`, which takes the run lock and writes the same files as a local run.',
+    'set -euo pipefail',
+    `cd ${shq(o.sweepDir)}`,
+    `exec ${shq(process.execPath)} ${shq(process.env.SEQLAB_BIN ?? SEQLAB_BIN)} exec . --ids ${shq(o.idsFile)} --index "$SLURM_ARRAY_TASK_ID"`,
+    '',
+  );
+  return lines.join('\n');
+}
+
+/** Next free array number: scripts are never overwritten, so resubmission keeps the history. */
+export function nextArrayNumber(sweepDir: string): number {
+  const dir = sweepFiles(sweepDir).slurmDir;
+  let max = 0;
+  for (const n of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+    const m = /^array-(\d+)\.sbatch$/.exec(n);
+    if (m) max = Math.max(max, Number(m[1]));
+  }
+  return max + 1;
+}
+
+export interface PreparedArray {
+  array: number;
+  script: string; // absolute
+  idsFile: string; // relative to the sweep dir
+  ids: string[];
+  text: string;
+}
+
+export function prepareArrays(
+  sweepDir: string,
+  ids: string[],
+  o: Omit<ArrayScriptOptions, 'count' | 'idsFile' | 'sweepDir' | 'array'> & { maxArraySize: number },
+): PreparedArray[] {
+  const abs = path.resolve(sweepDir);
+  let k = nextArrayNumber(sweepDir);
+  return chunkIds(ids, o.maxArraySize).map((chunk) => {
+    const array = k++;
+    const idsFile = `slurm/array-${array}.ids`;
+    const text = arrayScript({ ...o, count: chunk.length, idsFile, sweepDir: abs, array });
+    return { array, script: path.join(abs, 'slurm', `array-${array}.sbatch`), idsFile, ids: chunk, text };
+  });
+}
+
+export function writeArray(sweepDir: string, a: PreparedArray): void {
+  fs.mkdirSync(path.join(sweepDir, 'slurm', 'logs'), { recursive: true });
+  writeFileAtomic(path.join(sweepDir, a.idsFile), a.ids.join('\n') + '\n');
+  writeFileAtomic(a.script, a.text);
+  fs.chmodSync(a.script, 0o755);
+}
+
+/** sbatch the script (argv, no shell); returns the job id and records it in slurm/jobs.jsonl. */
+export function sbatch(sweepDir: string, a: PreparedArray): string {
+  const out = run('sbatch', ['--parsable', `--chdir=${path.resolve(sweepDir)}`, a.script]);
+  if (out === undefined) throw new UserError('sbatch not found on PATH: is this a SLURM login node?', 1);
+  const jobId = out.trim().split('\n').pop()!.split(';')[0]!.trim();
+  if (!/^\d+$/.test(jobId)) throw new UserError(`sbatch printed "${out.trim()}", expected a job id`, 1);
+  const rec: SlurmJobRecord = {
+    job_id: jobId,
+    array: a.array,
+    script: path.relative(path.resolve(sweepDir), a.script),
+    ids_file: a.idsFile,
+    ids: a.ids,
+    time: new Date().toISOString(),
+  };
+  appendJsonl(sweepFiles(sweepDir).slurmJobs, rec);
+  return jobId;
+}

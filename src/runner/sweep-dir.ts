@@ -1,0 +1,140 @@
+// Creating and reading a sweep directory: sweep.yaml, plan.json (versioned), runs/<id>/config.json.
+// Nothing already there is deleted or overwritten: a new config adds runs, never removes them.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError } from '../errors.ts';
+import { sha256Hex } from '../util/hash.ts';
+import { readJsonOrUndefined, writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
+import { RunLock } from './lock.ts';
+import { runFiles, sweepFiles, SWEEP_FORMAT_VERSION } from './layout.ts';
+
+/** The part of config/plan.ts's Plan the runner needs (structural, so tests can build one). */
+export interface SweepPlan {
+  name: string;
+  sweepDir: string;
+  runs: { id: string; index: number; axes: Record<string, unknown>; case?: string; config: unknown }[];
+  execution: ExecutionSettings;
+  sweepYaml: string;
+}
+
+/** config/schema.ts ExecutionConfig, as the runner reads it (all optional: defaults below). */
+export interface ExecutionSettings {
+  jobs?: number | 'auto';
+  timeout?: number | null;
+  retries?: number;
+  retry_on?: ('error' | 'crash' | 'timeout' | 'lost')[];
+  on_failure?: 'continue' | 'stop';
+  max_failures?: number | null;
+  max_runs?: number;
+  backend?: string;
+  blas_threads?: number | 'auto';
+}
+
+export interface PlanEntry {
+  id: string;
+  index: number;
+  axes: Record<string, unknown>;
+  case?: string;
+  config: string;
+  added: string;
+}
+
+export interface PlanFile {
+  format_version: number;
+  name: string;
+  created: string;
+  updated: string;
+  execution: ExecutionSettings;
+  runs: PlanEntry[];
+}
+
+/** Read plan.json; refuse one written by another format version (runner.md section 8). */
+export function readPlanFile(sweepDir: string): PlanFile | undefined {
+  const file = sweepFiles(sweepDir).plan;
+  if (!fs.existsSync(file)) return undefined;
+  const plan = readJsonOrUndefined<PlanFile>(file);
+  if (!plan || typeof plan !== 'object' || !Array.isArray(plan.runs))
+    throw new UserError(`${file} is not a seqlab plan file (unreadable JSON); move it away or pick another output.root`);
+  if (plan.format_version !== SWEEP_FORMAT_VERSION)
+    throw new UserError(
+      `${sweepDir} was written by an incompatible seqlab version (sweep format ${String(plan.format_version)}, this seqlab reads ${SWEEP_FORMAT_VERSION}); use another output.root or that seqlab version`,
+    );
+  return plan;
+}
+
+export function requirePlanFile(sweepDir: string): PlanFile {
+  if (!fs.existsSync(sweepDir)) throw new UserError(`no such sweep directory: ${sweepDir}`);
+  const plan = readPlanFile(sweepDir);
+  if (!plan) throw new UserError(`${sweepDir} is not a sweep directory (no plan.json)`);
+  return plan;
+}
+
+/**
+ * Write (or extend) the sweep directory for a plan; returns the merged plan file. Concurrent
+ * `seqlab run`s on one sweep serialise on plan.lock so neither loses the other's new runs.
+ */
+export async function prepareSweepDir(plan: SweepPlan): Promise<PlanFile> {
+  const f = sweepFiles(plan.sweepDir);
+  fs.mkdirSync(f.runsDir, { recursive: true });
+  readPlanFile(plan.sweepDir); // version check before touching anything
+  const lock = await waitForLock(f.planLock);
+  try {
+    writeSweepYaml(plan);
+    const now = new Date().toISOString();
+    const existing = readPlanFile(plan.sweepDir);
+    const merged: PlanFile = existing ?? {
+      format_version: SWEEP_FORMAT_VERSION,
+      name: plan.name,
+      created: now,
+      updated: now,
+      execution: plan.execution,
+      runs: [],
+    };
+    const known = new Set(merged.runs.map((r) => r.id));
+    let added = 0;
+    for (const r of plan.runs) {
+      const rf = runFiles(plan.sweepDir, r.id);
+      if (!fs.existsSync(rf.config)) writeJsonAtomic(rf.config, r.config);
+      if (known.has(r.id)) continue;
+      known.add(r.id);
+      const entry: PlanEntry = {
+        id: r.id,
+        index: merged.runs.length,
+        axes: r.axes,
+        config: path.relative(plan.sweepDir, rf.config),
+        added: now,
+      };
+      if (r.case !== undefined) entry.case = r.case;
+      merged.runs.push(entry);
+      added++;
+    }
+    // The latest execution settings are what `exec` on a cluster node applies.
+    merged.execution = plan.execution;
+    if (added || !existing || JSON.stringify(existing.execution) !== JSON.stringify(plan.execution)) {
+      merged.updated = now;
+      writeJsonAtomic(f.plan, merged);
+    }
+    return merged;
+  } finally {
+    lock.release();
+  }
+}
+
+/** sweep.yaml keeps the first config; a different later config is kept beside it, not over it. */
+function writeSweepYaml(plan: SweepPlan): void {
+  const f = sweepFiles(plan.sweepDir);
+  if (!fs.existsSync(f.sweepYaml)) return writeFileAtomic(f.sweepYaml, plan.sweepYaml);
+  if (fs.readFileSync(f.sweepYaml, 'utf8') === plan.sweepYaml) return;
+  const other = path.join(plan.sweepDir, `sweep.${sha256Hex(plan.sweepYaml).slice(0, 8)}.yaml`);
+  if (!fs.existsSync(other)) writeFileAtomic(other, plan.sweepYaml);
+}
+
+export async function waitForLock(file: string, timeoutMs = 60_000): Promise<RunLock> {
+  const t0 = Date.now();
+  for (;;) {
+    const r = RunLock.acquire(file);
+    if ('lock' in r) return r.lock;
+    if (Date.now() - t0 > timeoutMs) throw new UserError(`timed out waiting for ${file}`, 1);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}

@@ -1,0 +1,17 @@
+// Messages between the scheduler and a worker process (child_process IPC).
+
+export interface WorkerStart {
+  runDir: string;
+  backend: string;
+  threads?: number;
+}
+
+export type WorkerMessage =
+  | { type: 'progress'; step: number; totalSteps: number; loss: number; tokensPerS?: number; phase?: string }
+  | { type: 'result'; state: 'done' | 'diverged' }
+  | { type: 'error'; message: string };
+
+/** Exit code a worker uses after reporting a thrown error (the `error` failure class). */
+export const WORKER_ERROR_EXIT = 3;
+/** Exit code after a SIGTERM-requested stop (cancel or timeout). */
+export const WORKER_CANCELLED_EXIT = 130;

@@ -1,0 +1,86 @@
+// The worker process: runs ONE training run in its own process, so a crash, OOM or hang never
+// takes the scheduler or the other runs down. stdout/stderr go to the run's log.txt (set up by the
+// parent); progress, result and errors go back over IPC.
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { readFileSync } from 'node:fs';
+import type { WorkerMessage, WorkerStart } from './worker-protocol.ts';
+import { WORKER_CANCELLED_EXIT, WORKER_ERROR_EXIT } from './worker-protocol.ts';
+
+type RunTraining = (
+  cfg: unknown,
+  runDir: string,
+  opts: {
+    backend: string;
+    threads?: number;
+    log: (line: string) => void;
+    onProgress?: (p: { step: number; totalSteps: number; loss: number; tokensPerS?: number; phase?: string }) => void;
+    signal?: AbortSignal;
+  },
+) => Promise<{ state: 'done' | 'diverged'; summary: Record<string, unknown> }>;
+
+function send(msg: WorkerMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) return resolve();
+    process.send(msg, undefined, {}, () => resolve());
+  });
+}
+
+/** The trainer module: src/train/run.ts, or a test double named by SEQLAB_TRAINER_MODULE. */
+async function loadTrainer(): Promise<RunTraining> {
+  const override = process.env.SEQLAB_TRAINER_MODULE;
+  const url = override
+    ? pathToFileURL(path.resolve(override)).href
+    : new URL('../train/run.ts', import.meta.url).href;
+  const mod = (await import(url)) as { runTraining?: RunTraining };
+  if (typeof mod.runTraining !== 'function') throw new Error(`${url} does not export runTraining`);
+  return mod.runTraining;
+}
+
+async function main(): Promise<void> {
+  const start = JSON.parse(process.argv[2] ?? '{}') as WorkerStart;
+  const abort = new AbortController();
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`[worker] ${sig}: stopping`);
+    abort.abort(new Error(`stopped by ${sig}`));
+    // The trainer may not check its signal often; the parent SIGKILLs after its grace anyway.
+    setTimeout(() => process.exit(WORKER_CANCELLED_EXIT), 1500).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // The scheduler died (kill -9): stop at once, so a rerun never shares the directory with us.
+  process.on('disconnect', () => process.exit(137));
+  if (!process.connected) process.exit(137);
+
+  const cfg = JSON.parse(readFileSync(path.join(start.runDir, 'config.json'), 'utf8'));
+  let lastSent = 0;
+  try {
+    const runTraining = await loadTrainer();
+    const res = await runTraining(cfg, start.runDir, {
+      backend: start.backend,
+      threads: start.threads,
+      log: (line) => process.stdout.write(line.endsWith('\n') ? line : line + '\n'),
+      onProgress: (p) => {
+        const now = Date.now();
+        if (now - lastSent < 200 && p.step < p.totalSteps) return;
+        lastSent = now;
+        void send({ type: 'progress', ...p });
+      },
+      signal: abort.signal,
+    });
+    if (stopping) process.exit(WORKER_CANCELLED_EXIT);
+    await send({ type: 'result', state: res.state === 'diverged' ? 'diverged' : 'done' });
+    process.exit(0);
+  } catch (e) {
+    if (stopping) process.exit(WORKER_CANCELLED_EXIT);
+    const err = e instanceof Error ? e : new Error(String(e));
+    console.error(err.stack ?? err.message);
+    await send({ type: 'error', message: `${err.name === 'Error' ? '' : err.name + ': '}${err.message}` });
+    process.exit(WORKER_ERROR_EXIT);
+  }
+}
+
+await main();

@@ -1,0 +1,254 @@
+// Unit tests of the runner's pieces: locks, ledger-derived states, the sweep directory contract,
+// run selection, the results table and the SLURM script builder.
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { UserError } from '../src/errors.ts';
+import { DEFAULT_COLUMNS, formatMetric, meanStd, renderResultsTable, type ResultRow } from '../src/report/table.ts';
+import { autoJobs, threadsPerRun } from '../src/runner/execute.ts';
+import { appendLedger, lastLine, ledgerByRun, nextAttempt, readLedger } from '../src/runner/ledger.ts';
+import { inspectLock, RunLock } from '../src/runner/lock.ts';
+import { runFiles, SWEEP_FORMAT_VERSION } from '../src/runner/layout.ts';
+import { parseShard, selectRuns } from '../src/runner/select.ts';
+import { arrayScript, chunkIds, parseMaxArraySize, shq, validatePartition, validateTime } from '../src/runner/slurm.ts';
+import { prepareSweepDir, readPlanFile, type SweepPlan } from '../src/runner/sweep-dir.ts';
+import { viewRun } from '../src/runner/state.ts';
+import { writeJsonAtomic } from '../src/util/fs.ts';
+import { tmpDir } from './fixtures/runner/helpers.ts';
+
+function deadPid(): number {
+  const r = execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  return Number(r);
+}
+
+function fakePlan(dir: string, ids: string[], yaml = 'name: t\n'): SweepPlan {
+  return {
+    name: 't',
+    sweepDir: path.join(dir, 't'),
+    runs: ids.map((id, index) => ({ id, index, axes: { seed: index }, config: { seed: index, id } })),
+    execution: { jobs: 1 },
+    sweepYaml: yaml,
+  };
+}
+
+describe('run lock', () => {
+  it('is exclusive (O_EXCL) and only its owner releases it', () => {
+    const file = path.join(tmpDir('lock'), 'lock');
+    const a = RunLock.tryCreate(file)!;
+    expect(a).toBeDefined();
+    expect(RunLock.tryCreate(file)).toBeUndefined();
+    const got = RunLock.acquire(file);
+    expect('held' in got && got.held.pid).toBe(process.pid);
+    expect(inspectLock(file).kind).toBe('live');
+    a.release();
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it('is stale when its owner pid is dead on this host, or its heartbeat is old on another host', () => {
+    const dir = tmpDir('stale');
+    const now = new Date().toISOString();
+    const mk = (name: string, info: object) => {
+      fs.writeFileSync(path.join(dir, name), JSON.stringify({ token: 'x', started: now, heartbeat: now, ...info }));
+      return path.join(dir, name);
+    };
+    expect(inspectLock(mk('dead', { pid: deadPid(), host: os.hostname() })).kind).toBe('stale');
+    expect(inspectLock(mk('remote-fresh', { pid: 1, host: 'elsewhere' })).kind).toBe('live');
+    const old = new Date(Date.now() - 10 * 60_000).toISOString();
+    expect(inspectLock(mk('remote-old', { pid: 1, host: 'elsewhere', heartbeat: old })).kind).toBe('stale');
+    // A live owner keeps its lock even with an old heartbeat (it may be busy), never taken over.
+    expect(inspectLock(mk('alive-old', { pid: process.pid, host: os.hostname(), heartbeat: old })).kind).toBe('live');
+  });
+
+  it('a stale lock is taken over by exactly one of several racing processes', async () => {
+    const dir = tmpDir('race');
+    const file = path.join(dir, 'lock');
+    const now = new Date().toISOString();
+    fs.writeFileSync(file, JSON.stringify({ pid: deadPid(), host: os.hostname(), token: 'old', started: now, heartbeat: now }));
+    const lockTs = path.resolve('src/runner/lock.ts');
+    const code = `
+      const { RunLock } = await import(${JSON.stringify(lockTs)});
+      const start = Number(process.argv[1]);
+      while (Date.now() < start) {}
+      const r = RunLock.acquire(${JSON.stringify(file)});
+      process.stdout.write('lock' in r ? 'won' : 'lost');
+      // Stay alive until every racer has tried: a winner that exited would leave a stale lock again.
+      setTimeout(() => {}, start + 4000 - Date.now());`;
+    const start = Date.now() + 1500;
+    const outs = await Promise.all(
+      [0, 1, 2, 3].map(
+        () =>
+          new Promise<string>((resolve) => {
+            const c = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, String(start)], { stdio: ['ignore', 'pipe', 'inherit'] });
+            let out = '';
+            c.stdout.on('data', (d) => (out += d));
+            c.on('close', () => resolve(out));
+          }),
+      ),
+    );
+    expect(outs.filter((o) => o === 'won')).toHaveLength(1);
+    expect(outs.filter((o) => o === 'lost')).toHaveLength(3);
+  });
+
+  it('beat() refreshes the heartbeat and refuses once the lock was taken over', async () => {
+    const file = path.join(tmpDir('beat'), 'lock');
+    const lock = RunLock.tryCreate(file)!;
+    const before = JSON.parse(fs.readFileSync(file, 'utf8')).heartbeat;
+    await new Promise((r) => setTimeout(r, 5));
+    expect(lock.beat({ worker_pid: 42 })).toBe(true);
+    const after = JSON.parse(fs.readFileSync(file, 'utf8'));
+    expect(after.heartbeat > before).toBe(true);
+    expect(after.worker_pid).toBe(42);
+    writeJsonAtomic(file, { ...after, token: 'someone-else' });
+    expect(lock.beat()).toBe(false);
+    lock.release(); // not ours any more: must not delete
+    expect(fs.existsSync(file)).toBe(true);
+  });
+});
+
+describe('ledger and run state', () => {
+  it('derives planned / running / lost / failed / done / diverged from files alone', () => {
+    const dir = tmpDir('state');
+    const id = 'aaaaaaaaaaaa';
+    const view = () => viewRun(dir, id, ledgerByRun(readLedger(dir)).get(id)).state;
+    fs.mkdirSync(runFiles(dir, id).dir, { recursive: true });
+    expect(view()).toBe('planned');
+    appendLedger(dir, { id, state: 'running', attempt: 1 });
+    expect(view()).toBe('lost'); // running in the ledger, but nobody holds the lock
+    const lock = RunLock.tryCreate(runFiles(dir, id).lock)!;
+    expect(view()).toBe('running');
+    appendLedger(dir, { id, state: 'failed', attempt: 1, error: 'boom' });
+    lock.release();
+    expect(view()).toBe('failed');
+    expect(viewRun(dir, id, ledgerByRun(readLedger(dir)).get(id)).error).toBe('boom');
+    expect(nextAttempt(ledgerByRun(readLedger(dir)).get(id))).toBe(2);
+    appendLedger(dir, { id, state: 'done', attempt: 2 });
+    expect(view()).toBe('planned'); // done only once summary.json exists
+    writeJsonAtomic(runFiles(dir, id).summary, { valid_bpb: 1 });
+    expect(view()).toBe('done');
+    writeJsonAtomic(runFiles(dir, id).status, { state: 'diverged' });
+    expect(view()).toBe('diverged');
+  });
+
+  it('lastLine keeps the last non-empty line, shortened', () => {
+    expect(lastLine('Error: a\n    at x\nRangeError: bad shape\n\n')).toBe('RangeError: bad shape');
+    expect(lastLine('x'.repeat(400)).length).toBe(300);
+  });
+});
+
+describe('sweep directory', () => {
+  it('writes a versioned plan.json; a new config adds runs and never removes or overwrites', async () => {
+    const dir = tmpDir('sweepdir');
+    const p1 = fakePlan(dir, ['a00000000001', 'a00000000002'], 'name: t\nseeds: [0, 1]\n');
+    const f1 = await prepareSweepDir(p1);
+    expect(f1.format_version).toBe(SWEEP_FORMAT_VERSION);
+    expect(f1.runs.map((r) => [r.id, r.index, r.config])).toEqual([
+      ['a00000000001', 0, 'runs/a00000000001/config.json'],
+      ['a00000000002', 1, 'runs/a00000000002/config.json'],
+    ]);
+    const p2 = fakePlan(dir, ['a00000000002', 'a00000000003'], 'name: t\nseeds: [1, 2]\n');
+    p2.runs[0]!.config = { changed: true }; // same id, so config.json must not be rewritten
+    const f2 = await prepareSweepDir(p2);
+    expect(f2.runs.map((r) => r.id)).toEqual(['a00000000001', 'a00000000002', 'a00000000003']);
+    expect(JSON.parse(fs.readFileSync(path.join(p1.sweepDir, 'runs/a00000000002/config.json'), 'utf8'))).toEqual(p1.runs[1]!.config);
+    expect(fs.readFileSync(path.join(p1.sweepDir, 'sweep.yaml'), 'utf8')).toBe(p1.sweepYaml);
+    const others = fs.readdirSync(p1.sweepDir).filter((n) => /^sweep\.[0-9a-f]{8}\.yaml$/.test(n));
+    expect(others.map((n) => fs.readFileSync(path.join(p1.sweepDir, n), 'utf8'))).toEqual([p2.sweepYaml]);
+  });
+
+  it('refuses a sweep directory written by an incompatible version (UserError, exit 2)', async () => {
+    const dir = tmpDir('version');
+    const plan = fakePlan(dir, ['b00000000001']);
+    fs.mkdirSync(plan.sweepDir, { recursive: true });
+    fs.writeFileSync(path.join(plan.sweepDir, 'plan.json'), JSON.stringify({ format_version: 99, runs: [] }));
+    const err = await prepareSweepDir(plan).catch((e) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toMatch(/incompatible seqlab version \(sweep format 99/);
+    expect(() => readPlanFile(plan.sweepDir)).toThrow(UserError);
+    expect(fs.existsSync(path.join(plan.sweepDir, 'runs', 'b00000000001'))).toBe(false);
+  });
+});
+
+describe('run selection', () => {
+  const runs = ['abc111111111', 'abd222222222', 'bcd333333333', 'cde444444444', 'def555555555'].map((id) => ({ id }));
+  it('--only takes ids or unique prefixes and rejects unknown or ambiguous ones', () => {
+    expect(selectRuns(runs, { only: ['abc', 'cde444444444'] }).map((r) => r.id)).toEqual(['abc111111111', 'cde444444444']);
+    expect(() => selectRuns(runs, { only: ['ab'] })).toThrow(/ambiguous/);
+    expect(() => selectRuns(runs, { only: ['zzz'] })).toThrow(/no run id starts with "zzz"/);
+  });
+  it('--shard i/n partitions the plan: shards are disjoint and cover it', () => {
+    const shards = [1, 2, 3].map((i) => selectRuns(runs, { shard: `${i}/3` }).map((r) => r.id));
+    expect(shards.flat().sort()).toEqual(runs.map((r) => r.id).sort());
+    expect(shards.map((s) => s.length)).toEqual([2, 2, 1]);
+    expect(() => parseShard('0/3')).toThrow(UserError);
+    expect(() => parseShard('4/3')).toThrow(UserError);
+    expect(() => parseShard('x')).toThrow(/--shard expects i\/n/);
+  });
+  it('--jobs auto does not oversubscribe cores', () => {
+    expect(autoJobs({ blas_threads: 2 }, 8)).toBe(4);
+    expect(autoJobs({ blas_threads: 'auto' }, 8)).toBe(8);
+    expect(autoJobs({ blas_threads: 16 }, 8)).toBe(1);
+    expect(threadsPerRun({ blas_threads: 'auto' }, 2, 8)).toBe(4);
+  });
+});
+
+describe('results table (src/report/table.ts)', () => {
+  it('mean and sample std (ddof 1) have known answers', () => {
+    const s = meanStd([1, 2, 3, 4]);
+    expect(s.n).toBe(4);
+    expect(s.mean).toBe(2.5);
+    expect(s.std).toBeCloseTo(1.2909944, 6);
+    expect(meanStd([5]).std).toBeNaN();
+    expect(meanStd([1, NaN, 3]).mean).toBe(2);
+  });
+  it('formats numbers for humans', () => {
+    expect(formatMetric('params', 1_234_567)).toBe('1.23M');
+    expect(formatMetric('flops_per_token_fwd', 2.5e9)).toBe('2.5G');
+    expect(formatMetric('train_tokens_per_s', 15320)).toBe('15.3k');
+    expect(formatMetric('peak_tensor_bytes', 1_500_000)).toBe('1.5MB');
+    expect(formatMetric('valid_bpb', 1.2345678)).toBe('1.235');
+    expect(formatMetric('valid_bpb', NaN)).toBe('-');
+  });
+  const row = (id: string, axes: Record<string, unknown>, state: string, summary?: Record<string, unknown>): ResultRow => ({ id, axes, state, summary });
+  it('aggregates over seeds with mean ± std and ignores failed runs in the numbers', () => {
+    const rows = [
+      row('r1', { 'model.preset': 'retnet', seed: 0 }, 'done', { valid_bpb: 2.0, params: 1000, 'decode_ms_per_token@1024': 3, 'decode_ms_per_token@256': 1 }),
+      row('r2', { 'model.preset': 'retnet', seed: 1 }, 'done', { valid_bpb: 3.0, params: 1000 }),
+      row('r3', { 'model.preset': 'mamba', seed: 0 }, 'done', { valid_bpb: 1.5, params: 2000 }),
+      row('r4', { 'model.preset': 'mamba', seed: 1 }, 'failed', { valid_bpb: 99 }),
+    ];
+    const md = renderResultsTable(rows).split('\n');
+    expect(md[0]).toMatch(/^\| id +\| model.preset \| n \| valid_bpb +\| params +\| flops_per_token_fwd \| train_tokens_per_s \| decode_ms_per_token@256 \| decode_ms_per_token@1024 \| peak_tensor_bytes \| state +\|$/);
+    expect(md[2]).toMatch(/^\| r1 \+1 +\| retnet +\| 2 \| 2\.5 ± 0\.71 \| 1k ± 0 \|/);
+    expect(md[3]).toMatch(/^\| r3 \+1 +\| mamba +\| 1 \| 1\.5 +\| 2k +\|.*\| 1 done, 1 failed \|$/);
+    const perRun = renderResultsTable(rows, { aggregateOver: [] }).split('\n');
+    expect(perRun).toHaveLength(6);
+    expect(perRun[5]).toMatch(/^\| r4 +\| mamba +\| 1 +\| - +\|/);
+    expect(DEFAULT_COLUMNS).toContain('decode_ms_per_token@*');
+  });
+});
+
+describe('SLURM scripts', () => {
+  it('reads MaxArraySize from scontrol and splits arrays to fit', () => {
+    expect(parseMaxArraySize('AuthType = auth/munge\nMaxArraySize            = 5\nMaxJobCount = 10000\n')).toBe(5);
+    expect(parseMaxArraySize('nothing')).toBeUndefined();
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+    expect(chunkIds(ids, 5)).toEqual([['a', 'b', 'c', 'd', 'e'], ['f']]);
+    expect(chunkIds(ids, 1001)).toEqual([ids]);
+  });
+  it('quotes paths so nothing reaches the shell unquoted', () => {
+    const evil = `/tmp/it's $(touch /tmp/pwned) \`id\` "x"; rm -rf ~`;
+    const out = execFileSync('bash', ['-c', `printf %s ${shq(evil)}`], { encoding: 'utf8' });
+    expect(out).toBe(evil);
+    const script = arrayScript({ jobName: 'seqlab-t', count: 5, arrayLimit: 2, idsFile: 'slurm/array-1.ids', sweepDir: evil, array: 1, time: '10', partition: 'debug' });
+    expect(script).toContain('#SBATCH --array=0-4%2');
+    expect(script).toContain(`cd ${shq(evil)}`);
+    expect(script).toMatch(/exec .* exec \. --ids 'slurm\/array-1\.ids' --index "\$SLURM_ARRAY_TASK_ID"/);
+    execFileSync('bash', ['-n', '-c', script]); // parses
+    expect(() => validatePartition('debug; rm')).toThrow(UserError);
+    expect(validateTime('1-02:00:00')).toBe('1-02:00:00');
+    expect(() => validateTime('2h')).toThrow(/not a SLURM time/);
+  });
+});
