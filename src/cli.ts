@@ -4,15 +4,25 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UserError } from './errors.ts';
-import { registerPlan } from './commands/plan.ts';
-import { registerValidate } from './commands/validate.ts';
-import { registerConfigReference } from './commands/reference.ts';
-import { registerCompare } from './commands/compare.ts';
-import { registerModels } from './commands/models.ts';
-import { registerExec } from './commands/exec.ts';
-import { registerReport } from './commands/report.ts';
-import { registerRun } from './commands/run.ts';
-import { registerStatus } from './commands/status.ts';
+
+/** command -> [module, register function]. Only the invoked command's module is loaded, so
+ *  `validate` and `plan` start without loading TensorFlow.js. */
+const COMMANDS: Record<string, [string, string]> = {
+  validate: ['./commands/validate.ts', 'registerValidate'],
+  plan: ['./commands/plan.ts', 'registerPlan'],
+  run: ['./commands/run.ts', 'registerRun'],
+  status: ['./commands/status.ts', 'registerStatus'],
+  report: ['./commands/report.ts', 'registerReport'],
+  compare: ['./commands/compare.ts', 'registerCompare'],
+  bench: ['./commands/bench.ts', 'registerBench'],
+  submit: ['./commands/submit.ts', 'registerSubmit'],
+  exec: ['./commands/exec.ts', 'registerExec'],
+  models: ['./commands/models.ts', 'registerModels'],
+  tasks: ['./commands/tasks.ts', 'registerTasks'],
+  data: ['./commands/data.ts', 'registerData'],
+  generate: ['./commands/generate.ts', 'registerGenerate'],
+  'config-reference': ['./commands/reference.ts', 'registerConfigReference'],
+};
 
 const program = new Command();
 program
@@ -23,22 +33,19 @@ program
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-registerValidate(program);
-registerPlan(program);
-registerRun(program);
-registerStatus(program);
-registerExec(program);
-registerReport(program);
-registerModels(program);
-registerCompare(program);
-registerConfigReference(program);
-
 function fail(message: string, code: number): never {
   for (const line of message.split('\n')) process.stderr.write(`seqlab: error: ${line}\n`);
   process.exit(code);
 }
 
 try {
+  const invoked = process.argv.slice(2).find((a) => !a.startsWith('-'));
+  const names = invoked && COMMANDS[invoked] ? [invoked] : Object.keys(COMMANDS);
+  for (const name of names) {
+    const [file, fn] = COMMANDS[name];
+    const mod = (await import(file)) as Record<string, (p: Command) => void>;
+    mod[fn](program);
+  }
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) {

@@ -1,0 +1,137 @@
+/**
+ * Measurements shared by training runs and `seqlab bench`: the backend's matmul peak, prefill and
+ * decode latency, forward / forward+backward throughput and peak live tensor bytes.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { LanguageModel } from '../models/types.ts';
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Await the backend (wasm / cpu are synchronous; tensorflow / webgpu may not be). */
+async function sync(t: tf.Tensor): Promise<void> {
+  await t.data();
+}
+
+const peakCache = new Map<string, number>();
+
+/**
+ * The backend's matmul throughput in GFLOP/s: median of timed 1024 x 1024 x 1024 products after
+ * one untimed warmup, measured once per process and backend (runner.md 5, mfu).
+ */
+export async function matmulPeakGflops(n = 1024, repeats = 5): Promise<number> {
+  const key = `${tf.getBackend()}:${n}`;
+  const cached = peakCache.get(key);
+  if (cached !== undefined) return cached;
+  const a = tf.randomUniform([n, n], -1, 1, 'float32', 1);
+  const b = tf.randomUniform([n, n], -1, 1, 'float32', 2);
+  const times: number[] = [];
+  for (let i = 0; i <= repeats; i++) {
+    const t0 = performance.now();
+    const c = tf.matMul(a, b);
+    await sync(c);
+    c.dispose();
+    if (i > 0) times.push((performance.now() - t0) / 1000);
+  }
+  a.dispose();
+  b.dispose();
+  const gflops = (2 * n ** 3) / median(times) / 1e9;
+  peakCache.set(key, gflops);
+  return gflops;
+}
+
+/** A deterministic prompt of `len` token ids in [0, vocab) (content does not change timing). */
+export function syntheticTokens(batch: number, len: number, vocab: number, seed = 1): Int32Array {
+  const out = new Int32Array(batch * len);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < out.length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = (s >>> 0) % vocab;
+  }
+  return out;
+}
+
+export interface DecodeBench {
+  /** Batch-1 forward over L tokens, median over repeats. */
+  prefillTokensPerS: number;
+  /** Per-token latency of model.step after a prefill of L tokens, median over repeats. */
+  decodeMsPerToken: number;
+  /** Decode state right after the prefill of L tokens (batch 1, so per sequence). */
+  stateBytes: number;
+}
+
+/** Prefill L tokens through the model's prefill path, then decode `decodeTokens` greedily via step. */
+export async function benchDecode(
+  model: LanguageModel,
+  vocab: number,
+  L: number,
+  opts: { decodeTokens: number; repeats: number },
+): Promise<DecodeBench> {
+  const prompt = syntheticTokens(1, L, vocab);
+  const prefillS: number[] = [];
+  const decodeMs: number[] = [];
+  let stateBytes = 0;
+  // One untimed round first: kernels compile / allocate on first use.
+  for (let r = 0; r <= opts.repeats; r++) {
+    const x = tf.tensor2d(prompt, [1, L], 'int32');
+    const t0 = performance.now();
+    const { logits, state } = model.prefill(x);
+    const last = tf.tidy(() => tf.argMax(logits.slice([0, L - 1, 0], [1, 1, -1]).reshape([1, -1]), -1).toInt());
+    await sync(last);
+    const t1 = performance.now();
+    x.dispose();
+    logits.dispose();
+    stateBytes = model.stateBytes(state); // at L: the KV cache holds exactly the prompt
+    let token = last as tf.Tensor1D;
+    let st = state;
+    const t2 = performance.now();
+    for (let i = 0; i < opts.decodeTokens; i++) {
+      const out = model.step(token, st);
+      const next = tf.tidy(() => tf.argMax(out.logits, -1).toInt()) as tf.Tensor1D;
+      await sync(next);
+      out.logits.dispose();
+      model.disposeState(st);
+      token.dispose();
+      st = out.state;
+      token = next;
+    }
+    const t3 = performance.now();
+    model.disposeState(st);
+    token.dispose();
+    if (r === 0) continue;
+    prefillS.push((t1 - t0) / 1000);
+    decodeMs.push((t3 - t2) / opts.decodeTokens);
+  }
+  return { prefillTokensPerS: L / median(prefillS), decodeMsPerToken: median(decodeMs), stateBytes };
+}
+
+/**
+ * Run `fn` under tf.profile and return the peak of live tensor bytes during it (the engine's
+ * total: weights and optimizer state included) and the function's result.
+ */
+export async function withPeakBytes<T>(fn: () => T): Promise<{ result: T; peakBytes: number }> {
+  let result!: T;
+  // The profiler's NaN check runs in a detached promise that would reject unhandled (and kill
+  // the process) on a diverging step; divergence is detected by the loop instead.
+  const check = tf.env().getBool('CHECK_COMPUTATION_FOR_ERRORS');
+  tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false);
+  try {
+    const info = await tf.profile(() => {
+      result = fn();
+      return [] as tf.Tensor[];
+    });
+    return { result, peakBytes: Number.isFinite(info.peakBytes) ? info.peakBytes : tf.memory().numBytes };
+  } finally {
+    tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', check);
+  }
+}
+
+export function rssPeakBytes(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}

@@ -1,0 +1,70 @@
+/** env.json: where and how a run executed (provenance, not identity). */
+import { execFileSync } from 'node:child_process';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { installMatmulKernels, type MatmulInfo } from '../backend/matmul.ts';
+
+export type MatmulChoice = Pick<MatmulInfo, 'path' | 'reason'> & { threads?: number };
+
+/** Route wasm matmuls through the native-BLAS helper (src/backend/matmul.ts); it logs its choice. */
+export async function installMatmul(threads: number | undefined, log: (line: string) => void): Promise<MatmulChoice> {
+  return installMatmulKernels({ ...(threads !== undefined ? { threads } : {}), log });
+}
+
+function git(args: string[], cwd: string): string | undefined {
+  try {
+    return execFileSync('git', args, { cwd, encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Commit and dirty flag of the code that runs (the repository holding this file). */
+export function gitProvenance(): { commit: string | null; dirty: boolean | null } {
+  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  const commit = git(['rev-parse', 'HEAD'], repo);
+  if (!commit) return { commit: null, dirty: null };
+  const status = git(['status', '--porcelain', '--untracked-files=no'], repo);
+  return { commit, dirty: status === undefined ? null : status.length > 0 };
+}
+
+async function wasmThreads(): Promise<number | null> {
+  if (tf.getBackend() !== 'wasm') return null;
+  try {
+    const w = await import('@tensorflow/tfjs-backend-wasm');
+    return w.getThreadsCount();
+  } catch {
+    return null;
+  }
+}
+
+export async function collectEnv(o: {
+  backend: { name: string; reason: string };
+  matmul: MatmulChoice;
+  matmulPeakGflops: number;
+  threads?: number;
+}): Promise<Record<string, unknown>> {
+  const cpus = os.cpus();
+  return {
+    node: process.version,
+    tfjs: tf.version.tfjs,
+    backend: o.backend.name,
+    backend_reason: o.backend.reason,
+    cpu_model: cpus[0]?.model ?? null,
+    cpu_count: cpus.length,
+    threads: o.threads ?? null,
+    matmul_threads: o.matmul.threads ?? null,
+    wasm_threads: await wasmThreads(),
+    matmul_path: o.matmul.path,
+    matmul_reason: o.matmul.reason,
+    matmul_peak_gflops: Number(o.matmulPeakGflops.toFixed(3)),
+    matmul_peak_shape: '1024x1024 @ 1024x1024 float32, median of 5',
+    ...gitProvenance(),
+    hostname: os.hostname(),
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    total_memory_bytes: os.totalmem(),
+    pid: process.pid,
+  };
+}

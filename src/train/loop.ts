@@ -1,0 +1,210 @@
+/**
+ * The training loop: AdamW steps over the task's batches, periodic evaluation, metrics.jsonl,
+ * divergence detection and the measurements that only a training step can give (throughput, peak
+ * tensor bytes). Model and data come in from the caller (src/train/run.ts wires the real ones).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { RunConfig } from '../config/schema.ts';
+import { median, withPeakBytes } from '../metrics/measure.ts';
+import type { LanguageModel } from '../models/types.ts';
+import { appendJsonl } from '../util/fs.ts';
+import { subSeed } from '../util/hash.ts';
+import { evaluateSplit, splitMetrics, type SplitMetrics } from './eval.ts';
+import { countScored, nllSum } from './loss.ts';
+import { AdamW, clipByGlobalNorm, learningRate } from './optimizer.ts';
+import type { Batch, TrainData } from './types.ts';
+
+export interface Progress {
+  step: number;
+  totalSteps: number;
+  loss: number;
+  tokensPerS?: number;
+  phase?: string;
+}
+
+export interface LoopOptions {
+  log: (line: string) => void;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+  /** metrics.jsonl path (one line per logged step / eval); omitted: nothing written. */
+  metricsFile?: string;
+  /** performance.now() origin of metrics.jsonl time_s (default: the loop's start). */
+  startTime?: number;
+}
+
+export interface LoopResult {
+  state: 'done' | 'diverged';
+  steps: number; // optimizer steps completed
+  tokens: number; // training tokens consumed (inputs, all positions)
+  trainLoss: number; // mean loss over the last logging window
+  /** Loss of every step, in order (the loss curve). */
+  losses: number[];
+  /** Median tokens/s over the timed steps (data loading included); NaN if none were timed. */
+  tokensPerS: number;
+  timedSteps: number;
+  peakTensorBytes: number;
+  /** tf.memory().numTensors after every step (flat when nothing leaks). */
+  numTensors: number[];
+  trainTimeS: number;
+  evals: { step: number; split: string; metrics: SplitMetrics }[];
+}
+
+/** Evaluate the model on `split` with the config's eval settings. */
+export function evaluate(model: LanguageModel, data: TrainData, cfg: RunConfig, split: 'valid' | 'test'): SplitMetrics {
+  const batchSize = cfg.eval.batch_size ?? cfg.train.batch_size;
+  return splitMetrics(evaluateSplit(model, data, split, { batchSize, maxBatches: cfg.eval.batches }), data.kind);
+}
+
+export function round(x: number, digits = 6): number {
+  return Number.isFinite(x) ? Number(x.toPrecision(digits)) : x;
+}
+
+export function checkAbort(signal?: AbortSignal): void {
+  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('training aborted');
+}
+
+/**
+ * One optimizer step over `micro` batches: gradients of sum(nll) / (all scored tokens) summed over
+ * the micro-batches (the same update as one batch of their union), clipped, applied. Returns
+ * [loss, grad_norm] as one tensor (a single read-back per step).
+ */
+function trainStep(
+  model: LanguageModel,
+  params: [string, tf.Variable][],
+  opt: AdamW,
+  micro: Batch[],
+  clip: number,
+  lr: number,
+): tf.Tensor1D {
+  return tf.tidy(() => {
+    const scored = micro.reduce((n, b) => n + countScored(b.targets), 0);
+    const vars = params.map(([, v]) => v);
+    let loss: tf.Scalar = tf.scalar(0);
+    let sums: tf.Tensor[] | undefined;
+    for (const b of micro) {
+      const { value, grads } = tf.variableGrads(() => {
+        const x = tf.tensor2d(b.inputs, [b.batch, b.seqLen], 'int32');
+        const y = tf.tensor2d(b.targets, [b.batch, b.seqLen], 'int32');
+        const { logits, auxLoss } = model.forward(x);
+        const lm = tf.div(nllSum(logits, y), Math.max(1, scored)) as tf.Scalar;
+        // The routed layers' balance loss is per micro-batch; average it over the micro-batches.
+        return auxLoss ? (tf.add(lm, tf.div(auxLoss, micro.length)) as tf.Scalar) : lm;
+      }, vars);
+      loss = tf.add(loss, value) as tf.Scalar;
+      const g = params.map(([, v]) => grads[v.name] ?? tf.zerosLike(v));
+      sums = sums ? sums.map((s, i) => tf.add(s, g[i])) : g;
+    }
+    const { grads, norm } = clipByGlobalNorm(sums!, clip);
+    opt.apply(new Map(params.map(([name], i) => [name, grads[i]])), lr);
+    return tf.stack([loss, norm]) as tf.Tensor1D;
+  });
+}
+
+export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunConfig, opts: LoopOptions): Promise<LoopResult> {
+  const t = cfg.train;
+  const params = [...model.weights];
+  const opt = new AdamW(model.weights, t);
+  const dataSeed = subSeed(cfg.seed, 'data');
+  const tokensPerStep = t.batch_size * t.grad_accum * data.seqLen;
+  const res: LoopResult = {
+    state: 'done',
+    steps: 0,
+    tokens: 0,
+    trainLoss: NaN,
+    losses: [],
+    tokensPerS: NaN,
+    timedSteps: 0,
+    peakTensorBytes: 0,
+    numTensors: [],
+    trainTimeS: 0,
+    evals: [],
+  };
+  const stepRates: number[] = [];
+  let window: number[] = [];
+  let gradNorm = NaN;
+  const start = performance.now();
+  const origin = opts.startTime ?? start;
+  const elapsed = () => (performance.now() - origin) / 1000;
+  const write = (line: Record<string, unknown>) => opts.metricsFile && appendJsonl(opts.metricsFile, line);
+  // The first step runs under tf.profile (peak live bytes); it is never timed.
+  const untimed = Math.max(1, t.timing_warmup);
+  try {
+    for (let step = 0; step < t.steps; step++) {
+      checkAbort(opts.signal);
+      const lr = learningRate(t, step);
+      const t0 = performance.now();
+      const micro: Batch[] = [];
+      for (let k = 0; k < t.grad_accum; k++) micro.push(data.trainBatch(step * t.grad_accum + k, t.batch_size, dataSeed));
+      let out: tf.Tensor1D;
+      if (step === 0) {
+        const p = await withPeakBytes(() => trainStep(model, params, opt, micro, t.clip, lr));
+        out = p.result;
+        res.peakTensorBytes = p.peakBytes;
+      } else {
+        out = trainStep(model, params, opt, micro, t.clip, lr);
+      }
+      const [loss, norm] = await out.data();
+      out.dispose();
+      const dt = (performance.now() - t0) / 1000;
+      res.steps = step + 1;
+      res.tokens += tokensPerStep;
+      res.losses.push(loss);
+      res.numTensors.push(tf.memory().numTensors);
+      gradNorm = norm;
+      if (step >= untimed) stepRates.push(tokensPerStep / dt);
+      window.push(loss);
+      const rate = stepRates.length ? median(stepRates) : undefined;
+      opts.onProgress?.({ step: step + 1, totalSteps: t.steps, loss, tokensPerS: rate, phase: 'train' });
+
+      if (!Number.isFinite(loss)) {
+        res.state = 'diverged';
+        res.trainLoss = loss;
+        write({ step: step + 1, tokens: res.tokens, time_s: round(elapsed()), train_loss: null, nonfinite_loss: String(loss), lr: round(lr), grad_norm: Number.isFinite(gradNorm) ? round(gradNorm) : null });
+        opts.log(`step ${step + 1}/${t.steps}: loss ${loss} is not finite: diverged (lr ${lr.toExponential(3)}, grad norm ${gradNorm})`);
+        break;
+      }
+      const last = step + 1 === t.steps;
+      if ((step + 1) % t.log_every === 0 || step === 0 || last) {
+        res.trainLoss = window.reduce((a, b) => a + b, 0) / window.length;
+        window = [];
+        write({
+          step: step + 1,
+          tokens: res.tokens,
+          time_s: round(elapsed()),
+          train_loss: round(res.trainLoss),
+          lr: round(lr),
+          grad_norm: round(gradNorm),
+          ...(rate !== undefined ? { tokens_per_s: round(rate) } : {}),
+        });
+        opts.log(
+          `step ${step + 1}/${t.steps} loss ${res.trainLoss.toFixed(4)} lr ${lr.toExponential(2)} |g| ${gradNorm.toFixed(3)}` +
+            (rate !== undefined ? ` ${rate.toFixed(0)} tok/s` : ''),
+        );
+      }
+      if (cfg.eval.every > 0 && (step + 1) % cfg.eval.every === 0 && !last) {
+        const split = cfg.eval.splits.includes('valid') ? 'valid' : cfg.eval.splits[0] ?? 'valid';
+        opts.onProgress?.({ step: step + 1, totalSteps: t.steps, loss, phase: 'eval' });
+        const m = evaluate(model, data, cfg, split);
+        res.evals.push({ step: step + 1, split, metrics: m });
+        write({ step: step + 1, tokens: res.tokens, time_s: round(elapsed()), split, ...roundMetrics(m, data.kind) });
+        opts.log(`step ${step + 1} ${split}: loss ${m.loss.toFixed(4)}${m.bpb !== undefined ? ` bpb ${m.bpb.toFixed(4)}` : ''}`);
+      }
+    }
+  } finally {
+    opt.dispose();
+  }
+  res.trainTimeS = (performance.now() - start) / 1000;
+  res.timedSteps = stepRates.length;
+  res.tokensPerS = median(stepRates);
+  return res;
+}
+
+/** Split metrics for a metrics.jsonl line (`tokens` there means tokens trained, so eval counts are renamed). */
+export function roundMetrics(m: SplitMetrics, kind: 'lm' | 'synthetic' = 'lm'): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(m)) {
+    if (typeof v !== 'number' || (k === 'exact_match' && kind === 'lm')) continue;
+    out[k === 'tokens' || k === 'windows' ? `eval_${k}` : k] = round(v, 7);
+  }
+  return out;
+}

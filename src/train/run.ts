@@ -1,0 +1,176 @@
+/**
+ * One run, from its resolved config to summary.json: backend, data, model, training, final
+ * evaluation, checkpoint, decode benchmarks and the runner.md section 5 metrics. The scheduler
+ * (src/runner) owns config.json, status.json, the ledger and log.txt; this writes metrics.jsonl,
+ * env.json, checkpoint/ and, last and atomically, summary.json.
+ */
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { RunConfig } from '../config/schema.ts';
+import { selectBackend } from '../backend/select.ts';
+import { benchDecode, matmulPeakGflops, rssPeakBytes, syntheticTokens } from '../metrics/measure.ts';
+import { saveCheckpoint } from '../models/checkpoint.ts';
+import { buildModel } from '../models/model.ts';
+import { countParams, flopsPerToken, FLOPS_FORMULA_VERSION } from '../models/spec.ts';
+import type { LanguageModel } from '../models/types.ts';
+import { loadTask } from '../tasks/index.ts';
+import { appendJsonl, writeJsonAtomic } from '../util/fs.ts';
+import { subSeed } from '../util/hash.ts';
+import { collectEnv, installMatmul } from './env.ts';
+import { checkAbort, evaluate, round, roundMetrics, trainLoop, type Progress } from './loop.ts';
+import { evaluateSplit, splitMetrics } from './eval.ts';
+import type { TrainData } from './types.ts';
+
+export interface RunOptions {
+  backend: string;
+  threads?: number;
+  log: (line: string) => void;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  state: 'done' | 'diverged';
+  summary: Record<string, unknown>;
+}
+
+/** Decode state bytes of one sequence after a prefill of `L` tokens (KV cache at L for attention). */
+function stateBytesAt(model: LanguageModel, vocab: number, L: number): number {
+  const x = tf.tensor2d(syntheticTokens(1, L, vocab), [1, L], 'int32');
+  const { logits, state } = model.prefill(x);
+  const bytes = model.stateBytes(state);
+  model.disposeState(state);
+  logits.dispose();
+  x.dispose();
+  return bytes;
+}
+
+/** Select the backend once per process (workers run one run each; tests may run several). */
+let backendDone: { requested: string; choice: { name: string; reason: string }; matmul: Awaited<ReturnType<typeof installMatmul>> } | undefined;
+
+async function prepareBackend(requested: string, threads: number | undefined, log: (line: string) => void) {
+  if (backendDone?.requested === requested && tf.getBackend() === backendDone.choice.name) return backendDone;
+  const choice = await selectBackend(requested);
+  const matmul =
+    choice.name === 'wasm'
+      ? await installMatmul(threads, log)
+      : { path: 'stock' as const, reason: `${choice.name} backend uses its own kernels` };
+  backendDone = { requested, choice, matmul };
+  return backendDone;
+}
+
+export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptions): Promise<RunResult> {
+  const t0 = performance.now();
+  const log = opts.log;
+  const { choice, matmul } = await prepareBackend(opts.backend, opts.threads, log);
+  log(`backend ${choice.name} (${choice.reason}); matmul ${matmul.path} (${matmul.reason})`);
+  const peakGflops = await matmulPeakGflops();
+  log(`matmul peak ${peakGflops.toFixed(2)} GFLOP/s (1024^3 float32)`);
+  writeJsonAtomic(path.join(runDir, 'env.json'), await collectEnv({ backend: choice, matmul, matmulPeakGflops: peakGflops, threads: opts.threads }));
+
+  const task = loadTask(cfg.task);
+  const data: TrainData = task;
+  log(`task ${JSON.stringify(task.describe())}`);
+  const { params, paramsNonEmbedding } = countParams(cfg.model);
+  const fwd = flopsPerToken(cfg.model, data.seqLen);
+  log(`model ${(cfg.model as { preset?: string }).preset ?? ''}: ${params} params (${paramsNonEmbedding} non-embedding), ${fwd} FLOPs/token forward`);
+
+  const model = buildModel(cfg.model, subSeed(cfg.seed, 'init'));
+  try {
+    const loop = await trainLoop(model, data, cfg, {
+      log,
+      onProgress: opts.onProgress,
+      signal: opts.signal,
+      metricsFile: path.join(runDir, 'metrics.jsonl'),
+      startTime: t0,
+    });
+    const summary: Record<string, unknown> = {
+      state: loop.state,
+      params,
+      params_non_embedding: paramsNonEmbedding,
+      flops_per_token_fwd: fwd,
+      flops_formula: FLOPS_FORMULA_VERSION,
+      seq_len: data.seqLen,
+      steps: loop.steps,
+      train_tokens: loop.tokens,
+      train_flops: 3 * fwd * loop.tokens,
+      train_loss: loop.trainLoss,
+      train_time_s: loop.trainTimeS,
+      backend: choice.name,
+    };
+    if (loop.timedSteps > 0) {
+      summary.train_tokens_per_s = loop.tokensPerS;
+      summary.mfu = (3 * fwd * loop.tokensPerS) / (peakGflops * 1e9);
+    }
+    summary.peak_tensor_bytes = loop.peakTensorBytes;
+
+    if (loop.state === 'done') {
+      const metricsFile = path.join(runDir, 'metrics.jsonl');
+      for (const split of cfg.eval.splits) {
+        checkAbort(opts.signal);
+        opts.onProgress?.({ step: loop.steps, totalSteps: cfg.train.steps, loss: loop.trainLoss, phase: `eval ${split}` });
+        const m = evaluate(model, data, cfg, split);
+        appendJsonl(metricsFile, { step: loop.steps, tokens: loop.tokens, time_s: round((performance.now() - t0) / 1000), split, ...roundMetrics(m, data.kind) });
+        summary[`${split}_loss`] = m.loss;
+        summary[`${split}_ppl`] = m.ppl;
+        if (m.bpb !== undefined) summary[`${split}_bpb`] = m.bpb;
+        if (data.kind === 'synthetic') {
+          summary[`${split}_accuracy`] = m.accuracy;
+          summary[`${split}_exact_match`] = m.exact_match;
+          summary.accuracy = m.accuracy; // the last split evaluated (test by default)
+          summary.exact_match = m.exact_match;
+        }
+        summary[`${split}_eval_tokens`] = m.tokens;
+        summary[`${split}_eval_windows`] = m.windows;
+        log(`${split}: loss ${m.loss.toFixed(4)}${m.bpb !== undefined ? ` bpb ${m.bpb.toFixed(4)}` : ''}${data.kind === 'synthetic' ? ` accuracy ${m.accuracy.toFixed(4)}` : ''} over ${m.windows} windows`);
+      }
+      // Extra fixed eval sets (induction: other lengths): accuracy on the test split of each.
+      // Learned absolute positions stop at seq_len: longer sequences cannot be evaluated or benched.
+      const fits = (L: number, what: string) => {
+        if (cfg.model.abs_pos !== 'learned' || L <= cfg.model.seq_len) return true;
+        log(`${what}: skipped (learned positions stop at ${cfg.model.seq_len})`);
+        return false;
+      };
+      for (const extra of task.extraEvals ?? []) {
+        checkAbort(opts.signal);
+        if (!fits(extra.seqLen, `test ${extra.name}`)) continue;
+        const src: TrainData = { kind: data.kind, vocabSize: data.vocabSize, seqLen: extra.seqLen, trainBatch: data.trainBatch, evalBatches: (sp, bs) => extra.evalBatches(sp, bs) };
+        const m = splitMetrics(evaluateSplit(model, src, 'test', { batchSize: cfg.eval.batch_size ?? cfg.train.batch_size }), data.kind);
+        summary[`test_accuracy@${extra.name}`] = m.accuracy;
+        summary[`test_exact_match@${extra.name}`] = m.exact_match;
+        log(`test ${extra.name}: accuracy ${m.accuracy.toFixed(4)}`);
+      }
+      summary.eval_protocol = `non-overlapping windows of ${data.seqLen} tokens, state reset per window, ${cfg.eval.batches === 'all' ? 'every window of the split' : `first ${summary.valid_eval_windows ?? summary.test_eval_windows ?? '?'} windows`}`;
+
+      checkAbort(opts.signal);
+      if (cfg.train.checkpoint) {
+        await saveCheckpoint(model, path.join(runDir, 'checkpoint'));
+        log('checkpoint saved');
+      }
+      const stateAt = new Map<number, number>();
+      if (cfg.bench.enabled) {
+        for (const L of cfg.bench.prefill_lengths) {
+          checkAbort(opts.signal);
+          if (!fits(L, `bench L=${L}`)) continue;
+          opts.onProgress?.({ step: loop.steps, totalSteps: cfg.train.steps, loss: loop.trainLoss, phase: `bench L=${L}` });
+          const b = await benchDecode(model, data.vocabSize, L, { decodeTokens: cfg.bench.decode_tokens, repeats: cfg.bench.repeats });
+          summary[`prefill_tokens_per_s@${L}`] = b.prefillTokensPerS;
+          summary[`decode_ms_per_token@${L}`] = b.decodeMsPerToken;
+          stateAt.set(L, b.stateBytes);
+          log(`bench L=${L}: prefill ${b.prefillTokensPerS.toFixed(0)} tok/s, decode ${b.decodeMsPerToken.toFixed(2)} ms/token`);
+        }
+      }
+      const benched = [...stateAt.keys()];
+      const Lstate = benched.length ? Math.max(...benched) : data.seqLen;
+      summary.state_bytes_per_sequence = stateAt.get(Lstate) ?? stateBytesAt(model, data.vocabSize, Lstate);
+      summary.state_bytes_at = Lstate;
+    }
+    summary.rss_peak_bytes = rssPeakBytes();
+    summary.wall_s = (performance.now() - t0) / 1000;
+    writeJsonAtomic(path.join(runDir, 'summary.json'), summary);
+    log(`${loop.state} in ${(summary.wall_s as number).toFixed(1)} s`);
+    return { state: loop.state, summary };
+  } finally {
+    model.dispose();
+  }
+}
