@@ -93,48 +93,8 @@ export function retentionKeyChunk(
   });
 }
 
-/** One decode step. q, k, a [B, H, dk]; v [B, H, dv]; state [B, H, dk, dv]. */
-export function retentionKeyStep(
-  q: tf.Tensor,
-  k: tf.Tensor,
-  v: tf.Tensor,
-  a: tf.Tensor,
-  state: tf.Tensor,
-): { o: tf.Tensor3D; state: tf.Tensor4D } {
-  return tf.tidy(() => {
-    const [B, H, dk] = q.shape;
-    const dv = v.shape[2]!;
-    const S = tf.add(
-      tf.mul(tf.exp(a).reshape([B, H, dk, 1]), state),
-      tf.mul(k.reshape([B, H, dk, 1]), v.reshape([B, H, 1, dv])),
-    ) as tf.Tensor4D;
-    const o = tf.matMul(q.reshape([B * H, 1, dk]), S.reshape([B * H, dk, dv])).reshape([B, H, dv]) as tf.Tensor3D;
-    return { o, state: S };
-  });
-}
-
-/** Recurrent form: loop of retentionKeyStep over T (decode reference). */
-export function retentionKeyRecurrent(
-  q: tf.Tensor,
-  k: tf.Tensor,
-  v: tf.Tensor,
-  a: tf.Tensor,
-  state0?: tf.Tensor,
-): { o: tf.Tensor4D; state: tf.Tensor4D } {
-  return tf.tidy(() => {
-    const [B, H, T, dk] = q.shape;
-    const dv = v.shape[3]!;
-    let S: tf.Tensor = state0 ?? tf.zeros([B, H, dk, dv]);
-    const qs = tf.unstack(q, 2);
-    const ks = tf.unstack(k, 2);
-    const vs = tf.unstack(v, 2);
-    const as = tf.unstack(a, 2);
-    const os: tf.Tensor[] = [];
-    for (let t = 0; t < T; t++) {
-      const r = retentionKeyStep(qs[t], ks[t], vs[t], as[t], S);
-      os.push(r.o);
-      S = r.state;
-    }
-    return { o: tf.stack(os, 2) as tf.Tensor4D, state: S as tf.Tensor4D };
-  });
-}
+/**
+ * Decode step and recurrent form: the scalar-decay ones of retention.ts, which broadcast a decay
+ * of shape [B, H, dk] over the rows of S just as they broadcast [B, H] over the whole of S.
+ */
+export { retentionStep as retentionKeyStep, retentionRecurrent as retentionKeyRecurrent } from './retention.ts';

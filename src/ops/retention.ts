@@ -117,7 +117,10 @@ export function retentionChunk(
   });
 }
 
-/** One decode step. q, k [B, H, dk]; v [B, H, dv]; a [B, H]; state [B, H, dk, dv]. */
+/**
+ * One decode step. q, k [B, H, dk]; v [B, H, dv]; state [B, H, dk, dv]; a [B, H] (per-head decay)
+ * or [B, H, dk] (per-key decay, models.md 5.6: row i of S decays with a[i]).
+ */
 export function retentionStep(
   q: tf.Tensor,
   k: tf.Tensor,
@@ -129,7 +132,7 @@ export function retentionStep(
     const [B, H, dk] = q.shape;
     const dv = v.shape[2]!;
     const S = tf.add(
-      tf.mul(tf.exp(a).reshape([B, H, 1, 1]), state),
+      tf.mul(tf.exp(a).reshape([B, H, -1, 1]), state),
       tf.mul(k.reshape([B, H, dk, 1]), v.reshape([B, H, 1, dv])),
     ) as tf.Tensor4D;
     const o = tf.matMul(q.reshape([B * H, 1, dk]), S.reshape([B * H, dk, dv])).reshape([B, H, dv]) as tf.Tensor3D;
@@ -137,7 +140,7 @@ export function retentionStep(
   });
 }
 
-/** Recurrent form: a loop of retentionStep over T (decode reference; slow by design). */
+/** Recurrent form: a loop of retentionStep over T (decode reference; slow by design). a: [B, H, T] or [B, H, T, dk]. */
 export function retentionRecurrent(
   q: tf.Tensor,
   k: tf.Tensor,
