@@ -2,26 +2,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
-import { baselineDeltas, bestOver, collectRuns, defaultGroupBy, defaultMetrics, groupRuns, reportsDir, type ReportRun } from '../report/collect.ts';
+import { baselineDeltas, bestOver, collectRuns, defaultGroupBy, defaultMetrics, groupRuns, provenance, reportsDir, type ReportRun } from '../report/collect.ts';
 import { benchVsLengthSvg, lossCurvesSvg, metricVsKeySvg } from '../report/plots.ts';
 import { renderCsv, renderJson, renderLatex, renderMarkdown, type RenderInput } from '../report/render.ts';
 import { runFiles } from '../runner/layout.ts';
-import { readJsonOrUndefined, writeFileAtomic } from '../util/fs.ts';
+import { writeFileAtomic } from '../util/fs.ts';
 
 const FORMATS = ['md', 'csv', 'tex', 'json'] as const;
 
 export function list(v: string): string[] {
   return v.split(',').map((s) => s.trim()).filter(Boolean);
-}
-
-/** Backends and machines of the runs: tables of absolute times are only comparable within one. */
-export function provenance(runs: ReportRun[]): string {
-  const seen = new Set<string>();
-  for (const r of runs) {
-    const env = readJsonOrUndefined<Record<string, unknown>>(path.join(runFiles(r.sweepDir, r.id).dir, 'env.json'));
-    if (env) seen.add(`${String(env.backend)}${env.matmul_path ? ` (${String(env.matmul_path)} matmul)` : ''} on ${String(env.cpu_model ?? 'unknown CPU')} x${String(env.cpu_count ?? '?')}`);
-  }
-  return `Backend / machine: ${[...seen].join('; ') || 'unknown (no env.json)'}. Cells are mean ± std over seeds (ddof 1); n = finished runs.`;
 }
 
 export interface ReportOptions {
@@ -44,7 +34,7 @@ export function buildReport(dirs: string[], opts: ReportOptions): RenderInput & 
   const effectiveGroupBy = opts.bestOver ? groupBy.filter((k) => k !== opts.bestOver) : groupBy;
   const groups = groupRuns(runs, effectiveGroupBy, metrics);
   const deltas = opts.baseline ? baselineDeltas(groups, opts.baseline, metrics) : undefined;
-  return { groups, groupBy: effectiveGroupBy, metrics, deltas, footer: provenance(runs), runs };
+  return { groups, groupBy: effectiveGroupBy, metrics, deltas, footer: provenance(runs.map((r) => runFiles(r.sweepDir, r.id).dir)), runs };
 }
 
 export function registerReport(program: Command): void {

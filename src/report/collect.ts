@@ -147,3 +147,13 @@ export function lossCurve(run: ReportRun): { step: number; series: string; value
 export function reportsDir(sweepDir: string): string {
   return path.join(sweepDir, 'reports');
 }
+
+/** Backends and machines behind a set of run directories: absolute times compare only within one. */
+export function provenance(runDirs: string[]): string {
+  const seen = new Set<string>();
+  for (const dir of runDirs) {
+    const env = readJsonOrUndefined<Record<string, unknown>>(path.join(dir, 'env.json'));
+    if (env) seen.add(`${String(env.backend)}${env.matmul_path ? ` (${String(env.matmul_path)} matmul)` : ''} on ${String(env.cpu_model ?? 'unknown CPU')} x${String(env.cpu_count ?? '?')}`);
+  }
+  return `Backend / machine: ${[...seen].join('; ') || 'unknown (no env.json)'}. Cells are mean ± std over seeds (ddof 1); n = finished runs.`;
+}

@@ -3,7 +3,8 @@
 import * as os from 'node:os';
 import { UserError } from '../errors.ts';
 import { renderResultsTable, type ResultRow } from '../report/table.ts';
-import { FAILED_STATES } from './layout.ts';
+import { provenance } from '../report/collect.ts';
+import { FAILED_STATES, runFiles } from './layout.ts';
 import { createProgress, type ProgressSink } from './progress.ts';
 import { Scheduler, type SchedulerResult } from './scheduler.ts';
 import type { ExecutionSettings, PlanEntry } from './sweep-dir.ts';
@@ -95,6 +96,7 @@ export async function executeRuns(o: ExecuteOptions): Promise<{ code: number; re
     return row;
   });
   out.write(renderResultsTable(rows, { axisKeys: o.axisKeys, aggregateOver: [] }) + '\n');
+  out.write(provenance(o.runs.map((r) => runFiles(o.sweepDir, r.id).dir)).replace(/ Cells are .*$/, '') + '\n');
   const failures = [...result.outcomes.values()].filter((x) => FAILED_STATES.has(x.state) || x.state === 'diverged');
   if (failures.length) {
     out.write(`\nfailures (${failures.length}):\n`);
