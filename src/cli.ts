@@ -3,7 +3,7 @@
  * non-zero exit; stack traces only with --debug.
  */
 import { Command, CommanderError } from 'commander';
-import { UserError } from './errors.ts';
+import { UserError, explainError } from './errors.ts';
 
 /** command -> [module, register function]. Only the invoked command's module is loaded, so
  *  `validate` and `plan` start without loading TensorFlow.js. */
@@ -56,6 +56,5 @@ try {
     process.exit(e instanceof UserError ? e.exitCode : 1);
   }
   if (e instanceof UserError) fail(e.message, e.exitCode);
-  const err = e as Error;
-  fail(`${err?.message ?? String(e)} (internal error; rerun with --debug for the stack trace)`, 1);
+  fail(`${explainError(e)} (internal error; rerun with --debug for the stack trace)`, 1);
 }

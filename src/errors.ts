@@ -19,3 +19,16 @@ export class UserErrors extends UserError {
     this.name = 'UserErrors';
   }
 }
+
+/**
+ * A one-line explanation of an internal error. The wasm backend's heap is capped at 4 GB; when an
+ * allocation fails the module aborts and the next kernel returns nothing, which surfaces as an
+ * unrelated TypeError deep in tfjs. Say what happened instead.
+ */
+export function explainError(e: unknown): string {
+  const err = e instanceof Error ? e : new Error(String(e));
+  if (err instanceof TypeError && /runKernelFunc/.test(err.stack ?? '') && /reading '(map|shape|dataId)'/.test(err.message)) {
+    return 'the tfjs backend aborted, most likely out of memory (the wasm heap is limited to 4 GB): reduce train.batch_size or task.seq_len, or use a chunked form / --backend cpu';
+  }
+  return `${err.name === 'Error' ? '' : err.name + ': '}${err.message}`;
+}

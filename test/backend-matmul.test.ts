@@ -272,6 +272,16 @@ describe('selection and fallback reporting', () => {
     });
   });
 
+  it('SEQLAB_MATMUL forces a path for a whole sweep; an unknown value is a UserError', async () => {
+    await tf.setBackend('wasm');
+    expect((await withEnv({ SEQLAB_MATMUL: 'stock' }, () => installMatmulKernels({ log: quiet }))).path).toBe('stock');
+    expect((await withEnv({ SEQLAB_MATMUL: 'fallback' }, () => installMatmulKernels({ log: quiet }))).path).toBe('fallback');
+    await expect(withEnv({ SEQLAB_MATMUL: 'blas' }, () => installMatmulKernels({ log: quiet }))).rejects.toMatchObject({
+      name: 'UserError', message: expect.stringMatching(/unknown matmul mode 'blas'/),
+    });
+    await installMatmulKernels({ log: quiet });
+  });
+
   it('cpu without the addon stays on stock (the fallback kernels are wasm-only)', async () => {
     await tf.setBackend('cpu');
     const info = await withEnv({ SEQLAB_NATIVE_MATMUL: 'off' }, () => installMatmulKernels({ log: quiet }));

@@ -173,9 +173,10 @@ function tryPath(candidate: tf.KernelConfig[]): string | undefined {
  */
 export async function installMatmulKernels(opts: MatmulOptions = {}): Promise<MatmulInfo> {
   await tf.ready();
-  const mode = opts.mode ?? 'auto';
+  // SEQLAB_MATMUL picks the path for a whole sweep (workers inherit it), e.g. to measure speedups.
+  const mode = opts.mode ?? ((process.env.SEQLAB_MATMUL?.trim() || 'auto') as MatmulMode);
   if (!['auto', 'native', 'fallback', 'stock'].includes(mode)) {
-    throw new UserError(`unknown matmul mode '${mode}' (expected one of: auto, native, fallback, stock)`);
+    throw new UserError(`unknown matmul mode '${mode}' (expected one of: auto, native, fallback, stock; from SEQLAB_MATMUL or the caller)`);
   }
   const log = opts.log ?? ((line: string) => console.error(line));
   const backendName = tf.getBackend();

@@ -32,7 +32,7 @@ export async function lossCurvesSvg(groups: ReportGroup[]): Promise<string | und
     ...base,
     title: 'Loss (nats/token) over training',
     data: { values },
-    mark: { type: 'line', point: false },
+    mark: { type: 'line', point: { size: 16 } },
     encoding: {
       x: { field: 'step', type: 'quantitative', title: 'step' },
       y: { field: 'value', type: 'quantitative', title: 'loss (nats/token)', scale: { zero: false } },
@@ -53,7 +53,7 @@ export async function benchVsLengthSvg(groups: ReportGroup[], metric: 'decode_ms
       if (xs.length) values.push({ L: Number(k.split('@')[1]), value: xs.reduce((a, b) => a + b, 0) / xs.length, group: label(g) });
     }
   }
-  if (values.length < 2) return undefined;
+  if (new Set(values.map((v) => v.L)).size < 2) return undefined;
   return toSvg({
     ...base,
     title: `${metric} vs context length`,
