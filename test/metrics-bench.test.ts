@@ -68,3 +68,24 @@ describe('benchModel', () => {
     expect(m[1].state_bytes_per_sequence).toBe(m[0].state_bytes_per_sequence);
   });
 });
+
+describe('withPeakBytes', () => {
+  it('sees a transient allocation that is freed before the function returns, and restores the counter', async () => {
+    const { withPeakBytes } = await import('../src/metrics/measure.ts');
+    const tfm = await import('@tensorflow/tfjs');
+    const before = tfm.memory().numBytes;
+    const { result, peakBytes } = await withPeakBytes(() =>
+      tfm.tidy(() => {
+        const big = tfm.ones([1000, 1000]); // 4 MB, gone after the tidy
+        return tfm.sum(big);
+      }),
+    );
+    expect(peakBytes - before).toBeGreaterThanOrEqual(4e6);
+    expect(tfm.memory().numBytes).toBe(before + 4);
+    result.dispose();
+    expect(tfm.memory().numBytes).toBe(before);
+    const t = tfm.zeros([10]);
+    expect(tfm.memory().numBytes).toBe(before + 40); // the counter is a plain property again
+    t.dispose();
+  });
+});

@@ -112,23 +112,30 @@ export async function benchDecode(
 }
 
 /**
- * Run `fn` under tf.profile and return the peak of live tensor bytes during it (the engine's
- * total: weights and optimizer state included) and the function's result.
+ * Run `fn` and return the peak of live tensor bytes during it (the engine's total: weights and
+ * optimizer state included) and the function's result. The engine's byte counter is observed
+ * through a setter for the duration of `fn`: every allocation and disposal passes through it, at
+ * no cost, where tf.profile records every kernel (and overflows the call stack on the ~10^5
+ * kernels of a long sequential scan).
  */
 export async function withPeakBytes<T>(fn: () => T): Promise<{ result: T; peakBytes: number }> {
-  let result!: T;
-  // The profiler's NaN check runs in a detached promise that would reject unhandled (and kill
-  // the process) on a diverging step; divergence is detected by the loop instead.
-  const check = tf.env().getBool('CHECK_COMPUTATION_FOR_ERRORS');
-  tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false);
+  const state = (tf.engine() as unknown as { state: { numBytes: number } }).state;
+  let current = state.numBytes;
+  let peak = current;
+  Object.defineProperty(state, 'numBytes', {
+    configurable: true,
+    enumerable: true,
+    get: () => current,
+    set: (v: number) => {
+      current = v;
+      if (v > peak) peak = v;
+    },
+  });
   try {
-    const info = await tf.profile(() => {
-      result = fn();
-      return [] as tf.Tensor[];
-    });
-    return { result, peakBytes: Number.isFinite(info.peakBytes) ? info.peakBytes : tf.memory().numBytes };
+    const result = fn();
+    return { result, peakBytes: peak };
   } finally {
-    tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', check);
+    Object.defineProperty(state, 'numBytes', { configurable: true, enumerable: true, writable: true, value: current });
   }
 }
 

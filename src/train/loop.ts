@@ -126,8 +126,7 @@ export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunC
   const origin = opts.startTime ?? start;
   const elapsed = () => (performance.now() - origin) / 1000;
   const write = (line: Record<string, unknown>) => opts.metricsFile && appendJsonl(opts.metricsFile, line);
-  // The first step runs under tf.profile (peak live bytes); it is never timed.
-  const untimed = Math.max(1, t.timing_warmup);
+  const untimed = t.timing_warmup;
   try {
     for (let step = 0; step < t.steps; step++) {
       checkAbort(opts.signal);
@@ -135,14 +134,10 @@ export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunC
       const t0 = performance.now();
       const micro: Batch[] = [];
       for (let k = 0; k < t.grad_accum; k++) micro.push(data.trainBatch(step * t.grad_accum + k, t.batch_size, dataSeed));
-      let out: tf.Tensor1D;
-      if (step === 0) {
-        const p = await withPeakBytes(() => trainStep(model, params, opt, micro, t.clip, lr));
-        out = p.result;
-        res.peakTensorBytes = p.peakBytes;
-      } else {
-        out = trainStep(model, params, opt, micro, t.clip, lr);
-      }
+      // Peak live tensor bytes of every step (observing the engine's byte counter costs nothing).
+      const p = await withPeakBytes(() => trainStep(model, params, opt, micro, t.clip, lr));
+      const out = p.result;
+      res.peakTensorBytes = Math.max(res.peakTensorBytes, p.peakBytes);
       const [loss, norm] = await out.data();
       out.dispose();
       const dt = (performance.now() - t0) / 1000;
