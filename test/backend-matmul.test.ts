@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { installMatmulKernels, matmulInfo, resolveThreads, type MatmulPath } from '../src/backend/matmul.ts';
 import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/matmul-native.ts';
+import { fallbackTuning } from '../src/backend/matmul-fallback.ts';
 import { benchKernels, profileTrainingStep } from '../src/backend/bench-kernels.ts';
 
 const native = loadNativeAddon(DEFAULT_ADDON_PATH);
@@ -150,6 +151,18 @@ describe(`native matmul kernels${NATIVE_SKIP}`, () => {
 describe('fallback matmul kernels (wasm, no native code)', () => {
   it('fallback == cpu stock on 2-D, batched 3-D/4-D, all transposes, rank-3 x rank-2 both ways, fused bias+relu/linear', async () => {
     await use('wasm', 'fallback');
+    const keep = fallbackTuning.minSplitSliceMacs;
+    try {
+      fallbackTuning.minSplitSliceMacs = 0; // every batched product through the split path
+      expectMatchesOracle();
+    } finally {
+      fallbackTuning.minSplitSliceMacs = keep;
+    }
+  });
+
+  it('fallback with its default tuning (tiny batched slices on the stock kernel, fused never) == cpu stock', async () => {
+    await use('wasm', 'fallback');
+    expect(fallbackTuning.minSplitSliceMacs).toBeGreaterThan(3 * 9 * 7); // the small cases here take the stock path
     expectMatchesOracle();
   });
 
