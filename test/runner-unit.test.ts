@@ -220,13 +220,20 @@ describe('results table (src/report/table.ts)', () => {
       row('r4', { 'model.preset': 'mamba', seed: 1 }, 'failed', { valid_bpb: 99 }),
     ];
     const md = renderResultsTable(rows).split('\n');
-    expect(md[0]).toMatch(/^\| id +\| model.preset \| n \| valid_bpb +\| params +\| flops_per_token_fwd \| train_tokens_per_s \| decode_ms_per_token@256 \| decode_ms_per_token@1024 \| peak_tensor_bytes \| state +\|$/);
+    // Default metric columns that no run reports (accuracy, flops, ...) are left out.
+    expect(md[0]).toMatch(/^\| id +\| model.preset \| n \| valid_bpb +\| params +\| decode_ms_per_token@256 \| decode_ms_per_token@1024 \| state +\|$/);
     expect(md[2]).toMatch(/^\| r1 \+1 +\| retnet +\| 2 \| 2\.5 ± 0\.71 \| 1k ± 0 \|/);
     expect(md[3]).toMatch(/^\| r3 \+1 +\| mamba +\| 1 \| 1\.5 +\| 2k +\|.*\| 1 done, 1 failed \|$/);
     const perRun = renderResultsTable(rows, { aggregateOver: [] }).split('\n');
     expect(perRun).toHaveLength(6);
     expect(perRun[5]).toMatch(/^\| r4 +\| mamba +\| 1 +\| - +\|/);
     expect(DEFAULT_COLUMNS).toContain('decode_ms_per_token@*');
+  });
+
+  it('recall tasks get accuracy and exact-match columns instead of bpb', () => {
+    const md = renderResultsTable([row('m1', { 'model.preset': 'mamba' }, 'done', { accuracy: 0.5, exact_match: 0.25, params: 10 })]).split('\n');
+    expect(md[0]).toMatch(/^\| id +\| model.preset \| accuracy \| exact_match \| params \| state \|$/);
+    expect(md[2]).toMatch(/^\| m1 +\| mamba +\| 0\.5 +\| 0\.25 +\| 10 +\| done +\|$/);
   });
 });
 

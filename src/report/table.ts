@@ -25,6 +25,8 @@ export const DEFAULT_COLUMNS = [
   'id',
   'axes',
   'valid_bpb',
+  'accuracy',
+  'exact_match',
   'params',
   'flops_per_token_fwd',
   'train_tokens_per_s',
@@ -131,7 +133,11 @@ export function renderResultsTable(rows: ResultRow[], opts: TableOptions = {}): 
   let specs = opts.columns ?? DEFAULT_COLUMNS;
   if (hasCase && !specs.includes('case')) specs = specs.flatMap((c) => (c === 'axes' ? ['case', c] : [c]));
   if (grouped && !specs.includes('n')) specs = specs.flatMap((c) => (c === 'axes' ? [c, 'n'] : [c]));
-  const cols = expandColumns(specs, rows, axisKeys);
+  const structural = (c: string) => c === 'id' || c === 'n' || c === 'state' || c === 'case' || c.startsWith('axis:');
+  // Default columns cover LM and recall tasks; keep only the metrics some run reports.
+  const cols = expandColumns(specs, rows, axisKeys).filter(
+    (c) => opts.columns !== undefined || structural(c) || rows.some((r) => r.summary?.[c] !== undefined),
+  );
   const header = cols.map((c) => (c.startsWith('axis:') ? c.slice(5) : c));
   const body = (grouped ? groups : rows.map((r) => ({ axes: r.axes, rows: [r] }))).map((g) =>
     cols.map((c) => {
