@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
-import { parseConfig } from '../config/load.ts';
+import { parseConfig, parseOverride, setPath } from '../config/load.ts';
 import { loadPlan, resolveRun } from '../config/plan.ts';
 import type { RunConfig } from '../config/schema.ts';
 import { PRESETS } from '../models/spec.ts';
@@ -41,15 +41,11 @@ function benchConfigs(file: string | undefined, opts: BenchCliOptions): RunConfi
   return presets.map((preset) => {
     if (!(PRESETS as readonly string[]).includes(preset)) throw new UserError(`--preset ${preset}: unknown preset (see seqlab models)`);
     let raw: Record<string, unknown> = { model: { preset, d_model: 64, n_layers: 2 }, task: { seq_len: 128 }, train: { batch_size: 8 } };
-    for (const s of opts.set) {
-      const eq = s.indexOf('=');
-      const [a, b] = [s.slice(0, eq), s.slice(eq + 1)];
-      const keys = a.split('.');
-      let cur = raw as Record<string, unknown>;
-      for (const k of keys.slice(0, -1)) cur = (cur[k] ??= {}) as Record<string, unknown>;
-      cur[keys[keys.length - 1]] = Number.isNaN(Number(b)) ? b : Number(b);
+    for (const spec of opts.set) {
+      const { keys, value } = parseOverride(spec);
+      raw = setPath(raw, keys, value);
     }
-    return resolveRun(parseConfig(raw, (k) => `--set ${k.join('.')}`), 0);
+    return resolveRun(parseConfig(raw, () => '--set'), 0);
   });
 }
 
