@@ -106,3 +106,17 @@ describe('seqlab plan', () => {
     for (const r of runs) expect(text.stdout).toContain(r.id);
   });
 });
+
+describe('seqlab --help', () => {
+  it('every command shows an example in its --help (runner.md 1)', () => {
+    const top = seqlab('--help');
+    expect(top.code).toBe(0);
+    const commands = [...top.stdout.matchAll(/^  ([a-z-]+) (?:\[options\]|<)/gm)].map((m) => m[1]);
+    expect(commands).toEqual(expect.arrayContaining(['validate', 'plan', 'run', 'status', 'report', 'compare', 'bench', 'submit', 'exec', 'models', 'tasks', 'data', 'generate']));
+    for (const c of commands) {
+      const r = seqlab(c, '--help');
+      expect(r.code, c).toBe(0);
+      expect(r.stdout, c).toMatch(/Examples?:\n +\$ seqlab /);
+    }
+  });
+});

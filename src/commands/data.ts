@@ -34,7 +34,7 @@ export function registerData(program: Command): void {
     .option('--ascii-fold', 'fold typographic punctuation to ASCII first')
     .addOption(new Option('--split <s>', 'split rule').choices(['default', 'chronological']).default('default'))
     .option('--json', 'print machine-readable JSON')
-    .addHelpText('after', '\nExamples:\n  seqlab data sotu\n  seqlab data gutenberg --tokenizer bpe --bpe-vocab 4096\n  seqlab data dir:./my-texts --json')
+    .addHelpText('after', '\nExamples:\n  $ seqlab data sotu\n  $ seqlab data gutenberg --tokenizer bpe --bpe-vocab 4096\n  $ seqlab data dir:./my-texts --json')
     .action((corpus: string, opts: { tokenizer: 'byte' | 'char' | 'bpe'; bpeVocab: string; asciiFold?: boolean; split: 'default' | 'chronological'; json?: boolean }) => {
       const bpeVocab = Number(opts.bpeVocab);
       if (!Number.isInteger(bpeVocab) || bpeVocab < 258 || bpeVocab > 65536) {

@@ -7,7 +7,7 @@ export function registerTasks(program: Command): void {
     .command('tasks')
     .description('list the tasks (lm, mqar, selective_copy, induction, listops) and corpora with their options and defaults')
     .option('--json', 'print machine-readable JSON')
-    .addHelpText('after', '\nExamples:\n  seqlab tasks\n  seqlab tasks --json | jq \'.tasks[] | select(.kind=="mqar")\'')
+    .addHelpText('after', '\nExamples:\n  $ seqlab tasks\n  $ seqlab tasks --json | jq \'.tasks[] | select(.kind=="mqar")\'')
     .action((opts: { json?: boolean }) => {
       const tasks = taskCatalog();
       const corpora = corpusCatalog();
