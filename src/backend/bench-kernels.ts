@@ -4,6 +4,7 @@
  * the active backend (stock / fallback / native), side by side in one process.
  */
 import * as tf from '@tensorflow/tfjs';
+import { medianMs } from '../metrics/measure.ts';
 import { installMatmulKernels, matmulInfo, type MatmulPath } from './matmul.ts';
 
 export interface Row {
@@ -30,23 +31,6 @@ export interface BenchOptions {
   threads?: number;
 }
 
-/** Median ms of f over minReps..maxReps repeats filling ~minMs, after one warm-up. */
-function timeIt(f: () => tf.Tensor, { minMs = 300, minReps = 2, maxReps = 20 } = {}): number {
-  const w = f();
-  w.dataSync();
-  w.dispose();
-  const times: number[] = [];
-  const t0 = performance.now();
-  while (times.length < minReps || (performance.now() - t0 < minMs && times.length < maxReps)) {
-    const t = performance.now();
-    const y = f();
-    y.dataSync(); // wait for the result
-    times.push(performance.now() - t);
-    y.dispose();
-  }
-  times.sort((x, y) => x - y);
-  return times[Math.floor(times.length / 2)];
-}
 
 interface Product { case: string; a: number[]; b: number[]; tA: boolean; tB: boolean }
 
@@ -114,7 +98,7 @@ export async function benchKernels(log: (line: string) => void, opts: BenchOptio
     for (const n of sizes) {
       for (const p of products(n)) {
         const [a, b] = [tf.randomNormal(p.a, 0, 1, 'float32', 1), tf.randomNormal(p.b, 0, 1, 'float32', 2)];
-        const ms = timeIt(() => tf.matMul(a, b, p.tA, p.tB));
+        const ms = await medianMs(() => tf.matMul(a, b, p.tA, p.tB), { minReps: 2, maxReps: 20, minMs: 300 });
         tf.dispose([a, b]);
         const row: Row = { path: mode, case: p.case, size: n, shapes: `${fmtShape(p.a, p.tA)}x${fmtShape(p.b, p.tB)}`, ms, gflops: (2 * n ** 3) / ms / 1e6 };
         rows.push(row);
@@ -122,7 +106,7 @@ export async function benchKernels(log: (line: string) => void, opts: BenchOptio
       }
     }
     const blk = referenceBlock(block);
-    const ms = timeIt(blk.step, { minMs: 0, minReps: steps, maxReps: steps });
+    const ms = await medianMs(blk.step, { minReps: steps });
     blk.dispose();
     rows.push({ path: mode, case: 'train-step', size: 0, shapes: `B${block.B} T${block.T} d${block.d} h${block.heads}`, ms, gflops: NaN });
     log(`  ${mode.padEnd(8)} train-step (attention+FFN B${block.B} T${block.T} d${block.d}, fwd+bwd) ${ms.toFixed(1)} ms`);

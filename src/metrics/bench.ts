@@ -10,7 +10,7 @@ import { countParams, flopsPerToken } from '../models/spec.ts';
 import type { LanguageModel } from '../models/types.ts';
 import { nllSum } from '../train/loss.ts';
 import { subSeed } from '../util/hash.ts';
-import { benchDecode, median, syntheticTokens, withPeakBytes } from './measure.ts';
+import { benchDecode, medianMs, syntheticTokens, withPeakBytes } from './measure.ts';
 
 export interface BenchOptions {
   /** Sequence lengths (default: the run's seq_len). */
@@ -47,15 +47,8 @@ async function timeIt(fn: () => tf.Tensor, repeats: number): Promise<{ s: number
   const first = await withPeakBytes(fn);
   await first.result.data();
   first.result.dispose();
-  const times: number[] = [];
-  for (let r = 0; r < repeats; r++) {
-    const t0 = performance.now();
-    const out = fn();
-    await out.data();
-    times.push((performance.now() - t0) / 1000);
-    out.dispose();
-  }
-  return { s: median(times), peakBytes: first.peakBytes };
+  // The peak-bytes run above is the warm-up.
+  return { s: (await medianMs(fn, { minReps: repeats, warmup: false })) / 1000, peakBytes: first.peakBytes };
 }
 
 function fwdBwd(model: LanguageModel, x: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor {

@@ -12,6 +12,32 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/**
+ * Median wall-clock ms of `fn`, after one untimed warm-up unless `warmup` is false: at least
+ * `minReps` timed runs, more (up to `maxReps`) while they total less than `minMs`. The tensors
+ * `fn` returns are awaited, so the time includes the backend finishing, then disposed.
+ */
+export async function medianMs(
+  fn: () => tf.Tensor | tf.Tensor[],
+  opts: { minReps?: number; maxReps?: number; minMs?: number; warmup?: boolean } = {},
+): Promise<number> {
+  const { minReps = 3, minMs = 0, warmup = true } = opts;
+  const maxReps = opts.maxReps ?? minReps;
+  const run = async () => {
+    const t0 = performance.now();
+    const outs = [fn()].flat();
+    await Promise.all(outs.map((o) => o.data()));
+    const ms = performance.now() - t0;
+    tf.dispose(outs);
+    return ms;
+  };
+  if (warmup) await run();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < minReps || (performance.now() - start < minMs && times.length < maxReps)) times.push(await run());
+  return median(times);
+}
+
 /** Await the backend (wasm / cpu are synchronous; tensorflow / webgpu may not be). */
 async function sync(t: tf.Tensor): Promise<void> {
   await t.data();

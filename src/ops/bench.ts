@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { patchWasmKernels } from '../backend/compat.ts';
+import { medianMs } from '../metrics/measure.ts';
 import { retentionChunk, retentionParallel } from './retention.ts';
 import { selectiveScan, type ScanMode } from './scan.ts';
 
@@ -38,22 +39,6 @@ export interface BenchOpts {
   retVariants?: Array<'parallel' | 'chunk'>;
 }
 
-/** Median wall time of fn() (forward + backward), after one warm-up run. */
-async function timeIt(fn: () => tf.Tensor[], reps: number): Promise<number> {
-  const run = async () => {
-    const t0 = performance.now();
-    const outs = fn();
-    await Promise.all(outs.map((o) => o.data()));
-    const dt = performance.now() - t0;
-    tf.dispose(outs);
-    return dt;
-  };
-  await run();
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) times.push(await run());
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
 
 export async function benchOps(opts: BenchOpts = {}): Promise<Row[]> {
   const backend = opts.backend ?? 'wasm';
@@ -90,7 +75,7 @@ export async function benchOps(opts: BenchOpts = {}): Promise<Row[]> {
       const a = tf.randomUniform([B, H, T], -0.2, -0.01, 'float32', 4);
       const w = tf.randomNormal([B, H, T, dv], 0, 1, 'float32', 5);
       const fb = () => tf.tidy(() => tf.grads((...x: tf.Tensor[]) => tf.sum(tf.mul(c.f(...x), w)))([q, k, v, a]));
-      ms.push({ name: c.name, B, ms: await timeIt(fb, c.name === 'parallel' ? 1 : reps) });
+      ms.push({ name: c.name, B, ms: await medianMs(fb, { minReps: c.name === 'parallel' ? 1 : reps }) });
       tf.dispose([q, k, v, a, w]);
     }
     for (const m of ms) {
@@ -117,7 +102,7 @@ export async function benchOps(opts: BenchOpts = {}): Promise<Row[]> {
       );
     const modes: ScanMode[] = opts.skipSequential ? ['chunked'] : ['sequential', 'chunked'];
     const ms = [];
-    for (const mode of modes) ms.push({ name: mode === 'chunked' ? `chunked C=${C ?? 64}` : mode, ms: await timeIt(fb(mode), mode === 'sequential' ? 1 : reps) });
+    for (const mode of modes) ms.push({ name: mode === 'chunked' ? `chunked C=${C ?? 64}` : mode, ms: await medianMs(fb(mode), { minReps: mode === 'sequential' ? 1 : reps }) });
     const slow = Math.max(...ms.map((m) => m.ms));
     for (const m of ms) rows.push({ kernel: 'mamba scan', variant: m.name, shape, ms: m.ms, speedup: slow / m.ms });
     tf.dispose([x, dt, A, Bm, Cm, w]);
