@@ -2,6 +2,8 @@
 // only in the aggregated axes (seed by default) with mean ± std (ddof 1). Shared by `run` (end of
 // sweep) and `report`.
 import { humanCount, markdownTable } from '../util/format.ts';
+import { meanStd, type Stats } from '../stats/welch.ts';
+export { meanStd, type Stats };
 
 export interface ResultRow {
   id: string;
@@ -34,22 +36,6 @@ export const DEFAULT_COLUMNS = [
   'peak_tensor_bytes',
   'state',
 ];
-
-export interface Stats {
-  n: number;
-  mean: number;
-  std: number;
-}
-
-/** n, mean and sample standard deviation (ddof 1; NaN for n < 2) of the finite values. */
-export function meanStd(values: number[]): Stats {
-  const xs = values.filter((v) => Number.isFinite(v));
-  const n = xs.length;
-  if (n === 0) return { n, mean: NaN, std: NaN };
-  const mean = xs.reduce((a, b) => a + b, 0) / n;
-  const std = n < 2 ? NaN : Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
-  return { n, mean, std };
-}
 
 const COUNT_LIKE = /(^params|flops|tokens_per_s|^tokens|_tokens$|steps$)/;
 
