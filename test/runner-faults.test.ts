@@ -150,7 +150,7 @@ describe('runner faults (fake trainer, spawned CLI)', { concurrent: false }, () 
     expect(r.code).toBe(1);
     const [first, second, third] = planIds(sweep);
     expect(states(sweep, first!)).toEqual(['running#1', 'failed#1']);
-    expect(ledger(sweep).find((e) => e.id === first)!.error ?? states(sweep, first!)).toBeDefined();
+    expect(ledger(sweep).find((e) => e.id === first && e.state === 'failed')?.error).toBe('worker exited with code 7');
     expect(states(sweep, second!)).toEqual([]);
     expect(states(sweep, third!)).toEqual([]);
     expect(r.stderr).toMatch(/2 run\(s\) not started/);
@@ -182,5 +182,40 @@ describe('runner faults (fake trainer, spawned CLI)', { concurrent: false }, () 
     for (const id of running) expect(states(sweep, id).slice(-2)).toEqual(['running#2', 'done#2']);
     expect(doneIds(sweep)).toHaveLength(3);
     expect(corruptJson(sweep)).toEqual([]);
+  });
+
+  it('a summary.json that is empty or garbage is no result: status says lost, report leaves it out, run reruns it keeping the bad file', async () => {
+    const dir = tmpDir('badsummary');
+    const file = writeSweep(dir, { name: 'bs', seeds: [0, 1, 2], steps: 4, execution: { jobs: 2 } });
+    const log = path.join(dir, 'fake.log');
+    const first = await runCli(['run', file], fakeEnv({ log }));
+    expect(first.code, first.stderr).toBe(0);
+    const sweep = path.join(dir, 'runs', 'bs');
+    const [empty, garbage, good] = planIds(sweep);
+    const summaryOf = (id: string) => path.join(sweep, 'runs', id, 'summary.json');
+    fs.writeFileSync(summaryOf(empty!), '');
+    fs.writeFileSync(summaryOf(garbage!), '{"valid_bpb": 1.2, trunc');
+
+    const st = JSON.parse((await runCli(['status', sweep, '--json'], fakeEnv({ log }))).stdout);
+    expect(st.counts).toMatchObject({ done: 1, lost: 2 });
+    const lost = new Map<string, string>(st.lost.map((r: { id: string; error: string }) => [r.id, r.error]));
+    expect(lost.get(empty!)).toMatch(/^summary\.json is empty/);
+    expect(lost.get(garbage!)).toMatch(/^summary\.json is not valid JSON/);
+
+    const rep = await runCli(['report', sweep, '--format', 'json', '--no-plots', '--json'], fakeEnv({ log }));
+    expect(rep.code, rep.stderr).toBe(0);
+    const table = JSON.parse(rep.stdout);
+    expect(table.groups).toHaveLength(1);
+    expect(table.groups[0].n).toBe(1);
+    expect(table.groups[0].runs.map((r: { id: string }) => r.id)).toEqual([good]);
+    expect(rep.stderr).toContain(`${garbage} left out: summary.json is not valid JSON`);
+
+    const again = await runCli(['run', file], fakeEnv({ log }));
+    expect(again.code, again.stderr).toBe(0);
+    for (const id of [empty!, garbage!]) expect(states(sweep, id)).toEqual(['running#1', 'done#1', 'lost#1', 'running#2', 'done#2']);
+    expect(states(sweep, good!)).toEqual(['running#1', 'done#1']);
+    expect(fs.readFileSync(path.join(sweep, 'runs', garbage!, 'attempts', '1', 'summary.json'), 'utf8')).toBe('{"valid_bpb": 1.2, trunc');
+    expect(fs.readFileSync(path.join(sweep, 'runs', empty!, 'attempts', '1', 'summary.json'), 'utf8')).toBe('');
+    expect(readJson(summaryOf(garbage!)).valid_bpb).toBeGreaterThan(0);
   });
 });

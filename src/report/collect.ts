@@ -18,6 +18,8 @@ export interface ReportRun {
   axes: Record<string, unknown>;
   case?: string;
   state: string;
+  /** Why the run is not finished (e.g. an unreadable summary.json), from the runner's view. */
+  error?: string;
   config: Record<string, unknown>;
   summary: Record<string, unknown>;
 }
@@ -38,7 +40,7 @@ export function collectRuns(sweepDirs: string[]): ReportRun[] {
       const view = viewRun(sweepDir, entry.id, ledger.get(entry.id));
       const summary = readJsonOrUndefined<Record<string, unknown>>(files.summary) ?? {};
       const config = readJsonOrUndefined<Record<string, unknown>>(files.config) ?? {};
-      out.push({ sweep: plan.name, sweepDir, id: entry.id, axes: entry.axes, case: entry.case, state: view.state, config, summary });
+      out.push({ sweep: plan.name, sweepDir, id: entry.id, axes: entry.axes, case: entry.case, state: view.state, ...(view.error ? { error: view.error } : {}), config, summary });
     }
   }
   return out;

@@ -13,7 +13,7 @@ import { FAILED_STATES, runFiles, type RunState } from './layout.ts';
 import { heartbeatMs, RunLock } from './lock.ts';
 import type { ProgressSink } from './progress.ts';
 import type { ExecutionSettings, PlanEntry } from './sweep-dir.ts';
-import { finishedState, readStatus, viewRun, type AttemptRecord, type RunStatusFile } from './state.ts';
+import { finishedState, inspectSummary, readStatus, viewRun, type AttemptRecord, type RunStatusFile } from './state.ts';
 import { WORKER_ERROR_EXIT, type WorkerMessage, type WorkerStart } from './worker-protocol.ts';
 
 export type FailureClass = 'error' | 'crash' | 'timeout' | 'lost';
@@ -190,7 +190,14 @@ export class Scheduler {
     }
     const fresh = ledgerByRun(readLedger(sweepDir)).get(id);
     const last = fresh?.[fresh.length - 1];
-    if ('stale' in got || last?.state === 'running') {
+    const summary = inspectSummary(sweepDir, id);
+    if (summary.kind === 'unreadable') {
+      const attempt = last?.attempt ?? 0;
+      const error = `${summary.why}: result lost, rerunning (the file is kept under attempts/)`;
+      appendLedger(sweepDir, { id, state: 'lost', attempt, error });
+      this.patchStatus(id, attempt, 'lost', error);
+      this.o.progress.note(`${id}: ${error}`);
+    } else if ('stale' in got || last?.state === 'running') {
       const why = 'stale' in got ? got.why : 'no lock';
       const attempt = last?.attempt ?? 0;
       appendLedger(sweepDir, { id, state: 'lost', attempt, error: `heartbeat lost (${why})` });
@@ -205,7 +212,8 @@ export class Scheduler {
     const { sweepDir } = this.o;
     const rf = runFiles(sweepDir, entry.id);
     this.tries.set(entry.id, (this.tries.get(entry.id) ?? 0) + 1);
-    if (attempt > 1) shelvePreviousAttempt(rf, attempt - 1);
+    // Whatever an earlier attempt left (partial metrics, an unreadable summary) moves aside first.
+    shelvePreviousAttempt(rf, attempt - 1);
     const startIso = new Date().toISOString();
     fs.appendFileSync(rf.log, `=== attempt ${attempt} pid ${process.pid} on ${os.hostname()} at ${startIso} ===\n`);
     const logFd = fs.openSync(rf.log, 'a');
