@@ -64,6 +64,15 @@ export function checkAbort(signal?: AbortSignal): void {
 }
 
 /**
+ * Let the event loop run once. tfjs's `await tensor.data()` on the cpu and wasm backends resolves
+ * through microtasks only, so a loop of steps never gives signals (SIGTERM), IPC events (the
+ * runner's death) or timers a turn; every step boundary calls this first.
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
  * One optimizer step over `micro` batches: gradients of sum(nll) / (all scored tokens) summed over
  * the micro-batches (the same update as one batch of their union), clipped, applied. Returns
  * [loss, grad_norm] as one tensor (a single read-back per step).
@@ -129,7 +138,13 @@ export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunC
   const untimed = t.timing_warmup;
   try {
     for (let step = 0; step < t.steps; step++) {
-      checkAbort(opts.signal);
+      await nextTurn();
+      if (opts.signal?.aborted) {
+        // Stopped between steps: keep the loss of the steps since the last logged line.
+        if (window.length)
+          write({ step, tokens: res.tokens, time_s: round(elapsed()), train_loss: round(window.reduce((a, b) => a + b, 0) / window.length), stopped: true });
+        checkAbort(opts.signal);
+      }
       const lr = learningRate(t, step);
       const t0 = performance.now();
       const micro: Batch[] = [];
