@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UserError } from '../errors.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
 import { appendLedger, lastLine, ledgerByRun, nextAttempt, readLedger, slurmJobId } from './ledger.ts';
 import { FAILED_STATES, runFiles, type RunState } from './layout.ts';
@@ -58,6 +59,8 @@ interface Active {
   t0: number;
   result?: 'done' | 'diverged';
   error?: string;
+  /** The worker's error was a write the user can fix (disk full, read-only): stop the sweep. */
+  diskError?: boolean;
   killReason?: 'timeout' | 'cancel' | 'lost';
   timers: NodeJS.Timeout[];
 }
@@ -71,6 +74,8 @@ export class Scheduler {
   private failuresHere = 0;
   private interrupted = false;
   private stopped = false;
+  /** A failure of the runner itself (e.g. the disk is full): every worker is stopped, run() throws it. */
+  private fatal: unknown = undefined;
   private wake: () => void = () => {};
   private heartbeat?: NodeJS.Timeout;
 
@@ -103,7 +108,13 @@ export class Scheduler {
     this.heartbeat = setInterval(() => this.beat(), heartbeatMs());
     try {
       for (;;) {
-        if (!this.interrupted && !this.stopped) this.launch();
+        if (!this.interrupted && !this.stopped) {
+          try {
+            this.launch();
+          } catch (e) {
+            this.abort(e);
+          }
+        }
         if (this.active.size === 0 && (this.pending.length === 0 || this.interrupted || this.stopped)) break;
         await new Promise<void>((res) => {
           const t = setTimeout(res, POLL_MS);
@@ -117,12 +128,19 @@ export class Scheduler {
       clearInterval(this.heartbeat);
       this.o.progress.end();
     }
+    if (this.fatal !== undefined) throw this.fatal;
     for (const e of this.pending) {
       if (this.outcomes.has(e.id)) continue;
       const v = viewRun(this.o.sweepDir, e.id, ledgerByRun(readLedger(this.o.sweepDir)).get(e.id));
       this.outcomes.set(e.id, { id: e.id, state: v.state, error: v.error, attemptsHere: this.tries.get(e.id) ?? 0 });
     }
     return { outcomes: this.outcomes, interrupted: this.interrupted, stopped: this.stopped };
+  }
+
+  /** The runner cannot go on (a write of its own failed): stop every worker, then run() throws `e`. */
+  private abort(e: unknown): void {
+    if (this.fatal === undefined) this.fatal = e;
+    if (!this.interrupted) this.cancel();
   }
 
   /** A worker finished (summary.json written) but its owner died before recording it. */
@@ -182,29 +200,34 @@ export class Scheduler {
     const got = RunLock.acquire(runFiles(sweepDir, id).lock);
     if (!('lock' in got)) return 'wait';
     const lock = got.lock;
-    const fin = finishedState(sweepDir, id);
-    if (fin) {
-      lock.release();
-      this.finalize(id, fin);
-      return 'finished';
+    try {
+      const fin = finishedState(sweepDir, id);
+      if (fin) {
+        lock.release();
+        this.finalize(id, fin);
+        return 'finished';
+      }
+      const fresh = ledgerByRun(readLedger(sweepDir)).get(id);
+      const last = fresh?.[fresh.length - 1];
+      const summary = inspectSummary(sweepDir, id);
+      if (summary.kind === 'unreadable') {
+        const attempt = last?.attempt ?? 0;
+        const error = `${summary.why}: result lost, rerunning (the file is kept under attempts/)`;
+        appendLedger(sweepDir, { id, state: 'lost', attempt, error });
+        this.patchStatus(id, attempt, 'lost', error);
+        this.o.progress.note(`${id}: ${error}`);
+      } else if ('stale' in got || last?.state === 'running') {
+        const why = 'stale' in got ? got.why : 'no lock';
+        const attempt = last?.attempt ?? 0;
+        appendLedger(sweepDir, { id, state: 'lost', attempt, error: `heartbeat lost (${why})` });
+        this.patchStatus(id, attempt, 'lost', `heartbeat lost (${why})`);
+        this.o.progress.note(`${id}: previous attempt ${attempt} lost (${why}); rerunning`);
+      }
+      this.start(entry, lock, nextAttempt(fresh));
+    } catch (e) {
+      if (!this.active.has(id)) lock.release(); // a started worker's exit releases it
+      throw e;
     }
-    const fresh = ledgerByRun(readLedger(sweepDir)).get(id);
-    const last = fresh?.[fresh.length - 1];
-    const summary = inspectSummary(sweepDir, id);
-    if (summary.kind === 'unreadable') {
-      const attempt = last?.attempt ?? 0;
-      const error = `${summary.why}: result lost, rerunning (the file is kept under attempts/)`;
-      appendLedger(sweepDir, { id, state: 'lost', attempt, error });
-      this.patchStatus(id, attempt, 'lost', error);
-      this.o.progress.note(`${id}: ${error}`);
-    } else if ('stale' in got || last?.state === 'running') {
-      const why = 'stale' in got ? got.why : 'no lock';
-      const attempt = last?.attempt ?? 0;
-      appendLedger(sweepDir, { id, state: 'lost', attempt, error: `heartbeat lost (${why})` });
-      this.patchStatus(id, attempt, 'lost', `heartbeat lost (${why})`);
-      this.o.progress.note(`${id}: previous attempt ${attempt} lost (${why}); rerunning`);
-    }
-    this.start(entry, lock, nextAttempt(fresh));
     return 'started';
   }
 
@@ -252,7 +275,10 @@ export class Scheduler {
     child.on('message', (m: WorkerMessage) => {
       if (m.type === 'progress') this.o.progress.runProgress(entry.id, m);
       else if (m.type === 'result') a.result = m.state;
-      else if (m.type === 'error') a.error = m.message;
+      else if (m.type === 'error') {
+        a.error = m.message;
+        a.diskError = m.disk === true;
+      }
     });
     child.on('error', (e) => {
       a.error ??= `could not start worker: ${e.message}`;
@@ -263,12 +289,23 @@ export class Scheduler {
   }
 
   private onExit(a: Active, code: number | null, signal: NodeJS.Signals | null): void {
-    const { sweepDir } = this.o;
-    const id = a.entry.id;
     for (const t of a.timers) clearTimeout(t);
-    this.active.delete(id);
+    this.active.delete(a.entry.id);
     // Kill stragglers the worker may have started in its group.
     killTree(a.child, 'SIGKILL');
+    try {
+      this.recordExit(a, code, signal);
+    } catch (e) {
+      this.abort(e); // e.g. the disk is full: status.json / the ledger cannot be written
+    } finally {
+      a.lock.release();
+      this.wake();
+    }
+  }
+
+  private recordExit(a: Active, code: number | null, signal: NodeJS.Signals | null): void {
+    const { sweepDir } = this.o;
+    const id = a.entry.id;
 
     let state: RunState;
     let cls: FailureClass | undefined;
@@ -291,6 +328,10 @@ export class Scheduler {
       state = 'failed';
       cls = 'error';
       error = 'training finished without writing summary.json';
+    } else if (code === WORKER_ERROR_EXIT && a.error && a.diskError) {
+      // Not the run's fault: it reruns (cancelled) once the user has made room; the sweep stops.
+      state = 'cancelled';
+      error = a.error;
     } else if (code === WORKER_ERROR_EXIT && a.error) {
       state = 'failed';
       cls = 'error';
@@ -313,7 +354,12 @@ export class Scheduler {
     if (error) a.record.error = error;
     this.writeStatus(id, a.record);
     appendLedger(sweepDir, { id, state, attempt: a.attempt, ...(error ? { error } : {}) });
-    a.lock.release();
+    if (a.diskError && state === 'cancelled') {
+      this.o.progress.runEnded(id, state, error);
+      this.finalize(id, state, error);
+      this.abort(new UserError(error!));
+      return;
+    }
 
     const retries = this.o.execution.retries ?? 0;
     const retryOn = this.o.execution.retry_on ?? ['crash', 'lost'];
@@ -327,7 +373,6 @@ export class Scheduler {
       this.finalize(id, state, error);
       if (FAILED_STATES.has(state)) this.onFailure();
     }
-    this.wake();
   }
 
   private onFailure(): void {
@@ -347,7 +392,13 @@ export class Scheduler {
 
   private beat(): void {
     for (const a of this.active.values()) {
-      if (a.lock.beat()) continue;
+      let ours: boolean;
+      try {
+        ours = a.lock.beat();
+      } catch (e) {
+        return this.abort(e); // the heartbeat cannot be written (disk full): stop rather than go stale
+      }
+      if (ours) continue;
       // Our lock was taken over (we stalled past the stale limit): the other owner reruns it.
       this.o.progress.note(`${a.entry.id}: lock lost to another process; stopping our worker`);
       a.killReason = 'lost';

@@ -1,7 +1,7 @@
 // The worker process: runs ONE training run in its own process, so a crash, OOM or hang never
 // takes the scheduler or the other runs down. stdout/stderr go to the run's log.txt (set up by the
 // parent); progress, result and errors go back over IPC.
-import { explainError } from '../errors.ts';
+import { diskErrorMessage, explainError } from '../errors.ts';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { readFileSync } from 'node:fs';
@@ -79,7 +79,8 @@ async function main(): Promise<void> {
     if (stopping) process.exit(WORKER_CANCELLED_EXIT);
     const err = e instanceof Error ? e : new Error(String(e));
     console.error(err.stack ?? err.message);
-    await send({ type: 'error', message: explainError(err) });
+    const disk = diskErrorMessage(err, start.runDir);
+    await send(disk ? { type: 'error', message: disk, disk: true } : { type: 'error', message: explainError(err) });
     process.exit(WORKER_ERROR_EXIT);
   }
 }
