@@ -218,4 +218,43 @@ describe('runner faults (fake trainer, spawned CLI)', { concurrent: false }, () 
     expect(fs.readFileSync(path.join(sweep, 'runs', empty!, 'attempts', '1', 'summary.json'), 'utf8')).toBe('');
     expect(readJson(summaryOf(garbage!)).valid_bpb).toBeGreaterThan(0);
   });
+
+  it('a diverged run is a result, not a failure: exit 0, listed under diverged with its step', async () => {
+    const dir = tmpDir('diverge');
+    const file = writeSweep(dir, { name: 'dv', seeds: [0, 1], steps: 6, execution: { jobs: 2 } });
+    const r = await runCli(['run', file], fakeEnv({ behaviour: { 1: 'diverge' }, log: path.join(dir, 'fake.log') }));
+    const sweep = path.join(dir, 'runs', 'dv');
+    const bad = planIds(sweep)[1]!;
+    expect(r.code, r.stderr).toBe(0);
+    expect(states(sweep, bad)).toEqual(['running#1', 'diverged#1']);
+    expect(r.stdout).not.toMatch(/failures/);
+    expect(r.stdout).toMatch(new RegExp(`diverged \\(1; non-finite loss[^\\n]*\\n  ${bad} at step 3\\n`));
+  });
+
+  it('two different configs with the same name: the second is refused (exit 2) unless --yes, which says it merges', async () => {
+    const dir = tmpDir('samename');
+    const a = writeSweep(dir, { name: 'same', seeds: [0], steps: 4 });
+    const b = path.join(dir, 'other.yaml');
+    fs.writeFileSync(b, fs.readFileSync(a, 'utf8').replace('steps: 4', 'steps: 5'));
+    const log = path.join(dir, 'fake.log');
+    expect((await runCli(['run', a], fakeEnv({ log }))).code).toBe(0);
+    const sweep = path.join(dir, 'runs', 'same');
+    const refused = await runCli(['run', b], fakeEnv({ log }));
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe(
+      `seqlab: error: ${b}: sweep "same" in ${sweep} was made by another config (${a}) and this one differs; give it its own name, or pass --yes to add its runs to that sweep\n`,
+    );
+    expect(planIds(sweep)).toHaveLength(1);
+    expect(fs.readdirSync(sweep).filter((n) => n.startsWith('sweep.'))).toEqual(['sweep.yaml']);
+    const merged = await runCli(['run', b, '--yes'], fakeEnv({ log }));
+    expect(merged.code, merged.stderr).toBe(0);
+    expect(merged.stderr).toMatch(/note: .*same: this config differs from the sweep's sweep\.yaml; its runs join the sweep \(config kept as sweep\.[0-9a-f]{8}\.yaml\)/);
+    expect(planIds(sweep)).toHaveLength(2);
+    // The same file edited (a new seed) adds runs to its own sweep and says so, without --yes.
+    fs.writeFileSync(a, fs.readFileSync(a, 'utf8').replace('seeds: [0]', 'seeds: [0, 1]'));
+    const edited = await runCli(['run', a], fakeEnv({ log }));
+    expect(edited.code, edited.stderr).toBe(0);
+    expect(edited.stderr).toMatch(/note: .*its runs join the sweep/);
+    expect(planIds(sweep)).toHaveLength(3);
+  });
 });

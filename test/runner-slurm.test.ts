@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { corruptJson, fakeEnv, HERE, ledger, planIds, runCli, tmpDir, waitFor, writeSweep } from './fixtures/runner/helpers.ts';
+import { CLI, corruptJson, fakeEnv, HERE, ledger, planIds, runCli, tmpDir, waitFor, writeSweep } from './fixtures/runner/helpers.ts';
 
 const SHIM = path.join(HERE, 'slurm-shim');
 
@@ -47,6 +47,14 @@ describe('seqlab submit --slurm / exec (shims)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('sl: 6 pending run(s) in 2 array(s) (MaxArraySize 5, %2)');
     const sweep = path.join(weird, 'runs', 'sl');
+    // The hint is a shell command a user pastes: the path with a quote, spaces and $( ) is quoted.
+    const hint = /^follow with: (seqlab status .*)$/m.exec(r.stdout)?.[1];
+    expect(hint).toBeDefined();
+    const pasted = execFileSync('bash', ['-c', `seqlab() { "$NODE" "$CLI" "$@"; }; ${hint} --json`], {
+      encoding: 'utf8',
+      env: { ...env, NODE: process.execPath, CLI },
+    });
+    expect(JSON.parse(pasted).sweep_dir).toBe(sweep);
     const s1 = fs.readFileSync(path.join(sweep, 'slurm', 'array-1.sbatch'), 'utf8');
     const s2 = fs.readFileSync(path.join(sweep, 'slurm', 'array-2.sbatch'), 'utf8');
     expect(s1).toContain('#SBATCH --array=0-4%2');

@@ -23,7 +23,7 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
   const ids = new Set(plan.runs.map((r) => r.id));
   // Select on the plan first so a bad --only fails before anything is written.
   const chosen = new Set(selectRuns(plan.runs, { only: opts.only, shard: opts.shard }).map((r) => r.id));
-  const planFile = await prepareSweepDir(plan);
+  const planFile = await prepareSweepDir(plan, { source: file, yes: opts.yes });
   const entries = planFile.runs.filter((r) => ids.has(r.id) && chosen.has(r.id));
   const order = new Map(plan.runs.map((r, k) => [r.id, k]));
   entries.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
@@ -55,7 +55,7 @@ export function registerRun(program: Command): void {
     .option('--retry-failed', 'also rerun runs that failed or timed out before')
     .option('--fail-fast', 'start no new run after the first failure (execution.on_failure=stop)')
     .option('--backend <name>', 'tfjs backend: auto, tensorflow, wasm, cpu, webgpu')
-    .option('--yes', 'accept sweeps larger than execution.max_runs')
+    .option('--yes', 'accept sweeps larger than execution.max_runs, and adding runs to a sweep of the same name made by another config')
     .addHelpText(
       'after',
       `

@@ -10,6 +10,7 @@ import {
   prepareArrays,
   readSlurmJobs,
   sbatch,
+  shq,
   slurmTaskOfRun,
   squeueStates,
   validatePartition,
@@ -48,7 +49,7 @@ export async function submitCommand(file: string, opts: SubmitOptions): Promise<
   const time = validateTime(opts.time);
   const plan = loadPlan(file, { set: opts.set ?? [], yes: opts.yes });
   const chosen = selectRuns(plan.runs, { only: opts.only });
-  if (!opts.dryRun) await prepareSweepDir(plan);
+  if (!opts.dryRun) await prepareSweepDir(plan, { source: file, yes: opts.yes });
   else readPlanFile(plan.sweepDir); // version check only
 
   // Only pending runs: not done, not running, not already waiting in the queue.
@@ -94,7 +95,7 @@ export async function submitCommand(file: string, opts: SubmitOptions): Promise<
   }
   const head = `${plan.name}: ${pending.length} pending run(s) in ${arrays.length} array(s) (MaxArraySize ${maxArraySize}${arrayLimit ? `, %${arrayLimit}` : ''})${inQueue ? `; ${inQueue} already queued` : ''}`;
   process.stdout.write(`${opts.dryRun ? '[dry run] ' : ''}${head}\n${lines.join('\n')}${lines.length ? '\n' : ''}`);
-  if (!opts.dryRun) process.stdout.write(`follow with: seqlab status ${plan.sweepDir}\n`);
+  if (!opts.dryRun) process.stdout.write(`follow with: seqlab status ${/^[A-Za-z0-9_./=@:+-]+$/.test(plan.sweepDir) ? plan.sweepDir : shq(plan.sweepDir)}\n`);
   return 0;
 }
 
@@ -114,7 +115,7 @@ export function registerSubmit(program: Command): void {
     .option('--set <key=value>', 'override a config key (value parsed as YAML); repeatable', collect, [])
     .option('--only <id...>', 'submit only these run ids (or unique prefixes)')
     .option('--retry-failed', 'also submit runs that failed or timed out before')
-    .option('--yes', 'accept sweeps larger than execution.max_runs')
+    .option('--yes', 'accept sweeps larger than execution.max_runs, and adding runs to a sweep of the same name made by another config')
     .addHelpText(
       'after',
       '\nExamples:\n  $ seqlab submit configs/grid.yaml --slurm --array-limit 8 --partition gpu --time 2:00:00\n  $ seqlab submit configs/grid.yaml --slurm --dry-run',
