@@ -9,6 +9,7 @@ import { runFiles } from '../runner/layout.ts';
 import { readLedger, ledgerByRun } from '../runner/ledger.ts';
 import { requirePlanFile } from '../runner/sweep-dir.ts';
 import { viewRun } from '../runner/state.ts';
+import { machinesLine } from '../runner/provenance.ts';
 import { meanStd, type Stats } from './table.ts';
 
 export interface ReportRun {
@@ -150,12 +151,7 @@ export function reportsDir(sweepDir: string): string {
   return path.join(sweepDir, 'reports');
 }
 
-/** Backends and machines behind a set of run directories: absolute times compare only within one. */
+/** The report footer: backends and machines behind the runs, and what a cell means. */
 export function provenance(runDirs: string[]): string {
-  const seen = new Set<string>();
-  for (const dir of runDirs) {
-    const env = readJsonOrUndefined<Record<string, unknown>>(path.join(dir, 'env.json'));
-    if (env) seen.add(`${String(env.backend)}${env.matmul_path ? ` (${String(env.matmul_path)} matmul)` : ''} on ${String(env.cpu_model ?? 'unknown CPU')} x${String(env.cpu_count ?? '?')}`);
-  }
-  return `Backend / machine: ${[...seen].join('; ') || 'unknown (no env.json)'}. Cells are mean ± std over seeds (ddof 1); n = finished runs.`;
+  return `${machinesLine(runDirs)} Cells are mean ± std over seeds (ddof 1); n = finished runs.`;
 }

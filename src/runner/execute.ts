@@ -3,8 +3,8 @@
 import * as os from 'node:os';
 import { UserError } from '../errors.ts';
 import { renderResultsTable, type ResultRow } from '../report/table.ts';
-import { provenance } from '../report/collect.ts';
 import { FAILED_STATES, runFiles } from './layout.ts';
+import { machinesLine } from './provenance.ts';
 import { createProgress, type ProgressSink } from './progress.ts';
 import { Scheduler, type SchedulerResult } from './scheduler.ts';
 import type { ExecutionSettings, PlanEntry } from './sweep-dir.ts';
@@ -96,11 +96,21 @@ export async function executeRuns(o: ExecuteOptions): Promise<{ code: number; re
     return row;
   });
   out.write(renderResultsTable(rows, { axisKeys: o.axisKeys, aggregateOver: [] }) + '\n');
-  out.write(provenance(o.runs.map((r) => runFiles(o.sweepDir, r.id).dir)).replace(/ Cells are .*$/, '') + '\n');
-  const failures = [...result.outcomes.values()].filter((x) => FAILED_STATES.has(x.state) || x.state === 'diverged');
+  out.write(machinesLine(o.runs.map((r) => runFiles(o.sweepDir, r.id).dir)) + '\n');
+  const outcomes = [...result.outcomes.values()];
+  const failures = outcomes.filter((x) => FAILED_STATES.has(x.state));
   if (failures.length) {
     out.write(`\nfailures (${failures.length}):\n`);
     for (const f of failures) out.write(`  ${f.id} ${f.state}${f.error ? `: ${f.error}` : ''}\n`);
+  }
+  // Diverged is a result (non-finite loss; metrics kept, not retried), not a failure: exit 0.
+  const diverged = outcomes.filter((x) => x.state === 'diverged');
+  if (diverged.length) {
+    out.write(`\ndiverged (${diverged.length}; non-finite loss, metrics so far kept, not retried):\n`);
+    for (const d of diverged) {
+      const step = readSummary(o.sweepDir, d.id)?.steps;
+      out.write(`  ${d.id}${typeof step === 'number' ? ` at step ${step}` : ''}\n`);
+    }
   }
   const notRun = o.runs.filter((r) => {
     const s = result.outcomes.get(r.id)?.state;
