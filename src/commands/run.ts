@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadPlan } from '../config/plan.ts';
-import { checkBackend, executeRuns, parseJobs } from '../runner/execute.ts';
+import { checkBackend, executeRuns } from '../runner/execute.ts';
+import { collect, positiveInt } from './options.ts';
 import { selectRuns } from '../runner/select.ts';
 import { prepareSweepDir } from '../runner/sweep-dir.ts';
 
@@ -17,7 +18,7 @@ export interface RunCommandOptions {
 
 /** `seqlab run FILE`: returns the exit code (0 all done, 1 some failed, 130 interrupted). */
 export async function runCommand(file: string, opts: RunCommandOptions): Promise<number> {
-  const jobs = parseJobs(opts.jobs);
+  const jobs = positiveInt('--jobs', opts.jobs);
   const backend = checkBackend(opts.backend);
   const plan = loadPlan(file, { set: opts.set ?? [], yes: opts.yes });
   const ids = new Set(plan.runs.map((r) => r.id));
@@ -40,8 +41,6 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
   });
   return code;
 }
-
-const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function registerRun(program: Command): void {
   program

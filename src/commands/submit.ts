@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadPlan } from '../config/plan.ts';
 import { UserError } from '../errors.ts';
+import { collect, positiveInt } from './options.ts';
 import { FAILED_STATES } from '../runner/layout.ts';
 import { ledgerByRun, readLedger } from '../runner/ledger.ts';
 import { selectRuns } from '../runner/select.ts';
@@ -13,8 +14,7 @@ import {
   shq,
   slurmTaskOfRun,
   squeueStates,
-  validatePartition,
-  validateTime,
+  validateResources,
   writeArray,
 } from '../runner/slurm.ts';
 import { prepareSweepDir, readPlanFile } from '../runner/sweep-dir.ts';
@@ -25,6 +25,11 @@ export interface SubmitOptions {
   arrayLimit?: string;
   partition?: string;
   time?: string;
+  account?: string;
+  qos?: string;
+  mem?: string;
+  gres?: string;
+  cpusPerTask?: string;
   dryRun?: boolean;
   maxArraySize?: string;
   set?: string[];
@@ -33,20 +38,13 @@ export interface SubmitOptions {
   yes?: boolean;
 }
 
-function posInt(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`${name} expects a positive integer, got "${v}"`);
-  return n;
-}
-
 const IN_QUEUE = new Set(['PENDING', 'RUNNING', 'CONFIGURING', 'COMPLETING', 'REQUEUED', 'RESIZING', 'SUSPENDED']);
 
 export async function submitCommand(file: string, opts: SubmitOptions): Promise<number> {
   if (!opts.slurm) throw new UserError('submit needs --slurm (SLURM job arrays are the only cluster backend)');
-  const arrayLimit = posInt('--array-limit', opts.arrayLimit);
-  const partition = validatePartition(opts.partition);
-  const time = validateTime(opts.time);
+  const arrayLimit = positiveInt('--array-limit', opts.arrayLimit);
+  const maxArraySizeOpt = positiveInt('--max-array-size', opts.maxArraySize);
+  const resources = validateResources(opts);
   const plan = loadPlan(file, { set: opts.set ?? [], yes: opts.yes });
   const chosen = selectRuns(plan.runs, { only: opts.only });
   if (!opts.dryRun) await prepareSweepDir(plan, { source: file, yes: opts.yes });
@@ -73,14 +71,13 @@ export async function submitCommand(file: string, opts: SubmitOptions): Promise<
     process.stdout.write(`${plan.name}: nothing to submit (${chosen.length} runs: none pending${inQueue ? `, ${inQueue} already queued` : ''})\n`);
     return 0;
   }
-  const maxArraySize = posInt('--max-array-size', opts.maxArraySize) ?? clusterMaxArraySize() ?? DEFAULT_MAX_ARRAY_SIZE;
+  const maxArraySize = maxArraySizeOpt ?? clusterMaxArraySize() ?? DEFAULT_MAX_ARRAY_SIZE;
   const ex = plan.execution;
   const arrays = prepareArrays(plan.sweepDir, pending, {
     jobName: `seqlab-${plan.name.replace(/[^A-Za-z0-9._-]/g, '_')}`,
     arrayLimit,
-    partition,
-    time,
-    cpusPerTask: typeof ex.blas_threads === 'number' ? ex.blas_threads : 1,
+    ...resources,
+    cpusPerTask: resources.cpusPerTask ?? (typeof ex.blas_threads === 'number' ? ex.blas_threads : 1),
     maxArraySize,
   });
   const lines: string[] = [];
@@ -99,8 +96,6 @@ export async function submitCommand(file: string, opts: SubmitOptions): Promise<
   return 0;
 }
 
-const collect = (v: string, prev: string[]) => [...prev, v];
-
 export function registerSubmit(program: Command): void {
   program
     .command('submit')
@@ -110,6 +105,11 @@ export function registerSubmit(program: Command): void {
     .option('--array-limit <n>', 'at most n tasks of an array run at once (%n)')
     .option('--partition <p>', 'SLURM partition')
     .option('--time <t>', 'time limit per task (SLURM format: 30, 2:00:00, 1-00:00:00)')
+    .option('--account <a>', 'SLURM account to charge')
+    .option('--qos <q>', 'SLURM quality of service')
+    .option('--mem <size>', 'memory per task node (SLURM format: 4000, 500M, 16G)')
+    .option('--gres <list>', 'generic resources per task (e.g. gpu:1, gpu:a100:2)')
+    .option('--cpus-per-task <n>', 'CPUs per task (default: execution.blas_threads, else 1); exec uses them as matmul threads')
     .option('--dry-run', 'print the array scripts instead of writing and submitting them')
     .option('--max-array-size <n>', 'override MaxArraySize (default: from `scontrol show config`, else 1001)')
     .option('--set <key=value>', 'override a config key (value parsed as YAML); repeatable', collect, [])
@@ -118,7 +118,7 @@ export function registerSubmit(program: Command): void {
     .option('--yes', 'accept sweeps larger than execution.max_runs, and adding runs to a sweep of the same name made by another config')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ seqlab submit configs/grid.yaml --slurm --array-limit 8 --partition gpu --time 2:00:00\n  $ seqlab submit configs/grid.yaml --slurm --dry-run',
+      '\nExamples:\n  $ seqlab submit configs/grid.yaml --slurm --array-limit 8 --partition gpu --time 2:00:00\n  $ seqlab submit configs/grid.yaml --slurm --account proj42 --qos normal --mem 16G --gres gpu:1 --cpus-per-task 4\n  $ seqlab submit configs/grid.yaml --slurm --dry-run',
     )
     .action(async (file: string, opts: SubmitOptions) => {
       process.exitCode = await submitCommand(file, opts);

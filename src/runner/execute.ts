@@ -29,7 +29,10 @@ export interface ExecuteOptions {
   out?: NodeJS.WritableStream;
 }
 
+/** Cores this process may use: a SLURM task's allocation (--cpus-per-task), else the machine's. */
 export function cores(): number {
+  const slurm = Number(process.env.SLURM_CPUS_PER_TASK);
+  if (Number.isInteger(slurm) && slurm > 0) return slurm;
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
@@ -42,13 +45,6 @@ export function autoJobs(ex: ExecutionSettings, ncores = cores()): number {
 /** Threads per run: the configured number, else the cores shared evenly between the jobs. */
 export function threadsPerRun(ex: ExecutionSettings, jobs: number, ncores = cores()): number {
   return typeof ex.blas_threads === 'number' ? ex.blas_threads : Math.max(1, Math.floor(ncores / jobs));
-}
-
-export function parseJobs(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`--jobs expects a positive integer, got "${v}"`);
-  return n;
 }
 
 export function checkBackend(b: string | undefined): string | undefined {
