@@ -5,6 +5,8 @@ import { UserError } from '../errors.ts';
 import { renderResultsTable, type ResultRow } from '../report/table.ts';
 import { FAILED_STATES, runFiles } from './layout.ts';
 import { machinesLine } from './provenance.ts';
+import { slurmJobId } from './ledger.ts';
+import { slurmEndReason } from './slurm.ts';
 import { createProgress, type ProgressSink } from './progress.ts';
 import { Scheduler, type SchedulerResult } from './scheduler.ts';
 import type { ExecutionSettings, PlanEntry } from './sweep-dir.ts';
@@ -70,6 +72,13 @@ export async function executeRuns(o: ExecuteOptions): Promise<{ code: number; re
     progress: o.progress ?? createProgress(),
   });
   const onSignal = (sig: NodeJS.Signals) => {
+    // SLURM ends a job that ran out of --time with SIGTERM (SIGKILL after KillWait): a timeout, not a cancel.
+    const reason = sig === 'SIGTERM' ? slurmEndReason() : undefined;
+    if (reason === 'TimeLimit' || reason === 'Deadline') {
+      process.stderr.write(`\nseqlab: SIGTERM from SLURM (${reason}): stopping workers, runs are timed_out\n`);
+      scheduler.cancel(`SLURM job ${slurmJobId() ?? ''} reached its ${reason === 'TimeLimit' ? 'time limit (sbatch --time)' : 'deadline'}`);
+      return;
+    }
     process.stderr.write(`\nseqlab: ${sig}: stopping workers (again to kill them now)\n`);
     scheduler.cancel();
   };
@@ -113,7 +122,8 @@ export async function executeRuns(o: ExecuteOptions): Promise<{ code: number; re
     return !s || s === 'planned' || s === 'cancelled' || s === 'lost' || s === 'running';
   }).length;
   const failed = [...result.outcomes.values()].filter((x) => FAILED_STATES.has(x.state)).length;
-  if (result.interrupted) process.stderr.write(`interrupted: ${notRun} run(s) not finished; run again to resume them\n`);
+  if (result.interrupted && notRun) process.stderr.write(`interrupted: ${notRun} run(s) not finished; run again to resume them\n`);
+  else if (result.interrupted) process.stderr.write('interrupted\n');
   else if (result.stopped && notRun) process.stderr.write(`stopped by the failure policy: ${notRun} run(s) not started\n`);
   const code = result.interrupted ? EXIT_INTERRUPTED : failed > 0 || notRun > 0 ? EXIT_FAILED : EXIT_OK;
   return { code, result };

@@ -15,7 +15,8 @@ import { heartbeatMs, RunLock } from './lock.ts';
 import type { ProgressSink } from './progress.ts';
 import type { ExecutionSettings, PlanEntry } from './sweep-dir.ts';
 import { finishedState, inspectSummary, readStatus, viewRun, type AttemptRecord, type RunStatusFile } from './state.ts';
-import { WORKER_ERROR_EXIT, type WorkerMessage, type WorkerStart } from './worker-protocol.ts';
+import { slurmEndReason } from './slurm.ts';
+import { WORKER_CANCELLED_EXIT, WORKER_ERROR_EXIT, type WorkerMessage, type WorkerStart } from './worker-protocol.ts';
 
 export type FailureClass = 'error' | 'crash' | 'timeout' | 'lost';
 
@@ -62,6 +63,7 @@ interface Active {
   /** The worker's error was a write the user can fix (disk full, read-only): stop the sweep. */
   diskError?: boolean;
   killReason?: 'timeout' | 'cancel' | 'lost';
+  timeoutWhy?: string;
   timers: NodeJS.Timeout[];
 }
 
@@ -81,11 +83,18 @@ export class Scheduler {
 
   constructor(private o: SchedulerOptions) {}
 
-  /** Ctrl-C: stop every worker, mark its run cancelled; a second call kills at once. */
-  cancel(): void {
+  /**
+   * Ctrl-C: stop every worker, mark its run cancelled; a second call kills at once. `timeout`
+   * instead marks the runs timed_out with that reason (a SLURM time limit ending the job).
+   */
+  cancel(timeout?: string): void {
     const again = this.interrupted;
     this.interrupted = true;
     for (const a of this.active.values()) {
+      if (timeout !== undefined && a.killReason === undefined) {
+        a.killReason = 'timeout';
+        a.timeoutWhy = timeout;
+      }
       a.killReason ??= 'cancel';
       killTree(a.child, again ? 'SIGKILL' : 'SIGTERM');
       if (!again) a.timers.push(setTimeout(() => killTree(a.child, 'SIGKILL'), killGraceMs()));
@@ -268,6 +277,7 @@ export class Scheduler {
       a.timers.push(
         setTimeout(() => {
           a.killReason ??= 'timeout';
+          a.timeoutWhy ??= `timed out after ${timeout} s`;
           killTree(child, 'SIGTERM');
           a.timers.push(setTimeout(() => killTree(child, 'SIGKILL'), killGraceMs()));
         }, timeout * 1000),
@@ -314,7 +324,7 @@ export class Scheduler {
     if (a.killReason === 'timeout') {
       state = 'timed_out';
       cls = 'timeout';
-      error = `timed out after ${this.o.execution.timeout} s`;
+      error = a.timeoutWhy ?? 'timed out';
     } else if (a.killReason === 'lost') {
       state = 'lost';
       cls = 'lost';
@@ -322,6 +332,12 @@ export class Scheduler {
     } else if (a.killReason === 'cancel' && !(code === 0 && fin)) {
       state = 'cancelled';
       error = 'interrupted';
+    } else if (code === WORKER_CANCELLED_EXIT && !a.killReason) {
+      // Stopped by a signal from outside (SLURM signals every process of a job): never a result.
+      const reason = slurmEndReason();
+      state = reason === 'TimeLimit' || reason === 'Deadline' ? 'timed_out' : 'cancelled';
+      if (state === 'timed_out') cls = 'timeout';
+      error = state === 'timed_out' ? `SLURM job ${slurmJobId() ?? ''} reached its ${reason === 'TimeLimit' ? 'time limit (sbatch --time)' : 'deadline'}` : 'worker stopped by a signal';
     } else if (code === 0 && a.result && fin) {
       state = fin;
     } else if (code === 0 && a.result) {

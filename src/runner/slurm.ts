@@ -73,6 +73,21 @@ export function squeueStates(): Map<string, string> | undefined {
   return m;
 }
 
+/**
+ * Inside a SLURM job that is being ended: why, from squeue's reason (`TimeLimit` when --time ran
+ * out, `Deadline` for --deadline); undefined outside SLURM or when squeue cannot tell.
+ */
+export function slurmEndReason(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const job = env.SLURM_JOB_ID;
+  if (!job || !commandExists('squeue')) return undefined;
+  try {
+    const out = execFileSync('squeue', ['-h', '-j', job, '-o', '%r'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 3000 });
+    return out.trim().split('\n')[0] || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function readSlurmJobs(sweepDir: string): SlurmJobRecord[] {
   return readJsonl<SlurmJobRecord>(sweepFiles(sweepDir).slurmJobs);
 }
