@@ -1,3 +1,4 @@
+import { executionSchema } from '../src/config/schema.ts';
 // Unit tests of the runner's pieces: locks, ledger-derived states, the sweep directory contract,
 // run selection, the results table and the SLURM script builder.
 import { execFileSync, spawn } from 'node:child_process';
@@ -28,7 +29,7 @@ function fakePlan(dir: string, ids: string[], yaml = 'name: t\n'): SweepPlan {
     name: 't',
     sweepDir: path.join(dir, 't'),
     runs: ids.map((id, index) => ({ id, index, axes: { seed: index }, config: { seed: index, id } })),
-    execution: { jobs: 1 },
+    execution: executionSchema.parse({ jobs: 1 }),
     sweepYaml: yaml,
   };
 }

@@ -1,6 +1,7 @@
 // Shared by `run` and `exec`: run a selection of a sweep's runs with the scheduler, handle
 // Ctrl-C, then print the results table and the failures; returns the exit code (runner.md 1).
 import * as os from 'node:os';
+import { executionSchema } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import { renderResultsTable, type ResultRow } from '../report/table.ts';
 import { FAILED_STATES, runFiles } from './layout.ts';
@@ -12,7 +13,8 @@ import { Scheduler, type SchedulerResult } from './scheduler.ts';
 import type { ExecutionSettings, PlanEntry } from './sweep-dir.ts';
 import { readSummary } from './state.ts';
 
-export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu', 'webgpu'];
+/** The backends a run may ask for: the config schema's list (backend/select.ts reads the same). */
+export const BACKENDS: readonly string[] = executionSchema.shape.backend.unwrap().options;
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -39,13 +41,13 @@ export function cores(): number {
 }
 
 /** Parallel runs the machine takes without oversubscribing cores. */
-export function autoJobs(ex: ExecutionSettings, ncores = cores()): number {
+export function autoJobs(ex: Pick<ExecutionSettings, 'blas_threads'>, ncores = cores()): number {
   const perRun = typeof ex.blas_threads === 'number' ? ex.blas_threads : 1;
   return Math.max(1, Math.floor(ncores / perRun));
 }
 
 /** Threads per run: the configured number, else the cores shared evenly between the jobs. */
-export function threadsPerRun(ex: ExecutionSettings, jobs: number, ncores = cores()): number {
+export function threadsPerRun(ex: Pick<ExecutionSettings, 'blas_threads'>, jobs: number, ncores = cores()): number {
   return typeof ex.blas_threads === 'number' ? ex.blas_threads : Math.max(1, Math.floor(ncores / jobs));
 }
 
@@ -59,7 +61,7 @@ export async function executeRuns(o: ExecuteOptions): Promise<{ code: number; re
   const out = o.out ?? process.stdout;
   const ex = o.execution;
   const jobs = o.jobs ?? (typeof ex.jobs === 'number' ? ex.jobs : autoJobs(ex));
-  const backend = o.backend ?? ex.backend ?? 'auto';
+  const backend = o.backend ?? ex.backend;
   const scheduler = new Scheduler({
     sweepDir: o.sweepDir,
     runs: o.runs,

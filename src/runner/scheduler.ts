@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { FAILURE_CLASSES } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
 import { appendLedger, lastLine, ledgerByRun, nextAttempt, readLedger, slurmJobId } from './ledger.ts';
@@ -18,7 +19,7 @@ import { finishedState, inspectSummary, readStatus, viewRun, type AttemptRecord,
 import { slurmEndReason } from './slurm.ts';
 import { WORKER_CANCELLED_EXIT, WORKER_ERROR_EXIT, type WorkerMessage, type WorkerStart } from './worker-protocol.ts';
 
-export type FailureClass = 'error' | 'crash' | 'timeout' | 'lost';
+export type FailureClass = (typeof FAILURE_CLASSES)[number];
 
 export interface SchedulerOptions {
   sweepDir: string;
@@ -377,8 +378,7 @@ export class Scheduler {
       return;
     }
 
-    const retries = this.o.execution.retries ?? 0;
-    const retryOn = this.o.execution.retry_on ?? ['crash', 'lost'];
+    const { retries, retry_on: retryOn } = this.o.execution;
     const canRetry =
       cls !== undefined && retryOn.includes(cls) && (this.tries.get(id) ?? 0) <= retries && !this.interrupted;
     if (canRetry && !this.stopped) {

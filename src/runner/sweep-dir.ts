@@ -2,6 +2,7 @@
 // Nothing already there is deleted or overwritten: a new config adds runs, never removes them.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { executionSchema, type ExecutionConfig } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import { sha256Hex } from '../util/hash.ts';
 import { readJsonOrUndefined, writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
@@ -17,18 +18,8 @@ export interface SweepPlan {
   sweepYaml: string;
 }
 
-/** config/schema.ts ExecutionConfig, as the runner reads it (all optional: defaults below). */
-export interface ExecutionSettings {
-  jobs?: number | 'auto';
-  timeout?: number | null;
-  retries?: number;
-  retry_on?: ('error' | 'crash' | 'timeout' | 'lost')[];
-  on_failure?: 'continue' | 'stop';
-  max_failures?: number | null;
-  max_runs?: number;
-  backend?: string;
-  blas_threads?: number | 'auto';
-}
+/** The execution settings: config/schema.ts's, defaults included (one definition). */
+export type ExecutionSettings = ExecutionConfig;
 
 export interface PlanEntry {
   id: string;
@@ -70,7 +61,13 @@ export function readPlanFile(sweepDir: string): PlanFile | undefined {
     throw new UserError(
       `${sweepDir} was written by an incompatible seqlab version (sweep format ${String(plan.format_version)}, this seqlab reads ${SWEEP_FORMAT_VERSION}); use another output.root or that seqlab version`,
     );
-  return plan;
+  // The settings `exec` applies on a cluster node: through the schema, so its defaults hold here too.
+  const ex = executionSchema.safeParse(plan.execution ?? {});
+  if (!ex.success) {
+    const issue = ex.error.issues[0]!;
+    throw new UserError(`${file}: execution.${issue.path.join('.')}: ${issue.message}`);
+  }
+  return { ...plan, execution: ex.data };
 }
 
 export function requirePlanFile(sweepDir: string): PlanFile {

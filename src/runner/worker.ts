@@ -8,17 +8,8 @@ import { readFileSync } from 'node:fs';
 import type { WorkerMessage, WorkerStart } from './worker-protocol.ts';
 import { WORKER_CANCELLED_EXIT, WORKER_ERROR_EXIT } from './worker-protocol.ts';
 
-type RunTraining = (
-  cfg: unknown,
-  runDir: string,
-  opts: {
-    backend: string;
-    threads?: number;
-    log: (line: string) => void;
-    onProgress?: (p: { step: number; totalSteps: number; loss: number; tokensPerS?: number; phase?: string }) => void;
-    signal?: AbortSignal;
-  },
-) => Promise<{ state: 'done' | 'diverged'; summary: Record<string, unknown> }>;
+/** src/train/run.ts's signature (a type only: the module itself is loaded in loadTrainer). */
+type RunTraining = typeof import('../train/run.ts').runTraining;
 
 function send(msg: WorkerMessage): Promise<void> {
   return new Promise((resolve) => {

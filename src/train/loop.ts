@@ -12,15 +12,9 @@ import { subSeed } from '../util/hash.ts';
 import { evaluateSplit, splitMetrics, type SplitMetrics } from './eval.ts';
 import { countScored, nllSum } from './loss.ts';
 import { AdamW, clipByGlobalNorm, learningRate } from './optimizer.ts';
-import type { Batch, TrainData } from './types.ts';
+import type { Batch, Progress, TrainData } from './types.ts';
 
-export interface Progress {
-  step: number;
-  totalSteps: number;
-  loss: number;
-  tokensPerS?: number;
-  phase?: string;
-}
+export type { Progress };
 
 export interface LoopOptions {
   log: (line: string) => void;
