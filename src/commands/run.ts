@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadPlan } from '../config/plan.ts';
-import { checkBackend, executeRuns } from '../runner/execute.ts';
+import { checkBackend } from '../runner/execute.ts';
+import { LocalLauncher } from '../runner/launcher.ts';
 import { collect, positiveInt } from './options.ts';
 import { selectRuns } from '../runner/select.ts';
 import { prepareSweepDir } from '../runner/sweep-dir.ts';
@@ -29,17 +30,8 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
   const order = new Map(plan.runs.map((r, k) => [r.id, k]));
   entries.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
   process.stderr.write(`${plan.name}: ${entries.length} of ${plan.runs.length} runs selected -> ${plan.sweepDir}\n`);
-  const { code } = await executeRuns({
-    sweepDir: plan.sweepDir,
-    runs: entries,
-    execution: plan.execution,
-    jobs,
-    backend,
-    retryFailed: opts.retryFailed,
-    failFast: opts.failFast,
-    axisKeys: plan.axisKeys,
-  });
-  return code;
+  const launcher = new LocalLauncher({ jobs, backend, retryFailed: opts.retryFailed, failFast: opts.failFast });
+  return launcher.launch({ name: plan.name, sweepDir: plan.sweepDir, runs: entries, execution: plan.execution, axisKeys: plan.axisKeys });
 }
 
 export function registerRun(program: Command): void {

@@ -1,24 +1,11 @@
 import type { Command } from 'commander';
 import { loadPlan } from '../config/plan.ts';
 import { UserError } from '../errors.ts';
-import { collect, positiveInt } from './options.ts';
-import { FAILED_STATES } from '../runner/layout.ts';
-import { ledgerByRun, readLedger } from '../runner/ledger.ts';
+import { SlurmLauncher } from '../runner/launcher.ts';
 import { selectRuns } from '../runner/select.ts';
-import {
-  clusterMaxArraySize,
-  DEFAULT_MAX_ARRAY_SIZE,
-  prepareArrays,
-  readSlurmJobs,
-  sbatch,
-  shq,
-  slurmTaskOfRun,
-  squeueStates,
-  validateResources,
-  writeArray,
-} from '../runner/slurm.ts';
+import { validateResources } from '../runner/slurm.ts';
 import { prepareSweepDir, readPlanFile } from '../runner/sweep-dir.ts';
-import { viewRun } from '../runner/state.ts';
+import { collect, positiveInt } from './options.ts';
 
 export interface SubmitOptions {
   slurm?: boolean;
@@ -38,62 +25,21 @@ export interface SubmitOptions {
   yes?: boolean;
 }
 
-const IN_QUEUE = new Set(['PENDING', 'RUNNING', 'CONFIGURING', 'COMPLETING', 'REQUEUED', 'RESIZING', 'SUSPENDED']);
-
+/** `seqlab submit FILE --slurm`: the pending runs become SLURM job arrays (exit 0 once submitted). */
 export async function submitCommand(file: string, opts: SubmitOptions): Promise<number> {
   if (!opts.slurm) throw new UserError('submit needs --slurm (SLURM job arrays are the only cluster backend)');
-  const arrayLimit = positiveInt('--array-limit', opts.arrayLimit);
-  const maxArraySizeOpt = positiveInt('--max-array-size', opts.maxArraySize);
-  const resources = validateResources(opts);
-  const plan = loadPlan(file, { set: opts.set ?? [], yes: opts.yes });
-  const chosen = selectRuns(plan.runs, { only: opts.only });
-  if (!opts.dryRun) await prepareSweepDir(plan, { source: file, yes: opts.yes });
-  else readPlanFile(plan.sweepDir); // version check only
-
-  // Only pending runs: not done, not running, not already waiting in the queue.
-  const ledger = ledgerByRun(readLedger(plan.sweepDir));
-  const queue = squeueStates();
-  const taskOf = slurmTaskOfRun(readSlurmJobs(plan.sweepDir));
-  const pending: string[] = [];
-  let inQueue = 0;
-  for (const r of chosen) {
-    const v = viewRun(plan.sweepDir, r.id, ledger.get(r.id));
-    const wanted = v.state === 'planned' || v.state === 'cancelled' || v.state === 'lost' || (opts.retryFailed && FAILED_STATES.has(v.state));
-    if (!wanted) continue;
-    const task = taskOf.get(r.id);
-    if (task && queue && IN_QUEUE.has(queue.get(task) ?? '')) {
-      inQueue++;
-      continue;
-    }
-    pending.push(r.id);
-  }
-  if (pending.length === 0) {
-    process.stdout.write(`${plan.name}: nothing to submit (${chosen.length} runs: none pending${inQueue ? `, ${inQueue} already queued` : ''})\n`);
-    return 0;
-  }
-  const maxArraySize = maxArraySizeOpt ?? clusterMaxArraySize() ?? DEFAULT_MAX_ARRAY_SIZE;
-  const ex = plan.execution;
-  const arrays = prepareArrays(plan.sweepDir, pending, {
-    jobName: `seqlab-${plan.name.replace(/[^A-Za-z0-9._-]/g, '_')}`,
-    arrayLimit,
-    ...resources,
-    cpusPerTask: resources.cpusPerTask ?? (typeof ex.blas_threads === 'number' ? ex.blas_threads : 1),
-    maxArraySize,
+  const launcher = new SlurmLauncher({
+    resources: validateResources(opts),
+    arrayLimit: positiveInt('--array-limit', opts.arrayLimit),
+    maxArraySize: positiveInt('--max-array-size', opts.maxArraySize),
+    retryFailed: opts.retryFailed,
+    dryRun: opts.dryRun,
   });
-  const lines: string[] = [];
-  for (const a of arrays) {
-    if (opts.dryRun) {
-      process.stdout.write(`# ${a.script} (${a.ids.length} runs; ${a.idsFile}: ${a.ids.join(' ')})\n${a.text}\n`);
-      continue;
-    }
-    writeArray(plan.sweepDir, a);
-    const job = sbatch(plan.sweepDir, a);
-    lines.push(`  array ${a.array}: job ${job}, ${a.ids.length} runs (${a.idsFile})`);
-  }
-  const head = `${plan.name}: ${pending.length} pending run(s) in ${arrays.length} array(s) (MaxArraySize ${maxArraySize}${arrayLimit ? `, %${arrayLimit}` : ''})${inQueue ? `; ${inQueue} already queued` : ''}`;
-  process.stdout.write(`${opts.dryRun ? '[dry run] ' : ''}${head}\n${lines.join('\n')}${lines.length ? '\n' : ''}`);
-  if (!opts.dryRun) process.stdout.write(`follow with: seqlab status ${/^[A-Za-z0-9_./=@:+-]+$/.test(plan.sweepDir) ? plan.sweepDir : shq(plan.sweepDir)}\n`);
-  return 0;
+  const plan = loadPlan(file, { set: opts.set ?? [], yes: opts.yes });
+  const runs = selectRuns(plan.runs, { only: opts.only });
+  if (opts.dryRun) readPlanFile(plan.sweepDir); // version check only: a dry run writes nothing
+  else await prepareSweepDir(plan, { source: file, yes: opts.yes });
+  return launcher.launch({ name: plan.name, sweepDir: plan.sweepDir, runs, execution: plan.execution });
 }
 
 export function registerSubmit(program: Command): void {

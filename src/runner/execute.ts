@@ -10,7 +10,7 @@ import { slurmJobId } from './ledger.ts';
 import { slurmEndReason } from './slurm.ts';
 import { createProgress, type ProgressSink } from './progress.ts';
 import { Scheduler, type SchedulerResult } from './scheduler.ts';
-import type { ExecutionSettings, PlanEntry } from './sweep-dir.ts';
+import type { ExecutionSettings, RunRef } from './sweep-dir.ts';
 import { readSummary } from './state.ts';
 
 /** The backends a run may ask for: the config schema's list (backend/select.ts reads the same). */
@@ -22,7 +22,7 @@ export const EXIT_INTERRUPTED = 130;
 
 export interface ExecuteOptions {
   sweepDir: string;
-  runs: PlanEntry[];
+  runs: RunRef[];
   execution: ExecutionSettings;
   jobs?: number;
   backend?: string;

@@ -14,7 +14,7 @@ import { appendLedger, lastLine, ledgerByRun, nextAttempt, readLedger, slurmJobI
 import { FAILED_STATES, runFiles, type RunState } from './layout.ts';
 import { heartbeatMs, RunLock } from './lock.ts';
 import type { ProgressSink } from './progress.ts';
-import type { ExecutionSettings, PlanEntry } from './sweep-dir.ts';
+import type { ExecutionSettings, RunRef } from './sweep-dir.ts';
 import { finishedState, inspectSummary, readStatus, viewRun, type AttemptRecord, type RunStatusFile } from './state.ts';
 import { slurmEndReason } from './slurm.ts';
 import { WORKER_CANCELLED_EXIT, WORKER_ERROR_EXIT, type WorkerMessage, type WorkerStart } from './worker-protocol.ts';
@@ -23,7 +23,7 @@ export type FailureClass = (typeof FAILURE_CLASSES)[number];
 
 export interface SchedulerOptions {
   sweepDir: string;
-  runs: PlanEntry[];
+  runs: RunRef[];
   execution: ExecutionSettings;
   jobs: number;
   backend: string;
@@ -53,7 +53,7 @@ const killGraceMs = () => Number(process.env.SEQLAB_KILL_GRACE_MS) || 5000;
 const POLL_MS = 250;
 
 interface Active {
-  entry: PlanEntry;
+  entry: RunRef;
   lock: RunLock;
   child: ChildProcess;
   attempt: number;
@@ -69,7 +69,7 @@ interface Active {
 }
 
 export class Scheduler {
-  private pending: PlanEntry[] = [];
+  private pending: RunRef[] = [];
   private active = new Map<string, Active>();
   private outcomes = new Map<string, RunOutcome>();
   private tries = new Map<string, number>();
@@ -191,7 +191,7 @@ export class Scheduler {
     this.o.progress.counts(this.counts());
   }
 
-  private tryStart(entry: PlanEntry): 'started' | 'finished' | 'wait' {
+  private tryStart(entry: RunRef): 'started' | 'finished' | 'wait' {
     const { sweepDir } = this.o;
     const id = entry.id;
     const ledger = ledgerByRun(readLedger(sweepDir)).get(id);
@@ -241,7 +241,7 @@ export class Scheduler {
     return 'started';
   }
 
-  private start(entry: PlanEntry, lock: RunLock, attempt: number): void {
+  private start(entry: RunRef, lock: RunLock, attempt: number): void {
     const { sweepDir } = this.o;
     const rf = runFiles(sweepDir, entry.id);
     this.tries.set(entry.id, (this.tries.get(entry.id) ?? 0) + 1);

@@ -30,6 +30,9 @@ export interface PlanEntry {
   added: string;
 }
 
+/** What executing a run needs of its plan entry (a planned run from config/plan.ts is one too). */
+export type RunRef = Pick<PlanEntry, 'id' | 'axes' | 'case'>;
+
 export interface PlanFile {
   format_version: number;
   name: string;
