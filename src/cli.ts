@@ -3,7 +3,7 @@
  * non-zero exit; stack traces only with --debug.
  */
 import { Command, CommanderError } from 'commander';
-import { UserError, explainError } from './errors.ts';
+import { UserError, diskUserError, explainError } from './errors.ts';
 
 /** command -> [module, register function]. Only the invoked command's module is loaded, so
  *  `validate` and `plan` start without loading TensorFlow.js. */
@@ -56,5 +56,7 @@ try {
     process.exit(e instanceof UserError ? e.exitCode : 1);
   }
   if (e instanceof UserError) fail(e.message, e.exitCode);
+  const disk = diskUserError(e); // disk full, read-only or unwritable folder: the user's to fix
+  if (disk) fail(disk.message, disk.exitCode);
   fail(`${explainError(e)} (internal error; rerun with --debug for the stack trace)`, 1);
 }

@@ -150,7 +150,7 @@ describe('runner faults (fake trainer, spawned CLI)', { concurrent: false }, () 
     expect(r.code).toBe(1);
     const [first, second, third] = planIds(sweep);
     expect(states(sweep, first!)).toEqual(['running#1', 'failed#1']);
-    expect(ledger(sweep).find((e) => e.id === first)!.error ?? states(sweep, first!)).toBeDefined();
+    expect(ledger(sweep).find((e) => e.id === first && e.state === 'failed')?.error).toBe('worker exited with code 7');
     expect(states(sweep, second!)).toEqual([]);
     expect(states(sweep, third!)).toEqual([]);
     expect(r.stderr).toMatch(/2 run\(s\) not started/);
@@ -182,5 +182,79 @@ describe('runner faults (fake trainer, spawned CLI)', { concurrent: false }, () 
     for (const id of running) expect(states(sweep, id).slice(-2)).toEqual(['running#2', 'done#2']);
     expect(doneIds(sweep)).toHaveLength(3);
     expect(corruptJson(sweep)).toEqual([]);
+  });
+
+  it('a summary.json that is empty or garbage is no result: status says lost, report leaves it out, run reruns it keeping the bad file', async () => {
+    const dir = tmpDir('badsummary');
+    const file = writeSweep(dir, { name: 'bs', seeds: [0, 1, 2], steps: 4, execution: { jobs: 2 } });
+    const log = path.join(dir, 'fake.log');
+    const first = await runCli(['run', file], fakeEnv({ log }));
+    expect(first.code, first.stderr).toBe(0);
+    const sweep = path.join(dir, 'runs', 'bs');
+    const [empty, garbage, good] = planIds(sweep);
+    const summaryOf = (id: string) => path.join(sweep, 'runs', id, 'summary.json');
+    fs.writeFileSync(summaryOf(empty!), '');
+    fs.writeFileSync(summaryOf(garbage!), '{"valid_bpb": 1.2, trunc');
+
+    const st = JSON.parse((await runCli(['status', sweep, '--json'], fakeEnv({ log }))).stdout);
+    expect(st.counts).toMatchObject({ done: 1, lost: 2 });
+    const lost = new Map<string, string>(st.lost.map((r: { id: string; error: string }) => [r.id, r.error]));
+    expect(lost.get(empty!)).toMatch(/^summary\.json is empty/);
+    expect(lost.get(garbage!)).toMatch(/^summary\.json is not valid JSON/);
+
+    const rep = await runCli(['report', sweep, '--format', 'json', '--no-plots', '--json'], fakeEnv({ log }));
+    expect(rep.code, rep.stderr).toBe(0);
+    const table = JSON.parse(rep.stdout);
+    expect(table.groups).toHaveLength(1);
+    expect(table.groups[0].n).toBe(1);
+    expect(table.groups[0].runs.map((r: { id: string }) => r.id)).toEqual([good]);
+    expect(rep.stderr).toContain(`${garbage} left out: summary.json is not valid JSON`);
+
+    const again = await runCli(['run', file], fakeEnv({ log }));
+    expect(again.code, again.stderr).toBe(0);
+    for (const id of [empty!, garbage!]) expect(states(sweep, id)).toEqual(['running#1', 'done#1', 'lost#1', 'running#2', 'done#2']);
+    expect(states(sweep, good!)).toEqual(['running#1', 'done#1']);
+    expect(fs.readFileSync(path.join(sweep, 'runs', garbage!, 'attempts', '1', 'summary.json'), 'utf8')).toBe('{"valid_bpb": 1.2, trunc');
+    expect(fs.readFileSync(path.join(sweep, 'runs', empty!, 'attempts', '1', 'summary.json'), 'utf8')).toBe('');
+    expect(readJson(summaryOf(garbage!)).valid_bpb).toBeGreaterThan(0);
+  });
+
+  it('a diverged run is a result, not a failure: exit 0, listed under diverged with its step', async () => {
+    const dir = tmpDir('diverge');
+    const file = writeSweep(dir, { name: 'dv', seeds: [0, 1], steps: 6, execution: { jobs: 2 } });
+    const r = await runCli(['run', file], fakeEnv({ behaviour: { 1: 'diverge' }, log: path.join(dir, 'fake.log') }));
+    const sweep = path.join(dir, 'runs', 'dv');
+    const bad = planIds(sweep)[1]!;
+    expect(r.code, r.stderr).toBe(0);
+    expect(states(sweep, bad)).toEqual(['running#1', 'diverged#1']);
+    expect(r.stdout).not.toMatch(/failures/);
+    expect(r.stdout).toMatch(new RegExp(`diverged \\(1; non-finite loss[^\\n]*\\n  ${bad} at step 3\\n`));
+  });
+
+  it('two different configs with the same name: the second is refused (exit 2) unless --yes, which says it merges', async () => {
+    const dir = tmpDir('samename');
+    const a = writeSweep(dir, { name: 'same', seeds: [0], steps: 4 });
+    const b = path.join(dir, 'other.yaml');
+    fs.writeFileSync(b, fs.readFileSync(a, 'utf8').replace('steps: 4', 'steps: 5'));
+    const log = path.join(dir, 'fake.log');
+    expect((await runCli(['run', a], fakeEnv({ log }))).code).toBe(0);
+    const sweep = path.join(dir, 'runs', 'same');
+    const refused = await runCli(['run', b], fakeEnv({ log }));
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe(
+      `seqlab: error: ${b}: sweep "same" in ${sweep} was made by another config (${a}) and this one differs; give it its own name, or pass --yes to add its runs to that sweep\n`,
+    );
+    expect(planIds(sweep)).toHaveLength(1);
+    expect(fs.readdirSync(sweep).filter((n) => n.startsWith('sweep.'))).toEqual(['sweep.yaml']);
+    const merged = await runCli(['run', b, '--yes'], fakeEnv({ log }));
+    expect(merged.code, merged.stderr).toBe(0);
+    expect(merged.stderr).toMatch(/note: .*same: this config differs from the sweep's sweep\.yaml; its runs join the sweep \(config kept as sweep\.[0-9a-f]{8}\.yaml\)/);
+    expect(planIds(sweep)).toHaveLength(2);
+    // The same file edited (a new seed) adds runs to its own sweep and says so, without --yes.
+    fs.writeFileSync(a, fs.readFileSync(a, 'utf8').replace('seeds: [0]', 'seeds: [0, 1]'));
+    const edited = await runCli(['run', a], fakeEnv({ log }));
+    expect(edited.code, edited.stderr).toBe(0);
+    expect(edited.stderr).toMatch(/note: .*its runs join the sweep/);
+    expect(planIds(sweep)).toHaveLength(3);
   });
 });

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { corruptJson, fakeEnv, HERE, ledger, planIds, runCli, tmpDir, waitFor, writeSweep } from './fixtures/runner/helpers.ts';
+import { CLI, corruptJson, fakeEnv, HERE, ledger, planIds, runCli, tmpDir, waitFor, writeSweep } from './fixtures/runner/helpers.ts';
 
 const SHIM = path.join(HERE, 'slurm-shim');
 
@@ -47,6 +47,14 @@ describe('seqlab submit --slurm / exec (shims)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('sl: 6 pending run(s) in 2 array(s) (MaxArraySize 5, %2)');
     const sweep = path.join(weird, 'runs', 'sl');
+    // The hint is a shell command a user pastes: the path with a quote, spaces and $( ) is quoted.
+    const hint = /^follow with: (seqlab status .*)$/m.exec(r.stdout)?.[1];
+    expect(hint).toBeDefined();
+    const pasted = execFileSync('bash', ['-c', `seqlab() { "$NODE" "$CLI" "$@"; }; ${hint} --json`], {
+      encoding: 'utf8',
+      env: { ...env, NODE: process.execPath, CLI },
+    });
+    expect(JSON.parse(pasted).sweep_dir).toBe(sweep);
     const s1 = fs.readFileSync(path.join(sweep, 'slurm', 'array-1.sbatch'), 'utf8');
     const s2 = fs.readFileSync(path.join(sweep, 'slurm', 'array-2.sbatch'), 'utf8');
     expect(s1).toContain('#SBATCH --array=0-4%2');
@@ -138,5 +146,27 @@ describe('real one-node SLURM cluster (.ci/slurm-setup.sh)', () => {
     const st = JSON.parse((await runCli(['status', sweep, '--json'], env)).stdout);
     expect(st.counts.done).toBe(6);
     expect(corruptJson(sweep)).toEqual([]);
+  });
+
+  it.skipIf(!cluster.up)('a task that runs out of its --time is timed_out (or lost), never done', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-slurm-time-'));
+    // 2000 steps of 100 ms: far past the 1-minute limit (SLURM rounds --time up to minutes).
+    const file = writeSweep(dir, { name: 'tl', seeds: [0], steps: 2000 });
+    const env = fakeEnv({ stepMs: 100, log: path.join(dir, 'fake.log') });
+    const r = await runCli(['submit', file, '--slurm', '--time', '1'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const sweep = path.join(dir, 'runs', 'tl');
+    const id = planIds(sweep)[0]!;
+    const job = JSON.parse(fs.readFileSync(path.join(sweep, 'slurm', 'jobs.jsonl'), 'utf8').trim()).job_id as string;
+    await waitFor('the run to start', () => ledger(sweep).some((e) => e.state === 'running'), 60_000);
+    const inQueue = () => execFileSync('squeue', ['-h', '-j', job, '-o', '%T'], { encoding: 'utf8' }).trim();
+    await waitFor('SLURM to end the job at its time limit', () => !/RUNNING|PENDING|COMPLETING/.test(inQueue()), 170_000);
+    expect(fs.existsSync(path.join(sweep, 'runs', id, 'summary.json'))).toBe(false);
+    const last = ledger(sweep).filter((e) => e.id === id).pop()!;
+    expect(['timed_out', 'running']).toContain(last.state); // running: SIGKILLed before it could say so
+    if (last.state === 'timed_out') expect(last.error).toMatch(/reached its time limit \(sbatch --time\)/);
+    const st = JSON.parse((await runCli(['status', sweep, '--json'], env)).stdout);
+    expect(st.counts.done).toBe(0);
+    expect(st.counts.timed_out + st.counts.lost).toBe(1);
   });
 });

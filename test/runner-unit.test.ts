@@ -1,3 +1,4 @@
+import { executionSchema } from '../src/config/schema.ts';
 // Unit tests of the runner's pieces: locks, ledger-derived states, the sweep directory contract,
 // run selection, the results table and the SLURM script builder.
 import { execFileSync, spawn } from 'node:child_process';
@@ -12,7 +13,7 @@ import { appendLedger, lastLine, ledgerByRun, nextAttempt, readLedger } from '..
 import { inspectLock, RunLock } from '../src/runner/lock.ts';
 import { runFiles, SWEEP_FORMAT_VERSION } from '../src/runner/layout.ts';
 import { parseShard, selectRuns } from '../src/runner/select.ts';
-import { arrayScript, chunkIds, parseMaxArraySize, shq, validatePartition, validateTime } from '../src/runner/slurm.ts';
+import { arrayScript, chunkIds, parseMaxArraySize, shq, validateResources } from '../src/runner/slurm.ts';
 import { prepareSweepDir, readPlanFile, type SweepPlan } from '../src/runner/sweep-dir.ts';
 import { viewRun } from '../src/runner/state.ts';
 import { writeJsonAtomic } from '../src/util/fs.ts';
@@ -28,7 +29,7 @@ function fakePlan(dir: string, ids: string[], yaml = 'name: t\n'): SweepPlan {
     name: 't',
     sweepDir: path.join(dir, 't'),
     runs: ids.map((id, index) => ({ id, index, axes: { seed: index }, config: { seed: index, id } })),
-    execution: { jobs: 1 },
+    execution: executionSchema.parse({ jobs: 1 }),
     sweepYaml: yaml,
   };
 }
@@ -254,8 +255,26 @@ describe('SLURM scripts', () => {
     expect(script).toContain(`cd ${shq(evil)}`);
     expect(script).toMatch(/exec .* exec \. --ids 'slurm\/array-1\.ids' --index "\$SLURM_ARRAY_TASK_ID"/);
     execFileSync('bash', ['-n', '-c', script]); // parses
-    expect(() => validatePartition('debug; rm')).toThrow(UserError);
-    expect(validateTime('1-02:00:00')).toBe('1-02:00:00');
-    expect(() => validateTime('2h')).toThrow(/not a SLURM time/);
+  });
+  it('validates every sbatch pass-through option; what passes is written as #SBATCH lines', () => {
+    const ok = validateResources({ partition: 'gpu,debug', time: '1-02:00:00', account: 'proj_42', qos: 'normal', mem: '16G', gres: 'gpu:a100:2,nvme:1', cpusPerTask: '4' });
+    expect(ok).toEqual({ partition: 'gpu,debug', time: '1-02:00:00', account: 'proj_42', qos: 'normal', mem: '16G', gres: 'gpu:a100:2,nvme:1', cpusPerTask: 4 });
+    const script = arrayScript({ jobName: 'j', count: 1, idsFile: 'slurm/a.ids', sweepDir: '/s', array: 1, ...ok });
+    for (const line of ['--partition=gpu,debug', '--time=1-02:00:00', '--account=proj_42', '--qos=normal', '--mem=16G', '--gres=gpu:a100:2,nvme:1', '--cpus-per-task=4'])
+      expect(script.split('\n')).toContain(`#SBATCH ${line}`);
+    const bad: [Record<string, string>, RegExp][] = [
+      [{ partition: 'debug; rm' }, /^--partition: "debug; rm" is not a partition name/],
+      [{ time: '2h' }, /^--time: "2h" is not a SLURM time/],
+      [{ account: '$(id)' }, /^--account: "\$\(id\)" is not an account name/],
+      [{ qos: 'a b' }, /^--qos: "a b" is not a QOS name/],
+      [{ mem: '16 GB' }, /^--mem: "16 GB" is not a memory size/],
+      [{ mem: '-1' }, /^--mem:/],
+      [{ gres: 'gpu:1\n#SBATCH --uid=0' }, /^--gres: "gpu:1\\n#SBATCH --uid=0" is not name\[:type\]:count/],
+      [{ gres: 'gpu:' }, /^--gres:/],
+      [{ cpusPerTask: '0' }, /^--cpus-per-task expects a positive integer, got "0"/],
+      [{ cpusPerTask: '2.5' }, /^--cpus-per-task expects a positive integer/],
+    ];
+    for (const [opts, msg] of bad) expect(() => validateResources(opts), JSON.stringify(opts)).toThrow(msg);
+    expect(() => validateResources({ account: '`id`' })).toThrow(UserError);
   });
 });

@@ -3,11 +3,13 @@
  * pure-JS cpu backend. The choice and the reason go to env.json and the run log.
  */
 import * as tf from '@tensorflow/tfjs';
+import { executionSchema, type ExecutionConfig } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import { patchWasmKernels } from './compat.ts';
 
-export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu' | 'webgpu';
-export const BACKENDS: readonly BackendRequest[] = ['auto', 'tensorflow', 'wasm', 'cpu', 'webgpu'];
+/** The requestable backends: the config schema's list (execution.backend), one definition. */
+export type BackendRequest = ExecutionConfig['backend'];
+export const BACKENDS: readonly BackendRequest[] = executionSchema.shape.backend.unwrap().options;
 
 export interface BackendChoice {
   name: string;

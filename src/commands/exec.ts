@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
-import { checkBackend, executeRuns } from '../runner/execute.ts';
+import { checkBackend } from '../runner/execute.ts';
+import { LocalLauncher } from '../runner/launcher.ts';
 import { LineProgress } from '../runner/progress.ts';
 import { requirePlanFile } from '../runner/sweep-dir.ts';
 
@@ -31,17 +32,9 @@ export async function execCommand(sweepDir: string, opts: ExecOptions): Promise<
   }
   const entry = plan.runs.find((r) => r.id === id);
   if (!entry) throw new UserError(`run ${id} is not in ${path.join(sweepDir, 'plan.json')}`);
-  const { code } = await executeRuns({
-    sweepDir,
-    runs: [entry],
-    execution: plan.execution,
-    jobs: 1,
-    backend,
-    // Submitted runs are run whatever their earlier outcome: `submit` chose them.
-    retryFailed: true,
-    progress: new LineProgress(process.stderr),
-  });
-  return code;
+  // Submitted runs are run whatever their earlier outcome: `submit` chose them.
+  const launcher = new LocalLauncher({ jobs: 1, backend, retryFailed: true, progress: new LineProgress(process.stderr) });
+  return launcher.launch({ name: plan.name, sweepDir, runs: [entry], execution: plan.execution });
 }
 
 export function registerExec(program: Command): void {

@@ -23,7 +23,11 @@ export interface ReportOptions {
 }
 
 export function buildReport(dirs: string[], opts: ReportOptions): RenderInput & { runs: ReportRun[] } {
-  let runs = collectRuns(dirs).filter((r) => r.state === 'done' || r.state === 'diverged');
+  const all = collectRuns(dirs);
+  // A run whose summary.json cannot be read has no result: left out, and said so (seqlab status lists it).
+  for (const r of all.filter((x) => x.state !== 'done' && x.state !== 'diverged' && x.error?.startsWith('summary.json')))
+    process.stderr.write(`seqlab: warning: ${r.sweep}/${r.id} left out: ${r.error}\n`);
+  let runs = all.filter((r) => r.state === 'done' || r.state === 'diverged');
   if (runs.length === 0) throw new UserError(`${dirs.join(', ')}: no finished runs to report yet (see seqlab status)`);
   const groupBy = opts.groupBy !== undefined ? list(opts.groupBy) : defaultGroupBy(runs);
   const metrics = opts.metric ? list(opts.metric) : defaultMetrics(runs);

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { loadPlan } from '../config/plan.ts';
-import { checkBackend, executeRuns, parseJobs } from '../runner/execute.ts';
+import { checkBackend } from '../runner/execute.ts';
+import { LocalLauncher } from '../runner/launcher.ts';
+import { collect, positiveInt } from './options.ts';
 import { selectRuns } from '../runner/select.ts';
 import { prepareSweepDir } from '../runner/sweep-dir.ts';
 
@@ -17,31 +19,20 @@ export interface RunCommandOptions {
 
 /** `seqlab run FILE`: returns the exit code (0 all done, 1 some failed, 130 interrupted). */
 export async function runCommand(file: string, opts: RunCommandOptions): Promise<number> {
-  const jobs = parseJobs(opts.jobs);
+  const jobs = positiveInt('--jobs', opts.jobs);
   const backend = checkBackend(opts.backend);
   const plan = loadPlan(file, { set: opts.set ?? [], yes: opts.yes });
   const ids = new Set(plan.runs.map((r) => r.id));
   // Select on the plan first so a bad --only fails before anything is written.
   const chosen = new Set(selectRuns(plan.runs, { only: opts.only, shard: opts.shard }).map((r) => r.id));
-  const planFile = await prepareSweepDir(plan);
+  const planFile = await prepareSweepDir(plan, { source: file, yes: opts.yes });
   const entries = planFile.runs.filter((r) => ids.has(r.id) && chosen.has(r.id));
   const order = new Map(plan.runs.map((r, k) => [r.id, k]));
   entries.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
   process.stderr.write(`${plan.name}: ${entries.length} of ${plan.runs.length} runs selected -> ${plan.sweepDir}\n`);
-  const { code } = await executeRuns({
-    sweepDir: plan.sweepDir,
-    runs: entries,
-    execution: plan.execution,
-    jobs,
-    backend,
-    retryFailed: opts.retryFailed,
-    failFast: opts.failFast,
-    axisKeys: plan.axisKeys,
-  });
-  return code;
+  const launcher = new LocalLauncher({ jobs, backend, retryFailed: opts.retryFailed, failFast: opts.failFast });
+  return launcher.launch({ name: plan.name, sweepDir: plan.sweepDir, runs: entries, execution: plan.execution, axisKeys: plan.axisKeys });
 }
-
-const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function registerRun(program: Command): void {
   program
@@ -55,7 +46,7 @@ export function registerRun(program: Command): void {
     .option('--retry-failed', 'also rerun runs that failed or timed out before')
     .option('--fail-fast', 'start no new run after the first failure (execution.on_failure=stop)')
     .option('--backend <name>', 'tfjs backend: auto, tensorflow, wasm, cpu, webgpu')
-    .option('--yes', 'accept sweeps larger than execution.max_runs')
+    .option('--yes', 'accept sweeps larger than execution.max_runs, and adding runs to a sweep of the same name made by another config')
     .addHelpText(
       'after',
       `

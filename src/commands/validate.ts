@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
 import { loadPlan } from '../config/plan.ts';
+import { collect } from './options.ts';
 
 export function registerValidate(program: Command): void {
   program
@@ -24,6 +25,4 @@ export function registerValidate(program: Command): void {
     });
 }
 
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
+export { collect };

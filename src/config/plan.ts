@@ -13,8 +13,6 @@ import { dotted, getPath, keyExists, loadConfigFile, locate, parseConfig, setPat
 import type { ExecutionConfig, ExperimentConfig, RunConfig } from './schema.ts';
 import { expandSweep, sweepKeys, type SweepPoint } from './sweep.ts';
 
-export const PLAN_FORMAT_VERSION = 1;
-
 export interface PlannedRun {
   id: string;
   /** 0-based position in the plan (stable order). */

@@ -9,6 +9,7 @@ import { runFiles } from '../runner/layout.ts';
 import { readLedger, ledgerByRun } from '../runner/ledger.ts';
 import { requirePlanFile } from '../runner/sweep-dir.ts';
 import { viewRun } from '../runner/state.ts';
+import { machinesLine } from '../runner/provenance.ts';
 import { meanStd, type Stats } from './table.ts';
 
 export interface ReportRun {
@@ -18,6 +19,8 @@ export interface ReportRun {
   axes: Record<string, unknown>;
   case?: string;
   state: string;
+  /** Why the run is not finished (e.g. an unreadable summary.json), from the runner's view. */
+  error?: string;
   config: Record<string, unknown>;
   summary: Record<string, unknown>;
 }
@@ -38,7 +41,7 @@ export function collectRuns(sweepDirs: string[]): ReportRun[] {
       const view = viewRun(sweepDir, entry.id, ledger.get(entry.id));
       const summary = readJsonOrUndefined<Record<string, unknown>>(files.summary) ?? {};
       const config = readJsonOrUndefined<Record<string, unknown>>(files.config) ?? {};
-      out.push({ sweep: plan.name, sweepDir, id: entry.id, axes: entry.axes, case: entry.case, state: view.state, config, summary });
+      out.push({ sweep: plan.name, sweepDir, id: entry.id, axes: entry.axes, case: entry.case, state: view.state, ...(view.error ? { error: view.error } : {}), config, summary });
     }
   }
   return out;
@@ -148,12 +151,7 @@ export function reportsDir(sweepDir: string): string {
   return path.join(sweepDir, 'reports');
 }
 
-/** Backends and machines behind a set of run directories: absolute times compare only within one. */
+/** The report footer: backends and machines behind the runs, and what a cell means. */
 export function provenance(runDirs: string[]): string {
-  const seen = new Set<string>();
-  for (const dir of runDirs) {
-    const env = readJsonOrUndefined<Record<string, unknown>>(path.join(dir, 'env.json'));
-    if (env) seen.add(`${String(env.backend)}${env.matmul_path ? ` (${String(env.matmul_path)} matmul)` : ''} on ${String(env.cpu_model ?? 'unknown CPU')} x${String(env.cpu_count ?? '?')}`);
-  }
-  return `Backend / machine: ${[...seen].join('; ') || 'unknown (no env.json)'}. Cells are mean ± std over seeds (ddof 1); n = finished runs.`;
+  return `${machinesLine(runDirs)} Cells are mean ± std over seeds (ddof 1); n = finished runs.`;
 }

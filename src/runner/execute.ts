@@ -1,16 +1,20 @@
 // Shared by `run` and `exec`: run a selection of a sweep's runs with the scheduler, handle
 // Ctrl-C, then print the results table and the failures; returns the exit code (runner.md 1).
 import * as os from 'node:os';
+import { executionSchema } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import { renderResultsTable, type ResultRow } from '../report/table.ts';
-import { provenance } from '../report/collect.ts';
 import { FAILED_STATES, runFiles } from './layout.ts';
+import { machinesLine } from './provenance.ts';
+import { slurmJobId } from './ledger.ts';
+import { slurmEndReason } from './slurm.ts';
 import { createProgress, type ProgressSink } from './progress.ts';
 import { Scheduler, type SchedulerResult } from './scheduler.ts';
-import type { ExecutionSettings, PlanEntry } from './sweep-dir.ts';
+import type { ExecutionSettings, RunRef } from './sweep-dir.ts';
 import { readSummary } from './state.ts';
 
-export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu', 'webgpu'];
+/** The backends a run may ask for: the config schema's list (backend/select.ts reads the same). */
+export const BACKENDS: readonly string[] = executionSchema.shape.backend.unwrap().options;
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -18,7 +22,7 @@ export const EXIT_INTERRUPTED = 130;
 
 export interface ExecuteOptions {
   sweepDir: string;
-  runs: PlanEntry[];
+  runs: RunRef[];
   execution: ExecutionSettings;
   jobs?: number;
   backend?: string;
@@ -29,26 +33,22 @@ export interface ExecuteOptions {
   out?: NodeJS.WritableStream;
 }
 
+/** Cores this process may use: a SLURM task's allocation (--cpus-per-task), else the machine's. */
 export function cores(): number {
+  const slurm = Number(process.env.SLURM_CPUS_PER_TASK);
+  if (Number.isInteger(slurm) && slurm > 0) return slurm;
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
 /** Parallel runs the machine takes without oversubscribing cores. */
-export function autoJobs(ex: ExecutionSettings, ncores = cores()): number {
+export function autoJobs(ex: Pick<ExecutionSettings, 'blas_threads'>, ncores = cores()): number {
   const perRun = typeof ex.blas_threads === 'number' ? ex.blas_threads : 1;
   return Math.max(1, Math.floor(ncores / perRun));
 }
 
 /** Threads per run: the configured number, else the cores shared evenly between the jobs. */
-export function threadsPerRun(ex: ExecutionSettings, jobs: number, ncores = cores()): number {
+export function threadsPerRun(ex: Pick<ExecutionSettings, 'blas_threads'>, jobs: number, ncores = cores()): number {
   return typeof ex.blas_threads === 'number' ? ex.blas_threads : Math.max(1, Math.floor(ncores / jobs));
-}
-
-export function parseJobs(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`--jobs expects a positive integer, got "${v}"`);
-  return n;
 }
 
 export function checkBackend(b: string | undefined): string | undefined {
@@ -61,7 +61,7 @@ export async function executeRuns(o: ExecuteOptions): Promise<{ code: number; re
   const out = o.out ?? process.stdout;
   const ex = o.execution;
   const jobs = o.jobs ?? (typeof ex.jobs === 'number' ? ex.jobs : autoJobs(ex));
-  const backend = o.backend ?? ex.backend ?? 'auto';
+  const backend = o.backend ?? ex.backend;
   const scheduler = new Scheduler({
     sweepDir: o.sweepDir,
     runs: o.runs,
@@ -74,6 +74,13 @@ export async function executeRuns(o: ExecuteOptions): Promise<{ code: number; re
     progress: o.progress ?? createProgress(),
   });
   const onSignal = (sig: NodeJS.Signals) => {
+    // SLURM ends a job that ran out of --time with SIGTERM (SIGKILL after KillWait): a timeout, not a cancel.
+    const reason = sig === 'SIGTERM' ? slurmEndReason() : undefined;
+    if (reason === 'TimeLimit' || reason === 'Deadline') {
+      process.stderr.write(`\nseqlab: SIGTERM from SLURM (${reason}): stopping workers, runs are timed_out\n`);
+      scheduler.cancel(`SLURM job ${slurmJobId() ?? ''} reached its ${reason === 'TimeLimit' ? 'time limit (sbatch --time)' : 'deadline'}`);
+      return;
+    }
     process.stderr.write(`\nseqlab: ${sig}: stopping workers (again to kill them now)\n`);
     scheduler.cancel();
   };
@@ -96,18 +103,29 @@ export async function executeRuns(o: ExecuteOptions): Promise<{ code: number; re
     return row;
   });
   out.write(renderResultsTable(rows, { axisKeys: o.axisKeys, aggregateOver: [] }) + '\n');
-  out.write(provenance(o.runs.map((r) => runFiles(o.sweepDir, r.id).dir)).replace(/ Cells are .*$/, '') + '\n');
-  const failures = [...result.outcomes.values()].filter((x) => FAILED_STATES.has(x.state) || x.state === 'diverged');
+  out.write(machinesLine(o.runs.map((r) => runFiles(o.sweepDir, r.id).dir)) + '\n');
+  const outcomes = [...result.outcomes.values()];
+  const failures = outcomes.filter((x) => FAILED_STATES.has(x.state));
   if (failures.length) {
     out.write(`\nfailures (${failures.length}):\n`);
     for (const f of failures) out.write(`  ${f.id} ${f.state}${f.error ? `: ${f.error}` : ''}\n`);
+  }
+  // Diverged is a result (non-finite loss; metrics kept, not retried), not a failure: exit 0.
+  const diverged = outcomes.filter((x) => x.state === 'diverged');
+  if (diverged.length) {
+    out.write(`\ndiverged (${diverged.length}; non-finite loss, metrics so far kept, not retried):\n`);
+    for (const d of diverged) {
+      const step = readSummary(o.sweepDir, d.id)?.steps;
+      out.write(`  ${d.id}${typeof step === 'number' ? ` at step ${step}` : ''}\n`);
+    }
   }
   const notRun = o.runs.filter((r) => {
     const s = result.outcomes.get(r.id)?.state;
     return !s || s === 'planned' || s === 'cancelled' || s === 'lost' || s === 'running';
   }).length;
   const failed = [...result.outcomes.values()].filter((x) => FAILED_STATES.has(x.state)).length;
-  if (result.interrupted) process.stderr.write(`interrupted: ${notRun} run(s) not finished; run again to resume them\n`);
+  if (result.interrupted && notRun) process.stderr.write(`interrupted: ${notRun} run(s) not finished; run again to resume them\n`);
+  else if (result.interrupted) process.stderr.write('interrupted\n');
   else if (result.stopped && notRun) process.stderr.write(`stopped by the failure policy: ${notRun} run(s) not started\n`);
   const code = result.interrupted ? EXIT_INTERRUPTED : failed > 0 || notRun > 0 ? EXIT_FAILED : EXIT_OK;
   return { code, result };

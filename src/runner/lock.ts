@@ -111,9 +111,14 @@ export class RunLock {
     try {
       fs.writeSync(fd, JSON.stringify(info, null, 2) + '\n');
       fs.fsyncSync(fd);
-    } finally {
+    } catch (e) {
+      // E.g. the disk is full: an empty lock would block the run for the stale limit; take it back.
       fs.closeSync(fd);
+      fs.rmSync(file, { force: true });
+      (e as NodeJS.ErrnoException).path ??= file;
+      throw e;
     }
+    fs.closeSync(fd);
     return new RunLock(file, info);
   }
 

@@ -1,15 +1,9 @@
 // Live progress on stderr: cli-progress bars on a TTY (one for the sweep, one per active worker),
 // plain timestamped lines elsewhere (CI logs, pipes), at most one progress line per run every few s.
 import cliProgress from 'cli-progress';
+import type { Progress } from '../train/types.ts';
 import type { RunState } from './layout.ts';
 
-export interface RunProgress {
-  step: number;
-  totalSteps: number;
-  loss: number;
-  tokensPerS?: number;
-  phase?: string;
-}
 
 export interface SweepCounts {
   total: number;
@@ -21,7 +15,7 @@ export interface SweepCounts {
 export interface ProgressSink {
   begin(counts: SweepCounts): void;
   runStarted(id: string, attempt: number, label: string): void;
-  runProgress(id: string, p: RunProgress): void;
+  runProgress(id: string, p: Progress): void;
   runEnded(id: string, state: RunState, detail?: string): void;
   counts(c: SweepCounts): void;
   /** A line that must be seen (warnings, takeovers); printed above the bars on a TTY. */
@@ -57,7 +51,7 @@ export class LineProgress implements ProgressSink {
     this.last.set(id, Date.now());
     this.line(`${id} start${attempt > 1 ? ` (attempt ${attempt})` : ''} ${label}`);
   }
-  runProgress(id: string, p: RunProgress) {
+  runProgress(id: string, p: Progress) {
     const now = Date.now();
     if (now - (this.last.get(id) ?? 0) < this.everyMs) return;
     this.last.set(id, now);
@@ -106,7 +100,7 @@ export class BarProgress implements ProgressSink {
     const bar = this.multi.create(1, 0, { label: id, info: `${attempt > 1 ? `#${attempt} ` : ''}${label}` });
     this.bars.set(id, bar);
   }
-  runProgress(id: string, p: RunProgress) {
+  runProgress(id: string, p: Progress) {
     const bar = this.bars.get(id);
     if (!bar) return;
     bar.setTotal(Math.max(1, p.totalSteps));

@@ -7,20 +7,23 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { FAILURE_CLASSES } from '../config/schema.ts';
+import { UserError } from '../errors.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
 import { appendLedger, lastLine, ledgerByRun, nextAttempt, readLedger, slurmJobId } from './ledger.ts';
 import { FAILED_STATES, runFiles, type RunState } from './layout.ts';
 import { heartbeatMs, RunLock } from './lock.ts';
 import type { ProgressSink } from './progress.ts';
-import type { ExecutionSettings, PlanEntry } from './sweep-dir.ts';
-import { finishedState, readStatus, viewRun, type AttemptRecord, type RunStatusFile } from './state.ts';
-import { WORKER_ERROR_EXIT, type WorkerMessage, type WorkerStart } from './worker-protocol.ts';
+import type { ExecutionSettings, RunRef } from './sweep-dir.ts';
+import { finishedState, inspectSummary, readStatus, viewRun, type AttemptRecord, type RunStatusFile } from './state.ts';
+import { slurmEndReason } from './slurm.ts';
+import { WORKER_CANCELLED_EXIT, WORKER_ERROR_EXIT, type WorkerMessage, type WorkerStart } from './worker-protocol.ts';
 
-export type FailureClass = 'error' | 'crash' | 'timeout' | 'lost';
+export type FailureClass = (typeof FAILURE_CLASSES)[number];
 
 export interface SchedulerOptions {
   sweepDir: string;
-  runs: PlanEntry[];
+  runs: RunRef[];
   execution: ExecutionSettings;
   jobs: number;
   backend: string;
@@ -50,7 +53,7 @@ const killGraceMs = () => Number(process.env.SEQLAB_KILL_GRACE_MS) || 5000;
 const POLL_MS = 250;
 
 interface Active {
-  entry: PlanEntry;
+  entry: RunRef;
   lock: RunLock;
   child: ChildProcess;
   attempt: number;
@@ -58,12 +61,15 @@ interface Active {
   t0: number;
   result?: 'done' | 'diverged';
   error?: string;
+  /** The worker's error was a write the user can fix (disk full, read-only): stop the sweep. */
+  diskError?: boolean;
   killReason?: 'timeout' | 'cancel' | 'lost';
+  timeoutWhy?: string;
   timers: NodeJS.Timeout[];
 }
 
 export class Scheduler {
-  private pending: PlanEntry[] = [];
+  private pending: RunRef[] = [];
   private active = new Map<string, Active>();
   private outcomes = new Map<string, RunOutcome>();
   private tries = new Map<string, number>();
@@ -71,16 +77,25 @@ export class Scheduler {
   private failuresHere = 0;
   private interrupted = false;
   private stopped = false;
+  /** A failure of the runner itself (e.g. the disk is full): every worker is stopped, run() throws it. */
+  private fatal: unknown = undefined;
   private wake: () => void = () => {};
   private heartbeat?: NodeJS.Timeout;
 
   constructor(private o: SchedulerOptions) {}
 
-  /** Ctrl-C: stop every worker, mark its run cancelled; a second call kills at once. */
-  cancel(): void {
+  /**
+   * Ctrl-C: stop every worker, mark its run cancelled; a second call kills at once. `timeout`
+   * instead marks the runs timed_out with that reason (a SLURM time limit ending the job).
+   */
+  cancel(timeout?: string): void {
     const again = this.interrupted;
     this.interrupted = true;
     for (const a of this.active.values()) {
+      if (timeout !== undefined && a.killReason === undefined) {
+        a.killReason = 'timeout';
+        a.timeoutWhy = timeout;
+      }
       a.killReason ??= 'cancel';
       killTree(a.child, again ? 'SIGKILL' : 'SIGTERM');
       if (!again) a.timers.push(setTimeout(() => killTree(a.child, 'SIGKILL'), killGraceMs()));
@@ -103,7 +118,13 @@ export class Scheduler {
     this.heartbeat = setInterval(() => this.beat(), heartbeatMs());
     try {
       for (;;) {
-        if (!this.interrupted && !this.stopped) this.launch();
+        if (!this.interrupted && !this.stopped) {
+          try {
+            this.launch();
+          } catch (e) {
+            this.abort(e);
+          }
+        }
         if (this.active.size === 0 && (this.pending.length === 0 || this.interrupted || this.stopped)) break;
         await new Promise<void>((res) => {
           const t = setTimeout(res, POLL_MS);
@@ -117,12 +138,19 @@ export class Scheduler {
       clearInterval(this.heartbeat);
       this.o.progress.end();
     }
+    if (this.fatal !== undefined) throw this.fatal;
     for (const e of this.pending) {
       if (this.outcomes.has(e.id)) continue;
       const v = viewRun(this.o.sweepDir, e.id, ledgerByRun(readLedger(this.o.sweepDir)).get(e.id));
       this.outcomes.set(e.id, { id: e.id, state: v.state, error: v.error, attemptsHere: this.tries.get(e.id) ?? 0 });
     }
     return { outcomes: this.outcomes, interrupted: this.interrupted, stopped: this.stopped };
+  }
+
+  /** The runner cannot go on (a write of its own failed): stop every worker, then run() throws `e`. */
+  private abort(e: unknown): void {
+    if (this.fatal === undefined) this.fatal = e;
+    if (!this.interrupted) this.cancel();
   }
 
   /** A worker finished (summary.json written) but its owner died before recording it. */
@@ -163,7 +191,7 @@ export class Scheduler {
     this.o.progress.counts(this.counts());
   }
 
-  private tryStart(entry: PlanEntry): 'started' | 'finished' | 'wait' {
+  private tryStart(entry: RunRef): 'started' | 'finished' | 'wait' {
     const { sweepDir } = this.o;
     const id = entry.id;
     const ledger = ledgerByRun(readLedger(sweepDir)).get(id);
@@ -182,30 +210,43 @@ export class Scheduler {
     const got = RunLock.acquire(runFiles(sweepDir, id).lock);
     if (!('lock' in got)) return 'wait';
     const lock = got.lock;
-    const fin = finishedState(sweepDir, id);
-    if (fin) {
-      lock.release();
-      this.finalize(id, fin);
-      return 'finished';
+    try {
+      const fin = finishedState(sweepDir, id);
+      if (fin) {
+        lock.release();
+        this.finalize(id, fin);
+        return 'finished';
+      }
+      const fresh = ledgerByRun(readLedger(sweepDir)).get(id);
+      const last = fresh?.[fresh.length - 1];
+      const summary = inspectSummary(sweepDir, id);
+      if (summary.kind === 'unreadable') {
+        const attempt = last?.attempt ?? 0;
+        const error = `${summary.why}: result lost, rerunning (the file is kept under attempts/)`;
+        appendLedger(sweepDir, { id, state: 'lost', attempt, error });
+        this.patchStatus(id, attempt, 'lost', error);
+        this.o.progress.note(`${id}: ${error}`);
+      } else if ('stale' in got || last?.state === 'running') {
+        const why = 'stale' in got ? got.why : 'no lock';
+        const attempt = last?.attempt ?? 0;
+        appendLedger(sweepDir, { id, state: 'lost', attempt, error: `heartbeat lost (${why})` });
+        this.patchStatus(id, attempt, 'lost', `heartbeat lost (${why})`);
+        this.o.progress.note(`${id}: previous attempt ${attempt} lost (${why}); rerunning`);
+      }
+      this.start(entry, lock, nextAttempt(fresh));
+    } catch (e) {
+      if (!this.active.has(id)) lock.release(); // a started worker's exit releases it
+      throw e;
     }
-    const fresh = ledgerByRun(readLedger(sweepDir)).get(id);
-    const last = fresh?.[fresh.length - 1];
-    if ('stale' in got || last?.state === 'running') {
-      const why = 'stale' in got ? got.why : 'no lock';
-      const attempt = last?.attempt ?? 0;
-      appendLedger(sweepDir, { id, state: 'lost', attempt, error: `heartbeat lost (${why})` });
-      this.patchStatus(id, attempt, 'lost', `heartbeat lost (${why})`);
-      this.o.progress.note(`${id}: previous attempt ${attempt} lost (${why}); rerunning`);
-    }
-    this.start(entry, lock, nextAttempt(fresh));
     return 'started';
   }
 
-  private start(entry: PlanEntry, lock: RunLock, attempt: number): void {
+  private start(entry: RunRef, lock: RunLock, attempt: number): void {
     const { sweepDir } = this.o;
     const rf = runFiles(sweepDir, entry.id);
     this.tries.set(entry.id, (this.tries.get(entry.id) ?? 0) + 1);
-    if (attempt > 1) shelvePreviousAttempt(rf, attempt - 1);
+    // Whatever an earlier attempt left (partial metrics, an unreadable summary) moves aside first.
+    shelvePreviousAttempt(rf, attempt - 1);
     const startIso = new Date().toISOString();
     fs.appendFileSync(rf.log, `=== attempt ${attempt} pid ${process.pid} on ${os.hostname()} at ${startIso} ===\n`);
     const logFd = fs.openSync(rf.log, 'a');
@@ -237,6 +278,7 @@ export class Scheduler {
       a.timers.push(
         setTimeout(() => {
           a.killReason ??= 'timeout';
+          a.timeoutWhy ??= `timed out after ${timeout} s`;
           killTree(child, 'SIGTERM');
           a.timers.push(setTimeout(() => killTree(child, 'SIGKILL'), killGraceMs()));
         }, timeout * 1000),
@@ -244,7 +286,10 @@ export class Scheduler {
     child.on('message', (m: WorkerMessage) => {
       if (m.type === 'progress') this.o.progress.runProgress(entry.id, m);
       else if (m.type === 'result') a.result = m.state;
-      else if (m.type === 'error') a.error = m.message;
+      else if (m.type === 'error') {
+        a.error = m.message;
+        a.diskError = m.disk === true;
+      }
     });
     child.on('error', (e) => {
       a.error ??= `could not start worker: ${e.message}`;
@@ -255,12 +300,23 @@ export class Scheduler {
   }
 
   private onExit(a: Active, code: number | null, signal: NodeJS.Signals | null): void {
-    const { sweepDir } = this.o;
-    const id = a.entry.id;
     for (const t of a.timers) clearTimeout(t);
-    this.active.delete(id);
+    this.active.delete(a.entry.id);
     // Kill stragglers the worker may have started in its group.
     killTree(a.child, 'SIGKILL');
+    try {
+      this.recordExit(a, code, signal);
+    } catch (e) {
+      this.abort(e); // e.g. the disk is full: status.json / the ledger cannot be written
+    } finally {
+      a.lock.release();
+      this.wake();
+    }
+  }
+
+  private recordExit(a: Active, code: number | null, signal: NodeJS.Signals | null): void {
+    const { sweepDir } = this.o;
+    const id = a.entry.id;
 
     let state: RunState;
     let cls: FailureClass | undefined;
@@ -269,7 +325,7 @@ export class Scheduler {
     if (a.killReason === 'timeout') {
       state = 'timed_out';
       cls = 'timeout';
-      error = `timed out after ${this.o.execution.timeout} s`;
+      error = a.timeoutWhy ?? 'timed out';
     } else if (a.killReason === 'lost') {
       state = 'lost';
       cls = 'lost';
@@ -277,12 +333,22 @@ export class Scheduler {
     } else if (a.killReason === 'cancel' && !(code === 0 && fin)) {
       state = 'cancelled';
       error = 'interrupted';
+    } else if (code === WORKER_CANCELLED_EXIT && !a.killReason) {
+      // Stopped by a signal from outside (SLURM signals every process of a job): never a result.
+      const reason = slurmEndReason();
+      state = reason === 'TimeLimit' || reason === 'Deadline' ? 'timed_out' : 'cancelled';
+      if (state === 'timed_out') cls = 'timeout';
+      error = state === 'timed_out' ? `SLURM job ${slurmJobId() ?? ''} reached its ${reason === 'TimeLimit' ? 'time limit (sbatch --time)' : 'deadline'}` : 'worker stopped by a signal';
     } else if (code === 0 && a.result && fin) {
       state = fin;
     } else if (code === 0 && a.result) {
       state = 'failed';
       cls = 'error';
       error = 'training finished without writing summary.json';
+    } else if (code === WORKER_ERROR_EXIT && a.error && a.diskError) {
+      // Not the run's fault: it reruns (cancelled) once the user has made room; the sweep stops.
+      state = 'cancelled';
+      error = a.error;
     } else if (code === WORKER_ERROR_EXIT && a.error) {
       state = 'failed';
       cls = 'error';
@@ -305,10 +371,14 @@ export class Scheduler {
     if (error) a.record.error = error;
     this.writeStatus(id, a.record);
     appendLedger(sweepDir, { id, state, attempt: a.attempt, ...(error ? { error } : {}) });
-    a.lock.release();
+    if (a.diskError && state === 'cancelled') {
+      this.o.progress.runEnded(id, state, error);
+      this.finalize(id, state, error);
+      this.abort(new UserError(error!));
+      return;
+    }
 
-    const retries = this.o.execution.retries ?? 0;
-    const retryOn = this.o.execution.retry_on ?? ['crash', 'lost'];
+    const { retries, retry_on: retryOn } = this.o.execution;
     const canRetry =
       cls !== undefined && retryOn.includes(cls) && (this.tries.get(id) ?? 0) <= retries && !this.interrupted;
     if (canRetry && !this.stopped) {
@@ -319,7 +389,6 @@ export class Scheduler {
       this.finalize(id, state, error);
       if (FAILED_STATES.has(state)) this.onFailure();
     }
-    this.wake();
   }
 
   private onFailure(): void {
@@ -339,7 +408,13 @@ export class Scheduler {
 
   private beat(): void {
     for (const a of this.active.values()) {
-      if (a.lock.beat()) continue;
+      let ours: boolean;
+      try {
+        ours = a.lock.beat();
+      } catch (e) {
+        return this.abort(e); // the heartbeat cannot be written (disk full): stop rather than go stale
+      }
+      if (ours) continue;
       // Our lock was taken over (we stalled past the stale limit): the other owner reruns it.
       this.o.progress.note(`${a.entry.id}: lock lost to another process; stopping our worker`);
       a.killReason = 'lost';

@@ -73,6 +73,21 @@ export function squeueStates(): Map<string, string> | undefined {
   return m;
 }
 
+/**
+ * Inside a SLURM job that is being ended: why, from squeue's reason (`TimeLimit` when --time ran
+ * out, `Deadline` for --deadline); undefined outside SLURM or when squeue cannot tell.
+ */
+export function slurmEndReason(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const job = env.SLURM_JOB_ID;
+  if (!job || !commandExists('squeue')) return undefined;
+  try {
+    const out = execFileSync('squeue', ['-h', '-j', job, '-o', '%r'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 3000 });
+    return out.trim().split('\n')[0] || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function readSlurmJobs(sweepDir: string): SlurmJobRecord[] {
   return readJsonl<SlurmJobRecord>(sweepFiles(sweepDir).slurmJobs);
 }
@@ -92,28 +107,58 @@ export function chunkIds(ids: string[], maxArraySize: number): string[][] {
   return out;
 }
 
-export interface ArrayScriptOptions {
+/** Resources every array task asks for: sbatch options, validated before they reach a script. */
+export interface SbatchResources {
+  partition?: string;
+  time?: string;
+  account?: string;
+  qos?: string;
+  mem?: string;
+  gres?: string;
+  cpusPerTask?: number;
+}
+
+export interface ArrayScriptOptions extends SbatchResources {
   jobName: string;
   count: number;
   arrayLimit?: number;
-  partition?: string;
-  time?: string;
-  cpusPerTask?: number;
   idsFile: string; // relative to the sweep dir
   sweepDir: string; // absolute
   array: number;
 }
 
-export function validatePartition(p: string | undefined): string | undefined {
-  if (p !== undefined && !/^[A-Za-z0-9_.,-]+$/.test(p)) throw new UserError(`--partition: "${p}" is not a partition name`);
-  return p;
-}
+const NAME = /^[A-Za-z0-9_.-]+$/;
+const GRES_ITEM = /^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)*$/;
 
-/** SLURM time formats: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS. */
-export function validateTime(t: string | undefined): string | undefined {
-  if (t !== undefined && !/^(\d+-)?\d+(:\d+){0,2}$/.test(t))
-    throw new UserError(`--time: "${t}" is not a SLURM time (e.g. 30, 2:00:00, 1-00:00:00)`);
-  return t;
+/**
+ * What each sbatch option accepts (the sbatch man page, narrowed to what a name or amount can be):
+ * a value that does not match never reaches a script, so no value is ever shell text.
+ */
+const SBATCH_FORMATS: Record<Exclude<keyof SbatchResources, 'cpusPerTask'>, { flag: string; ok: (v: string) => boolean; expected: string }> = {
+  partition: { flag: '--partition', ok: (v) => v.split(',').every((p) => NAME.test(p)), expected: 'a partition name (or a comma-separated list)' },
+  // MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS
+  time: { flag: '--time', ok: (v) => /^(\d+-)?\d+(:\d+){0,2}$/.test(v), expected: 'a SLURM time (e.g. 30, 2:00:00, 1-00:00:00)' },
+  account: { flag: '--account', ok: (v) => NAME.test(v), expected: 'an account name' },
+  qos: { flag: '--qos', ok: (v) => NAME.test(v), expected: 'a QOS name' },
+  mem: { flag: '--mem', ok: (v) => /^\d+[KMGT]?$/i.test(v), expected: 'a memory size per node (e.g. 4000, 500M, 16G)' },
+  gres: { flag: '--gres', ok: (v) => v.split(',').every((g) => GRES_ITEM.test(g)), expected: 'name[:type]:count items, comma-separated (e.g. gpu:1, gpu:a100:2)' },
+};
+
+/** Check every given sbatch option; one UserError naming the first bad one. */
+export function validateResources(r: { [K in keyof SbatchResources]?: string }): SbatchResources {
+  const out: SbatchResources = {};
+  for (const [key, f] of Object.entries(SBATCH_FORMATS) as [keyof typeof SBATCH_FORMATS, (typeof SBATCH_FORMATS)[keyof typeof SBATCH_FORMATS]][]) {
+    const v = r[key];
+    if (v === undefined) continue;
+    if (!f.ok(v)) throw new UserError(`${f.flag}: ${JSON.stringify(v)} is not ${f.expected}`); // JSON: a newline stays visible, one line
+    out[key] = v;
+  }
+  if (r.cpusPerTask !== undefined) {
+    const n = Number(r.cpusPerTask);
+    if (!Number.isInteger(n) || n < 1) throw new UserError(`--cpus-per-task expects a positive integer, got "${r.cpusPerTask}"`);
+    out.cpusPerTask = n;
+  }
+  return out;
 }
 
 const SEQLAB_BIN = fileURLToPath(new URL('../../bin/seqlab.js', import.meta.url));
@@ -130,6 +175,10 @@ export function arrayScript(o: ArrayScriptOptions): string {
   ];
   if (o.partition) lines.push(`#SBATCH --partition=${o.partition}`);
   if (o.time) lines.push(`#SBATCH --time=${o.time}`);
+  if (o.account) lines.push(`#SBATCH --account=${o.account}`);
+  if (o.qos) lines.push(`#SBATCH --qos=${o.qos}`);
+  if (o.mem) lines.push(`#SBATCH --mem=${o.mem}`);
+  if (o.gres) lines.push(`#SBATCH --gres=${o.gres}`);
   lines.push(
     '# Written by `seqlab submit`. Task i runs line i (0-based) of the index file through',
     '# `seqlab exec`, which takes the run lock and writes the same files as a local run.',

@@ -37,23 +37,52 @@ export interface RunView {
   lock: LockVerdict;
 }
 
+/** summary.json as the run left it: absent, unreadable (empty, torn by hand, not an object) or read. */
+export type SummaryRead =
+  | { kind: 'missing' }
+  | { kind: 'unreadable'; why: string }
+  | { kind: 'ok'; summary: Record<string, unknown> };
+
+export function inspectSummary(sweepDir: string, id: string): SummaryRead {
+  const file = runFiles(sweepDir, id).summary;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? { kind: 'missing' } : { kind: 'unreadable', why: `summary.json cannot be read (${code})` };
+  }
+  if (!text.trim()) return { kind: 'unreadable', why: 'summary.json is empty' };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { kind: 'unreadable', why: 'summary.json is not valid JSON' };
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    return { kind: 'unreadable', why: 'summary.json does not hold a JSON object' };
+  return { kind: 'ok', summary: value as Record<string, unknown> };
+}
+
 export function readSummary(sweepDir: string, id: string): Record<string, unknown> | undefined {
-  const s = readJsonOrUndefined<Record<string, unknown>>(runFiles(sweepDir, id).summary);
-  return s && typeof s === 'object' ? s : undefined;
+  const s = inspectSummary(sweepDir, id);
+  return s.kind === 'ok' ? s.summary : undefined;
 }
 
 export function readStatus(sweepDir: string, id: string): RunStatusFile | undefined {
   return readJsonOrUndefined<RunStatusFile>(runFiles(sweepDir, id).status);
 }
 
-/** A run is finished once summary.json exists; it is `diverged` if training said so. */
+/**
+ * A run is finished once a readable summary.json exists; it is `diverged` if training said so.
+ * An unreadable summary is no result: the run is not finished (the next `run` shelves the file
+ * under attempts/ and reruns it).
+ */
 export function finishedState(sweepDir: string, id: string): 'done' | 'diverged' | undefined {
-  const rf = runFiles(sweepDir, id);
-  if (!fs.existsSync(rf.summary)) return undefined;
-  const summary = readSummary(sweepDir, id);
+  const s = inspectSummary(sweepDir, id);
+  if (s.kind !== 'ok') return undefined;
   const status = readStatus(sweepDir, id);
-  if (status?.state === 'diverged' || summary?.state === 'diverged' || summary?.diverged === true)
-    return 'diverged';
+  if (status?.state === 'diverged' || s.summary.state === 'diverged' || s.summary.diverged === true) return 'diverged';
   return 'done';
 }
 
@@ -66,6 +95,9 @@ export function viewRun(sweepDir: string, id: string, ledger: LedgerEntry[] | un
   const fin = finishedState(sweepDir, id);
   if (fin) return { state: fin, attempts, lock };
   if (lock.kind === 'live') return { state: 'running', attempts, lock };
+  const summary = inspectSummary(sweepDir, id);
+  if (summary.kind === 'unreadable')
+    return { state: 'lost', attempts, lock, error: `${summary.why}: its result is lost; the next \`seqlab run\` keeps the file under attempts/ and reruns it` };
   if (lock.kind === 'stale' || last?.state === 'running')
     return { state: 'lost', attempts, lock, error: lastError };
   // A ledger `done` whose summary.json is gone cannot count as done (done = summary exists).

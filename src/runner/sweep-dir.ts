@@ -2,6 +2,7 @@
 // Nothing already there is deleted or overwritten: a new config adds runs, never removes them.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { executionSchema, type ExecutionConfig } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import { sha256Hex } from '../util/hash.ts';
 import { readJsonOrUndefined, writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
@@ -17,18 +18,8 @@ export interface SweepPlan {
   sweepYaml: string;
 }
 
-/** config/schema.ts ExecutionConfig, as the runner reads it (all optional: defaults below). */
-export interface ExecutionSettings {
-  jobs?: number | 'auto';
-  timeout?: number | null;
-  retries?: number;
-  retry_on?: ('error' | 'crash' | 'timeout' | 'lost')[];
-  on_failure?: 'continue' | 'stop';
-  max_failures?: number | null;
-  max_runs?: number;
-  backend?: string;
-  blas_threads?: number | 'auto';
-}
+/** The execution settings: config/schema.ts's, defaults included (one definition). */
+export type ExecutionSettings = ExecutionConfig;
 
 export interface PlanEntry {
   id: string;
@@ -39,6 +30,9 @@ export interface PlanEntry {
   added: string;
 }
 
+/** What executing a run needs of its plan entry (a planned run from config/plan.ts is one too). */
+export type RunRef = Pick<PlanEntry, 'id' | 'axes' | 'case'>;
+
 export interface PlanFile {
   format_version: number;
   name: string;
@@ -46,6 +40,17 @@ export interface PlanFile {
   updated: string;
   execution: ExecutionSettings;
   runs: PlanEntry[];
+  /** Absolute paths of the config files whose runs are in this sweep (absent in older sweeps). */
+  sources?: string[];
+}
+
+export interface PrepareOptions {
+  /** The config file the plan came from (a different file with the same name is refused without `yes`). */
+  source?: string;
+  /** Accept adding to a sweep that another config file made. */
+  yes?: boolean;
+  /** Where to say that a different config joins the sweep (default: stderr). */
+  note?: (line: string) => void;
 }
 
 /** Read plan.json; refuse one written by another format version (runner.md section 8). */
@@ -59,7 +64,13 @@ export function readPlanFile(sweepDir: string): PlanFile | undefined {
     throw new UserError(
       `${sweepDir} was written by an incompatible seqlab version (sweep format ${String(plan.format_version)}, this seqlab reads ${SWEEP_FORMAT_VERSION}); use another output.root or that seqlab version`,
     );
-  return plan;
+  // The settings `exec` applies on a cluster node: through the schema, so its defaults hold here too.
+  const ex = executionSchema.safeParse(plan.execution ?? {});
+  if (!ex.success) {
+    const issue = ex.error.issues[0]!;
+    throw new UserError(`${file}: execution.${issue.path.join('.')}: ${issue.message}`);
+  }
+  return { ...plan, execution: ex.data };
 }
 
 export function requirePlanFile(sweepDir: string): PlanFile {
@@ -73,15 +84,27 @@ export function requirePlanFile(sweepDir: string): PlanFile {
  * Write (or extend) the sweep directory for a plan; returns the merged plan file. Concurrent
  * `seqlab run`s on one sweep serialise on plan.lock so neither loses the other's new runs.
  */
-export async function prepareSweepDir(plan: SweepPlan): Promise<PlanFile> {
+export async function prepareSweepDir(plan: SweepPlan, opts: PrepareOptions = {}): Promise<PlanFile> {
   const f = sweepFiles(plan.sweepDir);
-  fs.mkdirSync(f.runsDir, { recursive: true });
+  const note = opts.note ?? ((line: string) => process.stderr.write(`seqlab: note: ${line}\n`));
+  const source = opts.source === undefined ? undefined : path.resolve(opts.source);
   readPlanFile(plan.sweepDir); // version check before touching anything
+  fs.mkdirSync(f.runsDir, { recursive: true });
   const lock = await waitForLock(f.planLock);
   try {
-    writeSweepYaml(plan);
-    const now = new Date().toISOString();
     const existing = readPlanFile(plan.sweepDir);
+    const kept = writeSweepYaml(plan);
+    if (existing && kept) {
+      const sources = existing.sources ?? [];
+      if (source && sources.length && !sources.includes(source) && !opts.yes) {
+        fs.rmSync(path.join(plan.sweepDir, kept));
+        throw new UserError(
+          `${source}: sweep "${plan.name}" in ${plan.sweepDir} was made by another config (${sources.join(', ')}) and this one differs; give it its own name, or pass --yes to add its runs to that sweep`,
+        );
+      }
+      note(`${plan.sweepDir}: this config differs from the sweep's sweep.yaml; its runs join the sweep (config kept as ${kept})`);
+    }
+    const now = new Date().toISOString();
     const merged: PlanFile = existing ?? {
       format_version: SWEEP_FORMAT_VERSION,
       name: plan.name,
@@ -110,7 +133,9 @@ export async function prepareSweepDir(plan: SweepPlan): Promise<PlanFile> {
     }
     // The latest execution settings are what `exec` on a cluster node applies.
     merged.execution = plan.execution;
-    if (added || !existing || JSON.stringify(existing.execution) !== JSON.stringify(plan.execution)) {
+    const newSource = source !== undefined && !(merged.sources ?? []).includes(source);
+    if (newSource) merged.sources = [...(merged.sources ?? []), source!];
+    if (added || !existing || newSource || JSON.stringify(existing.execution) !== JSON.stringify(plan.execution)) {
       merged.updated = now;
       writeJsonAtomic(f.plan, merged);
     }
@@ -120,13 +145,22 @@ export async function prepareSweepDir(plan: SweepPlan): Promise<PlanFile> {
   }
 }
 
-/** sweep.yaml keeps the first config; a different later config is kept beside it, not over it. */
-function writeSweepYaml(plan: SweepPlan): void {
+/**
+ * sweep.yaml keeps the first config; a different later config is kept beside it, not over it.
+ * Returns the name of the file newly written beside it (a config this sweep had not seen), if any.
+ */
+function writeSweepYaml(plan: SweepPlan): string | undefined {
   const f = sweepFiles(plan.sweepDir);
-  if (!fs.existsSync(f.sweepYaml)) return writeFileAtomic(f.sweepYaml, plan.sweepYaml);
-  if (fs.readFileSync(f.sweepYaml, 'utf8') === plan.sweepYaml) return;
-  const other = path.join(plan.sweepDir, `sweep.${sha256Hex(plan.sweepYaml).slice(0, 8)}.yaml`);
-  if (!fs.existsSync(other)) writeFileAtomic(other, plan.sweepYaml);
+  if (!fs.existsSync(f.sweepYaml)) {
+    writeFileAtomic(f.sweepYaml, plan.sweepYaml);
+    return undefined;
+  }
+  if (fs.readFileSync(f.sweepYaml, 'utf8') === plan.sweepYaml) return undefined;
+  const name = `sweep.${sha256Hex(plan.sweepYaml).slice(0, 8)}.yaml`;
+  const other = path.join(plan.sweepDir, name);
+  if (fs.existsSync(other)) return undefined;
+  writeFileAtomic(other, plan.sweepYaml);
+  return name;
 }
 
 export async function waitForLock(file: string, timeoutMs = 60_000): Promise<RunLock> {

@@ -1,4 +1,5 @@
 // Messages between the scheduler and a worker process (child_process IPC).
+import type { Progress } from '../train/types.ts';
 
 export interface WorkerStart {
   runDir: string;
@@ -7,9 +8,10 @@ export interface WorkerStart {
 }
 
 export type WorkerMessage =
-  | { type: 'progress'; step: number; totalSteps: number; loss: number; tokensPerS?: number; phase?: string }
+  | ({ type: 'progress' } & Progress)
   | { type: 'result'; state: 'done' | 'diverged' }
-  | { type: 'error'; message: string };
+  /** `disk`: the failure was a write the user can fix (disk full, read-only folder), not the run's fault. */
+  | { type: 'error'; message: string; disk?: boolean };
 
 /** Exit code a worker uses after reporting a thrown error (the `error` failure class). */
 export const WORKER_ERROR_EXIT = 3;

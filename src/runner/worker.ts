@@ -1,24 +1,15 @@
 // The worker process: runs ONE training run in its own process, so a crash, OOM or hang never
 // takes the scheduler or the other runs down. stdout/stderr go to the run's log.txt (set up by the
 // parent); progress, result and errors go back over IPC.
-import { explainError } from '../errors.ts';
+import { diskErrorMessage, explainError } from '../errors.ts';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { readFileSync } from 'node:fs';
 import type { WorkerMessage, WorkerStart } from './worker-protocol.ts';
 import { WORKER_CANCELLED_EXIT, WORKER_ERROR_EXIT } from './worker-protocol.ts';
 
-type RunTraining = (
-  cfg: unknown,
-  runDir: string,
-  opts: {
-    backend: string;
-    threads?: number;
-    log: (line: string) => void;
-    onProgress?: (p: { step: number; totalSteps: number; loss: number; tokensPerS?: number; phase?: string }) => void;
-    signal?: AbortSignal;
-  },
-) => Promise<{ state: 'done' | 'diverged'; summary: Record<string, unknown> }>;
+/** src/train/run.ts's signature (a type only: the module itself is loaded in loadTrainer). */
+type RunTraining = typeof import('../train/run.ts').runTraining;
 
 function send(msg: WorkerMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -79,7 +70,8 @@ async function main(): Promise<void> {
     if (stopping) process.exit(WORKER_CANCELLED_EXIT);
     const err = e instanceof Error ? e : new Error(String(e));
     console.error(err.stack ?? err.message);
-    await send({ type: 'error', message: explainError(err) });
+    const disk = diskErrorMessage(err, start.runDir);
+    await send(disk ? { type: 'error', message: disk, disk: true } : { type: 'error', message: explainError(err) });
     process.exit(WORKER_ERROR_EXIT);
   }
 }

@@ -1,17 +1,16 @@
 /** Evaluation over a split: loss (nats/token), bits per byte, perplexity, accuracy, exact match. */
 import * as tf from '@tensorflow/tfjs';
 import type { LanguageModel } from '../models/types.ts';
-import { IGNORE, nllSum } from './loss.ts';
+import { accuracy, accuracyCounts, addCounts, bitsPerByte, exactMatch, tokenPerplexity, type AccuracyCounts } from '../tasks/metrics.ts';
+import { nllSum } from './loss.ts';
 import type { TrainData } from './types.ts';
 
 export interface SplitTotals {
   split: 'valid' | 'test';
   nllSum: number; // nats over the scored tokens
-  tokens: number; // scored tokens
   bytes: number; // scored UTF-8 bytes (lm)
-  correct: number;
-  examples: number;
-  exact: number; // examples whose scored positions are all right
+  /** Argmax hits over the scored positions (counts.scored = scored tokens) and rows. */
+  counts: AccuracyCounts;
   windows: number;
 }
 
@@ -32,7 +31,7 @@ export function evaluateSplit(
   split: 'valid' | 'test',
   opts: { batchSize: number; maxBatches?: number | 'all' },
 ): SplitTotals {
-  const tot: SplitTotals = { split, nllSum: 0, tokens: 0, bytes: 0, correct: 0, examples: 0, exact: 0, windows: 0 };
+  const tot: SplitTotals = { split, nllSum: 0, bytes: 0, counts: { correct: 0, scored: 0, rows: 0, rowsExact: 0 }, windows: 0 };
   // A number of batches caps the task's own window set (task.eval_windows / eval_examples);
   // 'all' asks for every window of the split.
   const cap = typeof opts.maxBatches === 'number' ? opts.maxBatches * opts.batchSize : opts.maxBatches;
@@ -49,40 +48,24 @@ export function evaluateSplit(
     const predV = pred.dataSync();
     sum.dispose();
     pred.dispose();
-    for (let i = 0; i < b.batch; i++) {
-      let allRight = true;
-      let scored = 0;
-      for (let t = 0; t < b.seqLen; t++) {
-        const k = i * b.seqLen + t;
-        const target = b.targets[k];
-        if (target === IGNORE) continue;
-        scored++;
-        if (predV[k] === target) tot.correct++;
-        else allRight = false;
-      }
-      tot.tokens += scored;
-      if (scored > 0) {
-        tot.examples++;
-        if (allRight) tot.exact++;
-      }
-    }
+    tot.counts = addCounts(tot.counts, accuracyCounts(predV, b.targets, b.batch, b.seqLen));
     tot.bytes += b.scoredBytes ?? 0;
     tot.windows += b.batch;
   }
   return tot;
 }
 
+/** The tasks.md 0.1 / 5.6 metrics of a split (tasks/metrics.ts); an empty split gives NaN, not 0. */
 export function splitMetrics(t: SplitTotals, kind: 'lm' | 'synthetic'): SplitMetrics {
-  const loss = t.nllSum / Math.max(1, t.tokens);
+  const tokens = t.counts.scored;
   const out: SplitMetrics = {
-    loss,
-    ppl: Math.exp(loss),
-    accuracy: t.correct / Math.max(1, t.tokens),
-    exact_match: t.exact / Math.max(1, t.examples),
-    tokens: t.tokens,
+    loss: tokens ? t.nllSum / tokens : NaN,
+    ppl: tokens ? tokenPerplexity(t.nllSum, tokens) : NaN,
+    accuracy: accuracy(t.counts),
+    exact_match: exactMatch(t.counts),
+    tokens,
     windows: t.windows,
   };
-  // tasks.md 5.6: bpb = sum(nll) / (n_bytes ln 2).
-  if (kind === 'lm' && t.bytes > 0) out.bpb = t.nllSum / (t.bytes * Math.LN2);
+  if (kind === 'lm' && t.bytes > 0) out.bpb = bitsPerByte(t.nllSum, t.bytes);
   return out;
 }

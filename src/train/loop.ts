@@ -12,15 +12,9 @@ import { subSeed } from '../util/hash.ts';
 import { evaluateSplit, splitMetrics, type SplitMetrics } from './eval.ts';
 import { countScored, nllSum } from './loss.ts';
 import { AdamW, clipByGlobalNorm, learningRate } from './optimizer.ts';
-import type { Batch, TrainData } from './types.ts';
+import type { Batch, Progress, TrainData } from './types.ts';
 
-export interface Progress {
-  step: number;
-  totalSteps: number;
-  loss: number;
-  tokensPerS?: number;
-  phase?: string;
-}
+export type { Progress };
 
 export interface LoopOptions {
   log: (line: string) => void;
@@ -61,6 +55,15 @@ export function round(x: number, digits = 6): number {
 
 export function checkAbort(signal?: AbortSignal): void {
   if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('training aborted');
+}
+
+/**
+ * Let the event loop run once. tfjs's `await tensor.data()` on the cpu and wasm backends resolves
+ * through microtasks only, so a loop of steps never gives signals (SIGTERM), IPC events (the
+ * runner's death) or timers a turn; every step boundary calls this first.
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**
@@ -129,7 +132,13 @@ export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunC
   const untimed = t.timing_warmup;
   try {
     for (let step = 0; step < t.steps; step++) {
-      checkAbort(opts.signal);
+      await nextTurn();
+      if (opts.signal?.aborted) {
+        // Stopped between steps: keep the loss of the steps since the last logged line.
+        if (window.length)
+          write({ step, tokens: res.tokens, time_s: round(elapsed()), train_loss: round(window.reduce((a, b) => a + b, 0) / window.length), stopped: true });
+        checkAbort(opts.signal);
+      }
       const lr = learningRate(t, step);
       const t0 = performance.now();
       const micro: Batch[] = [];

@@ -1,8 +1,9 @@
 /** The training / evaluation loss: summed masked cross-entropy over the scored positions. */
 import * as tf from '@tensorflow/tfjs';
 import { sparseCrossEntropy } from '../backend/compat.ts';
+import { IGNORE } from '../tasks/types.ts';
 
-export const IGNORE = -100;
+export { IGNORE };
 
 /**
  * Sum of -log p(target) in nats over the scored positions of logits [B, T, V] (targets == IGNORE

@@ -17,7 +17,7 @@ import { loadTask } from '../tasks/index.ts';
 import { appendJsonl, writeJsonAtomic } from '../util/fs.ts';
 import { subSeed } from '../util/hash.ts';
 import { collectEnv, installMatmul } from './env.ts';
-import { checkAbort, evaluate, round, roundMetrics, trainLoop, type Progress } from './loop.ts';
+import { checkAbort, evaluate, nextTurn, round, roundMetrics, trainLoop, type Progress } from './loop.ts';
 import { evaluateSplit, splitMetrics } from './eval.ts';
 import type { TrainData } from './types.ts';
 
@@ -107,6 +107,7 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
     if (loop.state === 'done') {
       const metricsFile = path.join(runDir, 'metrics.jsonl');
       for (const split of cfg.eval.splits) {
+        await nextTurn();
         checkAbort(opts.signal);
         opts.onProgress?.({ step: loop.steps, totalSteps: cfg.train.steps, loss: loop.trainLoss, phase: `eval ${split}` });
         const m = evaluate(model, data, cfg, split);
@@ -132,6 +133,7 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
         return false;
       };
       for (const extra of task.extraEvals ?? []) {
+        await nextTurn();
         checkAbort(opts.signal);
         if (!fits(extra.seqLen, `test ${extra.name}`)) continue;
         const src: TrainData = { kind: data.kind, vocabSize: data.vocabSize, seqLen: extra.seqLen, trainBatch: data.trainBatch, evalBatches: (sp, bs) => extra.evalBatches(sp, bs) };
@@ -142,6 +144,7 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
       }
       summary.eval_protocol = `non-overlapping windows of ${data.seqLen} tokens, state reset per window, ${cfg.eval.batches === 'all' ? 'every window of the split' : `first ${summary.valid_eval_windows ?? summary.test_eval_windows ?? '?'} windows`}`;
 
+      await nextTurn();
       checkAbort(opts.signal);
       if (cfg.train.checkpoint) {
         await saveCheckpoint(model, path.join(runDir, 'checkpoint'));
@@ -150,6 +153,7 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
       const stateAt = new Map<number, number>();
       if (cfg.bench.enabled) {
         for (const L of cfg.bench.prefill_lengths) {
+          await nextTurn();
           checkAbort(opts.signal);
           if (!fits(L, `bench L=${L}`)) continue;
           opts.onProgress?.({ step: loop.steps, totalSteps: cfg.train.steps, loss: loop.trainLoss, phase: `bench L=${L}` });
@@ -167,6 +171,9 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
     }
     summary.rss_peak_bytes = rssPeakBytes();
     summary.wall_s = (performance.now() - t0) / 1000;
+    // Last chance to hear a stop (or, in a worker, the runner's death): a stopped run writes no summary.
+    await nextTurn();
+    checkAbort(opts.signal);
     writeJsonAtomic(path.join(runDir, 'summary.json'), summary);
     log(`${loop.state} in ${(summary.wall_s as number).toFixed(1)} s`);
     return { state: loop.state, summary };

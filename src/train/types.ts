@@ -1,23 +1,22 @@
 /**
- * The slice of the task interface (src/tasks/index.ts) that training and evaluation use, stated
- * structurally so the loop can be driven by any data source (and tested with hand-made ones).
+ * What training and evaluation read from a task: a slice of tasks/types.ts TaskData (any TaskData
+ * is one), so the loop can also be driven by hand-made data in tests; Batch is the task's own.
  */
-export interface Batch {
-  inputs: Int32Array; // [B*T]
-  targets: Int32Array; // [B*T], IGNORE = -100 where nothing is scored
-  batch: number;
-  seqLen: number;
-  /** lm: UTF-8 bytes of the scored text (EOS counts 1), for bits per byte. */
-  scoredBytes?: number;
-}
+import type { Batch, EvalSplit, TaskData } from '../tasks/types.ts';
 
-export interface TrainData {
-  kind: 'lm' | 'synthetic';
-  vocabSize: number;
-  seqLen: number;
-  trainBatch(step: number, batchSize: number, seed: number): Batch;
-  evalBatches(split: 'valid' | 'test', batchSize: number, maxWindows?: number | 'all'): Iterable<Batch>;
-  /** Windows / examples of the split's evaluation set (the task's own default size). */
-  evalSize?(split: 'valid' | 'test'): number;
-  describe?(): unknown;
+export type { Batch } from '../tasks/types.ts';
+
+export type TrainData = Pick<TaskData, 'kind' | 'vocabSize' | 'seqLen' | 'trainBatch'> & {
+  evalBatches(split: EvalSplit, batchSize: number, maxWindows?: number | 'all'): Iterable<Batch>;
+  evalSize?: TaskData['evalSize'];
+  describe?: TaskData['describe'];
+};
+
+/** Training progress, as the loop reports it and the worker forwards it to the runner. */
+export interface Progress {
+  step: number;
+  totalSteps: number;
+  loss: number;
+  tokensPerS?: number;
+  phase?: string;
 }
