@@ -89,6 +89,54 @@ describe('seqlab validate / plan on bad input', () => {
   });
 });
 
+describe('hostile and empty input (exit 2, located)', () => {
+  it('a YAML alias bomb is refused at the key where it explodes, not an internal error', () => {
+    const lines = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++) {
+      const [p, n] = [String.fromCharCode(96 + i), String.fromCharCode(97 + i)];
+      lines.push(`${n}: &${n} [${Array(9).fill(`*${p}`).join(', ')}]`);
+    }
+    const f = write('bomb.yaml', lines.join('\n') + '\n');
+    for (const cmd of ['validate', 'plan', 'run']) {
+      const r = seqlab(cmd, f);
+      expectUserError(r, /bomb\.yaml:6:\d+: f: YAML aliases expand to more than 100000 values/);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    // Aliases that stay small are fine.
+    const ok = write('alias-ok.yaml', 'name: al\nmodel: &m { d_model: 32, n_layers: 1 }\nsweep:\n  cases:\n    - { name: c, set: { train.lr: 0.01 } }\n');
+    expect(seqlab('validate', ok).code).toBe(0);
+  });
+
+  it('an alias without an anchor names its place', () => {
+    expectUserError(seqlab('validate', write('noanchor.yaml', 'train:\n  steps: *n\n')), /noanchor\.yaml:2:10: train\.steps: alias \*n has no anchor/);
+  });
+
+  it('an empty or comment-only config is an error, also as an extends base', () => {
+    expectUserError(seqlab('validate', write('empty0.yaml', '')), /empty0\.yaml:1:1: the config is empty/);
+    expectUserError(seqlab('plan', write('comment.yaml', '# nothing here\n\n')), /comment\.yaml:1:1: the config is empty/);
+    expectUserError(seqlab('validate', write('braces.yaml', '{}\n')), /braces\.yaml:1:1: the config is empty/);
+    write('empty-base.yaml', '# todo\n');
+    expectUserError(seqlab('validate', write('child.yaml', 'extends: empty-base.yaml\nname: c\n')), /empty-base\.yaml:1:1: the config is empty/);
+  });
+
+  it('malformed --set keys are exit 2', () => {
+    const f = write('set.yaml', 'name: s\n');
+    expectUserError(seqlab('validate', f, '--set', 'model..d_model=32'), /--set model\.\.d_model=32: malformed key .*empty segment/);
+    expectUserError(seqlab('plan', f, '--set', '.train.steps.=5'), /--set \.train\.steps\.=5: malformed key .*starts or ends with a dot/);
+    expectUserError(seqlab('plan', f, '--set', 'train. steps=5'), /malformed key/);
+    const g = write('axis-bad.yaml', 'sweep:\n  grid:\n    train..lr: [0.1, 0.2]\n');
+    expectUserError(seqlab('plan', g), /axis-bad\.yaml:3:\d+: sweep\.grid\.train\.\.lr: malformed key/);
+  });
+
+  it('--set sweep.grid.KEY=[...] adds that axis', () => {
+    const f = write('setgrid.yaml', 'name: sg\nmodel: { d_model: 32, n_layers: 1 }\n');
+    const r = seqlab('plan', f, '--json', '--set', 'sweep.grid.train.lr=[1e-3,3e-3]');
+    expect(r.code, r.stderr).toBe(0);
+    const runs = JSON.parse(r.stdout).runs as { axes: Record<string, unknown> }[];
+    expect(runs.map((x) => x.axes['train.lr'])).toEqual([1e-3, 3e-3]);
+  });
+});
+
 describe('seqlab plan', () => {
   it('prints one row per run with stable ids (3 x 2 grid, 2 seeds = 12 runs)', () => {
     const f = write('grid.yaml', 'name: g\nmodel: { d_model: 32, n_layers: 1 }\nseeds: [0, 1]\nsweep:\n  grid:\n    train.lr: [0.001, 0.002, 0.003]\n    train.batch_size: [4, 8]\n');

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LineCounter, parseDocument, parse as parseYaml, type Document } from 'yaml';
+import { isAlias, isCollection, isPair, isScalar, LineCounter, parseDocument, parse as parseYaml, type Document } from 'yaml';
 import type { z } from 'zod';
 import { UserError, UserErrors } from '../errors.ts';
 import { closest, didYouMean } from './suggest.ts';
@@ -47,6 +47,24 @@ export function splitKey(key: string): string[] {
   return key.split('.').filter((s) => s.length > 0);
 }
 
+/** Why a dotted key is malformed (empty segment, leading/trailing dot, blanks), or undefined if it is fine. */
+export function malformedKey(key: string): string | undefined {
+  if (key.length === 0) return 'empty key';
+  if (/\s/.test(key)) return 'a key has no blanks';
+  if (key.startsWith('.') || key.endsWith('.')) return `"${key}" starts or ends with a dot`;
+  if (key.includes('..')) return `"${key}" has an empty segment between two dots`;
+  return undefined;
+}
+
+/**
+ * The path an override or sweep key writes. `sweep.grid` / `sweep.zip` are maps from a dotted key to
+ * values, so `sweep.grid.train.lr` is the axis "train.lr" of sweep.grid, not sweep.grid.train.lr.
+ */
+export function overridePath(keys: string[]): string[] {
+  if (keys[0] === 'sweep' && (keys[1] === 'grid' || keys[1] === 'zip') && keys.length > 3) return [keys[0], keys[1], keys.slice(2).join('.')];
+  return keys;
+}
+
 export function getPath(obj: unknown, keys: Path): unknown {
   let cur = obj;
   for (const k of keys) {
@@ -84,9 +102,70 @@ function readYaml(file: string): SourceFile & { value: unknown } {
       }),
     );
   }
-  const value = doc.toJS({ maxAliasCount: 1000 }) ?? {};
+  const src = { file, doc, lines };
+  if (doc.contents === null || (isCollection(doc.contents) && doc.contents.items.length === 0 && !isAlias(doc.contents))) {
+    throw new UserError(`${file}:1:1: the config is empty (no keys); write at least one key, e.g. name: my-sweep`);
+  }
+  checkAliases(src);
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: -1 });
+  } catch (e) {
+    // checkAliases catches what it can name; anything else yaml refuses is still the file's fault.
+    if (e instanceof ReferenceError) throw new UserError(`${file}:1:1: YAML alias error: ${e.message}`);
+    throw e;
+  }
   if (!isPlainObject(value)) throw new UserError(`${file}:1:1: expected a mapping of config keys at the top level`);
-  return { file, doc, lines, value };
+  return { ...src, value };
+}
+
+/** More values than this, once aliases are expanded, is an alias bomb rather than a config. */
+export const MAX_EXPANDED_VALUES = 100_000;
+
+/**
+ * Expanded size of every node (an alias counts as the whole node it points to), in document order,
+ * so that `a: &a [x, x, ...]; b: &b [*a, *a, ...]; ...` is refused at the first collection that
+ * grows past MAX_EXPANDED_VALUES, naming its key and line, before anything expands it.
+ */
+function checkAliases(src: SourceFile): void {
+  const anchors = new Map<string, number>(); // anchor -> expanded size of its node
+  const at = (node: unknown, keys: Path) => {
+    const range = (node as { range?: [number, number, number] }).range;
+    const pos = range ? src.lines.linePos(range[0]) : { line: 1, col: 1 };
+    return `${src.file}:${pos.line}:${pos.col}: ${dotted(keys)}`;
+  };
+  const walk = (node: unknown, keys: Path): number => {
+    if (node === null || node === undefined) return 1;
+    let size: number;
+    if (isAlias(node)) {
+      const target = anchors.get(node.source);
+      if (target === undefined) throw new UserError(`${at(node, keys)}: alias *${node.source} has no anchor &${node.source} before it`);
+      size = target;
+    } else if (isScalar(node)) size = 1;
+    else if (isCollection(node)) {
+      size = 1;
+      let firstAlias: unknown;
+      node.items.forEach((item: unknown, i: number) => {
+        if (isPair(item)) {
+          const k = isScalar(item.key) ? String(item.key.value) : String(i);
+          size += walk(item.key, keys) + walk(item.value, [...keys, k]);
+          if (!firstAlias && isAlias(item.value)) firstAlias = item.value;
+        } else {
+          size += walk(item, [...keys, i]);
+          if (!firstAlias && isAlias(item)) firstAlias = item;
+        }
+      });
+      if (size > MAX_EXPANDED_VALUES && firstAlias) {
+        throw new UserError(
+          `${at(firstAlias, keys)}: YAML aliases expand to more than ${MAX_EXPANDED_VALUES} values here (an alias bomb?); write the values out instead of nesting aliases`,
+        );
+      }
+    } else size = 1;
+    const anchor = (node as { anchor?: string }).anchor;
+    if (anchor) anchors.set(anchor, size);
+    return size;
+  };
+  walk(src.doc.contents, []);
 }
 
 function loadChain(file: string, stack: string[], sources: SourceFile[]): Raw {
@@ -119,8 +198,10 @@ function loadChain(file: string, stack: string[], sources: SourceFile[]): Raw {
 export function parseOverride(spec: string): { keys: string[]; value: unknown } {
   const eq = spec.indexOf('=');
   if (eq <= 0) throw new UserError(`--set ${spec}: expected KEY=VALUE, e.g. --set train.lr=1e-3`);
-  const keys = splitKey(spec.slice(0, eq).trim());
-  if (keys.length === 0) throw new UserError(`--set ${spec}: empty key`);
+  const key = spec.slice(0, eq).trim();
+  const bad = malformedKey(key);
+  if (bad) throw new UserError(`--set ${spec}: malformed key (${bad}); expected dotted names like train.lr`);
+  const keys = overridePath(key.split('.'));
   let value: unknown;
   try {
     value = parseYaml(spec.slice(eq + 1));

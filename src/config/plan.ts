@@ -9,7 +9,7 @@ import { UserError, UserErrors } from '../errors.ts';
 import { resolveModel } from '../models/spec.ts';
 import * as tasks from '../tasks/schema.ts';
 import { runId } from './identity.ts';
-import { dotted, getPath, keyExists, loadConfigFile, locate, parseConfig, setPath, splitKey, type LoadedConfig } from './load.ts';
+import { dotted, getPath, keyExists, loadConfigFile, locate, malformedKey, parseConfig, setPath, splitKey, type LoadedConfig } from './load.ts';
 import type { ExecutionConfig, ExperimentConfig, RunConfig } from './schema.ts';
 import { expandSweep, sweepKeys, type SweepPoint } from './sweep.ts';
 
@@ -60,6 +60,11 @@ export function resolveRun(cfg: ExperimentConfig, seed: number): RunConfig {
 function checkKeys(loaded: LoadedConfig, cfg: ExperimentConfig): void {
   const errors: string[] = [];
   for (const { key, where } of sweepKeys(cfg.sweep)) {
+    const bad = malformedKey(key);
+    if (bad) {
+      errors.push(`${locate(loaded, where)}: ${dotted(where)}: malformed key (${bad})`);
+      continue;
+    }
     const keys = splitKey(key);
     if (keys[0] === 'sweep' || keys[0] === 'seeds' || keys[0] === 'extends') {
       errors.push(`${locate(loaded, where)}: ${dotted(where)}: "${key}" cannot be swept`);
