@@ -170,10 +170,6 @@ function checkAliases(src: SourceFile): void {
 
 function loadChain(file: string, stack: string[], sources: SourceFile[]): Raw {
   const abs = path.resolve(file);
-  if (stack.includes(abs)) {
-    const cycle = [...stack.slice(stack.indexOf(abs)), abs].map((f) => path.relative(process.cwd(), f) || f);
-    throw new UserError(`extends cycle: ${cycle.join(' -> ')}`);
-  }
   const src = readYaml(file);
   const value = src.value as Raw;
   const ext = value.extends;
@@ -183,10 +179,17 @@ function loadChain(file: string, stack: string[], sources: SourceFile[]): Raw {
     if (!list || list.some((x) => typeof x !== 'string')) {
       throw new UserError(`${locateIn(src, ['extends'])}: extends: expected a file name or a list of file names`);
     }
-    for (const base of list as string[]) {
+    for (const [i, base] of (list as string[]).entries()) {
       const basePath = path.resolve(path.dirname(abs), base);
-      if (!fs.existsSync(basePath)) throw new UserError(`${locateIn(src, ['extends'])}: extends: ${base}: no such file`);
-      merged = deepMerge(merged, loadChain(basePath, [...stack, abs], sources));
+      const here = locateIn(src, typeof ext === 'string' ? ['extends'] : ['extends', i]);
+      if (!fs.existsSync(basePath)) throw new UserError(`${here}: extends: ${base}: no such file`);
+      const chain = [...stack, abs];
+      if (chain.includes(basePath)) {
+        const cycle = [...chain.slice(chain.indexOf(basePath)), basePath].map((f) => path.relative(process.cwd(), f) || f);
+        throw new UserError(`${here}: extends cycle: ${cycle.join(' -> ')}`);
+      }
+      // Named as the user would type it from here (a relative path), so error lines stay short.
+      merged = deepMerge(merged, loadChain(path.relative(process.cwd(), basePath) || basePath, chain, sources));
     }
   }
   sources.push(src);
