@@ -137,6 +137,33 @@ describe('hostile and empty input (exit 2, located)', () => {
   });
 });
 
+describe('argument habits', () => {
+  it('a Hydra-style positional key=value is told to use --set', () => {
+    const f = write('hydra.yaml', 'name: h\n');
+    expectUserError(seqlab('plan', f, 'train.lr=1e-3'), /train\.lr=1e-3: KEY=VALUE is not a positional argument here; use --set train\.lr=1e-3/);
+    expectUserError(seqlab('validate', f, '++model.d_model=32'), /use --set model\.d_model=32/);
+    // Values of options are not positional: --set's value and report's --baseline stay as they are.
+    expect(seqlab('validate', f, '--set', 'train.lr=1e-3').code).toBe(0);
+  });
+
+  it('--backend that cannot load is exit 2 before any run starts', () => {
+    let installed = false;
+    for (const pkg of ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']) {
+      try {
+        require.resolve(pkg, { paths: [root] });
+        installed = true;
+      } catch {
+        /* absent */
+      }
+    }
+    if (installed) return; // nothing to refuse on a machine that has the binding
+    const out = path.join(dir, 'backend-runs');
+    const f = write('backend.yaml', `name: b\nmodel: { d_model: 16, n_layers: 1 }\ntrain: { steps: 1 }\noutput: { root: ${out} }\n`);
+    expectUserError(seqlab('run', f, '--backend', 'tensorflow'), /backend 'tensorflow' is not available here/);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+});
+
 describe('seqlab plan', () => {
   it('prints one row per run with stable ids (3 x 2 grid, 2 seeds = 12 runs)', () => {
     const f = write('grid.yaml', 'name: g\nmodel: { d_model: 32, n_layers: 1 }\nseeds: [0, 1]\nsweep:\n  grid:\n    train.lr: [0.001, 0.002, 0.003]\n    train.batch_size: [4, 8]\n');
