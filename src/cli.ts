@@ -64,10 +64,25 @@ function fail(message: string, code: number): never {
 
 // A backend asked for by name must load before any run starts (exit 2, not N failed runs).
 program.hook('preAction', async (_program, action) => {
-  const backend = (action.opts() as { backend?: unknown }).backend;
-  if (BACKEND_COMMANDS.has(action.name()) && typeof backend === 'string' && backend !== 'auto' && backend !== 'cpu') {
+  if (!BACKEND_COMMANDS.has(action.name())) return;
+  const opts = action.opts() as { backend?: unknown; set?: string[] };
+  let backend = opts.backend;
+  let where = '--backend';
+  if (backend === undefined && action.name() === 'run' && typeof action.args[0] === 'string') {
+    // execution.backend of the config (read from the config alone, as plan does).
+    const { loadConfigFile, locate } = await import('./config/load.ts');
+    const { planFromLoaded } = await import('./config/plan.ts');
+    const loaded = loadConfigFile(action.args[0], opts.set ?? []);
+    backend = planFromLoaded(loaded, { yes: true, data: false }).execution.backend;
+    where = `${locate(loaded, ['execution', 'backend'])}: execution.backend`;
+  }
+  if (typeof backend === 'string' && backend !== 'auto' && backend !== 'cpu') {
     const { selectBackend } = await import('./backend/select.ts');
-    await selectBackend(backend);
+    try {
+      await selectBackend(backend);
+    } catch (e) {
+      throw e instanceof UserError ? new UserError(`${where}: ${e.message}`) : e;
+    }
   }
 });
 

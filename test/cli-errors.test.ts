@@ -107,6 +107,11 @@ describe('hostile and empty input (exit 2, located)', () => {
     expect(seqlab('validate', ok).code).toBe(0);
   });
 
+  it('collections nested thousands deep are a located syntax error', () => {
+    const f = write('deep.yaml', `a: ${'['.repeat(5000)}${']'.repeat(5000)}\n`);
+    expectUserError(seqlab('validate', f), /deep\.yaml:1:\d+: YAML syntax error: collections nested too deeply/);
+  });
+
   it('an alias without an anchor names its place', () => {
     expectUserError(seqlab('validate', write('noanchor.yaml', 'train:\n  steps: *n\n')), /noanchor\.yaml:2:10: train\.steps: alias \*n has no anchor/);
   });
@@ -159,7 +164,10 @@ describe('argument habits', () => {
     if (installed) return; // nothing to refuse on a machine that has the binding
     const out = path.join(dir, 'backend-runs');
     const f = write('backend.yaml', `name: b\nmodel: { d_model: 16, n_layers: 1 }\ntrain: { steps: 1 }\noutput: { root: ${out} }\n`);
-    expectUserError(seqlab('run', f, '--backend', 'tensorflow'), /backend 'tensorflow' is not available here/);
+    expectUserError(seqlab('run', f, '--backend', 'tensorflow'), /--backend: backend 'tensorflow' is not available here/);
+    expect(fs.existsSync(out)).toBe(false);
+    const g = write('backend-cfg.yaml', `name: b\nmodel: { d_model: 16, n_layers: 1 }\nexecution:\n  backend: tensorflow\noutput: { root: ${out} }\n`);
+    expectUserError(seqlab('run', g), /backend-cfg\.yaml:4:12: execution\.backend: backend 'tensorflow' is not available here/);
     expect(fs.existsSync(out)).toBe(false);
   });
 });

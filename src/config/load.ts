@@ -97,7 +97,8 @@ function readYaml(file: string): SourceFile & { value: unknown } {
     throw new UserErrors(
       doc.errors.map((err) => {
         const pos = err.linePos?.[0] ?? lines.linePos(err.pos[0]);
-        const what = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+        let what = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+        if (/call stack/i.test(what)) what = 'collections nested too deeply';
         return `${file}:${pos.line}:${pos.col}: YAML syntax error: ${what}`;
       }),
     );
