@@ -20,7 +20,7 @@ export const lmTaskSchema = z.strictObject({
   corpus: z
     .string()
     .default('sotu')
-    .describe('sotu | gutenberg | brown (research-only licence) | file:PATH | dir:PATH (UTF-8 text)'),
+    .describe('sotu | gutenberg | brown (research-only licence) | file:PATH | dir:PATH (UTF-8 text; a relative PATH is read from the folder of the config file that names it)'),
   tokenizer: z.enum(['byte', 'char', 'bpe']).default('byte').describe('byte (V=257, EOS=256) | char (training-split alphabet + UNK + EOS) | bpe (byte-level, trained on the training split)'),
   bpe_vocab: posInt('BPE vocabulary size including 256 bytes and EOS (tokenizer: bpe only)').min(258).max(65536).default(1024),
   seq_len: posInt('context length T of training and evaluation windows').default(256),
