@@ -145,7 +145,11 @@ describe('eval.batches vs task.eval_windows', () => {
   it('a disagreement prints a note saying what is evaluated', () => {
     const r = seqlab(['plan', write('ev.yaml', 'model: { d_model: 16, n_layers: 1 }\ntask: { eval_windows: 500 }\neval: { batches: 4, batch_size: 8 }\n')]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/note: eval\.batches 4 x batch size 8 = 32 caps task\.eval_windows 500: each split is evaluated on its first 32 windows/);
+    expect(r.stderr).toMatch(/ev\.yaml: note: task\.eval_windows 500 and eval\.batches 4 x batch size 8 = 32 disagree: each split is evaluated on its first 32 windows \(4 batches/);
+    // Batches asked for that the (default) window count does not reach: 200 windows = 13 batches of 16.
+    const b = seqlab(['validate', write('ev3.yaml', 'model: { d_model: 16, n_layers: 1 }\neval: { batches: 20 }\n')]);
+    expect(b.code).toBe(0);
+    expect(b.stderr).toMatch(/first 200 windows \(13 batches/);
     const quiet = seqlab(['validate', write('ev2.yaml', 'model: { d_model: 16, n_layers: 1 }\ntask: { eval_windows: 32 }\neval: { batches: 4, batch_size: 8 }\n')]);
     expect(quiet.stderr).toBe('');
   });

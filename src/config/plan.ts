@@ -131,21 +131,22 @@ function withAbsoluteCorpus(cfg: ExperimentConfig, baseDir: string): ExperimentC
   return { ...cfg, task: { ...cfg.task, corpus: absoluteCorpus(cfg.task.corpus, baseDir) } };
 }
 
-/** What an lm run evaluates when task.eval_windows and eval.batches x batch size disagree. */
+/**
+ * What an lm run evaluates when a written task.eval_windows or eval.batches is not what happens:
+ * the windows of a split are min(eval_windows, batches x eval batch size), in batches of that size.
+ */
 function evalNote(loaded: LoadedConfig, cfg: RunConfig): string | undefined {
   const t = cfg.task;
   if (t.kind !== 'lm' || t.eval_windows === 'all' || cfg.eval.batches === 'all') return undefined;
-  const written = (k: string[]) => getPath(loaded.raw, k) !== undefined || loaded.overrides.some((o) => o.startsWith(k.join('.') + '='));
-  if (![['task', 'eval_windows'], ['eval', 'batches'], ['eval', 'batch_size']].some(written)) return undefined;
+  const written = (k: string) => getPath(loaded.raw, splitKey(k)) !== undefined || loaded.overrides.some((o) => o.trim().startsWith(k + '='));
   const bs = cfg.eval.batch_size ?? cfg.train.batch_size;
   const cap = cfg.eval.batches * bs;
-  if (cap === t.eval_windows) return undefined;
-  const n = Math.min(cap, t.eval_windows);
-  const by =
-    cap < t.eval_windows
-      ? `eval.batches ${cfg.eval.batches} x batch size ${bs} = ${cap} caps task.eval_windows ${t.eval_windows}`
-      : `task.eval_windows ${t.eval_windows} is less than eval.batches ${cfg.eval.batches} x batch size ${bs} = ${cap}`;
-  return `${loaded.file}: note: ${by}: each split is evaluated on its first ${n} windows (fewer if the split is shorter)`;
+  const windows = Math.min(cap, t.eval_windows);
+  const batches = Math.ceil(windows / bs);
+  const windowsCut = written('task.eval_windows') && cap < t.eval_windows;
+  const batchesCut = (written('eval.batches') || written('eval.batch_size')) && batches < cfg.eval.batches;
+  if (!windowsCut && !batchesCut) return undefined;
+  return `note: task.eval_windows ${t.eval_windows} and eval.batches ${cfg.eval.batches} x batch size ${bs} = ${cap} disagree: each split is evaluated on its first ${windows} windows (${batches} batches; fewer if the split is shorter)`;
 }
 
 export function planFromLoaded(loaded: LoadedConfig, opts: PlanOptions = {}): Plan {
@@ -162,7 +163,7 @@ export function planFromLoaded(loaded: LoadedConfig, opts: PlanOptions = {}): Pl
 
   const runs: PlannedRun[] = [];
   const seen = new Set<string>();
-  const notes = new Set<string>();
+  const evalNotes = new Set<string>();
   let collapsed = 0;
   let excluded = 0;
   for (const point of points) {
@@ -201,7 +202,7 @@ export function planFromLoaded(loaded: LoadedConfig, opts: PlanOptions = {}): Pl
       if (base.seeds.length > 1 || base.seeds[0] !== 0) axes.seed = seed;
       runs.push({ id, index: runs.length, axes, case: point.case, config, vocabExact, where: at });
       const note = evalNote(loaded, config);
-      if (note) notes.add(note);
+      if (note) evalNotes.add(note);
     }
   }
 
@@ -235,7 +236,7 @@ export function planFromLoaded(loaded: LoadedConfig, opts: PlanOptions = {}): Pl
     execution: base.execution,
     sweepYaml,
     axisKeys,
-    notes: [...notes],
+    notes: [...evalNotes].slice(0, 1).map((n) => `${loaded.file}: ${n}${evalNotes.size > 1 ? ` (and ${evalNotes.size - 1} more alike with other sizes)` : ''}`),
     dataResolved,
   };
 }
