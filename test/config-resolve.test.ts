@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadConfigFile, locate } from '../src/config/load.ts';
 import { loadPlan } from '../src/config/plan.ts';
 import { BYTES_PER_PARAM, WASM_HEAP_BYTES, backendMemory, checkMemory, estimateMemory } from '../src/config/memory.ts';
 import { countParams } from '../src/models/spec.ts';
@@ -115,6 +116,15 @@ describe('errors found after parsing name file:line:col', () => {
     write('cy1.yaml', 'name: a\nextends: [cy2.yaml]\n');
     write('cy2.yaml', 'name: b\nextends: cy1.yaml\n');
     expectOneLine(seqlab(['validate', 'cy1.yaml']), /^seqlab: error: cy2\.yaml:2:10: extends cycle: cy1\.yaml -> cy2\.yaml -> cy1\.yaml/);
+  });
+});
+
+describe('locate', () => {
+  it('a key is "--set" only when an override names it or a parent, not a key sharing its first letters', () => {
+    const f = write('loc.yaml', 'name: loc\ntrain:\n  steps: 5\n');
+    expect(locate(loadConfigFile(f, ['t=1']), ['train', 'steps'])).toMatch(/loc\.yaml:3:10$/);
+    expect(locate(loadConfigFile(f, ['train=1']), ['train', 'steps'])).toBe('--set');
+    expect(locate(loadConfigFile(f, ['train.steps=1']), ['train', 'steps'])).toBe('--set');
   });
 });
 

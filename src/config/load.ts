@@ -241,7 +241,11 @@ function locateIn(src: SourceFile, keys: Path): string {
 /** file:line:col of the last source that writes this key (or its closest written parent). */
 export function locate(loaded: LoadedConfig, keys: Path): string {
   const setKey = keys.join('.');
-  if (loaded.overrides.some((o) => setKey.startsWith(o.slice(0, o.indexOf('=')).trim()))) return '--set';
+  const setByOverride = (o: string) => {
+    const k = o.slice(0, o.indexOf('=')).trim();
+    return setKey === k || setKey.startsWith(k + '.');
+  };
+  if (loaded.overrides.some(setByOverride)) return '--set';
   for (let i = loaded.sources.length - 1; i >= 0; i--) {
     const src = loaded.sources[i];
     if (src.doc.hasIn(keys)) return locateIn(src, keys);
