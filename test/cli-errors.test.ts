@@ -112,6 +112,19 @@ describe('hostile and empty input (exit 2, located)', () => {
     expectUserError(seqlab('validate', f), /deep\.yaml:1:\d+: YAML syntax error: collections nested too deeply/);
   });
 
+  it('a sweep whose product is astronomically large is refused before it is expanded', () => {
+    const axes = ['lr', 'clip', 'beta1', 'beta2', 'eps', 'weight_decay', 'min_lr_ratio'].map(
+      (k) => `    train.${k}: [${Array.from({ length: 12 }, (_, j) => 0.01 * (j + 1)).join(', ')}]`,
+    );
+    const f = write('huge.yaml', `sweep:\n  grid:\n${axes.join('\n')}\n`);
+    expectUserError(seqlab('validate', f), /huge\.yaml:2:3: sweep: the sweep expands to 3\.58e\+7 points x seeds, more than 100 x execution\.max_runs/);
+  });
+
+  it('a config file of many megabytes is refused unread', () => {
+    const f = write('big.yaml', `name: big\ndescription: "${'x'.repeat(5 * 1024 * 1024)}"\n`);
+    expectUserError(seqlab('validate', f), /big\.yaml: \d+ bytes is too large for a config file/);
+  });
+
   it('an alias without an anchor names its place', () => {
     expectUserError(seqlab('validate', write('noanchor.yaml', 'train:\n  steps: *n\n')), /noanchor\.yaml:2:10: train\.steps: alias \*n has no anchor/);
   });

@@ -83,11 +83,17 @@ export function setPath(obj: Raw, keys: string[], value: unknown): Raw {
   return { ...obj, [head]: rest.length === 0 ? value : setPath(isPlainObject(child) ? child : {}, rest, value) };
 }
 
+/** A config describes an experiment; a file this large is data (or an attack), not a config. */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
 function readYaml(file: string): SourceFile & { value: unknown } {
   let text: string;
   try {
+    const size = fs.statSync(file).size;
+    if (size > MAX_CONFIG_BYTES) throw new UserError(`${file}: ${size} bytes is too large for a config file (limit ${MAX_CONFIG_BYTES}); is it a data file?`);
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
+    if (e instanceof UserError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new UserError(code === 'ENOENT' ? `${file}: no such file` : `${file}: cannot read (${code ?? String(e)})`);
   }

@@ -11,9 +11,12 @@ import { runId } from './identity.ts';
 import { dotted, getPath, keyExists, loadConfigFile, locate, malformedKey, parseConfig, setPath, splitKey, type LoadedConfig } from './load.ts';
 import { resolveData, resolveRunFromConfig } from './resolve.ts';
 import type { ExecutionConfig, ExperimentConfig, RunConfig, SweepConfig } from './schema.ts';
-import { expandSweep, sweepKeys, type SweepPoint } from './sweep.ts';
+import { countPoints, expandSweep, sweepKeys, type SweepPoint } from './sweep.ts';
 
 export const PLAN_FORMAT_VERSION = 1;
+
+/** Sweeps are expanded (and each point validated) only up to this many times execution.max_runs. */
+export const SWEEP_EXPANSION_FACTOR = 100;
 
 export interface PlannedRun {
   id: string;
@@ -153,6 +156,14 @@ export function planFromLoaded(loaded: LoadedConfig, opts: PlanOptions = {}): Pl
   const where = (keys: (string | number)[]) => locate(loaded, keys);
   const base = parseConfig(loaded.raw, where);
   checkKeys(loaded, base);
+  // A product of a few long axes is astronomically large: refuse it before expanding anything.
+  const total = countPoints(base.sweep) * base.seeds.length;
+  const hardLimit = SWEEP_EXPANSION_FACTOR * base.execution.max_runs;
+  if (total > hardLimit) {
+    throw new UserError(
+      `${locate(loaded, ['sweep'])}: sweep: the sweep expands to ${total.toExponential(2)} points x seeds, more than ${SWEEP_EXPANSION_FACTOR} x execution.max_runs (${hardLimit}) even before exclusion; split it or raise execution.max_runs`,
+    );
+  }
   let points: SweepPoint[];
   try {
     points = expandSweep(base.sweep);
