@@ -153,6 +153,15 @@ describe('hostile and empty input (exit 2, located)', () => {
     const runs = JSON.parse(r.stdout).runs as { axes: Record<string, unknown> }[];
     expect(runs.map((x) => x.axes['train.lr'])).toEqual([1e-3, 3e-3]);
   });
+
+  it('--set reaches into sweep cases by index; an index past the end is exit 2', () => {
+    const f = write('setcase.yaml', 'name: sc\nmodel: { d_model: 16, n_layers: 1 }\nsweep:\n  base: false\n  cases:\n    - { name: a, set: { train.lr: 0.01 } }\n');
+    const r = seqlab('plan', f, '--json', '--set', 'sweep.cases.0.set.train.lr=0.05', '--set', 'sweep.cases.0.grid.train.steps=[1,2]');
+    expect(r.code, r.stderr).toBe(0);
+    const runs = JSON.parse(r.stdout).runs as { axes: Record<string, unknown> }[];
+    expect(runs.map((x) => [x.axes['train.lr'], x.axes['train.steps']])).toEqual([[0.05, 1], [0.05, 2]]);
+    expectUserError(seqlab('plan', f, '--set', 'sweep.cases.3.name=b'), /--set sweep\.cases\.3\.name=b: sweep\.cases\.3: index 3 is past the end of a list of 1/);
+  });
 });
 
 describe('argument habits', () => {

@@ -61,7 +61,11 @@ export function malformedKey(key: string): string | undefined {
  * values, so `sweep.grid.train.lr` is the axis "train.lr" of sweep.grid, not sweep.grid.train.lr.
  */
 export function overridePath(keys: string[]): string[] {
-  if (keys[0] === 'sweep' && (keys[1] === 'grid' || keys[1] === 'zip') && keys.length > 3) return [keys[0], keys[1], keys.slice(2).join('.')];
+  if (keys[0] !== 'sweep') return keys;
+  const join = (n: number) => (keys.length > n + 1 ? [...keys.slice(0, n), keys.slice(n).join('.')] : keys);
+  if (keys[1] === 'grid' || keys[1] === 'zip') return join(2); // sweep.grid.<axis>
+  if (keys[1] === 'exclude' && /^\d+$/.test(keys[2] ?? '')) return join(3); // sweep.exclude.<i>.<key>
+  if (keys[1] === 'cases' && /^\d+$/.test(keys[2] ?? '') && ['set', 'grid', 'zip'].includes(keys[3])) return join(4); // sweep.cases.<i>.set.<key>
   return keys;
 }
 
@@ -75,12 +79,26 @@ export function getPath(obj: unknown, keys: Path): unknown {
   return cur;
 }
 
-/** Set a dotted key on a plain object, creating intermediate objects (returns a new object). */
+/**
+ * Set a dotted key on a plain object, creating intermediate objects (returns a new object). A
+ * numeric segment indexes an existing list (sweep.cases.0.name); past its end it is an error.
+ */
 export function setPath(obj: Raw, keys: string[], value: unknown): Raw {
-  if (keys.length === 0) return obj;
+  return setIn(obj, keys, value, []) as Raw;
+}
+
+function setIn(node: unknown, keys: string[], value: unknown, done: string[]): unknown {
+  if (keys.length === 0) return value;
   const [head, ...rest] = keys;
-  const child = obj[head];
-  return { ...obj, [head]: rest.length === 0 ? value : setPath(isPlainObject(child) ? child : {}, rest, value) };
+  if (Array.isArray(node) && /^\d+$/.test(head)) {
+    const i = Number(head);
+    if (i >= node.length) throw new UserError(`${[...done, head].join('.')}: index ${i} is past the end of a list of ${node.length}`);
+    const copy = [...node];
+    copy[i] = setIn(node[i], rest, value, [...done, head]);
+    return copy;
+  }
+  const obj = isPlainObject(node) ? node : {};
+  return { ...obj, [head]: setIn(obj[head], rest, value, [...done, head]) };
 }
 
 /** A config describes an experiment; a file this large is data (or an attack), not a config. */
@@ -226,7 +244,11 @@ export function loadConfigFile(file: string, overrides: string[] = []): LoadedCo
   let raw = loadChain(file, [], sources);
   for (const spec of overrides) {
     const { keys, value } = parseOverride(spec);
-    raw = setPath(raw, keys, value);
+    try {
+      raw = setPath(raw, keys, value);
+    } catch (e) {
+      throw e instanceof UserError ? new UserError(`--set ${spec}: ${e.message}`) : e;
+    }
   }
   return { raw, file, sources, overrides };
 }
