@@ -125,6 +125,11 @@ describe('hostile and empty input (exit 2, located)', () => {
     expectUserError(seqlab('validate', f), /big\.yaml: \d+ bytes is too large for a config file/);
   });
 
+  it('__proto__ is an unknown key like any other, and an unknown YAML tag is not silently dropped', () => {
+    expectUserError(seqlab('validate', write('proto.yaml', 'name: p\n__proto__:\n  polluted: 1\n')), /proto\.yaml:3:3: __proto__: unknown key/);
+    expectUserError(seqlab('validate', write('tag.yaml', 'name: !shell p\n')), /tag\.yaml:1:7: YAML problem: Unresolved tag: !shell/);
+  });
+
   it('an alias without an anchor names its place', () => {
     expectUserError(seqlab('validate', write('noanchor.yaml', 'train:\n  steps: *n\n')), /noanchor\.yaml:2:10: train\.steps: alias \*n has no anchor/);
   });

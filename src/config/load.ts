@@ -38,7 +38,9 @@ export function isPlainObject(v: unknown): v is Raw {
 export function deepMerge(base: Raw, over: Raw): Raw {
   const out: Raw = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k] as Raw, v) : v;
+    const merged = isPlainObject(v) && Object.hasOwn(out, k) && isPlainObject(out[k]) ? deepMerge(out[k] as Raw, v) : v;
+    // An own data property even for "__proto__", so that it reaches the schema as an unknown key.
+    Object.defineProperty(out, k, { value: merged, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
@@ -117,13 +119,15 @@ function readYaml(file: string): SourceFile & { value: unknown } {
   }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
+  // Warnings (an unknown !tag, ...) mean the file does not say what it seems to: errors here.
+  const problems = [...doc.errors, ...doc.warnings];
+  if (problems.length > 0) {
     throw new UserErrors(
-      doc.errors.map((err) => {
+      problems.map((err) => {
         const pos = err.linePos?.[0] ?? lines.linePos(err.pos[0]);
         let what = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
         if (/call stack/i.test(what)) what = 'collections nested too deeply';
-        return `${file}:${pos.line}:${pos.col}: YAML syntax error: ${what}`;
+        return `${file}:${pos.line}:${pos.col}: YAML ${err.name === 'YAMLWarning' ? 'problem' : 'syntax error'}: ${what}`;
       }),
     );
   }
