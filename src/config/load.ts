@@ -243,10 +243,9 @@ export function parseOverride(spec: string): { keys: string[]; value: unknown } 
   return { keys, value: value === undefined ? null : value };
 }
 
-export function loadConfigFile(file: string, overrides: string[] = []): LoadedConfig {
-  const sources: SourceFile[] = [];
-  let raw = loadChain(file, [], sources);
-  for (const spec of overrides) {
+/** Apply `KEY=VALUE` overrides in order (later wins); errors name the override as `--set KEY=VALUE`. */
+export function applyOverrides(raw: Raw, specs: string[]): Raw {
+  for (const spec of specs) {
     const { keys, value } = parseOverride(spec);
     try {
       raw = setPath(raw, keys, value);
@@ -254,6 +253,14 @@ export function loadConfigFile(file: string, overrides: string[] = []): LoadedCo
       throw e instanceof UserError ? new UserError(`--set ${spec}: ${e.message}`) : e;
     }
   }
+  return raw;
+}
+
+/** Load a config: the extends chain merged (bases first), then the overrides (further layers such as a profile go between). */
+export function loadConfigFile(file: string, overrides: string[] = []): LoadedConfig {
+  const sources: SourceFile[] = [];
+  const merged = loadChain(file, [], sources);
+  const raw = applyOverrides(merged, overrides);
   return { raw, file, sources, overrides };
 }
 
