@@ -3,6 +3,7 @@
  * non-zero exit; stack traces only with --debug.
  */
 import { Command, CommanderError } from 'commander';
+import { checkBackendLoads, checkNoPositionalOverride } from './commands/args.ts';
 import { UserError, diskUserError, explainError } from './errors.ts';
 
 /** command -> [module, register function]. Only the invoked command's module is loaded, so
@@ -38,7 +39,11 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
+// A backend asked for by name must load before any run starts (exit 2, not N failed runs).
+program.hook('preAction', (_program, action) => checkBackendLoads(action));
+
 try {
+  checkNoPositionalOverride(process.argv.slice(2));
   const invoked = process.argv.slice(2).find((a) => !a.startsWith('-'));
   const names = invoked && COMMANDS[invoked] ? [invoked] : Object.keys(COMMANDS);
   for (const name of names) {

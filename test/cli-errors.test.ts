@@ -89,6 +89,116 @@ describe('seqlab validate / plan on bad input', () => {
   });
 });
 
+describe('hostile and empty input (exit 2, located)', () => {
+  it('a YAML alias bomb is refused at the key where it explodes, not an internal error', () => {
+    const lines = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++) {
+      const [p, n] = [String.fromCharCode(96 + i), String.fromCharCode(97 + i)];
+      lines.push(`${n}: &${n} [${Array(9).fill(`*${p}`).join(', ')}]`);
+    }
+    const f = write('bomb.yaml', lines.join('\n') + '\n');
+    for (const cmd of ['validate', 'plan', 'run']) {
+      const r = seqlab(cmd, f);
+      expectUserError(r, /bomb\.yaml:6:\d+: f: YAML aliases expand to more than 100000 values/);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    // Aliases that stay small are fine.
+    const ok = write('alias-ok.yaml', 'name: al\nmodel: &m { d_model: 32, n_layers: 1 }\nsweep:\n  cases:\n    - { name: c, set: { train.lr: 0.01 } }\n');
+    expect(seqlab('validate', ok).code).toBe(0);
+  });
+
+  it('collections nested thousands deep are a located syntax error', () => {
+    const f = write('deep.yaml', `a: ${'['.repeat(5000)}${']'.repeat(5000)}\n`);
+    expectUserError(seqlab('validate', f), /deep\.yaml:1:\d+: YAML syntax error: collections nested too deeply/);
+  });
+
+  it('a sweep whose product is astronomically large is refused before it is expanded', () => {
+    const axes = ['lr', 'clip', 'beta1', 'beta2', 'eps', 'weight_decay', 'min_lr_ratio'].map(
+      (k) => `    train.${k}: [${Array.from({ length: 12 }, (_, j) => 0.01 * (j + 1)).join(', ')}]`,
+    );
+    const f = write('huge.yaml', `sweep:\n  grid:\n${axes.join('\n')}\n`);
+    expectUserError(seqlab('validate', f), /huge\.yaml:2:3: sweep: the sweep expands to 3\.58e\+7 points x seeds, more than 100 x execution\.max_runs/);
+  });
+
+  it('a config file of many megabytes is refused unread', () => {
+    const f = write('big.yaml', `name: big\ndescription: "${'x'.repeat(5 * 1024 * 1024)}"\n`);
+    expectUserError(seqlab('validate', f), /big\.yaml: \d+ bytes is too large for a config file/);
+  });
+
+  it('__proto__ is an unknown key like any other, and an unknown YAML tag is not silently dropped', () => {
+    expectUserError(seqlab('validate', write('proto.yaml', 'name: p\n__proto__:\n  polluted: 1\n')), /proto\.yaml:3:3: __proto__: unknown key/);
+    expectUserError(seqlab('validate', write('tag.yaml', 'name: !shell p\n')), /tag\.yaml:1:7: YAML problem: Unresolved tag: !shell/);
+  });
+
+  it('an alias without an anchor names its place', () => {
+    expectUserError(seqlab('validate', write('noanchor.yaml', 'train:\n  steps: *n\n')), /noanchor\.yaml:2:10: train\.steps: alias \*n has no anchor/);
+  });
+
+  it('an empty or comment-only config is an error, also as an extends base', () => {
+    expectUserError(seqlab('validate', write('empty0.yaml', '')), /empty0\.yaml:1:1: the config is empty/);
+    expectUserError(seqlab('plan', write('comment.yaml', '# nothing here\n\n')), /comment\.yaml:1:1: the config is empty/);
+    expectUserError(seqlab('validate', write('braces.yaml', '{}\n')), /braces\.yaml:1:1: the config is empty/);
+    write('empty-base.yaml', '# todo\n');
+    expectUserError(seqlab('validate', write('child.yaml', 'extends: empty-base.yaml\nname: c\n')), /empty-base\.yaml:1:1: the config is empty/);
+  });
+
+  it('malformed --set keys are exit 2', () => {
+    const f = write('set.yaml', 'name: s\n');
+    expectUserError(seqlab('validate', f, '--set', 'model..d_model=32'), /--set model\.\.d_model=32: malformed key .*empty segment/);
+    expectUserError(seqlab('plan', f, '--set', '.train.steps.=5'), /--set \.train\.steps\.=5: malformed key .*starts or ends with a dot/);
+    expectUserError(seqlab('plan', f, '--set', 'train. steps=5'), /malformed key/);
+    const g = write('axis-bad.yaml', 'sweep:\n  grid:\n    train..lr: [0.1, 0.2]\n');
+    expectUserError(seqlab('plan', g), /axis-bad\.yaml:3:\d+: sweep\.grid\.train\.\.lr: malformed key/);
+  });
+
+  it('--set sweep.grid.KEY=[...] adds that axis', () => {
+    const f = write('setgrid.yaml', 'name: sg\nmodel: { d_model: 32, n_layers: 1 }\n');
+    const r = seqlab('plan', f, '--json', '--set', 'sweep.grid.train.lr=[1e-3,3e-3]');
+    expect(r.code, r.stderr).toBe(0);
+    const runs = JSON.parse(r.stdout).runs as { axes: Record<string, unknown> }[];
+    expect(runs.map((x) => x.axes['train.lr'])).toEqual([1e-3, 3e-3]);
+  });
+
+  it('--set reaches into sweep cases by index; an index past the end is exit 2', () => {
+    const f = write('setcase.yaml', 'name: sc\nmodel: { d_model: 16, n_layers: 1 }\nsweep:\n  base: false\n  cases:\n    - { name: a, set: { train.lr: 0.01 } }\n');
+    const r = seqlab('plan', f, '--json', '--set', 'sweep.cases.0.set.train.lr=0.05', '--set', 'sweep.cases.0.grid.train.steps=[1,2]');
+    expect(r.code, r.stderr).toBe(0);
+    const runs = JSON.parse(r.stdout).runs as { axes: Record<string, unknown> }[];
+    expect(runs.map((x) => [x.axes['train.lr'], x.axes['train.steps']])).toEqual([[0.05, 1], [0.05, 2]]);
+    expectUserError(seqlab('plan', f, '--set', 'sweep.cases.3.name=b'), /--set sweep\.cases\.3\.name=b: sweep\.cases\.3: index 3 is past the end of a list of 1/);
+  });
+});
+
+describe('argument habits', () => {
+  it('a Hydra-style positional key=value is told to use --set', () => {
+    const f = write('hydra.yaml', 'name: h\n');
+    expectUserError(seqlab('plan', f, 'train.lr=1e-3'), /train\.lr=1e-3: KEY=VALUE is not a positional argument here; use --set train\.lr=1e-3/);
+    expectUserError(seqlab('validate', f, '++model.d_model=32'), /use --set model\.d_model=32/);
+    // Values of options are not positional: --set's value and report's --baseline stay as they are.
+    expect(seqlab('validate', f, '--set', 'train.lr=1e-3').code).toBe(0);
+  });
+
+  it('--backend that cannot load is exit 2 before any run starts', () => {
+    let installed = false;
+    for (const pkg of ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']) {
+      try {
+        require.resolve(pkg, { paths: [root] });
+        installed = true;
+      } catch {
+        /* absent */
+      }
+    }
+    if (installed) return; // nothing to refuse on a machine that has the binding
+    const out = path.join(dir, 'backend-runs');
+    const f = write('backend.yaml', `name: b\nmodel: { d_model: 16, n_layers: 1 }\ntrain: { steps: 1 }\noutput: { root: ${out} }\n`);
+    expectUserError(seqlab('run', f, '--backend', 'tensorflow'), /--backend: backend 'tensorflow' is not available here/);
+    expect(fs.existsSync(out)).toBe(false);
+    const g = write('backend-cfg.yaml', `name: b\nmodel: { d_model: 16, n_layers: 1 }\nexecution:\n  backend: tensorflow\noutput: { root: ${out} }\n`);
+    expectUserError(seqlab('run', g), /backend-cfg\.yaml:4:12: execution\.backend: backend 'tensorflow' is not available here/);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+});
+
 describe('seqlab plan', () => {
   it('prints one row per run with stable ids (3 x 2 grid, 2 seeds = 12 runs)', () => {
     const f = write('grid.yaml', 'name: g\nmodel: { d_model: 32, n_layers: 1 }\nseeds: [0, 1]\nsweep:\n  grid:\n    train.lr: [0.001, 0.002, 0.003]\n    train.batch_size: [4, 8]\n');

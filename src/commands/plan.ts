@@ -22,7 +22,9 @@ export function planRows(plan: Plan) {
     const seqLen = run.config.model.seq_len ?? (run.config.task as { seq_len?: number }).seq_len ?? 0;
     const fwd = flopsPerToken(run.config.model, seqLen);
     const tokens = run.config.train.steps * run.config.train.batch_size * run.config.train.grad_accum * seqLen;
-    return { run, params, paramsNonEmbedding, flopsPerToken: fwd, trainFlops: 3 * fwd * tokens, state: runState(plan, run, ledger) };
+    // Before the data step a char vocabulary is a lower bound, and so are the counts that use it.
+    const bound = run.vocabExact === false;
+    return { run, params, paramsNonEmbedding, flopsPerToken: fwd, trainFlops: 3 * fwd * tokens, lowerBound: bound, state: runState(plan, run, ledger) };
   });
 }
 
@@ -36,8 +38,10 @@ export function registerPlan(program: Command): void {
     .option('--yes', 'accept sweeps larger than execution.max_runs')
     .addHelpText('after', '\nExample:\n  $ seqlab plan configs/grid.yaml\n  $ seqlab plan configs/grid.yaml --set seeds=[0,1,2] --json')
     .action((file: string, opts: { set: string[]; json?: boolean; yes?: boolean }) => {
-      const plan = loadPlan(file, { set: opts.set, yes: opts.yes });
+      // The config alone: no corpus is read (run does the data step).
+      const plan = loadPlan(file, { set: opts.set, yes: opts.yes, data: false });
       const rows = planRows(plan);
+      for (const note of plan.notes) process.stderr.write(note + '\n');
       if (opts.json) {
         const out = {
           name: plan.name,
@@ -53,6 +57,7 @@ export function registerPlan(program: Command): void {
             params_non_embedding: r.paramsNonEmbedding,
             flops_per_token_fwd: r.flopsPerToken,
             train_flops: r.trainFlops,
+            ...(r.lowerBound ? { lower_bound: 'model.vocab_size is a lower bound (char vocabulary not read yet); params, flops and the config use it' } : {}),
             state: r.state,
             config: r.run.config,
           })),
@@ -67,15 +72,16 @@ export function registerPlan(program: Command): void {
         r.run.id,
         ...(hasCases ? [r.run.case ?? '-'] : []),
         ...plan.axisKeys.map((k) => cell(r.run.axes[k])),
-        humanCount(r.params),
-        humanCount(r.flopsPerToken),
-        humanCount(r.trainFlops),
+        (r.lowerBound ? '≥' : '') + humanCount(r.params),
+        (r.lowerBound ? '≥' : '') + humanCount(r.flopsPerToken),
+        (r.lowerBound ? '≥' : '') + humanCount(r.trainFlops),
         r.state,
       ]);
       process.stdout.write(markdownTable(header, body) + '\n');
       const notes = [`${plan.runs.length} run${plan.runs.length === 1 ? '' : 's'} -> ${plan.sweepDir}`];
       if (plan.collapsed) notes.push(`${plan.collapsed} duplicate config${plan.collapsed === 1 ? '' : 's'} collapsed`);
       if (plan.excluded) notes.push(`${plan.excluded} excluded`);
+      if (rows.some((r) => r.lowerBound)) notes.push('≥: char vocabulary not known until run reads the corpus');
       process.stdout.write(notes.join('; ') + '\n');
     });
 }

@@ -14,7 +14,9 @@ export function registerValidate(program: Command): void {
       const failures: string[] = [];
       for (const file of files) {
         try {
-          const plan = loadPlan(file, { set: opts.set, yes: true });
+          // The config alone: no corpus is read (run does the data step).
+          const plan = loadPlan(file, { set: opts.set, yes: true, data: false });
+          for (const note of plan.notes) process.stderr.write(note + '\n');
           process.stdout.write(`${file}: ok (${plan.runs.length} run${plan.runs.length === 1 ? '' : 's'})\n`);
         } catch (e) {
           if (!(e instanceof UserError)) throw e;

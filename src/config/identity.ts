@@ -26,8 +26,18 @@ export function canonicalJson(value: unknown): string {
 /** Keys of a run config that label it but do not change what is computed. */
 const LABELS = ['name'] as const;
 
+/**
+ * A char vocabulary is a function of the task (corpus, folding, split) that is known only once the
+ * corpus is read, so it is left out of the identity: `plan` (which reads no corpus) and `run` give a
+ * run the same id.
+ */
+function derivedFromData(cfg: RunConfig): boolean {
+  return cfg.task.kind === 'lm' && cfg.task.tokenizer === 'char';
+}
+
 export function runId(cfg: RunConfig): string {
   const identity: Record<string, unknown> = { ...cfg };
   for (const k of LABELS) delete identity[k];
+  if (derivedFromData(cfg)) identity.model = { ...cfg.model, vocab_size: undefined };
   return sha256Hex(canonicalJson(identity)).slice(0, 12);
 }

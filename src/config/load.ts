@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LineCounter, parseDocument, parse as parseYaml, type Document } from 'yaml';
+import { isAlias, isCollection, isPair, isScalar, LineCounter, parseDocument, parse as parseYaml, type Document } from 'yaml';
 import type { z } from 'zod';
 import { UserError, UserErrors } from '../errors.ts';
 import { closest, didYouMean } from './suggest.ts';
@@ -38,13 +38,37 @@ export function isPlainObject(v: unknown): v is Raw {
 export function deepMerge(base: Raw, over: Raw): Raw {
   const out: Raw = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k] as Raw, v) : v;
+    const merged = isPlainObject(v) && Object.hasOwn(out, k) && isPlainObject(out[k]) ? deepMerge(out[k] as Raw, v) : v;
+    // An own data property even for "__proto__", so that it reaches the schema as an unknown key.
+    Object.defineProperty(out, k, { value: merged, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
 
 export function splitKey(key: string): string[] {
   return key.split('.').filter((s) => s.length > 0);
+}
+
+/** Why a dotted key is malformed (empty segment, leading/trailing dot, blanks), or undefined if it is fine. */
+export function malformedKey(key: string): string | undefined {
+  if (key.length === 0) return 'empty key';
+  if (/\s/.test(key)) return 'a key has no blanks';
+  if (key.startsWith('.') || key.endsWith('.')) return `"${key}" starts or ends with a dot`;
+  if (key.includes('..')) return `"${key}" has an empty segment between two dots`;
+  return undefined;
+}
+
+/**
+ * The path an override or sweep key writes. `sweep.grid` / `sweep.zip` are maps from a dotted key to
+ * values, so `sweep.grid.train.lr` is the axis "train.lr" of sweep.grid, not sweep.grid.train.lr.
+ */
+export function overridePath(keys: string[]): string[] {
+  if (keys[0] !== 'sweep') return keys;
+  const join = (n: number) => (keys.length > n + 1 ? [...keys.slice(0, n), keys.slice(n).join('.')] : keys);
+  if (keys[1] === 'grid' || keys[1] === 'zip') return join(2); // sweep.grid.<axis>
+  if (keys[1] === 'exclude' && /^\d+$/.test(keys[2] ?? '')) return join(3); // sweep.exclude.<i>.<key>
+  if (keys[1] === 'cases' && /^\d+$/.test(keys[2] ?? '') && ['set', 'grid', 'zip'].includes(keys[3])) return join(4); // sweep.cases.<i>.set.<key>
+  return keys;
 }
 
 export function getPath(obj: unknown, keys: Path): unknown {
@@ -57,44 +81,124 @@ export function getPath(obj: unknown, keys: Path): unknown {
   return cur;
 }
 
-/** Set a dotted key on a plain object, creating intermediate objects (returns a new object). */
+/**
+ * Set a dotted key on a plain object, creating intermediate objects (returns a new object). A
+ * numeric segment indexes an existing list (sweep.cases.0.name); past its end it is an error.
+ */
 export function setPath(obj: Raw, keys: string[], value: unknown): Raw {
-  if (keys.length === 0) return obj;
-  const [head, ...rest] = keys;
-  const child = obj[head];
-  return { ...obj, [head]: rest.length === 0 ? value : setPath(isPlainObject(child) ? child : {}, rest, value) };
+  return setIn(obj, keys, value, []) as Raw;
 }
+
+function setIn(node: unknown, keys: string[], value: unknown, done: string[]): unknown {
+  if (keys.length === 0) return value;
+  const [head, ...rest] = keys;
+  if (Array.isArray(node) && /^\d+$/.test(head)) {
+    const i = Number(head);
+    if (i >= node.length) throw new UserError(`${[...done, head].join('.')}: index ${i} is past the end of a list of ${node.length}`);
+    const copy = [...node];
+    copy[i] = setIn(node[i], rest, value, [...done, head]);
+    return copy;
+  }
+  const obj = isPlainObject(node) ? node : {};
+  return { ...obj, [head]: setIn(obj[head], rest, value, [...done, head]) };
+}
+
+/** A config describes an experiment; a file this large is data (or an attack), not a config. */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
 function readYaml(file: string): SourceFile & { value: unknown } {
   let text: string;
   try {
+    const size = fs.statSync(file).size;
+    if (size > MAX_CONFIG_BYTES) throw new UserError(`${file}: ${size} bytes is too large for a config file (limit ${MAX_CONFIG_BYTES}); is it a data file?`);
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
+    if (e instanceof UserError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new UserError(code === 'ENOENT' ? `${file}: no such file` : `${file}: cannot read (${code ?? String(e)})`);
   }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
+  // Warnings (an unknown !tag, ...) mean the file does not say what it seems to: errors here.
+  const problems = [...doc.errors, ...doc.warnings];
+  if (problems.length > 0) {
     throw new UserErrors(
-      doc.errors.map((err) => {
+      problems.map((err) => {
         const pos = err.linePos?.[0] ?? lines.linePos(err.pos[0]);
-        const what = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
-        return `${file}:${pos.line}:${pos.col}: YAML syntax error: ${what}`;
+        let what = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+        if (/call stack/i.test(what)) what = 'collections nested too deeply';
+        return `${file}:${pos.line}:${pos.col}: YAML ${err.name === 'YAMLWarning' ? 'problem' : 'syntax error'}: ${what}`;
       }),
     );
   }
-  const value = doc.toJS({ maxAliasCount: 1000 }) ?? {};
+  const src = { file, doc, lines };
+  if (doc.contents === null || (isCollection(doc.contents) && doc.contents.items.length === 0 && !isAlias(doc.contents))) {
+    throw new UserError(`${file}:1:1: the config is empty (no keys); write at least one key, e.g. name: my-sweep`);
+  }
+  checkAliases(src);
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: -1 });
+  } catch (e) {
+    // checkAliases catches what it can name; anything else yaml refuses is still the file's fault.
+    if (e instanceof ReferenceError) throw new UserError(`${file}:1:1: YAML alias error: ${e.message}`);
+    throw e;
+  }
   if (!isPlainObject(value)) throw new UserError(`${file}:1:1: expected a mapping of config keys at the top level`);
-  return { file, doc, lines, value };
+  return { ...src, value };
+}
+
+/** More values than this, once aliases are expanded, is an alias bomb rather than a config. */
+export const MAX_EXPANDED_VALUES = 100_000;
+
+/**
+ * Expanded size of every node (an alias counts as the whole node it points to), in document order,
+ * so that `a: &a [x, x, ...]; b: &b [*a, *a, ...]; ...` is refused at the first collection that
+ * grows past MAX_EXPANDED_VALUES, naming its key and line, before anything expands it.
+ */
+function checkAliases(src: SourceFile): void {
+  const anchors = new Map<string, number>(); // anchor -> expanded size of its node
+  const at = (node: unknown, keys: Path) => {
+    const range = (node as { range?: [number, number, number] }).range;
+    const pos = range ? src.lines.linePos(range[0]) : { line: 1, col: 1 };
+    return `${src.file}:${pos.line}:${pos.col}: ${dotted(keys)}`;
+  };
+  const walk = (node: unknown, keys: Path): number => {
+    if (node === null || node === undefined) return 1;
+    let size: number;
+    if (isAlias(node)) {
+      const target = anchors.get(node.source);
+      if (target === undefined) throw new UserError(`${at(node, keys)}: alias *${node.source} has no anchor &${node.source} before it`);
+      size = target;
+    } else if (isScalar(node)) size = 1;
+    else if (isCollection(node)) {
+      size = 1;
+      let firstAlias: unknown;
+      node.items.forEach((item: unknown, i: number) => {
+        if (isPair(item)) {
+          const k = isScalar(item.key) ? String(item.key.value) : String(i);
+          size += walk(item.key, keys) + walk(item.value, [...keys, k]);
+          if (!firstAlias && isAlias(item.value)) firstAlias = item.value;
+        } else {
+          size += walk(item, [...keys, i]);
+          if (!firstAlias && isAlias(item)) firstAlias = item;
+        }
+      });
+      if (size > MAX_EXPANDED_VALUES && firstAlias) {
+        throw new UserError(
+          `${at(firstAlias, keys)}: YAML aliases expand to more than ${MAX_EXPANDED_VALUES} values here (an alias bomb?); write the values out instead of nesting aliases`,
+        );
+      }
+    } else size = 1;
+    const anchor = (node as { anchor?: string }).anchor;
+    if (anchor) anchors.set(anchor, size);
+    return size;
+  };
+  walk(src.doc.contents, []);
 }
 
 function loadChain(file: string, stack: string[], sources: SourceFile[]): Raw {
   const abs = path.resolve(file);
-  if (stack.includes(abs)) {
-    const cycle = [...stack.slice(stack.indexOf(abs)), abs].map((f) => path.relative(process.cwd(), f) || f);
-    throw new UserError(`extends cycle: ${cycle.join(' -> ')}`);
-  }
   const src = readYaml(file);
   const value = src.value as Raw;
   const ext = value.extends;
@@ -104,10 +208,17 @@ function loadChain(file: string, stack: string[], sources: SourceFile[]): Raw {
     if (!list || list.some((x) => typeof x !== 'string')) {
       throw new UserError(`${locateIn(src, ['extends'])}: extends: expected a file name or a list of file names`);
     }
-    for (const base of list as string[]) {
+    for (const [i, base] of (list as string[]).entries()) {
       const basePath = path.resolve(path.dirname(abs), base);
-      if (!fs.existsSync(basePath)) throw new UserError(`${locateIn(src, ['extends'])}: extends: ${base}: no such file`);
-      merged = deepMerge(merged, loadChain(basePath, [...stack, abs], sources));
+      const here = locateIn(src, typeof ext === 'string' ? ['extends'] : ['extends', i]);
+      if (!fs.existsSync(basePath)) throw new UserError(`${here}: extends: ${base}: no such file`);
+      const chain = [...stack, abs];
+      if (chain.includes(basePath)) {
+        const cycle = [...chain.slice(chain.indexOf(basePath)), basePath].map((f) => path.relative(process.cwd(), f) || f);
+        throw new UserError(`${here}: extends cycle: ${cycle.join(' -> ')}`);
+      }
+      // Named as the user would type it from here (a relative path), so error lines stay short.
+      merged = deepMerge(merged, loadChain(path.relative(process.cwd(), basePath) || basePath, chain, sources));
     }
   }
   sources.push(src);
@@ -119,8 +230,10 @@ function loadChain(file: string, stack: string[], sources: SourceFile[]): Raw {
 export function parseOverride(spec: string): { keys: string[]; value: unknown } {
   const eq = spec.indexOf('=');
   if (eq <= 0) throw new UserError(`--set ${spec}: expected KEY=VALUE, e.g. --set train.lr=1e-3`);
-  const keys = splitKey(spec.slice(0, eq).trim());
-  if (keys.length === 0) throw new UserError(`--set ${spec}: empty key`);
+  const key = spec.slice(0, eq).trim();
+  const bad = malformedKey(key);
+  if (bad) throw new UserError(`--set ${spec}: malformed key (${bad}); expected dotted names like train.lr`);
+  const keys = overridePath(key.split('.'));
   let value: unknown;
   try {
     value = parseYaml(spec.slice(eq + 1));
@@ -130,13 +243,24 @@ export function parseOverride(spec: string): { keys: string[]; value: unknown } 
   return { keys, value: value === undefined ? null : value };
 }
 
+/** Apply `KEY=VALUE` overrides in order (later wins); errors name the override as `--set KEY=VALUE`. */
+export function applyOverrides(raw: Raw, specs: string[]): Raw {
+  for (const spec of specs) {
+    const { keys, value } = parseOverride(spec);
+    try {
+      raw = setPath(raw, keys, value);
+    } catch (e) {
+      throw e instanceof UserError ? new UserError(`--set ${spec}: ${e.message}`) : e;
+    }
+  }
+  return raw;
+}
+
+/** Load a config: the extends chain merged (bases first), then the overrides (further layers such as a profile go between). */
 export function loadConfigFile(file: string, overrides: string[] = []): LoadedConfig {
   const sources: SourceFile[] = [];
-  let raw = loadChain(file, [], sources);
-  for (const spec of overrides) {
-    const { keys, value } = parseOverride(spec);
-    raw = setPath(raw, keys, value);
-  }
+  const merged = loadChain(file, [], sources);
+  const raw = applyOverrides(merged, overrides);
   return { raw, file, sources, overrides };
 }
 
@@ -156,7 +280,11 @@ function locateIn(src: SourceFile, keys: Path): string {
 /** file:line:col of the last source that writes this key (or its closest written parent). */
 export function locate(loaded: LoadedConfig, keys: Path): string {
   const setKey = keys.join('.');
-  if (loaded.overrides.some((o) => setKey.startsWith(o.slice(0, o.indexOf('=')).trim()))) return '--set';
+  const setByOverride = (o: string) => {
+    const k = o.slice(0, o.indexOf('=')).trim();
+    return setKey === k || setKey.startsWith(k + '.');
+  };
+  if (loaded.overrides.some(setByOverride)) return '--set';
   for (let i = loaded.sources.length - 1; i >= 0; i--) {
     const src = loaded.sources[i];
     if (src.doc.hasIn(keys)) return locateIn(src, keys);

@@ -6,12 +6,15 @@ import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { stringify as toYaml } from 'yaml';
 import { UserError, UserErrors } from '../errors.ts';
-import { resolveModel } from '../models/spec.ts';
-import * as tasks from '../tasks/schema.ts';
+import { absoluteCorpus, isUserCorpus } from '../tasks/corpus.ts';
 import { runId } from './identity.ts';
-import { dotted, getPath, keyExists, loadConfigFile, locate, parseConfig, setPath, splitKey, type LoadedConfig } from './load.ts';
-import type { ExecutionConfig, ExperimentConfig, RunConfig } from './schema.ts';
-import { expandSweep, sweepKeys, type SweepPoint } from './sweep.ts';
+import { dotted, getPath, keyExists, loadConfigFile, locate, malformedKey, parseConfig, setPath, splitKey, type LoadedConfig } from './load.ts';
+import { resolveData, resolveRunFromConfig } from './resolve.ts';
+import type { ExecutionConfig, ExperimentConfig, RunConfig, SweepConfig } from './schema.ts';
+import { countPoints, expandSweep, sweepKeys, type SweepPoint } from './sweep.ts';
+
+/** Sweeps are expanded (and each point validated) only up to this many times execution.max_runs. */
+export const SWEEP_EXPANSION_FACTOR = 100;
 
 export interface PlannedRun {
   id: string;
@@ -21,6 +24,10 @@ export interface PlannedRun {
   axes: Record<string, unknown>;
   case?: string;
   config: RunConfig;
+  /** false while model.vocab_size is a lower bound (char tokens before the data step). */
+  vocabExact: boolean;
+  /** Where each config key of this run is written (file:line:col, a sweep axis, or --set). */
+  where: (keys: (string | number)[]) => string;
 }
 
 export interface Plan {
@@ -37,27 +44,44 @@ export interface Plan {
   sweepYaml: string;
   /** The swept keys, in axis order (for tables). */
   axisKeys: string[];
+  /** Things the user should know that are not errors (printed by validate and plan). */
+  notes: string[];
+  /** Whether the data step ran (corpora read, vocabularies exact). */
+  dataResolved: boolean;
 }
 
 export interface PlanOptions {
   set?: string[];
   /** Accept sweeps larger than execution.max_runs. */
   yes?: boolean;
+  /**
+   * Take the data step (read and tokenise corpora: seq_len against the data, exact char
+   * vocabulary). Default true; validate and plan pass false and read no corpus.
+   */
+  data?: boolean;
+  /** Backend whose memory bounds the shapes (default: execution.backend). */
+  backend?: string;
 }
 
-/** Resolve one validated config + seed into the run config (throws UserError on impossible shapes). */
-export function resolveRun(cfg: ExperimentConfig, seed: number): RunConfig {
-  const validate = (tasks as { validateTask?: (t: unknown) => void }).validateTask;
-  validate?.(cfg.task);
-  const vocabSize = tasks.taskVocabSize(cfg.task);
-  const seqLen = tasks.taskSeqLen(cfg.task);
-  const model = resolveModel(cfg.model, { vocabSize, seqLen });
-  return { name: cfg.name, seed, task: cfg.task, model, train: cfg.train, eval: cfg.eval, bench: cfg.bench };
+export { resolveRun } from './resolve.ts';
+
+/** Section names a located message may start with ("task.seq_len: ..."). */
+const KEY_PREFIX = /^((?:name|task|model|train|eval|bench|seeds|sweep|execution|output)(?:\.[A-Za-z0-9_]+)*): /;
+
+/** Prefix a message that starts with a dotted key with where that key is written. */
+export function locateMessage(message: string, where: (keys: (string | number)[]) => string, fallback: string): string {
+  const m = KEY_PREFIX.exec(message);
+  return m ? `${where(splitKey(m[1]))}: ${message}` : `${fallback}: ${message}`;
 }
 
 function checkKeys(loaded: LoadedConfig, cfg: ExperimentConfig): void {
   const errors: string[] = [];
   for (const { key, where } of sweepKeys(cfg.sweep)) {
+    const bad = malformedKey(key);
+    if (bad) {
+      errors.push(`${locate(loaded, where)}: ${dotted(where)}: malformed key (${bad})`);
+      continue;
+    }
     const keys = splitKey(key);
     if (keys[0] === 'sweep' || keys[0] === 'seeds' || keys[0] === 'extends') {
       errors.push(`${locate(loaded, where)}: ${dotted(where)}: "${key}" cannot be swept`);
@@ -76,10 +100,68 @@ function describePoint(p: SweepPoint): string {
   return (p.case ? `case ${p.case}` : '') + (parts.length ? `${p.case ? ': ' : ''}${parts.join(', ')}` : 'base config');
 }
 
+/** Where a key of one sweep point is written: at its sweep axis when the point sets it, else in the files. */
+function pointLocator(loaded: LoadedConfig, point: SweepPoint, sweep: SweepConfig): (keys: (string | number)[]) => string {
+  const caseIndex = point.case === undefined ? -1 : sweep.cases.findIndex((c) => c.name === point.case);
+  return (keys) => {
+    const key = dotted(keys);
+    const axis = Object.keys(point.values).find((k) => key === k || key.startsWith(k + '.'));
+    if (axis === undefined) return locate(loaded, keys);
+    const c = caseIndex >= 0 ? sweep.cases[caseIndex] : undefined;
+    const part = c ? (['set', 'grid', 'zip'] as const).find((p) => axis in c[p]) : axis in sweep.zip ? 'zip' : 'grid';
+    return `${locate(loaded, c ? ['sweep', 'cases', caseIndex, part ?? 'set', axis] : ['sweep', part!, axis])} (sweep value)`;
+  };
+}
+
+/**
+ * A relative file:/dir: corpus is read from the folder of the file that names it (as `extends:`
+ * is), from the working directory when --set names it; the resolved config stores the absolute path.
+ */
+function corpusBaseDir(loaded: LoadedConfig, point: SweepPoint): string {
+  if (loaded.overrides.some((o) => /^\s*(task|task\.corpus|sweep\.grid\.task\.corpus|sweep\.zip\.task\.corpus)\s*=/.test(o))) return process.cwd();
+  const keys = 'task.corpus' in point.values ? ['sweep'] : ['task', 'corpus'];
+  for (let i = loaded.sources.length - 1; i >= 0; i--) {
+    const src = loaded.sources[i];
+    if (src.doc.hasIn(keys)) return path.dirname(path.resolve(src.file));
+  }
+  return process.cwd();
+}
+
+function withAbsoluteCorpus(cfg: ExperimentConfig, baseDir: string): ExperimentConfig {
+  if (cfg.task.kind !== 'lm' || !isUserCorpus(cfg.task.corpus)) return cfg;
+  return { ...cfg, task: { ...cfg.task, corpus: absoluteCorpus(cfg.task.corpus, baseDir) } };
+}
+
+/**
+ * What an lm run evaluates when a written task.eval_windows or eval.batches is not what happens:
+ * the windows of a split are min(eval_windows, batches x eval batch size), in batches of that size.
+ */
+function evalNote(loaded: LoadedConfig, cfg: RunConfig): string | undefined {
+  const t = cfg.task;
+  if (t.kind !== 'lm' || t.eval_windows === 'all' || cfg.eval.batches === 'all') return undefined;
+  const written = (k: string) => getPath(loaded.raw, splitKey(k)) !== undefined || loaded.overrides.some((o) => o.trim().startsWith(k + '='));
+  const bs = cfg.eval.batch_size ?? cfg.train.batch_size;
+  const cap = cfg.eval.batches * bs;
+  const windows = Math.min(cap, t.eval_windows);
+  const batches = Math.ceil(windows / bs);
+  const windowsCut = written('task.eval_windows') && cap < t.eval_windows;
+  const batchesCut = (written('eval.batches') || written('eval.batch_size')) && batches < cfg.eval.batches;
+  if (!windowsCut && !batchesCut) return undefined;
+  return `note: task.eval_windows ${t.eval_windows} and eval.batches ${cfg.eval.batches} x batch size ${bs} = ${cap} disagree: each split is evaluated on its first ${windows} windows (${batches} batches; fewer if the split is shorter)`;
+}
+
 export function planFromLoaded(loaded: LoadedConfig, opts: PlanOptions = {}): Plan {
   const where = (keys: (string | number)[]) => locate(loaded, keys);
   const base = parseConfig(loaded.raw, where);
   checkKeys(loaded, base);
+  // A product of a few long axes is astronomically large: refuse it before expanding anything.
+  const total = countPoints(base.sweep) * base.seeds.length;
+  const hardLimit = SWEEP_EXPANSION_FACTOR * base.execution.max_runs;
+  if (total > hardLimit) {
+    throw new UserError(
+      `${locate(loaded, ['sweep'])}: sweep: the sweep expands to ${total.toExponential(2)} points x seeds, more than ${SWEEP_EXPANSION_FACTOR} x execution.max_runs (${hardLimit}) even before exclusion; split it or raise execution.max_runs`,
+    );
+  }
   let points: SweepPoint[];
   try {
     points = expandSweep(base.sweep);
@@ -90,34 +172,35 @@ export function planFromLoaded(loaded: LoadedConfig, opts: PlanOptions = {}): Pl
 
   const runs: PlannedRun[] = [];
   const seen = new Set<string>();
+  const evalNotes = new Set<string>();
   let collapsed = 0;
   let excluded = 0;
   for (const point of points) {
     let raw = loaded.raw;
     for (const [k, v] of Object.entries(point.values)) raw = setPath(raw, splitKey(k), v);
+    const at = pointLocator(loaded, point, base.sweep);
+    const suffix = point.case || Object.keys(point.values).length ? ` [in ${describePoint(point)}]` : '';
     let cfg: ExperimentConfig;
     try {
-      cfg = parseConfig(raw, (keys) => {
-        // A bad value that came from a sweep axis is reported at the axis.
-        const axis = Object.keys(point.values).find((k) => dotted(keys).startsWith(k));
-        return axis ? `${locate(loaded, ['sweep', point.case ? 'cases' : 'grid', axis])} (sweep value)` : where(keys);
-      });
+      cfg = parseConfig(raw, at);
     } catch (e) {
-      if (e instanceof UserErrors) throw new UserErrors(e.messages.map((m) => `${m} [in ${describePoint(point)}]`));
+      if (e instanceof UserErrors) throw new UserErrors(e.messages.map((m) => `${m}${suffix}`));
       throw e;
     }
     if (base.sweep.exclude.some((ex) => Object.entries(ex).every(([k, v]) => isDeepStrictEqual(getPath(cfg, splitKey(k)), v)))) {
       excluded++;
       continue;
     }
+    cfg = withAbsoluteCorpus(cfg, corpusBaseDir(loaded, point));
     for (const seed of base.seeds) {
-      let config: RunConfig;
+      let resolved: ReturnType<typeof resolveRunFromConfig>;
       try {
-        config = resolveRun(cfg, seed);
+        resolved = resolveRunFromConfig(cfg, seed, { backend: opts.backend });
       } catch (e) {
-        if (e instanceof UserError) throw new UserError(`${loaded.file}: ${e.message} [in ${describePoint(point)}]`);
+        if (e instanceof UserError) throw new UserError(`${locateMessage(e.message, at, loaded.file)}${suffix}`);
         throw e;
       }
+      const { config, vocabExact } = resolved;
       const id = runId(config);
       if (seen.has(id)) {
         collapsed++;
@@ -126,7 +209,9 @@ export function planFromLoaded(loaded: LoadedConfig, opts: PlanOptions = {}): Pl
       seen.add(id);
       const axes: Record<string, unknown> = { ...point.values };
       if (base.seeds.length > 1 || base.seeds[0] !== 0) axes.seed = seed;
-      runs.push({ id, index: runs.length, axes, case: point.case, config });
+      runs.push({ id, index: runs.length, axes, case: point.case, config, vocabExact, where: at });
+      const note = evalNote(loaded, config);
+      if (note) evalNotes.add(note);
     }
   }
 
@@ -138,6 +223,12 @@ export function planFromLoaded(loaded: LoadedConfig, opts: PlanOptions = {}): Pl
     throw new UserError(
       `${loaded.file}: the sweep has ${runs.length} runs, more than execution.max_runs (${base.execution.max_runs}); pass --yes to accept it`,
     );
+  }
+
+  const dataResolved = opts.data !== false;
+  if (dataResolved) {
+    const tag = (run: PlannedRun) => (Object.keys(run.axes).length || run.case ? ` [in run ${run.id}${run.case ? `, case ${run.case}` : ''}]` : '');
+    resolveData(runs, (run, m) => `${locateMessage(m, run.where, loaded.file)}${tag(run)}`, { backend: opts.backend ?? base.execution.backend });
   }
 
   const axisKeys = [...new Set(runs.flatMap((r) => Object.keys(r.axes)))];
@@ -154,6 +245,8 @@ export function planFromLoaded(loaded: LoadedConfig, opts: PlanOptions = {}): Pl
     execution: base.execution,
     sweepYaml,
     axisKeys,
+    notes: [...evalNotes].slice(0, 1).map((n) => `${loaded.file}: ${n}${evalNotes.size > 1 ? ` (and ${evalNotes.size - 1} more alike with other sizes)` : ''}`),
+    dataResolved,
   };
 }
 

@@ -69,3 +69,12 @@ export function sweepKeys(sweep: SweepConfig): { key: string; where: (string | n
   });
   return out;
 }
+
+/** How many points expandSweep would produce (before exclusion and seeds), without expanding. */
+export function countPoints(sweep: SweepConfig): number {
+  const size = (grid: Axes, zip: Axes) => {
+    const z = Object.values(zip);
+    return Object.values(grid).reduce((n, v) => n * v.length, 1) * (z.length ? Math.max(...z.map((v) => v.length)) : 1);
+  };
+  return (sweep.base ? size(sweep.grid, sweep.zip) : 0) + sweep.cases.reduce((n, c) => n + size(c.grid, c.zip), 0);
+}

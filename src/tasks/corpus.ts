@@ -58,6 +58,32 @@ export function checkCorpusName(name: string, key = 'task.corpus'): void {
   );
 }
 
+/** A user corpus (file:/dir:) with a relative path, resolved against `baseDir` (the config's folder). */
+export function absoluteCorpus(name: string, baseDir: string): string {
+  if (!isUserCorpus(name)) return name;
+  const colon = name.indexOf(':');
+  return `${name.slice(0, colon + 1)}${path.resolve(baseDir, name.slice(colon + 1))}`;
+}
+
+export function isUserCorpus(name: string): boolean {
+  return name.startsWith('file:') || name.startsWith('dir:');
+}
+
+/**
+ * What identifies a corpus's contents without reading it: the builtin name, or a user path with its
+ * size and mtime (stat only, so it works on a file that cannot be read).
+ */
+export function corpusStamp(name: string): string {
+  if (!isUserCorpus(name)) return name;
+  const p = path.resolve(name.slice(name.indexOf(':') + 1));
+  try {
+    const st = fs.statSync(p);
+    return `${p}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return p;
+  }
+}
+
 const require = createRequire(import.meta.url);
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -199,11 +225,28 @@ function readUser(name: string, fold: boolean): { docs: Doc[]; isDir: boolean } 
   if (isDir !== st.isDirectory()) {
     throw new UserError(`task.corpus: ${name}: ${p} is ${st.isDirectory() ? 'a folder; use dir:' : 'not a folder; use file:'}`);
   }
-  const files = isDir ? listFiles(p) : [path.basename(p)];
+  let files: string[];
+  try {
+    files = isDir ? listFiles(p) : [path.basename(p)];
+  } catch (e) {
+    throw new UserError(`task.corpus: ${name}: cannot list ${p} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
   const root = isDir ? p : path.dirname(p);
   const docs = files.map((f) => {
     const full = path.join(root, f);
-    return { id: f, text: normalizeText(decodeStrict(fs.readFileSync(full), full), fold) };
+    let buf: Buffer;
+    try {
+      buf = fs.readFileSync(full);
+    } catch (e) {
+      throw new UserError(`task.corpus: ${name}: cannot read ${full} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    }
+    let text: string;
+    try {
+      text = decodeStrict(buf, full);
+    } catch (e) {
+      throw e instanceof UserError ? new UserError(`task.corpus: ${e.message}`) : e;
+    }
+    return { id: f, text: normalizeText(text, fold) };
   });
   const nonEmpty = docs.filter((d) => d.text.length > 0);
   if (nonEmpty.length === 0) throw new UserError(`task.corpus: ${name}: no text found`);
@@ -236,17 +279,7 @@ export function loadCorpus(name: string, opts: CorpusOptions = {}): Corpus {
   if (split === 'chronological' && name !== 'sotu') {
     throw new UserError(`task.split: 'chronological' is defined for sotu only (got corpus ${name})`);
   }
-  let stamp = '';
-  if (name.startsWith('file:') || name.startsWith('dir:')) {
-    const p = path.resolve(name.slice(name.indexOf(':') + 1));
-    try {
-      const st = fs.statSync(p);
-      stamp = `${p}:${st.size}:${st.mtimeMs}`;
-    } catch {
-      stamp = p;
-    }
-  }
-  const key = `${name}|${fold}|${split}|${stamp}`;
+  const key = `${name}|${fold}|${split}|${corpusStamp(name)}`;
   const hit = memo.get(key);
   if (hit) return hit;
 

@@ -2,9 +2,11 @@
 // windows, non-overlapping evaluation windows (5.6).
 import type { LmTask } from './schema.ts';
 import { IGNORE, type Batch, type EvalSplit, type TaskData } from './types.ts';
-import { loadCorpus, splitBytes, type Corpus, type SplitName } from './corpus.ts';
+import * as path from 'node:path';
+import { corpusStamp, loadCorpus, splitBytes, type Corpus, type SplitName } from './corpus.ts';
 import { byteTokenizer, bpeTokenizer, cachedBpeMerges, charAlphabet, charTokenizer, type Tokenizer } from './tokenizers.ts';
-import { resolveCacheDir } from './cache.ts';
+import { cacheKey, resolveCacheDir } from './cache.ts';
+import { readJsonOrUndefined, writeJsonAtomic } from '../util/fs.ts';
 import { Rng } from './prng.ts';
 import { hash32 } from '../util/hash.ts';
 import { UserError } from '../errors.ts';
@@ -33,7 +35,14 @@ export function lmTokenizer(task: LmTask, cacheDir?: string): { tok: Tokenizer; 
   if (task.tokenizer === 'byte') out = { tok: byteTokenizer(), info: {} };
   else {
     const train = corpusOf(task).splits.train.map((d) => d.text);
-    if (task.tokenizer === 'char') out = { tok: charTokenizer(charAlphabet(train)), info: {} };
+    if (task.tokenizer === 'char') {
+      out = { tok: charTokenizer(charAlphabet(train)), info: {} };
+      try {
+        writeJsonAtomic(charVocabFile(task, cacheDir), { corpus: corpusStamp(task.corpus), vocab_size: out.tok.vocabSize });
+      } catch {
+        /* the cache only spares `plan` a lower bound */
+      }
+    }
     else {
       const dir = resolveCacheDir(cacheDir);
       const { merges, file, hash } = cachedBpeMerges(train, task.bpe_vocab, dir, task.corpus);
@@ -46,6 +55,17 @@ export function lmTokenizer(task: LmTask, cacheDir?: string): { tok: Tokenizer; 
 
 export function lmVocabSize(task: LmTask): number {
   return lmTokenizer(task).tok.vocabSize;
+}
+
+/** Where the size of a char vocabulary is remembered once the corpus has been read (keyed by its stat stamp). */
+function charVocabFile(task: LmTask, cacheDir?: string): string {
+  return path.join(resolveCacheDir(cacheDir), `char-vocab-${cacheKey([corpusStamp(task.corpus), task.ascii_fold, task.split])}.json`);
+}
+
+/** The char vocabulary of an earlier read of this corpus (unchanged since), without reading it. */
+export function cachedCharVocabSize(task: LmTask, cacheDir?: string): number | undefined {
+  const hit = readJsonOrUndefined<{ vocab_size?: unknown }>(charVocabFile(task, cacheDir));
+  return typeof hit?.vocab_size === 'number' && Number.isInteger(hit.vocab_size) ? hit.vocab_size : undefined;
 }
 
 const streamMemo = new Map<string, Stream>();

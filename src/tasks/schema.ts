@@ -1,9 +1,10 @@
 // The config's `task:` section (tasks.md): a discriminated union on `kind`, defaults = the spec's "tiny"
-// settings (lm keeps seq_len 256). Constraint checks that need more than one field live in validateTask.
+// settings (lm keeps seq_len 256). Constraint checks that need more than one field live in validateTask
+// (config only: validate and plan never read a corpus); those that need the data in checkTaskData.
 import { z } from 'zod';
 import { UserError } from '../errors.ts';
 import { checkCorpusName } from './corpus.ts';
-import { checkLmData, lmVocabSize } from './lm.ts';
+import { cachedCharVocabSize, checkLmData, lmVocabSize } from './lm.ts';
 
 const int = (d: string) => z.number().int().describe(d);
 const posInt = (d: string) => z.number().int().positive().describe(d);
@@ -19,7 +20,7 @@ export const lmTaskSchema = z.strictObject({
   corpus: z
     .string()
     .default('sotu')
-    .describe('sotu | gutenberg | brown (research-only licence) | file:PATH | dir:PATH (UTF-8 text)'),
+    .describe('sotu | gutenberg | brown (research-only licence) | file:PATH | dir:PATH (UTF-8 text; a relative PATH is read from the folder of the config file that names it)'),
   tokenizer: z.enum(['byte', 'char', 'bpe']).default('byte').describe('byte (V=257, EOS=256) | char (training-split alphabet + UNK + EOS) | bpe (byte-level, trained on the training split)'),
   bpe_vocab: posInt('BPE vocabulary size including 256 bytes and EOS (tokenizer: bpe only)').min(258).max(65536).default(1024),
   seq_len: posInt('context length T of training and evaluation windows').default(256),
@@ -132,6 +133,28 @@ export function taskVocabSize(task: TaskConfig): number {
   }
 }
 
+/**
+ * Vocabulary size from the config alone (no corpus read): exact for byte, bpe and the synthetic
+ * tasks; for char tokens the size remembered from an earlier read of the same, unchanged corpus,
+ * else undefined (known once `run` reads the data: checkTaskData).
+ */
+export function configVocabSize(task: TaskConfig, opts: { cacheDir?: string } = {}): number | undefined {
+  if (task.kind === 'lm' && task.tokenizer === 'char') return cachedCharVocabSize(task, opts.cacheDir);
+  return taskVocabSize(task);
+}
+
+/**
+ * The checks that need the data (an lm corpus read and tokenised: every split holds a window of
+ * seq_len + 1 tokens); returns the exact vocabulary size. Throws a UserError naming the key.
+ */
+export function checkTaskData(task: TaskConfig, opts: { cacheDir?: string } = {}): { vocabSize: number } {
+  if (task.kind === 'lm') {
+    checkLmData(task, opts.cacheDir);
+    return { vocabSize: lmVocabSize(task) };
+  }
+  return { vocabSize: taskVocabSize(task) };
+}
+
 /** Context length the model sees (for FLOPs, shapes and position tables). */
 export function taskSeqLen(task: TaskConfig): number {
   switch (task.kind) {
@@ -147,8 +170,8 @@ export function taskSeqLen(task: TaskConfig): number {
   }
 }
 
-/** Cross-field constraints (tasks.md 6); throws a UserError naming the offending key. */
-export function validateTask(task: TaskConfig, opts: { cacheDir?: string } = {}): void {
+/** Cross-field constraints (tasks.md 6) from the config alone; throws a UserError naming the offending key. */
+export function validateTask(task: TaskConfig): void {
   const fail = (key: string, msg: string): never => {
     throw new UserError(`task.${key}: ${msg}`);
   };
@@ -157,7 +180,6 @@ export function validateTask(task: TaskConfig, opts: { cacheDir?: string } = {})
       checkCorpusName(task.corpus);
       if (task.split === 'chronological' && task.corpus !== 'sotu') fail('split', `'chronological' is defined for sotu only (corpus is ${task.corpus})`);
       if (task.seq_len < 2) fail('seq_len', `must be at least 2 (got ${task.seq_len})`);
-      checkLmData(task, opts.cacheDir);
       return;
     case 'mqar': {
       const { vocab_size: V, seq_len: N, num_kv_pairs: D, passes: P } = task;
