@@ -27,6 +27,7 @@ export interface SubmitOptions {
   dryRun?: boolean;
   maxArraySize?: string;
   set?: string[];
+  profile?: string;
   only?: string[];
   retryFailed?: boolean;
   yes?: boolean;
@@ -46,7 +47,7 @@ export async function submitCommand(file: string, opts: SubmitOptions): Promise<
   const arrayLimit = posInt('--array-limit', opts.arrayLimit);
   const partition = validatePartition(opts.partition);
   const time = validateTime(opts.time);
-  const plan = loadPlan(file, { set: opts.set ?? [], yes: opts.yes });
+  const plan = loadPlan(file, { set: opts.set ?? [], yes: opts.yes, profile: opts.profile });
   const chosen = selectRuns(plan.runs, { only: opts.only });
   if (!opts.dryRun) await prepareSweepDir(plan);
   else readPlanFile(plan.sweepDir); // version check only
@@ -112,6 +113,7 @@ export function registerSubmit(program: Command): void {
     .option('--dry-run', 'print the array scripts instead of writing and submitting them')
     .option('--max-array-size <n>', 'override MaxArraySize (default: from `scontrol show config`, else 1001)')
     .option('--set <key=value>', 'override a config key (value parsed as YAML); repeatable', collect, [])
+    .option('--profile <name>', 'apply profiles.<name> of the config (after extends, before --set)')
     .option('--only <id...>', 'submit only these run ids (or unique prefixes)')
     .option('--retry-failed', 'also submit runs that failed or timed out before')
     .option('--yes', 'accept sweeps larger than execution.max_runs')

@@ -12,6 +12,8 @@ import { runId } from './identity.ts';
 import { dotted, getPath, keyExists, loadConfigFile, locate, parseConfig, setPath, splitKey, type LoadedConfig } from './load.ts';
 import type { ExecutionConfig, ExperimentConfig, RunConfig } from './schema.ts';
 import { expandSweep, sweepKeys, type SweepPoint } from './sweep.ts';
+import { profileKeyErrors } from './profile-check.ts';
+import { claimErrors } from '../claims/validate.ts';
 
 export const PLAN_FORMAT_VERSION = 1;
 
@@ -45,6 +47,8 @@ export interface PlanOptions {
   set?: string[];
   /** Accept sweeps larger than execution.max_runs. */
   yes?: boolean;
+  /** profiles.<name> to apply (after extends, before --set). */
+  profile?: string;
 }
 
 /** Resolve one validated config + seed into the run config (throws UserError on impossible shapes). */
@@ -70,6 +74,7 @@ function checkKeys(loaded: LoadedConfig, cfg: ExperimentConfig): void {
       errors.push(`${locate(loaded, where)}: ${dotted(where)}: "${key}" names a config key that does not exist${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`);
     }
   }
+  errors.push(...profileKeyErrors(loaded, cfg), ...claimErrors(loaded, cfg));
   if (errors.length) throw new UserErrors(errors);
 }
 
@@ -144,7 +149,8 @@ export function planFromLoaded(loaded: LoadedConfig, opts: PlanOptions = {}): Pl
 
   const axisKeys = [...new Set(runs.flatMap((r) => Object.keys(r.axes)))];
   const sweepYaml =
-    toYaml(loaded.raw) + (loaded.overrides.length ? `# overrides: ${loaded.overrides.map((o) => `--set ${o}`).join(' ')}\n` : '');
+    toYaml(loaded.raw) + (loaded.profile ? `# profile: ${loaded.profile.name}\n` : '') +
+    (loaded.overrides.length ? `# overrides: ${loaded.overrides.map((o) => `--set ${o}`).join(' ')}\n` : '');
   const root = base.output.root;
   return {
     name: base.name,
@@ -160,5 +166,5 @@ export function planFromLoaded(loaded: LoadedConfig, opts: PlanOptions = {}): Pl
 }
 
 export function loadPlan(file: string, opts: PlanOptions = {}): Plan {
-  return planFromLoaded(loadConfigFile(file, opts.set ?? []), opts);
+  return planFromLoaded(loadConfigFile(file, opts.set ?? [], opts.profile), opts);
 }
