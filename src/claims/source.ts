@@ -1,7 +1,7 @@
 /**
  * Where `check` and `report` find claims: a config file (claims as written, with --profile and
  * --set applied; runs restricted to the config's plan) or a sweep directory (claims of its newest
- * sweep*.yaml, the config a `seqlab run` recorded; every run of its plan.json).
+ * sweep*.yaml, the config a `seqlab run` recorded, and the runs of that config).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -47,8 +47,12 @@ export function loadClaimSource(arg: string, opts: { set?: string[]; profile?: s
   if (opts.profile !== undefined || (opts.set ?? []).length > 0) {
     throw new UserError(`${arg}: --profile and --set apply to a config file; a sweep directory already holds its resolved config`);
   }
+  // The recorded config is re-planned for its run ids: a sweep directory keeps the runs of every
+  // config ever run into it, and the claims are about this config's runs only.
   const file = sweepConfigFile(arg);
   const loaded = loadConfigFile(file);
   const cfg = parseConfig(loaded.raw, (keys) => locate(loaded, keys));
-  return { sweepDir: arg, claims: cfg.claims, where: (i) => `${locate(loaded, ['claims', i])}: claims.${i}`, runs: collectRuns([arg]) };
+  const ids = new Set(planFromLoaded(loaded, { yes: true }).runs.map((r) => r.id));
+  const runs = collectRuns([arg]).filter((r) => ids.has(r.id));
+  return { sweepDir: arg, claims: cfg.claims, where: (i) => `${locate(loaded, ['claims', i])}: claims.${i}`, runs };
 }
