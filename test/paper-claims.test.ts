@@ -189,3 +189,32 @@ describe('bad claims are rejected at validate time', () => {
     expect(r.code).toBe(0);
   });
 });
+
+describe('seqlab check on a real sweep', () => {
+  it('exit 2 with one line for a selection that matches no run or a metric no run reports; exit 1 on a failed claim', { timeout: 240_000 }, () => {
+    const body = `name: tiny-check
+task: { kind: mqar, vocab_size: 16, seq_len: 8, num_kv_pairs: 2, eval_examples: 8 }
+model: { preset: retnet, d_model: 8, n_layers: 1, ffn: none }
+train: { steps: 2, batch_size: 4, checkpoint: false }
+eval: { batches: all, splits: [test] }
+bench: { enabled: false }
+seeds: [0, 1]
+`;
+    const f = write('tiny.yaml', `${body}claims:\n  - { metric: accuracy, where: { model.preset: retnet }, at_least: 1.5 }\n`);
+    const r = seqlab('run', f, '--jobs', '2');
+    expect(r.code, r.stderr.slice(-1500)).toBe(0);
+    const ok = seqlab('check', path.join(dir, 'runs/tiny-check'));
+    expect(ok.code).toBe(1); // accuracy cannot exceed 1.5: the claim fails
+    expect(ok.stdout).toMatch(/\| fail/);
+    expect(fs.existsSync(path.join(dir, 'runs/tiny-check/reports/claims.md'))).toBe(true);
+    const noRun = write('tiny2.yaml', `${body}claims:\n  - { metric: accuracy, where: { model.preset: retne }, at_least: 0.1 }\n`);
+    const a = seqlab('check', noRun);
+    expect(a.code).toBe(2);
+    expect(a.stderr.trim().split('\n')).toHaveLength(1);
+    expect(a.stderr).toMatch(/tiny2\.yaml:9:\d+: claims\.0: no finished run has model\.preset = retne \(did you mean "retnet"\?\)/);
+    const noMetric = write('tiny3.yaml', `${body}claims:\n  - { metric: test_bpb, at_most: 9 }\n`);
+    const b = seqlab('check', noMetric);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/claims\.0: metric "test_bpb" is not reported by any selected run/);
+  });
+});
