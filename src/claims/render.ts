@@ -15,6 +15,13 @@ function pCell(p: number): string {
   return p < 1e-4 ? p.toExponential(1) : String(Number(p.toPrecision(2)));
 }
 
+/** The keys where the right selection differs from the left one (what the claim compares). */
+function contrast(r: ClaimResult): string {
+  const right = r.right!.selection;
+  const diff = Object.fromEntries(Object.entries(right).filter(([k, v]) => JSON.stringify(r.left.selection[k]) !== JSON.stringify(v)));
+  return describeSelection(diff);
+}
+
 export function renderClaimsMarkdown(results: readonly ClaimResult[]): string {
   const header = ['claim', 'metric', 'left mean ± std (n)', '', 'right', 'margin', 'p', 'level', 'verdict'];
   const rows = results.map((r) => [
@@ -22,7 +29,7 @@ export function renderClaimsMarkdown(results: readonly ClaimResult[]): string {
     r.metric,
     sideCell(r.metric, r.left),
     r.op,
-    r.right ? `${sideCell(r.metric, r.right)} [${describeSelection(r.right.selection)}]` : `${r.bound} (bound)`,
+    r.right ? `${sideCell(r.metric, r.right)} [${contrast(r)}]` : `${r.bound} (bound)`,
     r.margin ? String(r.margin) : '0',
     pCell(r.p),
     String(r.level),
