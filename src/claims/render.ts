@@ -12,6 +12,7 @@ function sideCell(metric: string, s: Side): string {
 
 function pCell(p: number): string {
   if (!Number.isFinite(p)) return '-';
+  if (p === 0) return '0'; // zero spread on both sides with the means apart
   return p < 1e-4 ? p.toExponential(1) : String(Number(p.toPrecision(2)));
 }
 
