@@ -22,6 +22,7 @@ const COMMANDS: Record<string, [string, string]> = {
   tasks: ['./commands/tasks.ts', 'registerTasks'],
   data: ['./commands/data.ts', 'registerData'],
   generate: ['./commands/generate.ts', 'registerGenerate'],
+  check: ['./commands/check.ts', 'registerCheck'],
   'config-reference': ['./commands/reference.ts', 'registerConfigReference'],
 };
 

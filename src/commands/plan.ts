@@ -34,12 +34,13 @@ export function registerPlan(program: Command): void {
     .description('expand a sweep: one row per run with its id, axis values, params, FLOPs and state')
     .argument('<file>', 'YAML config file')
     .option('--set <key=value>', 'override a key (value parsed as YAML); repeatable', collect, [])
+    .option('--profile <name>', 'apply profiles.<name> of the config (after extends, before --set)')
     .option('--json', 'machine-readable output')
     .option('--yes', 'accept sweeps larger than execution.max_runs')
     .addHelpText('after', '\nExample:\n  $ seqlab plan configs/grid.yaml\n  $ seqlab plan configs/grid.yaml --set seeds=[0,1,2] --json')
-    .action((file: string, opts: { set: string[]; json?: boolean; yes?: boolean }) => {
+    .action((file: string, opts: { set: string[]; json?: boolean; yes?: boolean; profile?: string }) => {
       // The config alone: no corpus is read (run does the data step).
-      const plan = loadPlan(file, { set: opts.set, yes: opts.yes, data: false });
+      const plan = loadPlan(file, { set: opts.set, yes: opts.yes, data: false, profile: opts.profile });
       const rows = planRows(plan);
       for (const note of plan.notes) process.stderr.write(note + '\n');
       if (opts.json) {

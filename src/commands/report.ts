@@ -7,11 +7,26 @@ import { benchVsLengthSvg, lossCurvesSvg, metricVsKeySvg } from '../report/plots
 import { renderCsv, renderJson, renderLatex, renderMarkdown, type RenderInput } from '../report/render.ts';
 import { runFiles } from '../runner/layout.ts';
 import { writeFileAtomic } from '../util/fs.ts';
+import { checkClaims } from './check.ts';
+import { renderClaimsMarkdown } from '../claims/render.ts';
 
 const FORMATS = ['md', 'csv', 'tex', 'json'] as const;
 
 export function list(v: string): string[] {
   return v.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** The claims table of the sweeps' configs (as `seqlab check` prints it), when they have claims;
+ *  a claim that cannot be evaluated is one line on stderr, not a failed report. */
+function claimsSection(dirs: string[]): { table: string; written: string[] } | undefined {
+  try {
+    const { results, written } = checkClaims(dirs, {});
+    return { table: renderClaimsMarkdown(results), written };
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    if (!/has no claims/.test(e.message)) process.stderr.write(`seqlab: claims not evaluated: ${e.message.split('\n')[0]}\n`);
+    return undefined;
+  }
 }
 
 export interface ReportOptions {
@@ -89,6 +104,13 @@ export function registerReport(program: Command): void {
         }
       }
       process.stdout.write(opts.json ? renderJson(r) : renderMarkdown(r));
+      if (!opts.json) {
+        const claims = claimsSection(dirs);
+        if (claims) {
+          process.stdout.write(`\nClaims (seqlab check):\n\n${claims.table}`);
+          written.push(...claims.written);
+        }
+      }
       process.stderr.write(`wrote ${written.join(', ')}\n`);
     });
 }

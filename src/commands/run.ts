@@ -9,6 +9,7 @@ import { prepareSweepDir } from '../runner/sweep-dir.ts';
 export interface RunCommandOptions {
   jobs?: string;
   set?: string[];
+  profile?: string;
   only?: string[];
   shard?: string;
   retryFailed?: boolean;
@@ -21,7 +22,7 @@ export interface RunCommandOptions {
 export async function runCommand(file: string, opts: RunCommandOptions): Promise<number> {
   const jobs = positiveInt('--jobs', opts.jobs);
   const backend = checkBackend(opts.backend);
-  const plan = loadPlan(file, { set: opts.set ?? [], yes: opts.yes });
+  const plan = loadPlan(file, { set: opts.set ?? [], yes: opts.yes, profile: opts.profile });
   const ids = new Set(plan.runs.map((r) => r.id));
   // Select on the plan first so a bad --only fails before anything is written.
   const chosen = new Set(selectRuns(plan.runs, { only: opts.only, shard: opts.shard }).map((r) => r.id));
@@ -41,6 +42,7 @@ export function registerRun(program: Command): void {
     .argument('<file>', 'YAML config file')
     .option('-j, --jobs <n>', 'runs in parallel (default: execution.jobs; auto = cores / threads per run)')
     .option('--set <key=value>', 'override a config key (value parsed as YAML); repeatable', collect, [])
+    .option('--profile <name>', 'apply profiles.<name> of the config (after extends, before --set)')
     .option('--only <id...>', 'run only these run ids (or unique id prefixes)')
     .option('--shard <i/n>', 'run only shard i of n (1-based, round-robin over the plan)')
     .option('--retry-failed', 'also rerun runs that failed or timed out before')

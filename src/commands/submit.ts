@@ -20,6 +20,7 @@ export interface SubmitOptions {
   dryRun?: boolean;
   maxArraySize?: string;
   set?: string[];
+  profile?: string;
   only?: string[];
   retryFailed?: boolean;
   yes?: boolean;
@@ -35,7 +36,7 @@ export async function submitCommand(file: string, opts: SubmitOptions): Promise<
     retryFailed: opts.retryFailed,
     dryRun: opts.dryRun,
   });
-  const plan = loadPlan(file, { set: opts.set ?? [], yes: opts.yes });
+  const plan = loadPlan(file, { set: opts.set ?? [], yes: opts.yes, profile: opts.profile });
   const runs = selectRuns(plan.runs, { only: opts.only });
   if (opts.dryRun) readPlanFile(plan.sweepDir); // version check only: a dry run writes nothing
   else await prepareSweepDir(plan, { source: file, yes: opts.yes });
@@ -59,6 +60,7 @@ export function registerSubmit(program: Command): void {
     .option('--dry-run', 'print the array scripts instead of writing and submitting them')
     .option('--max-array-size <n>', 'override MaxArraySize (default: from `scontrol show config`, else 1001)')
     .option('--set <key=value>', 'override a config key (value parsed as YAML); repeatable', collect, [])
+    .option('--profile <name>', 'apply profiles.<name> of the config (after extends, before --set)')
     .option('--only <id...>', 'submit only these run ids (or unique prefixes)')
     .option('--retry-failed', 'also submit runs that failed or timed out before')
     .option('--yes', 'accept sweeps larger than execution.max_runs, and adding runs to a sweep of the same name made by another config')

@@ -28,6 +28,8 @@ export interface LoadedConfig {
   sources: SourceFile[];
   /** The --set overrides, as given. */
   overrides: string[];
+  /** The --profile chosen, if any, and the dotted keys it set. */
+  profile?: { name: string; keys: string[] };
 }
 
 export function isPlainObject(v: unknown): v is Raw {
@@ -256,12 +258,41 @@ export function applyOverrides(raw: Raw, specs: string[]): Raw {
   return raw;
 }
 
-/** Load a config: the extends chain merged (bases first), then the overrides (further layers such as a profile go between). */
-export function loadConfigFile(file: string, overrides: string[] = []): LoadedConfig {
+/** Apply `profiles.<name>` (dotted key -> value) to a merged config; the keys it set. */
+export function applyProfile(raw: Raw, name: string, where: (keys: Path) => string): { raw: Raw; keys: string[] } {
+  const profiles = raw.profiles;
+  const names = isPlainObject(profiles) ? Object.keys(profiles) : [];
+  if (!names.includes(name)) {
+    const have = names.length ? `; profiles: ${names.join(', ')}` : '; the config defines no profiles';
+    throw new UserError(`${where(['profiles'])}: --profile ${name}: no such profile${didYouMean(name, names)}${have}`);
+  }
+  const body = (profiles as Raw)[name];
+  if (!isPlainObject(body)) throw new UserError(`${where(['profiles', name])}: profiles.${name}: expected a mapping of dotted key -> value, found ${describeValue(body)}`);
+  let out = raw;
+  for (const [key, value] of Object.entries(body)) {
+    const keys = splitKey(key);
+    if (['profiles', 'extends'].includes(keys[0] ?? '')) throw new UserError(`${where(['profiles', name, key])}: profiles.${name}: "${key}" cannot be set by a profile`);
+    // A mapping merges into the mapping already there (as extends does): `sweep.grid: {...}`
+    // replaces the axes it names and keeps the others.
+    const here = getPath(out, keys);
+    out = setPath(out, keys, isPlainObject(value) && isPlainObject(here) ? deepMerge(here, value) : value);
+  }
+  return { raw: out, keys: Object.keys(body) };
+}
+
+/** Load a config: the extends chain merged (bases first), then profiles.<profile>, then the overrides. */
+export function loadConfigFile(file: string, overrides: string[] = [], profile?: string): LoadedConfig {
   const sources: SourceFile[] = [];
-  const merged = loadChain(file, [], sources);
-  const raw = applyOverrides(merged, overrides);
-  return { raw, file, sources, overrides };
+  let raw = loadChain(file, [], sources);
+  let applied: LoadedConfig['profile'];
+  if (profile !== undefined) {
+    const partial: LoadedConfig = { raw, file, sources, overrides: [] };
+    const r = applyProfile(raw, profile, (keys) => locate(partial, keys));
+    raw = r.raw;
+    applied = { name: profile, keys: r.keys };
+  }
+  raw = applyOverrides(raw, overrides);
+  return { raw, file, sources, overrides, profile: applied };
 }
 
 function locateIn(src: SourceFile, keys: Path): string {
@@ -285,6 +316,8 @@ export function locate(loaded: LoadedConfig, keys: Path): string {
     return setKey === k || setKey.startsWith(k + '.');
   };
   if (loaded.overrides.some(setByOverride)) return '--set';
+  const byProfile = loaded.profile?.keys.find((k) => setKey === k || setKey.startsWith(k + '.'));
+  if (loaded.profile && byProfile !== undefined) return `${locate({ ...loaded, profile: undefined }, ['profiles', loaded.profile.name, byProfile])} (profile ${loaded.profile.name})`;
   for (let i = loaded.sources.length - 1; i >= 0; i--) {
     const src = loaded.sources[i];
     if (src.doc.hasIn(keys)) return locateIn(src, keys);

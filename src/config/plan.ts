@@ -12,6 +12,8 @@ import { dotted, getPath, keyExists, loadConfigFile, locate, malformedKey, parse
 import { resolveData, resolveRunFromConfig } from './resolve.ts';
 import type { ExecutionConfig, ExperimentConfig, RunConfig, SweepConfig } from './schema.ts';
 import { countPoints, expandSweep, sweepKeys, type SweepPoint } from './sweep.ts';
+import { profileKeyErrors } from './profile-check.ts';
+import { claimErrors } from '../claims/validate.ts';
 
 /** Sweeps are expanded (and each point validated) only up to this many times execution.max_runs. */
 export const SWEEP_EXPANSION_FACTOR = 100;
@@ -61,6 +63,8 @@ export interface PlanOptions {
   data?: boolean;
   /** Backend whose memory bounds the shapes (default: execution.backend). */
   backend?: string;
+  /** profiles.<name> to apply (after extends, before --set). */
+  profile?: string;
 }
 
 export { resolveRun } from './resolve.ts';
@@ -92,6 +96,7 @@ function checkKeys(loaded: LoadedConfig, cfg: ExperimentConfig): void {
       errors.push(`${locate(loaded, where)}: ${dotted(where)}: "${key}" names a config key that does not exist${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`);
     }
   }
+  errors.push(...profileKeyErrors(loaded, cfg), ...claimErrors(loaded, cfg));
   if (errors.length) throw new UserErrors(errors);
 }
 
@@ -233,7 +238,8 @@ export function planFromLoaded(loaded: LoadedConfig, opts: PlanOptions = {}): Pl
 
   const axisKeys = [...new Set(runs.flatMap((r) => Object.keys(r.axes)))];
   const sweepYaml =
-    toYaml(loaded.raw) + (loaded.overrides.length ? `# overrides: ${loaded.overrides.map((o) => `--set ${o}`).join(' ')}\n` : '');
+    toYaml(loaded.raw) + (loaded.profile ? `# profile: ${loaded.profile.name}\n` : '') +
+    (loaded.overrides.length ? `# overrides: ${loaded.overrides.map((o) => `--set ${o}`).join(' ')}\n` : '');
   const root = base.output.root;
   return {
     name: base.name,
@@ -251,5 +257,5 @@ export function planFromLoaded(loaded: LoadedConfig, opts: PlanOptions = {}): Pl
 }
 
 export function loadPlan(file: string, opts: PlanOptions = {}): Plan {
-  return planFromLoaded(loadConfigFile(file, opts.set ?? []), opts);
+  return planFromLoaded(loadConfigFile(file, opts.set ?? [], opts.profile), opts);
 }

@@ -5,6 +5,8 @@
 import { z } from 'zod';
 import { modelSchema, type ResolvedModel } from '../models/spec.ts';
 import { taskSchema, type TaskConfig } from '../tasks/schema.ts';
+import { claimsSchema } from './claims.ts';
+import { profilesSchema } from './profiles.ts';
 
 /** `90s`, `30m`, `2h`, `1d` or a number of seconds. */
 export function parseDuration(value: number | string): number {
@@ -109,6 +111,8 @@ export const configSchema = z.strictObject({
   sweep: sweepSchema,
   execution: executionSchema,
   output: outputSchema,
+  claims: claimsSchema,
+  profiles: profilesSchema,
 });
 
 /** Sections that may be omitted in YAML; they are filled with `{}` so their defaults apply. */

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { NEG } from '../../ops/mask.ts';
+import { faultActive } from '../fault.ts';
 import { applyRope, ropeTables } from '../../ops/rope.ts';
 import { normal, zeros } from '../init.ts';
 import { field, linear, mergeHeads, splitHeads, type Mixer, type MixerContext, type MixerOptions, type MixerState, type Spec, type StepOptions } from './common.ts';
@@ -79,7 +80,7 @@ export class Attention implements Mixer {
   private mask(T: number, keep?: tf.Tensor2D): tf.Tensor {
     const t = tf.range(0, T, 1, 'int32').reshape([T, 1]);
     const s = tf.range(0, T, 1, 'int32').reshape([1, T]);
-    let m = tf.lessEqual(s, t);
+    let m = faultActive('attn-no-causal-mask') ? tf.onesLike(tf.lessEqual(s, t)) : tf.lessEqual(s, t);
     if (Number.isFinite(this.window)) m = tf.logicalAnd(m, tf.greater(s, t.sub(this.window)));
     let mf: tf.Tensor = m.cast('float32').reshape([1, 1, T, T]);
     if (keep) mf = mf.mul(keep.reshape([keep.shape[0], 1, 1, T]));

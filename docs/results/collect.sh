@@ -1,0 +1,22 @@
+#!/bin/bash
+# Copy the results of one finished paper sweep into docs/results/<paper>/: the report tables, the
+# claims table and the figures, after re-running `seqlab report` and `seqlab check` on it with the
+# current code. Usage (from the repo root): docs/results/collect.sh induction [RUNS_ROOT]
+# RUNS_ROOT defaults to runs/. The page docs/results/<paper>.md (command, wall time, commit and the
+# discussion) is written by hand from what this prints.
+set -u
+paper=$1
+root=${2:-runs}
+sweep=$root/paper-$paper
+out=docs/results/$paper
+[ -d "$sweep" ] || { echo "no sweep directory $sweep" >&2; exit 2; }
+mkdir -p "$out"
+report_args=()
+[ "$paper" = zoology ] && report_args=(--best-over train.lr --by valid_loss)
+node bin/seqlab.js report "$sweep" "${report_args[@]}" > /dev/null
+node bin/seqlab.js check "configs/paper/$paper.yaml" --set "output.root=$root" > /dev/null
+echo "check exit code: $? (1 = some claim fails)"
+cp "$sweep"/reports/table.md "$sweep"/reports/table.csv "$sweep"/reports/claims.md "$sweep"/reports/claims.json "$out"/
+for f in "$sweep"/reports/*.svg; do [ -s "$f" ] && cp "$f" "$out"/; done
+ls "$out"
+grep "^== $paper " "$root/paper-runs.log" 2>/dev/null

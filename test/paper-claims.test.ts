@@ -1,0 +1,220 @@
+// Claims: evaluation over seeds (verdicts, for_each, best_over, selections that inherit keys) and
+// their rejection at validate time (unknown metric, unknown selection key, no or two operators).
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { claimSchema, type Claim } from '../src/config/claims.ts';
+import { checkExitCode, evaluateClaims } from '../src/claims/evaluate.ts';
+import { isKnownMetric } from '../src/claims/metrics.ts';
+import { renderClaimsMarkdown } from '../src/claims/render.ts';
+import type { ReportRun } from '../src/report/collect.ts';
+import { UserError } from '../src/errors.ts';
+
+const root = path.resolve(__dirname, '..');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-claims-'));
+
+let nextId = 0;
+function run(axes: Record<string, unknown>, summary: Record<string, unknown>, state = 'done'): ReportRun {
+  return { sweep: 's', sweepDir: dir, id: `r${nextId++}`, axes, state, config: { seed: axes.seed ?? 0 }, summary };
+}
+const claim = (c: Record<string, unknown>): Claim => claimSchema.parse(c);
+
+/** Runs of two models over seeds with the given accuracies. */
+function runs(values: Record<string, number[]>, extra: Record<string, unknown> = {}): ReportRun[] {
+  return Object.entries(values).flatMap(([preset, accs]) => accs.map((a, seed) => run({ 'model.preset': preset, seed, ...extra }, { accuracy: a })));
+}
+
+describe('claim evaluation', () => {
+  it('a clear difference passes, the reverse claim fails, with Welch statistics', () => {
+    const rs = runs({ mamba: [0.95, 0.97, 0.96], retnet: [0.5, 0.55, 0.52] });
+    const [pass] = evaluateClaims([claim({ metric: 'accuracy', where: { 'model.preset': 'mamba' }, greater_than: { 'model.preset': 'retnet' } })], rs);
+    expect(pass.verdict).toBe('pass');
+    expect(pass.left.stats).toMatchObject({ n: 3, mean: expect.closeTo(0.96, 10) });
+    expect(pass.right!.stats.n).toBe(3);
+    expect(pass.p).toBeLessThan(0.001);
+    expect(pass.test).toBe('Welch t-test');
+    const [fail] = evaluateClaims([claim({ metric: 'accuracy', where: { 'model.preset': 'mamba' }, less_than: { 'model.preset': 'retnet' } })], rs);
+    expect(fail.verdict).toBe('fail');
+    expect(fail.p).toBeGreaterThan(0.99);
+    expect(checkExitCode([pass])).toBe(0);
+    expect(checkExitCode([pass, fail])).toBe(1);
+  });
+
+  it('a margin the data do not clear fails', () => {
+    const rs = runs({ mamba: [0.6, 0.62, 0.61], retnet: [0.55, 0.57, 0.56] });
+    const c = (margin: number) => claim({ metric: 'accuracy', where: { 'model.preset': 'mamba' }, greater_than: { 'model.preset': 'retnet' }, margin });
+    expect(evaluateClaims([c(0)], rs)[0].verdict).toBe('pass');
+    expect(evaluateClaims([c(0.1)], rs)[0].verdict).toBe('fail');
+  });
+
+  it('n = 1 on a side is inconclusive, never pass, even for a huge gap; --strict makes it fail', () => {
+    const rs = runs({ mamba: [0.99], retnet: [0.1, 0.11, 0.12] });
+    const [r] = evaluateClaims([claim({ metric: 'accuracy', where: { 'model.preset': 'mamba' }, greater_than: { 'model.preset': 'retnet' } })], rs);
+    expect(r.verdict).toBe('inconclusive');
+    expect(r.note).toMatch(/left/);
+    expect(checkExitCode([r])).toBe(0);
+    expect(checkExitCode([r], true)).toBe(1);
+    const [b] = evaluateClaims([claim({ metric: 'accuracy', where: { 'model.preset': 'mamba' }, at_least: 0.5 })], rs);
+    expect(b.verdict).toBe('inconclusive');
+  });
+
+  it('bounds: one-sample test against the constant; zero spread above the bound passes', () => {
+    const rs = runs({ transformer: [1, 1, 1], retnet: [0.3, 0.9, 0.5] });
+    const [t] = evaluateClaims([claim({ metric: 'accuracy', where: { 'model.preset': 'transformer' }, at_least: 0.9 })], rs);
+    expect(t).toMatchObject({ verdict: 'pass', test: 'one-sample t-test', bound: 0.9 });
+    // mean 0.567, std 0.31 over 3 seeds: clearly not above 0.9; below 0.95 only at p = 0.08 (fail), below 1.5 at p < 0.05.
+    const [lo] = evaluateClaims([claim({ metric: 'accuracy', where: { 'model.preset': 'retnet' }, at_least: 0.9 })], rs);
+    expect(lo.verdict).toBe('fail');
+    const [near] = evaluateClaims([claim({ metric: 'accuracy', where: { 'model.preset': 'retnet' }, at_most: 0.95 })], rs);
+    expect(near.verdict).toBe('fail');
+    expect(near.p).toBeCloseTo(0.081, 2);
+    const [hi] = evaluateClaims([claim({ metric: 'accuracy', where: { 'model.preset': 'retnet' }, at_most: 1.5 })], rs);
+    expect(hi.verdict).toBe('pass');
+    expect(hi.p).toBeLessThan(0.05);
+  });
+
+  it('for_each makes one claim per value; the right selection inherits where and the instance', () => {
+    const rs = [
+      ...runs({ transformer: [1, 1, 1], retnet: [0.2, 0.25, 0.3] }, { 'model.d_model': 16 }),
+      ...runs({ transformer: [1, 1, 1], retnet: [0.99, 1, 1] }, { 'model.d_model': 64 }),
+    ];
+    const out = evaluateClaims(
+      [claim({ name: 'retnet below attention', metric: 'accuracy', where: { 'model.preset': 'retnet' }, for_each: ['model.d_model'], less_than: { 'model.preset': 'transformer' }, margin: 0.1 })],
+      rs,
+    );
+    expect(out.map((r) => [r.instance['model.d_model'], r.verdict])).toEqual([
+      [16, 'pass'],
+      [64, 'fail'],
+    ]);
+    expect(out[0].right!.selection).toEqual({ 'model.preset': 'transformer', 'model.d_model': 16 });
+    expect(out[0].right!.stats.mean).toBe(1);
+    expect(out[0].name).toBe('retnet below attention (model.d_model=16)');
+    const md = renderClaimsMarkdown(out);
+    expect(md).toMatch(/Welch/);
+    expect(md).toMatch(/1 pass, 1 fail, 0 inconclusive/);
+  });
+
+  it('best_over keeps the best learning rate per group (by valid_loss) before selecting', () => {
+    const mk = (preset: string, lr: number, acc: number, loss: number, seed: number) =>
+      run({ 'model.preset': preset, 'train.lr': lr, seed }, { accuracy: acc, valid_loss: loss });
+    const rs = [0, 1, 2].flatMap((s) => [
+      mk('retnet', 1e-3, 0.2 + s / 100, 3, s),
+      mk('retnet', 1e-2, 0.9 + s / 100, 1, s), // the better lr
+      mk('mamba', 1e-3, 0.8 + s / 100, 1, s),
+      mk('mamba', 1e-2, 0.1 + s / 100, 4, s),
+    ]);
+    const c = { metric: 'accuracy', where: { 'model.preset': 'mamba' }, greater_than: { 'model.preset': 'retnet' } };
+    // With the best lr of each model (by valid_loss): mamba 0.81 < retnet 0.91, so mamba > retnet fails.
+    const [best] = evaluateClaims([claim({ ...c, best_over: 'train.lr' })], rs);
+    expect(best.left.stats.mean).toBeCloseTo(0.81, 10);
+    expect(best.right!.stats.mean).toBeCloseTo(0.91, 10);
+    expect(best.left.stats.n).toBe(3);
+    expect(best.verdict).toBe('fail');
+  });
+
+  it('unfinished runs are not counted; a selection matching no run or a metric nobody reports is a user error with a did-you-mean', () => {
+    const rs = [...runs({ mamba: [0.9, 0.91], retnet: [0.5, 0.6] }), run({ 'model.preset': 'mamba', seed: 9 }, {}, 'failed')];
+    const [r] = evaluateClaims([claim({ metric: 'accuracy', where: { 'model.preset': 'mamba' }, at_least: 0.5 })], rs);
+    expect(r.left.stats.n).toBe(2);
+    const err = (c: Record<string, unknown>) => {
+      try {
+        evaluateClaims([claim(c)], rs, () => 'x.yaml:3:5: claims.0');
+      } catch (e) {
+        expect(e).toBeInstanceOf(UserError);
+        expect((e as UserError).exitCode).toBe(2);
+        return (e as Error).message;
+      }
+      throw new Error('expected a UserError');
+    };
+    expect(err({ metric: 'accuracy', where: { 'model.preset': 'mambaa' }, at_least: 0.5 })).toBe(
+      'x.yaml:3:5: claims.0: no finished run has model.preset = mambaa (did you mean "mamba"?); values: mamba, retnet',
+    );
+    expect(err({ metric: 'accuracy', where: { 'model.preset': 'mamba' }, greater_than: { 'model.preset': 'selret' } })).toMatch(
+      /claims\.0 \(greater_than\): no finished run has model\.preset = selret/,
+    );
+    expect(err({ metric: 'test_bpb', where: { 'model.preset': 'mamba' }, at_least: 0.5 })).toMatch(/metric "test_bpb" is not reported by any selected run/);
+  });
+
+  it('metric names follow src/metrics/names.ts', () => {
+    for (const m of ['test_bpb', 'valid_loss', 'accuracy', 'exact_match', 'params', 'decode_ms_per_token@4096', 'prefill_tokens_per_s@256', 'test_accuracy', 'test_accuracy@N=512'])
+      expect(isKnownMetric(m), m).toBe(true);
+    for (const m of ['test_bpc', 'bpb', 'decode_ms_per_token', 'params@3', 'valid_accuracy@N=5', 'accuracy@N=5']) expect(isKnownMetric(m), m).toBe(false);
+  });
+});
+
+function seqlab(...args: string[]) {
+  const r = spawnSync(process.execPath, [path.join(root, 'bin/seqlab.js'), ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+function write(name: string, text: string): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+const BASE = 'task: { kind: mqar }\nsweep: { grid: { model.preset: [mamba, retnet] } }\n';
+
+describe('bad claims are rejected at validate time', () => {
+  it('an unknown metric, with a did-you-mean from the metric names', () => {
+    const f = write('m.yaml', `${BASE}claims:\n  - { metric: acuracy, where: { model.preset: mamba }, at_least: 0.5 }\n`);
+    const r = seqlab('validate', f);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/m\.yaml:4:\d+: claims\.0\.metric: unknown metric "acuracy" \(did you mean "accuracy"\?\)/);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('a selection key that names no config key, in where, the comparison and for_each', () => {
+    const f = write('k.yaml', `${BASE}claims:\n  - { metric: accuracy, where: { model.prest: mamba }, for_each: [train.lrr], greater_than: { model.d_modle: 8 } }\n`);
+    const r = seqlab('validate', f);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/claims\.0\.where\.model\.prest: "model\.prest" names a config key that does not exist \(did you mean "model\.preset"\?\)/);
+    expect(r.stderr).toMatch(/claims\.0\.greater_than\.model\.d_modle: .*did you mean "model\.d_model"/);
+    expect(r.stderr).toMatch(/claims\.0\.for_each\.0: .*did you mean "train\.lr"/);
+  });
+
+  it('a claim needs exactly one operator; unknown claim fields are errors', () => {
+    const none = seqlab('validate', write('n.yaml', `${BASE}claims:\n  - { metric: accuracy }\n`));
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/claims\.0: a claim needs exactly one of at_least, at_most, greater_than, less_than \(none given\)/);
+    const two = seqlab('validate', write('t.yaml', `${BASE}claims:\n  - { metric: accuracy, at_least: 0.1, at_most: 0.9 }\n`));
+    expect(two.stderr).toMatch(/found at_least and at_most/);
+    const typo = seqlab('validate', write('u.yaml', `${BASE}claims:\n  - { metric: accuracy, at_lest: 0.1 }\n`));
+    expect(typo.stderr).toMatch(/claims\.0\.at_lest: unknown key \(did you mean "at_least"\?\)/);
+  });
+
+  it('a valid claim validates', () => {
+    const r = seqlab('validate', write('ok.yaml', `${BASE}claims:\n  - { metric: accuracy, where: { model.preset: mamba }, greater_than: { model.preset: retnet }, margin: 0.1 }\n`));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+});
+
+describe('seqlab check on a real sweep', () => {
+  it('exit 2 with one line for a selection that matches no run or a metric no run reports; exit 1 on a failed claim', { timeout: 240_000 }, () => {
+    const body = `name: tiny-check
+task: { kind: mqar, vocab_size: 16, seq_len: 8, num_kv_pairs: 2, eval_examples: 8 }
+model: { preset: retnet, d_model: 8, n_layers: 1, ffn: none }
+train: { steps: 2, batch_size: 4, checkpoint: false }
+eval: { batches: all, splits: [test] }
+bench: { enabled: false }
+seeds: [0, 1]
+`;
+    const f = write('tiny.yaml', `${body}claims:\n  - { metric: accuracy, where: { model.preset: retnet }, at_least: 1.5 }\n`);
+    const r = seqlab('run', f, '--jobs', '2');
+    expect(r.code, r.stderr.slice(-1500)).toBe(0);
+    const ok = seqlab('check', path.join(dir, 'runs/tiny-check'));
+    expect(ok.code).toBe(1); // accuracy cannot exceed 1.5: the claim fails
+    expect(ok.stdout).toMatch(/\| fail/);
+    expect(fs.existsSync(path.join(dir, 'runs/tiny-check/reports/claims.md'))).toBe(true);
+    const noRun = write('tiny2.yaml', `${body}claims:\n  - { metric: accuracy, where: { model.preset: retne }, at_least: 0.1 }\n`);
+    const a = seqlab('check', noRun);
+    expect(a.code).toBe(2);
+    expect(a.stderr.trim().split('\n')).toHaveLength(1);
+    expect(a.stderr).toMatch(/tiny2\.yaml:9:\d+: claims\.0: no finished run has model\.preset = retne \(did you mean "retnet"\?\)/);
+    const noMetric = write('tiny3.yaml', `${body}claims:\n  - { metric: test_bpb, at_most: 9 }\n`);
+    const b = seqlab('check', noMetric);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/claims\.0: metric "test_bpb" is not reported by any selected run/);
+  });
+});
