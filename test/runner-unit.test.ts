@@ -74,8 +74,13 @@ describe('run lock', () => {
       while (Date.now() < start) {}
       const r = RunLock.acquire(${JSON.stringify(file)});
       process.stdout.write('lock' in r ? 'won' : 'lost');
-      // Stay alive until every racer has tried: a winner that exited would leave a stale lock again.
-      setTimeout(() => {}, start + 4000 - Date.now());`;
+      // Stay alive until every racer has tried (each leaves a marker): a winner that exited would
+      // leave a stale lock again, and on a loaded machine the racers may start seconds apart.
+      const fs = await import('node:fs');
+      fs.writeFileSync(${JSON.stringify(dir)} + '/tried-' + process.pid, '');
+      const until = Date.now() + 60000;
+      const wait = () => fs.readdirSync(${JSON.stringify(dir)}).filter((f) => f.startsWith('tried-')).length >= 4 || Date.now() > until ? undefined : setTimeout(wait, 50);
+      wait();`;
     const start = Date.now() + 1500;
     const outs = await Promise.all(
       [0, 1, 2, 3].map(
