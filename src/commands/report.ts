@@ -114,7 +114,7 @@ export interface WriteReportOptions extends ReportOptions {
 export async function writeReport(dirs: string[], o: WriteReportOptions): Promise<{ dir: string; files: string[]; render: RenderInput & { runs: ReportRun[] } }> {
   const r = buildReport(dirs, o);
   r.claims = o.claims;
-  const out = o.out ?? path.join(dirs[0]!, 'reports', reportDirName(dirs, { groupBy: o.groupBy, metric: o.metric, bestOver: o.bestOver, by: o.by, baseline: o.baseline, columns: o.columns, band: o.band, claims: o.claimsFile }));
+  const out = o.out ?? path.join(dirs[0]!, 'reports', reportDirName(dirs, { groupBy: o.groupBy, metric: o.metric, bestOver: o.bestOver, by: o.by, baseline: o.baseline, columns: o.columns, band: o.band, claims: o.claimsFile, format: o.formats.join(',') }));
   const files: string[] = [];
   const figures = o.plots || o.formats.includes('html') ? reportFigures({ groups: r.groups, groupBy: r.groupBy, band: o.band, chance: chanceOf(r.runs) }) : [];
   await replaceDir(out, async (tmp) => {

@@ -186,6 +186,14 @@ function qualifier(r: ResolvedMetric): string {
   return parts.length ? ` @ ${parts.join(', ')}` : '';
 }
 
+/** The unit beside a short header: none where the values carry it (41.1k tok/s in "train tok/s", 1.2MB, 0.35%). */
+export function headerUnit(key: string): string {
+  const r = resolveMetric(key);
+  if (!r || r.def.style === 'bytes' || r.def.style === 'percent') return '';
+  const u = displayUnit(key);
+  return r.def.short.includes('/') || r.def.short.includes(u) ? '' : u;
+}
+
 /** Axis title: "valid bits per byte (bits/byte)", "decode latency @ L=256 (ms)". */
 export function axisTitle(key: string): string {
   const r = resolveMetric(key);

@@ -3,6 +3,7 @@
 // provenance of the runs.
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
+import * as path from 'node:path';
 import { directionOf } from '../metrics/names.ts';
 import { bestIndex, headerWithUnit, keyCell, type RenderInput } from './render.ts';
 import { compileFigure, type Figure } from './plots.ts';
@@ -19,9 +20,24 @@ function inlineScript(src: string): string {
   return `<script>${src.replace(/<\/script/gi, '<\\/script')}</script>`;
 }
 
+/** A file of an installed package (the package's "exports" hide its build/ folder from require.resolve). */
+function packageFile(pkg: string, rel: string): string {
+  let dir = path.dirname(require.resolve(pkg));
+  while (!fs.existsSync(path.join(dir, rel))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`${pkg}: ${rel} not found`);
+    dir = up;
+  }
+  return path.join(dir, rel);
+}
+
 function libraries(): string {
-  return ['vega/build/vega.min.js', 'vega-lite/build/vega-lite.min.js', 'vega-embed/build/vega-embed.min.js']
-    .map((p) => inlineScript(fs.readFileSync(require.resolve(p), 'utf8')))
+  return [
+    ['vega', 'build/vega.min.js'],
+    ['vega-lite', 'build/vega-lite.min.js'],
+    ['vega-embed', 'build/vega-embed.min.js'],
+  ]
+    .map(([pkg, rel]) => inlineScript(fs.readFileSync(packageFile(pkg!, rel!), 'utf8')))
     .join('\n');
 }
 

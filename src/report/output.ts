@@ -10,6 +10,9 @@ import { readJsonOrUndefined } from '../util/fs.ts';
 /** Marks a directory as a seqlab report (only such a directory, or an empty one, is replaced). */
 export const REPORT_MARKER = '.seqlab-report';
 
+/** The default --format list (a report with other formats gets its own directory). */
+export const DEFAULT_FORMATS = 'md,csv,tex,json,html';
+
 const slug = (s: string) => s.replace(/[^A-Za-z0-9._=+-]+/g, '-').replace(/^-+|-+$/g, '');
 
 /**
@@ -20,9 +23,9 @@ const slug = (s: string) => s.replace(/[^A-Za-z0-9._=+-]+/g, '-').replace(/^-+|-
 export function reportDirName(dirs: string[], o: Record<string, unknown>): string {
   const parts: string[] = [];
   if (dirs.length > 1) parts.push(dirs.map((d) => path.basename(path.resolve(d))).join('+'));
-  for (const k of ['groupBy', 'metric', 'bestOver', 'by', 'baseline', 'columns', 'band', 'claims']) {
+  for (const k of ['groupBy', 'metric', 'bestOver', 'by', 'baseline', 'columns', 'band', 'claims', 'format']) {
     const v = o[k];
-    if (v === undefined || v === false || (k === 'band' && v === 'std')) continue;
+    if (v === undefined || v === false || (k === 'band' && v === 'std') || (k === 'format' && v === DEFAULT_FORMATS)) continue;
     parts.push(`${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}=${k === 'claims' ? path.basename(String(v)) : String(v)}`);
   }
   const name = slug(parts.join('__')) || 'default';

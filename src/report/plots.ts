@@ -139,13 +139,23 @@ function base(title: string, subtitle: string) {
 }
 
 /** Line + band layers for aggregated points; `dash` = the series field told apart by stroke dash. */
-function lineLayers(values: Agg[], colours: { domain: string[]; range: string[] }, xTitle: string, yTitle: string, opts: { dashField?: string; dashTitle?: string; extra?: unknown[] } = {}) {
-  const xScale = fittedScale(values.map((v) => v.x));
+function lineLayers(values: Agg[], colours: { domain: string[]; range: string[] }, xTitle: string, yTitle: string, opts: { dashField?: string; dashTitle?: string; dashScale?: { domain: string[]; range: number[][] }; linearX?: boolean; extra?: unknown[] } = {}) {
+  const xValues = values.map((v) => v.x);
+  const xScale = opts.linearX ? { ...fittedScale(xValues.map(() => 1)), domain: [Math.min(...xValues), Math.max(...xValues)] as [number, number], type: 'linear' as const } : fittedScale(xValues);
   const yScale = fittedScale(values.flatMap((v) => [v.lo, v.hi, v.mean]));
-  const colour = { field: 'family', type: 'nominal', title: 'family', scale: colours, legend: { symbolType: 'stroke', symbolStrokeWidth: 3 } };
+  const colour = { field: 'family', type: 'nominal', title: 'family', scale: colours, legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 } };
   const x = { field: 'x', type: 'quantitative', title: xTitle, scale: xScale, axis: xScale.type === 'log' ? { tickCount: 6 } : {} };
   const dash = opts.dashField
-    ? { strokeDash: { field: opts.dashField, type: 'nominal', title: opts.dashTitle, legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 400, symbolStrokeColor: '#333' } } }
+    ? {
+        strokeDash: {
+          field: opts.dashField,
+          type: 'nominal',
+          title: opts.dashTitle,
+          scale: opts.dashScale,
+          // vega draws legend strokes only with an explicit stroke colour
+          legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 600, encode: { symbols: { update: { stroke: { value: '#333' } } } } },
+        },
+      }
     : {};
   return {
     data: { values },
@@ -154,7 +164,7 @@ function lineLayers(values: Agg[], colours: { domain: string[]; range: string[] 
     layer: [
       {
         mark: { type: 'area', opacity: 0.18 },
-        encoding: { x, y: { field: 'lo', type: 'quantitative', scale: yScale, title: yTitle }, y2: { field: 'hi' }, color: { ...colour, legend: null }, detail: { field: 'series' } },
+        encoding: { x, y: { field: 'lo', type: 'quantitative', scale: yScale, title: yTitle }, y2: { field: 'hi' }, color: colour, detail: { field: 'series' } },
       },
       {
         mark: { type: 'line', strokeWidth: 2, point: { filled: true, size: 30 } },
@@ -196,7 +206,12 @@ export function lossCurvesFigure(ctx: FigureContext, colours = familyColours(ctx
     title: 'Loss over training',
     spec: {
       ...base('Loss over training', bandText(ctx.band, values.map((v) => v.n))),
-      ...lineLayers(values as Agg[], colours, 'optimizer step', 'loss (nats/token)', { dashField: 'split', dashTitle: 'split' }),
+      ...lineLayers(values as Agg[], colours, 'optimizer step', 'loss (nats/token)', {
+        dashField: 'split',
+        dashTitle: 'split',
+        dashScale: { domain: ['train', 'valid', 'test'], range: [[1, 0], [7, 3], [2, 2]] },
+        linearX: true,
+      }),
     } as unknown as vl.TopLevelSpec,
   };
 }

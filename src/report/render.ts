@@ -2,7 +2,7 @@
 // LaTeX (booktabs, fitted to a one-column article, best mean per column in bold) and a JSON record
 // for machines and `compare`. Labels, units, decimals and directions come from the metric registry.
 import { markdownTable } from '../util/format.ts';
-import { axisTitle, directionOf, displayUnit, formatValue, resolveMetric, shortLabel, variesOverSeeds } from '../metrics/names.ts';
+import { axisTitle, directionOf, formatValue, headerUnit, resolveMetric, shortLabel } from '../metrics/names.ts';
 import { keyValue, type ReportGroup, type ReportRun } from './collect.ts';
 import { statText, type Stats } from './table.ts';
 import type { ClaimsSection } from './claims.ts';
@@ -46,7 +46,7 @@ export function bestIndex(groups: ReportGroup[], metric: string): number | undef
 
 /** Header of a metric column: "valid bpb (bits/byte)". */
 export function headerWithUnit(metric: string): string {
-  const u = displayUnit(metric);
+  const u = headerUnit(metric);
   return `${shortLabel(metric)}${u ? ` (${u})` : ''}`;
 }
 
@@ -128,7 +128,7 @@ function keyHeader(k: string): string {
 /** LaTeX cell of a metric: mean (± std when it varies over seeds), decimals per metric. */
 function texStat(m: string, s: Stats): string {
   if (s.n === 0 || !Number.isFinite(s.mean)) return '--';
-  if (s.n > 1 && Number.isFinite(s.std) && (variesOverSeeds(m) || s.std !== 0)) return `${tex(formatValue(m, s.mean))}\\,$\\pm$\\,${tex(formatValue(m, s.std))}`;
+  if (s.n > 1 && Number.isFinite(s.std) && s.std !== 0) return `${tex(formatValue(m, s.mean))}\\,$\\pm$\\,${tex(formatValue(m, s.std))}`;
   return tex(formatValue(m, s.mean));
 }
 
@@ -143,6 +143,13 @@ function texWidthPt(text: string): number {
 export const ARTICLE_TEXTWIDTH_PT = 345;
 const TABCOLSEP_PT = 6;
 
+/** Headline metrics first: quality (valid bpb / accuracy), size, training speed, decode latency at the longest L. */
+export function headlineOrder(metrics: string[]): string[] {
+  const decode = metrics.filter((m) => m.startsWith('decode_ms_per_token@')).sort((a, b) => Number(b.split('@')[1]) - Number(a.split('@')[1]));
+  const first = ['valid_bpb', 'accuracy', 'valid_loss', 'params', 'train_tokens_per_s', ...decode.slice(0, 1)].filter((m) => metrics.includes(m));
+  return [...first, ...metrics.filter((m) => !first.includes(m))];
+}
+
 /**
  * LaTeX columns that fit a one-column article: the group keys whose value varies between groups
  * (a key with one value goes to the caption), then the metrics in order while the estimated width
@@ -155,7 +162,7 @@ export function chooseTexColumns(r: RenderInput): { keys: string[]; fixed: [stri
     if (vals.size === 1 && r.groups.length > 1) fixed.push([k, [...vals][0]!]);
     return vals.size > 1 || r.groups.length === 1;
   });
-  let metrics = r.metrics;
+  let metrics = headlineOrder(r.metrics);
   if (r.texColumns) {
     keys = r.groupBy.filter((k) => r.texColumns!.includes(k));
     metrics = r.texColumns.filter((c) => !r.groupBy.includes(c));
@@ -166,7 +173,7 @@ export function chooseTexColumns(r: RenderInput): { keys: string[]; fixed: [stri
   const chosen: string[] = [];
   const dropped: string[] = [];
   for (const m of metrics) {
-    const w = colWidth([shortLabel(m), displayUnit(m)], r.groups.map((g) => statText(m, g.stats[m])));
+    const w = colWidth([shortLabel(m), headerUnit(m)], r.groups.map((g) => statText(m, g.stats[m])));
     if (width + w <= ARTICLE_TEXTWIDTH_PT - 5 || chosen.length === 0) {
       chosen.push(m);
       width += w;
@@ -184,7 +191,7 @@ export function renderLatex(r: RenderInput): string {
   const fixedText = fixed.length ? ` ${fixed.map(([k, v]) => `${tex(keyHeader(k))} = ${tex(v)}`).join(', ')}.` : '';
   const caption =
     `Mean $\\pm$ sample std (ddof 1) over ${ns.length === 1 ? `n = ${ns[0]}` : 'n'} seeds; best mean per column in bold; ` +
-    `quantities fixed by the config without std.${fixedText}`;
+    `no std where all seeds agree (e.g. parameters).${fixedText}`;
   const lines = [
     `% ${r.footer}`,
     ...(dropped.length ? [`% left out to fit one column (seqlab report --columns to choose): ${dropped.join(', ')}`] : []),
@@ -193,7 +200,7 @@ export function renderLatex(r: RenderInput): string {
     `\\begin{tabular}{${cols}}`,
     '\\toprule',
     [...keys.map((k) => tex(keyHeader(k))), '$n$', ...metrics.map((m) => tex(shortLabel(m)))].join(' & ') + ' \\\\',
-    [...keys.map(() => ''), '', ...metrics.map((m) => (displayUnit(m) ? `{\\footnotesize ${tex(displayUnit(m))}}` : ''))].join(' & ') + ' \\\\',
+    [...keys.map(() => ''), '', ...metrics.map((m) => (headerUnit(m) ? `{\\footnotesize ${tex(headerUnit(m))}}` : ''))].join(' & ') + ' \\\\',
     '\\midrule',
   ];
   r.groups.forEach((g, i) => {

@@ -4,7 +4,7 @@
 // full tables. Headers, decimals and directions come from the metric registry.
 import { markdownTable } from '../util/format.ts';
 import { meanStd, type Stats } from '../stats/welch.ts';
-import { formatValue, resolveMetric, shortLabel, variesOverSeeds } from '../metrics/names.ts';
+import { formatValue, resolveMetric, shortLabel } from '../metrics/names.ts';
 export { meanStd, type Stats };
 
 export interface ResultRow {
@@ -47,10 +47,10 @@ export function formatMetric(name: string, v: number): string {
   return formatValue(name, v);
 }
 
-/** "mean ± std" for a varying metric over n > 1 seeds, else the mean alone. */
+/** "mean ± std" over n > 1 seeds, else the mean alone; no "± 0" where every seed agrees (params, FLOPs). */
 export function statText(name: string, s: Stats): string {
   if (s.n === 0) return '-';
-  if (s.n === 1 || !Number.isFinite(s.std) || (!variesOverSeeds(name) && s.std === 0)) return formatValue(name, s.mean);
+  if (s.n === 1 || !Number.isFinite(s.std) || s.std === 0) return formatValue(name, s.mean);
   return `${formatValue(name, s.mean)} ± ${formatValue(name, s.std)}`;
 }
 
