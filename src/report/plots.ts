@@ -64,6 +64,15 @@ export function labelOf(g: ReportGroup, without: string[]): string {
   return parts.join(' / ') || 'all';
 }
 
+/** The group's key values other than its family and `without`: "d_model 64 / seq_len 32". */
+export function variantOf(g: ReportGroup, without: string[]): string {
+  const fam = ['model.preset', 'case'].find((k) => g.key[k] !== undefined);
+  return Object.entries(g.key)
+    .filter(([k]) => k !== fam && !without.includes(k))
+    .map(([k, v]) => `${k.split('.').pop()} ${str(v)}`)
+    .join(', ');
+}
+
 /** One colour per family for the whole report, in sorted family order. */
 export function familyColours(groups: ReportGroup[]): { domain: string[]; range: string[] } {
   const domain = [...new Set(groups.map(familyOf))].sort();
@@ -72,6 +81,8 @@ export function familyColours(groups: ReportGroup[]): { domain: string[]; range:
 
 interface Point {
   family: string;
+  /** the group's other key values (lr 0.003 / d 64): told apart by dash when a family has several */
+  variant?: string;
   series: string;
   x: number;
   y: number;
@@ -79,6 +90,7 @@ interface Point {
 
 interface Agg {
   family: string;
+  variant?: string;
   series: string;
   x: number;
   mean: number;
@@ -98,7 +110,7 @@ export function aggregate(points: Point[], band: Band): Agg[] {
   for (const ps of by.values()) {
     const s = meanStd(ps.map((p) => p.y));
     const half = !Number.isFinite(s.std) ? 0 : band === 'std' ? s.std : (tquantile(0.975, s.n - 1) * s.std) / Math.sqrt(s.n);
-    out.push({ family: ps[0]!.family, series: ps[0]!.series, x: ps[0]!.x, mean: s.mean, lo: s.mean - half, hi: s.mean + half, n: s.n });
+    out.push({ family: ps[0]!.family, variant: ps[0]!.variant, series: ps[0]!.series, x: ps[0]!.x, mean: s.mean, lo: s.mean - half, hi: s.mean + half, n: s.n });
   }
   return out.sort((a, b) => (a.series < b.series ? -1 : a.series > b.series ? 1 : a.x - b.x));
 }
@@ -139,10 +151,14 @@ function base(title: string, subtitle: string) {
 }
 
 /** Line + band layers for aggregated points; `dash` = the series field told apart by stroke dash. */
-function lineLayers(values: Agg[], colours: { domain: string[]; range: string[] }, xTitle: string, yTitle: string, opts: { dashField?: string; dashTitle?: string; dashScale?: { domain: string[]; range: number[][] }; linearX?: boolean; extra?: unknown[] } = {}) {
+function lineLayers(values: Agg[], colours: { domain: string[]; range: string[] }, xTitle: string, yTitle: string, opts: { dashField?: string; dashTitle?: string; dashScale?: { domain: string[]; range: number[][] }; linearX?: boolean; fraction?: boolean; variantTitle?: string; extra?: unknown[] } = {}) {
   const xValues = values.map((v) => v.x);
   const xScale = opts.linearX ? { ...fittedScale(xValues.map(() => 1)), domain: [Math.min(...xValues), Math.max(...xValues)] as [number, number], type: 'linear' as const } : fittedScale(xValues);
-  const yScale = fittedScale(values.flatMap((v) => [v.lo, v.hi, v.mean]));
+  // Fractions (accuracy) keep their natural [0, 1] axis, so the chance line is always in view.
+  const yScale = opts.fraction ? { type: 'linear' as const, domain: [0, 1] as [number, number], nice: false, zero: true } : fittedScale(values.flatMap((v) => [v.lo, v.hi, v.mean]));
+  if (!opts.dashField && new Set(values.map((v) => v.variant ?? '')).size > 1) {
+    opts = { ...opts, dashField: 'variant', dashTitle: opts.variantTitle ?? 'variant' };
+  }
   const colour = { field: 'family', type: 'nominal', title: 'family', scale: colours, legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 } };
   const x = { field: 'x', type: 'quantitative', title: xTitle, scale: xScale, axis: xScale.type === 'log' ? { tickCount: 6 } : {} };
   const dash = opts.dashField
@@ -181,6 +197,8 @@ function lineLayers(values: Agg[], colours: { domain: string[]; range: string[] 
     ],
   };
 }
+
+const isFraction = (metric: string) => resolveMetric(metric)?.def.unit === 'fraction';
 
 function chanceRule(chance: number | undefined) {
   if (chance === undefined) return [];
@@ -229,7 +247,8 @@ export function metricVsKeyFigure(
       const y = r.summary[o.metric];
       const facet = o.facet ? keyValue(r, o.facet) : undefined;
       if (typeof x === 'number' && typeof y === 'number' && Number.isFinite(y)) {
-        points.push({ family: familyOf(g), series: `${labelOf(g, [o.xKey, ...(o.facet ? [o.facet] : [])])}${o.facet ? ` | ${str(facet)}` : ''}`, x, y, facet });
+        const without = [o.xKey, ...(o.facet ? [o.facet] : [])];
+        points.push({ family: familyOf(g), variant: variantOf(g, without), series: `${labelOf(g, without)}${o.facet ? ` | ${str(facet)}` : ''}`, x, y, facet });
       }
     }
   }
@@ -237,7 +256,7 @@ export function metricVsKeyFigure(
   const facetOf = new Map(points.map((p) => [p.series, p.facet]));
   const values = aggregate(points, ctx.band).map((a) => ({ ...a, facet: facetOf.get(a.series) }));
   const title = o.title ?? `${axisTitle(o.metric).replace(/ \(.*\)$/, '')} vs ${keyTitle(o.xKey).replace(/ \(.*\)$/, '')}`;
-  const layers = lineLayers(values as Agg[], colours, keyTitle(o.xKey), axisTitle(o.metric), { extra: chanceRule(o.chance) });
+  const layers = lineLayers(values as Agg[], colours, keyTitle(o.xKey), axisTitle(o.metric), { extra: chanceRule(o.chance), fraction: isFraction(o.metric) });
   const head = base(title, bandText(ctx.band, values.map((v) => v.n)) + (o.chance !== undefined ? `; dotted: chance ${Number(o.chance.toPrecision(3))}` : ''));
   if (o.facet && new Set(values.map((v) => str(v.facet))).size > 1) {
     const { data, ...inner } = layers;
@@ -271,7 +290,7 @@ export function suffixSeriesFigure(
         const x = Number(/(\d+)$/.exec(k)?.[1]);
         if (!Number.isFinite(x)) continue;
         metricKey ??= k;
-        points.push({ family: familyOf(g), series: labelOf(g, []), x, y: v });
+        points.push({ family: familyOf(g), variant: variantOf(g, []), series: labelOf(g, []), x, y: v });
       }
     }
   }
@@ -283,7 +302,7 @@ export function suffixSeriesFigure(
     title: o.title,
     spec: {
       ...base(o.title, bandText(ctx.band, values.map((v) => v.n)) + (o.chance !== undefined ? `; dotted: chance ${Number(o.chance.toPrecision(3))}` : '')),
-      ...lineLayers(values, colours, o.xTitle, yTitle.replace(/\s+\(/, ' ('), { extra: chanceRule(o.chance) }),
+      ...lineLayers(values, colours, o.xTitle, yTitle.replace(/\s+\(/, ' ('), { extra: chanceRule(o.chance), fraction: isFraction(metricKey) }),
     } as unknown as vl.TopLevelSpec,
   };
 }
