@@ -38,6 +38,9 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
+// The user's command line, for env.json of every run (worker processes inherit the environment).
+process.env.SEQLAB_ARGV ??= JSON.stringify(['seqlab', ...process.argv.slice(2)]);
+
 try {
   const invoked = process.argv.slice(2).find((a) => !a.startsWith('-'));
   const names = invoked && COMMANDS[invoked] ? [invoked] : Object.keys(COMMANDS);
