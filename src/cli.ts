@@ -14,6 +14,7 @@ const COMMANDS: Record<string, [string, string]> = {
   status: ['./commands/status.ts', 'registerStatus'],
   report: ['./commands/report.ts', 'registerReport'],
   compare: ['./commands/compare.ts', 'registerCompare'],
+  export: ['./commands/export.ts', 'registerExport'],
   bench: ['./commands/bench.ts', 'registerBench'],
   submit: ['./commands/submit.ts', 'registerSubmit'],
   exec: ['./commands/exec.ts', 'registerExec'],
