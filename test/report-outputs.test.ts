@@ -67,7 +67,7 @@ describe('figures', () => {
     const spec = JSON.stringify(acc.spec);
     expect(spec).toContain('"facet":{"column":{"field":"facet"');
     expect(spec).toContain('"chance":0.0625');
-    expect(spec).toContain('band: ± 1 sample std');
+    expect(spec).toContain('band / bar: ± 1 sample std');
     expect(spec).toContain('"title":"model width d"');
     const colours = familyColours(r.groups);
     // Every figure maps each family to the same colour.

@@ -57,7 +57,7 @@ function resultsTable(r: RenderInput): string {
       return `<tr>${cells.join('')}</tr>`;
     })
     .join('\n');
-  const dirs = r.metrics.map((m) => `${m}: ${directionOf(m) === 1 ? 'lower' : directionOf(m) === -1 ? 'higher' : 'no'} is better`).join('; ');
+  const dirs = r.metrics.filter((m) => directionOf(m) !== 0).map((m) => `${m}: ${directionOf(m) === 1 ? 'lower' : 'higher'} is better`).join('; ');
   return `<table class="results"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>\n<p class="note">Bold: best mean per column (${esc(dirs)}).</p>`;
 }
 

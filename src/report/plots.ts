@@ -90,6 +90,7 @@ interface Point {
 
 interface Agg {
   family: string;
+  single?: boolean;
   variant?: string;
   series: string;
   x: number;
@@ -129,8 +130,10 @@ function bandText(band: Band, ns: number[]): string {
   const n = [...new Set(ns)];
   const nText = n.length === 1 ? `n = ${n[0]}` : `n = ${Math.min(...n)}-${Math.max(...n)}`;
   if (Math.max(...ns) < 2) return `one seed per point (${nText}); no band`;
-  return `line: mean over seeds (${nText}); band: ${band === 'std' ? '± 1 sample std' : '95% t-interval of the mean'}`;
+  return `line / point: mean over seeds (${nText}); band / bar: ${band === 'std' ? '± 1 sample std' : '95% t-interval of the mean'}`;
 }
+
+const capitalise = (t: string) => t.charAt(0).toUpperCase() + t.slice(1);
 
 const WIDTH = 420;
 const HEIGHT = 260;
@@ -155,12 +158,22 @@ function lineLayers(values: Agg[], colours: { domain: string[]; range: string[] 
   const xValues = values.map((v) => v.x);
   const xScale = opts.linearX ? { ...fittedScale(xValues.map(() => 1)), domain: [Math.min(...xValues), Math.max(...xValues)] as [number, number], type: 'linear' as const } : fittedScale(xValues);
   // Fractions (accuracy) keep their natural [0, 1] axis, so the chance line is always in view.
-  const yScale = opts.fraction ? { type: 'linear' as const, domain: [0, 1] as [number, number], nice: false, zero: true } : fittedScale(values.flatMap((v) => [v.lo, v.hi, v.mean]));
+  // Otherwise the scale follows the means (a band reaching below zero must not turn a log axis
+  // linear); the domain is widened to the band, clipped at the log axis' floor.
+  let yScale: ReturnType<typeof fittedScale>;
+  if (opts.fraction) yScale = { type: 'linear', domain: [0, 1], nice: false, zero: true };
+  else {
+    const means = fittedScale(values.map((v) => v.mean));
+    const lo = Math.min(...values.map((v) => (means.type === 'log' && !(v.lo > 0) ? v.mean : v.lo)));
+    const hi = Math.max(...values.map((v) => v.hi));
+    yScale = means.type === 'log' ? { ...means, domain: [lo, hi] } : fittedScale([lo, hi]);
+    if (means.type === 'log') values = values.map((v) => ({ ...v, lo: Math.max(v.lo, lo) }));
+  }
   if (!opts.dashField && new Set(values.map((v) => v.variant ?? '')).size > 1) {
     opts = { ...opts, dashField: 'variant', dashTitle: opts.variantTitle ?? 'variant' };
   }
   const colour = { field: 'family', type: 'nominal', title: 'family', scale: colours, legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 } };
-  const x = { field: 'x', type: 'quantitative', title: xTitle, scale: xScale, axis: xScale.type === 'log' ? { tickCount: 6 } : {} };
+  const x = { field: 'x', type: 'quantitative', title: xTitle, scale: xScale, axis: { ...(xScale.type === 'log' ? { tickCount: 6 } : {}), ...(Math.max(...xValues) >= 1e5 ? { format: '~s' } : {}) } };
   const dash = opts.dashField
     ? {
         strokeDash: {
@@ -173,11 +186,20 @@ function lineLayers(values: Agg[], colours: { domain: string[]; range: string[] 
         },
       }
     : {};
+  // A series with one x (one model size) has no band to draw: it gets an error bar instead.
+  const perSeries = new Map<string, number>();
+  for (const v of values) perSeries.set(v.series, (perSeries.get(v.series) ?? 0) + 1);
+  values = values.map((v) => ({ ...v, single: perSeries.get(v.series) === 1 }));
   return {
     data: { values },
     width: WIDTH,
     height: HEIGHT,
     layer: [
+      {
+        transform: [{ filter: 'datum.single' }],
+        mark: { type: 'rule', strokeWidth: 1.5 },
+        encoding: { x, y: { field: 'lo', type: 'quantitative', scale: yScale, title: yTitle }, y2: { field: 'hi' }, color: colour },
+      },
       {
         mark: { type: 'area', opacity: 0.18 },
         encoding: { x, y: { field: 'lo', type: 'quantitative', scale: yScale, title: yTitle }, y2: { field: 'hi' }, color: colour, detail: { field: 'series' } },
@@ -255,7 +277,7 @@ export function metricVsKeyFigure(
   if (new Set(points.map((v) => v.x)).size < 2) return undefined;
   const facetOf = new Map(points.map((p) => [p.series, p.facet]));
   const values = aggregate(points, ctx.band).map((a) => ({ ...a, facet: facetOf.get(a.series) }));
-  const title = o.title ?? `${axisTitle(o.metric).replace(/ \(.*\)$/, '')} vs ${keyTitle(o.xKey).replace(/ \(.*\)$/, '')}`;
+  const title = o.title ?? capitalise(`${axisTitle(o.metric).replace(/ \(.*\)$/, '')} vs ${keyTitle(o.xKey).replace(/ \(.*\)$/, '')}`);
   const layers = lineLayers(values as Agg[], colours, keyTitle(o.xKey), axisTitle(o.metric), { extra: chanceRule(o.chance), fraction: isFraction(o.metric) });
   const head = base(title, bandText(ctx.band, values.map((v) => v.n)) + (o.chance !== undefined ? `; dotted: chance ${Number(o.chance.toPrecision(3))}` : ''));
   if (o.facet && new Set(values.map((v) => str(v.facet))).size > 1) {
