@@ -11,7 +11,7 @@ import { claimsFromJson } from '../src/report/claims.ts';
 import { aggregate, fittedScale, reportFigures, svgToPng, figureSvg, familyColours } from '../src/report/plots.ts';
 import { renderMarkdown, renderRunsCsv } from '../src/report/render.ts';
 import { Resvg } from '@resvg/resvg-js';
-import { lmSweep, mqarSweep } from './fixtures/report/sweep.ts';
+import { lmSweep, mqarSweep, writeSweep } from './fixtures/report/sweep.ts';
 
 const root = path.resolve(__dirname, '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-outputs-'));
@@ -77,6 +77,22 @@ describe('figures', () => {
     expect(svg).toContain('chance');
     for (const fam of ['mamba', 'retnet', 'transformer']) expect(svg).toContain(`>${fam}</text>`); // legend labels untruncated
   });
+  it('long case labels are never truncated in legends', async () => {
+    const label = 'decay-ablation-with-a-long-descriptive-name';
+    const runs = [0, 1].flatMap((seed) => [16, 64].map((L) => ({
+      case: label,
+      axes: { 'model.mixer.decay': 'gla', seed },
+      config: { seed, model: { preset: 'selret' }, task: { kind: 'lm' } },
+      summary: { [`decode_ms_per_token@${L}`]: L / 10 + seed, valid_bpb: 3 },
+    })));
+    const sweep = writeSweep('cases', [{ ...runs[0]!, summary: { ...runs[0]!.summary, ...runs[1]!.summary } }, { ...runs[2]!, summary: { ...runs[2]!.summary, ...runs[3]!.summary } }], tmp);
+    const r = buildReport([sweep], {});
+    const fig = reportFigures({ groups: r.groups, groupBy: r.groupBy, band: 'std' }).find((f) => f.name === 'decode_latency_vs_length')!;
+    const svg = await figureSvg(fig);
+    expect(svg).toContain(`>${label}</text>`);
+    expect(svg).not.toContain('…');
+  });
+
   it('loss curves tell splits apart by dash with a legend that draws the dash; PNG is not blank', async () => {
     const r = buildReport([lm], {});
     const figs = reportFigures({ groups: r.groups, groupBy: r.groupBy, band: 'std' });

@@ -3,7 +3,7 @@ import { UserError } from '../errors.ts';
 import { markdownTable } from '../util/format.ts';
 import { compareGroups, formatChange, formatP, incomparableKeys, normaliseMfu } from '../report/compare.ts';
 import { defaultGroupBy, groupRuns } from '../report/collect.ts';
-import { buildReport, list } from './report.ts';
+import { buildReport, checkKey, list } from './report.ts';
 
 /** Parse `5%` or `0.05` as a fraction. */
 export function parseThreshold(s: string): number {
@@ -39,6 +39,7 @@ export function registerCompare(program: Command): void {
       const rb = buildReport([b], { metric: opts.metric });
       const all = [...ra.runs, ...rb.runs];
       const groupBy = opts.groupBy !== undefined ? list(opts.groupBy) : defaultGroupBy(all).filter((k) => k !== 'sweep');
+      for (const k of groupBy) checkKey(all, k, '--group-by');
       const diffs = incomparableKeys(ra.runs, rb.runs, groupBy);
       if (diffs.length && !opts.force) {
         const what = diffs.slice(0, 6).map(([k, va, vb]) => `${k} (${short(va)} vs ${short(vb)})`).join(', ');

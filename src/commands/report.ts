@@ -35,7 +35,7 @@ function dottedKeys(obj: unknown, prefix = ''): string[] {
 }
 
 /** A grouping key must be an axis, case, sweep, seed or a config key some run has. */
-function checkKey(runs: ReportRun[], key: string, where: string): void {
+export function checkKey(runs: ReportRun[], key: string, where: string): void {
   if (['case', 'sweep', 'seed'].includes(key) || runs.some((r) => keyValue(r, key) !== undefined)) return;
   const known = [...new Set([...runs.flatMap((r) => Object.keys(r.axes)), ...dottedKeys(runs[0]?.config)])];
   const guess = closest(key, known);
@@ -70,7 +70,8 @@ export function buildReport(dirs: string[], opts: ReportOptions): RenderInput & 
   const deltas = opts.baseline ? baselineDeltas(groups, opts.baseline, metrics) : undefined;
   const texColumns = opts.columns ? list(opts.columns) : undefined;
   for (const c of texColumns ?? []) if (!effectiveGroupBy.includes(c) && !metrics.includes(c)) {
-    throw new UserError(`--columns: "${c}" is neither a group key (${effectiveGroupBy.join(', ')}) nor a reported metric (${metrics.join(', ')})`);
+    const guess = closest(c, [...effectiveGroupBy, ...metrics]);
+    throw new UserError(`--columns: "${c}" is neither a group key (${effectiveGroupBy.join(', ')}) nor a reported metric (${metrics.join(', ')})${guess ? ` (did you mean "${guess}"?)` : ''}`);
   }
   return { groups, groupBy: effectiveGroupBy, metrics, deltas, texColumns, footer: provenance(runs.map((r) => runFiles(r.sweepDir, r.id).dir)), runs };
 }
