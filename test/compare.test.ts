@@ -43,7 +43,7 @@ describe('compare', () => {
     const lm = buildReport([lmSweep(tmp)], {}).runs;
     const mq = buildReport([mqarSweep(tmp)], {}).runs;
     const keys = incomparableKeys(lm, mq, ['model.preset', 'model.d_model', 'task.seq_len', 'task.num_kv_pairs']).map(([k]) => k);
-    expect(keys).toEqual(['task.corpus', 'task.kind', 'task.tokenizer', 'task.vocab_size']);
+    expect(keys).toEqual(['task.corpus', 'task.kind', 'task.tokenizer', 'task.vocab_size']); // kind / corpus / tokenizer first
     expect(incomparableKeys(lm, lm, ['model.preset'])).toEqual([]);
   });
 

@@ -42,7 +42,9 @@ export function incomparableKeys(a: ReportRun[], b: ReportRun[], pairedBy: strin
   const va = values(a);
   const vb = values(b);
   const out: [string, string[], string[]][] = [];
-  for (const k of [...new Set([...va.keys(), ...vb.keys()])].sort()) {
+  // What the task is and which data it reads first, then the other task keys, then evaluation.
+  const rank = (k: string) => (['task.kind', 'task.corpus', 'task.tokenizer'].includes(k) ? 0 : k.startsWith('task.') ? 1 : 2);
+  for (const k of [...new Set([...va.keys(), ...vb.keys()])].sort((x, y) => rank(x) - rank(y) || (x < y ? -1 : 1))) {
     const sa = [...(va.get(k) ?? [])].sort();
     const sb = [...(vb.get(k) ?? [])].sort();
     if (JSON.stringify(sa) !== JSON.stringify(sb)) out.push([k, sa, sb]);

@@ -263,13 +263,25 @@ export function metricVsKeyFigure(
   colours = familyColours(ctx.groups),
 ): Figure | undefined {
   const points: (Point & { facet?: unknown })[] = [];
+  // Keys that move with the facet (num_kv_pairs zipped with seq_len) say nothing new inside a panel.
+  const redundant = o.facet
+    ? Object.keys(ctx.groups[0]?.key ?? {}).filter((k) => {
+        const seen = new Map<string, Set<string>>();
+        for (const g of ctx.groups) {
+          const f = str(g.runs[0] ? keyValue(g.runs[0], o.facet!) : undefined);
+          if (!seen.has(f)) seen.set(f, new Set());
+          seen.get(f)!.add(str(g.key[k]));
+        }
+        return [...seen.values()].every((v) => v.size === 1);
+      })
+    : [];
   for (const g of ctx.groups) {
     for (const r of g.runs) {
       const x = r.summary[o.xKey] ?? keyValue(r, o.xKey);
       const y = r.summary[o.metric];
       const facet = o.facet ? keyValue(r, o.facet) : undefined;
       if (typeof x === 'number' && typeof y === 'number' && Number.isFinite(y)) {
-        const without = [o.xKey, ...(o.facet ? [o.facet] : [])];
+        const without = [o.xKey, ...(o.facet ? [o.facet] : []), ...redundant];
         points.push({ family: familyOf(g), variant: variantOf(g, without), series: `${labelOf(g, without)}${o.facet ? ` | ${str(facet)}` : ''}`, x, y, facet });
       }
     }
