@@ -162,6 +162,25 @@ export function chooseTexColumns(r: RenderInput): { keys: string[]; fixed: [stri
     if (vals.size === 1 && r.groups.length > 1) fixed.push([k, [...vals][0]!]);
     return vals.size > 1 || r.groups.length === 1;
   });
+  // A key zipped with an earlier one (num_kv_pairs with seq_len) is one column too many: the caption says how it follows.
+  keys = keys.filter((k, i) => {
+    const lead = keys.slice(0, i).find((j) => {
+      const map = new Map<string, string>();
+      const back = new Map<string, string>();
+      return r.groups.every((g) => {
+        const a = keyCell(g.key[j]);
+        const b = keyCell(g.key[k]);
+        if ((map.get(a) ?? b) !== b || (back.get(b) ?? a) !== a) return false;
+        map.set(a, b);
+        back.set(b, a);
+        return true;
+      });
+    });
+    if (lead === undefined) return true;
+    const pairs = [...new Map(r.groups.map((g) => [keyCell(g.key[lead]), keyCell(g.key[k])]))];
+    fixed.push([k, `${pairs.map(([, b]) => b).join(', ')} with ${keyHeader(lead)} = ${pairs.map(([a]) => a).join(', ')}`]);
+    return false;
+  });
   let metrics = headlineOrder(r.metrics);
   if (r.texColumns) {
     keys = r.groupBy.filter((k) => r.texColumns!.includes(k));
@@ -200,7 +219,9 @@ export function renderLatex(r: RenderInput): string {
     `\\begin{tabular}{${cols}}`,
     '\\toprule',
     [...keys.map((k) => tex(keyHeader(k))), '$n$', ...metrics.map((m) => tex(shortLabel(m)))].join(' & ') + ' \\\\',
-    [...keys.map(() => ''), '', ...metrics.map((m) => (headerUnit(m) ? `{\\footnotesize ${tex(headerUnit(m))}}` : ''))].join(' & ') + ' \\\\',
+    ...(metrics.some((m) => headerUnit(m))
+      ? [[...keys.map(() => ''), '', ...metrics.map((m) => (headerUnit(m) ? `{\\footnotesize ${tex(headerUnit(m))}}` : ''))].join(' & ') + ' \\\\']
+      : []),
     '\\midrule',
   ];
   r.groups.forEach((g, i) => {
