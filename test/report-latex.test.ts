@@ -35,6 +35,10 @@ describe('LaTeX table', () => {
     expect(tex).not.toMatch(/\\pm\$\\,0(\.0+)?[ }\\]/); // no "± 0"
     expect(tex).toMatch(/\ntransformer & 2 & \\textbf\{2\.500\\,\$\\pm\$\\,0\.028\} & 40k/);
     expect(tex).toMatch(/% left out to fit one column .*: .*peak_tensor_bytes/);
+    // A key zipped with another (num_kv_pairs with seq_len) moves to the caption.
+    const recall = renderLatex(buildReport([mqar], {}));
+    expect(recall).toMatch(/\npreset & d\\_model & seq\\_len & \$n\$ & accuracy/);
+    expect(recall).toContain('num\\_kv\\_pairs = 2, 4 with seq\\_len = 16, 32.');
   });
 
   it.skipIf(!hasPdflatex)('compiles in a one-column article without an overfull box (default and recall tables)', () => {
