@@ -15,6 +15,7 @@ const COMMANDS: Record<string, [string, string]> = {
   status: ['./commands/status.ts', 'registerStatus'],
   report: ['./commands/report.ts', 'registerReport'],
   compare: ['./commands/compare.ts', 'registerCompare'],
+  export: ['./commands/export.ts', 'registerExport'],
   bench: ['./commands/bench.ts', 'registerBench'],
   submit: ['./commands/submit.ts', 'registerSubmit'],
   exec: ['./commands/exec.ts', 'registerExec'],
@@ -42,6 +43,8 @@ function fail(message: string, code: number): never {
 
 // A backend asked for by name must load before any run starts (exit 2, not N failed runs).
 program.hook('preAction', (_program, action) => checkBackendLoads(action));
+// The user's command line, for env.json of every run (worker processes inherit the environment).
+process.env.SEQLAB_ARGV ??= JSON.stringify(['seqlab', ...process.argv.slice(2)]);
 
 try {
   checkNoPositionalOverride(process.argv.slice(2));

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildReport } from '../src/commands/report.ts';
-import { renderCsv, renderLatex, renderMarkdown } from '../src/report/render.ts';
+import { renderGroupsCsv, renderLatex, renderMarkdown, renderRunsCsv } from '../src/report/render.ts';
 import { lossCurvesSvg } from '../src/report/plots.ts';
 import { SWEEP_FORMAT_VERSION } from '../src/runner/layout.ts';
 
@@ -46,7 +46,7 @@ describe('seqlab report', () => {
     expect(g.stats.valid_bpb.mean).toBeCloseTo(3.0, 12);
     expect(g.stats.valid_bpb.std).toBeCloseTo(Math.SQRT2 * 0.1, 12);
     const md = renderMarkdown(r);
-    expect(md).toMatch(/\| transformer\s+\| 0\.003\s+\| 2\s+\| 3 ± 0\.14/);
+    expect(md).toMatch(/\| transformer\s+\| 0\.003\s+\| 2\s+\| 3\.000 ± 0\.141\s+\| 1k\s+\|/); // params is fixed by the config: no ± 0
     expect(md).toMatch(/Backend \/ machine: wasm on Test CPU x2/);
   });
 
@@ -73,9 +73,13 @@ describe('seqlab report', () => {
     const bold = tex.split('\n').filter((l) => l.includes('\\textbf'));
     expect(bold).toHaveLength(2); // lowest bpb (transformer, 0.003) and highest tokens/s (retnet, 0.003)
     expect(bold[0]).toMatch(/^transformer & 0.003/);
-    const csv = renderCsv(r).trim().split('\n');
-    expect(csv).toHaveLength(1 + 8 + 4);
-    expect(csv.filter((l) => l.startsWith('group,'))).toHaveLength(4);
+    const runsCsv = renderRunsCsv(r).trim().split('\n');
+    expect(runsCsv).toHaveLength(1 + 8);
+    expect(runsCsv[0]).toBe('sweep,id,state,case,seed,model.preset,train.lr,params,train_tokens_per_s,valid_bpb,valid_loss');
+    expect(runsCsv[1]).toMatch(/^fake,run000000000,done,,0,transformer,0.001,1000,500,3.4/);
+    const groupsCsv = renderGroupsCsv(r).trim().split('\n');
+    expect(groupsCsv).toHaveLength(1 + 4);
+    expect(groupsCsv[0]).toBe('model.preset,train.lr,n,valid_bpb_mean,valid_bpb_std,train_tokens_per_s_mean,train_tokens_per_s_std');
   });
 
   it('writes an SVG of the loss curves', async () => {

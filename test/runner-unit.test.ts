@@ -226,10 +226,11 @@ describe('results table (src/report/table.ts)', () => {
       row('r4', { 'model.preset': 'mamba', seed: 1 }, 'failed', { valid_bpb: 99 }),
     ];
     const md = renderResultsTable(rows).split('\n');
-    // Default metric columns that no run reports (accuracy, flops, ...) are left out.
-    expect(md[0]).toMatch(/^\| id +\| model.preset \| n \| valid_bpb +\| params +\| decode_ms_per_token@256 \| decode_ms_per_token@1024 \| state +\|$/);
-    expect(md[2]).toMatch(/^\| r1 \+1 +\| retnet +\| 2 \| 2\.5 ± 0\.71 \| 1k ± 0 \|/);
-    expect(md[3]).toMatch(/^\| r3 \+1 +\| mamba +\| 1 \| 1\.5 +\| 2k +\|.*\| 1 done, 1 failed \|$/);
+    // Default metric columns that no run reports (accuracy, flops, ...) are left out; headers are the registry's short labels.
+    expect(md[0]).toMatch(/^\| id +\| model.preset \| n \| valid bpb +\| params \| decode ms\/tok @256 \| decode ms\/tok @1024 \| state +\|$/);
+    // Decimals per metric (bpb 3); params is fixed by the config, so no "± 0".
+    expect(md[2]).toMatch(/^\| r1 \+1 +\| retnet +\| 2 \| 2\.500 ± 0\.707 \| 1k +\|/);
+    expect(md[3]).toMatch(/^\| r3 \+1 +\| mamba +\| 1 \| 1\.500 +\| 2k +\|.*\| 1 done, 1 failed \|$/);
     const perRun = renderResultsTable(rows, { aggregateOver: [] }).split('\n');
     expect(perRun).toHaveLength(6);
     expect(perRun[5]).toMatch(/^\| r4 +\| mamba +\| 1 +\| - +\|/);
@@ -238,8 +239,22 @@ describe('results table (src/report/table.ts)', () => {
 
   it('recall tasks get accuracy and exact-match columns instead of bpb', () => {
     const md = renderResultsTable([row('m1', { 'model.preset': 'mamba' }, 'done', { accuracy: 0.5, exact_match: 0.25, params: 10 })]).split('\n');
-    expect(md[0]).toMatch(/^\| id +\| model.preset \| accuracy \| exact_match \| params \| state \|$/);
-    expect(md[2]).toMatch(/^\| m1 +\| mamba +\| 0\.5 +\| 0\.25 +\| 10 +\| done +\|$/);
+    expect(md[0]).toMatch(/^\| id +\| model.preset \| accuracy \| exact match \| params \| state \|$/);
+    expect(md[2]).toMatch(/^\| m1 +\| mamba +\| 0\.500 +\| 0\.250 +\| 10 +\| done +\|$/);
+  });
+
+  it('fits the terminal width by leaving out the last metric columns and naming them', () => {
+    const summary = { valid_bpb: 2.01234, params: 123456, flops_per_token_fwd: 2.5e6, train_tokens_per_s: 15320, 'decode_ms_per_token@256': 1.5, 'decode_ms_per_token@1024': 2.5, peak_tensor_bytes: 1.5e6 };
+    const rows = ['transformer', 'retnet', 'mamba'].map((p, i) => row(`abcdef12345${i}`, { 'model.preset': p, 'train.lr': 0.003 }, 'done', summary));
+    const full = renderResultsTable(rows, { width: 1000 }).split('\n');
+    expect(full[0]!.length).toBeGreaterThan(80);
+    for (const width of [80, 100]) {
+      const fitted = renderResultsTable(rows, { width }).split('\n');
+      const table = fitted.filter((l) => l.startsWith('|'));
+      for (const l of table) expect(l.length, l).toBeLessThanOrEqual(width);
+      expect(table[0]).toMatch(/\| id .*\| model.preset .*\| valid bpb .*\| state/); // ids, axes, the headline metric and state stay
+      expect(fitted.at(-1)).toMatch(/^\(\d+ more columns? in seqlab report: .*peak mem\)$/);
+    }
   });
 });
 

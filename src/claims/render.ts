@@ -6,7 +6,7 @@ import { countVerdicts, describeSelection, TEST_NOTE, type ClaimResult, type Sid
 function sideCell(metric: string, s: Side): string {
   const { n, mean, std } = s.stats;
   if (n === 0) return `- (0)`;
-  const sd = Number.isFinite(std) ? ` ± ${formatMetric(metric, std, 2)}` : '';
+  const sd = Number.isFinite(std) ? ` ± ${formatMetric(metric, std)}` : '';
   return `${formatMetric(metric, mean)}${sd} (${n})`;
 }
 

@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { RunConfig } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import { selectBackend } from '../backend/select.ts';
-import { loadCheckpoint } from '../models/checkpoint.ts';
+import { loadCheckpoint, readCheckpointMeta } from '../models/checkpoint.ts';
+import { tokenizerFromState, type Tokenizer } from '../tasks/tokenizers.ts';
 import type { LanguageModel } from '../models/types.ts';
 import { loadTask } from '../tasks/index.ts';
 
@@ -106,13 +107,22 @@ export async function generateText(runDir: string, o: { prompt: string; sample: 
   if (!fs.existsSync(cfgFile)) throw new UserError(`generate: ${runDir} is not a run directory (no config.json)`);
   if (!fs.existsSync(ckpt)) throw new UserError(`generate: ${runDir} has no checkpoint/ (the run is not finished, or train.checkpoint was false)`);
   const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as RunConfig;
+  if (cfg.task.kind !== 'lm') throw new UserError(`generate: task '${cfg.task.kind}' has no text tokenizer; generate needs an lm task`);
+  // The tokenizer saved with the checkpoint (a copied run decodes without its corpus); checkpoints
+  // from before it was saved rebuild it from the task.
+  const saved = readCheckpointMeta(ckpt).tokenizer;
+  let tok: Pick<Tokenizer, 'encode' | 'decode'>;
+  if (saved) tok = tokenizerFromState(saved);
+  else {
+    const task = loadTask(cfg.task);
+    if (!task.encode || !task.decode) throw new UserError(`generate: task '${cfg.task.kind}' has no text tokenizer; generate needs an lm task`);
+    tok = { encode: task.encode, decode: task.decode };
+  }
   await selectBackend(o.backend ?? 'auto');
-  const task = loadTask(cfg.task);
-  if (!task.encode || !task.decode) throw new UserError(`generate: task '${cfg.task.kind}' has no text tokenizer; generate needs an lm task`);
   const model = loadCheckpoint(ckpt);
   try {
-    const ids = sampleIds(model, task.encode(o.prompt), o.sample);
-    return task.decode(ids);
+    const ids = sampleIds(model, tok.encode(o.prompt), o.sample);
+    return tok.decode(ids);
   } finally {
     model.dispose();
   }

@@ -3,9 +3,10 @@
  *   [8-byte little-endian u64 header length N][N bytes JSON header][tensor data]
  * The header maps each weight name to { dtype: 'F32', shape, data_offsets: [begin, end] }
  * (offsets relative to the start of the data section, little-endian float32 data, no gaps) and
- * holds `__metadata__` (string values only): the resolved model config as a JSON string and the
- * init seed. The header is padded with spaces to a multiple of 8 bytes (as the reference writer
- * does). `dir/config.json` repeats the resolved config for humans and tools.
+ * holds `__metadata__` (string values only): the resolved model config as a JSON string, the run's
+ * seed, the model's init seed (derived from it) and the tokenizer (byte, the char alphabet or the
+ * BPE merges, as JSON) so that a copied run decodes without its corpus. The header is padded with spaces to a multiple of 8 bytes (as the reference writer
+ * does). `dir/config.json` and `dir/tokenizer.json` repeat the config and the tokenizer for humans and tools.
  */
 import * as tf from '@tensorflow/tfjs';
 import * as fs from 'node:fs';
@@ -15,9 +16,17 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { buildModel } from './model.ts';
 import type { ResolvedModel } from './spec.ts';
 import type { LanguageModel } from './types.ts';
+import type { TokenizerState } from '../tasks/tokenizers.ts';
 
 export const CHECKPOINT_FILE = 'model.safetensors';
 export const CONFIG_FILE = 'config.json';
+export const TOKENIZER_FILE = 'tokenizer.json';
+
+export interface CheckpointMeta {
+  /** the run's seed (config.seed) */
+  seed?: number;
+  tokenizer?: TokenizerState;
+}
 
 export interface TensorEntry {
   dtype: string;
@@ -82,13 +91,41 @@ export function decodeSafetensors(buf: Buffer, file = 'checkpoint'): { header: S
 }
 
 /** Write dir/model.safetensors and dir/config.json (each atomically: temp file, then rename). */
-export function saveCheckpoint(model: LanguageModel, dir: string): void {
+export function saveCheckpoint(model: LanguageModel, dir: string, meta: CheckpointMeta = {}): void {
   const tensors = [...model.weights.entries()].map(([name, v]) => ({ name, shape: v.shape, data: v.dataSync() as Float32Array }));
-  const seed = (model as { seed?: number }).seed;
+  const initSeed = (model as { seed?: number }).seed;
   const metadata: Record<string, string> = { format: 'seqlab', config: JSON.stringify(model.config) };
-  if (seed !== undefined) metadata.seed = String(seed);
+  if (meta.seed !== undefined) metadata.seed = String(meta.seed);
+  if (initSeed !== undefined) metadata.init_seed = String(initSeed);
+  if (meta.tokenizer) metadata.tokenizer = JSON.stringify(meta.tokenizer);
   writeFileAtomic(path.join(dir, CHECKPOINT_FILE), encodeSafetensors(tensors, metadata));
   writeJsonAtomic(path.join(dir, CONFIG_FILE), model.config);
+  if (meta.tokenizer) writeJsonAtomic(path.join(dir, TOKENIZER_FILE), meta.tokenizer);
+}
+
+/** The metadata of a checkpoint (seed, init seed, tokenizer) without loading its weights. */
+export function readCheckpointMeta(dir: string): { seed?: number; initSeed?: number; tokenizer?: TokenizerState } {
+  const file = path.join(dir, CHECKPOINT_FILE);
+  if (!fs.existsSync(file)) throw new UserError(`no checkpoint at ${file}`);
+  const fd = fs.openSync(file, 'r');
+  try {
+    const len = Buffer.alloc(8);
+    fs.readSync(fd, len, 0, 8, 0);
+    const n = Number(len.readBigUInt64LE(0));
+    if (n > fs.fstatSync(fd).size) throw new UserError(`${file}: safetensors header length ${n} exceeds the file size`);
+    const hb = Buffer.alloc(n);
+    fs.readSync(fd, hb, 0, n, 8);
+    let meta: Record<string, string> | undefined;
+    try {
+      meta = (JSON.parse(hb.toString('utf8')) as SafetensorsHeader).__metadata__;
+    } catch {
+      throw new UserError(`${file}: safetensors header is not valid JSON`);
+    }
+    const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+    return { seed: num(meta?.seed), initSeed: num(meta?.init_seed), tokenizer: meta?.tokenizer ? (JSON.parse(meta.tokenizer) as TokenizerState) : undefined };
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Rebuild the model from the checkpoint's metadata and load every weight (names and shapes must match). */
@@ -100,7 +137,7 @@ export function loadCheckpoint(dir: string): LanguageModel {
   if (!cfgText) throw new UserError(`${file}: safetensors metadata has no model config`);
   // JSON has no -Infinity: selret's default aMin comes back as null, which the mixers read as the default.
   const cfg = JSON.parse(cfgText) as ResolvedModel;
-  const model = buildModel(cfg, Number(header.__metadata__?.seed ?? 0));
+  const model = buildModel(cfg, Number(header.__metadata__?.init_seed ?? header.__metadata__?.seed ?? 0));
   for (const [name, v] of model.weights) {
     const t = tensors.get(name);
     if (!t) {

@@ -11,6 +11,7 @@ import { requirePlanFile } from '../runner/sweep-dir.ts';
 import { viewRun } from '../runner/state.ts';
 import { machinesLine } from '../runner/provenance.ts';
 import { meanStd, type Stats } from './table.ts';
+import { directionOf } from '../metrics/names.ts';
 
 export interface ReportRun {
   sweep: string;
@@ -56,12 +57,8 @@ export function keyValue(run: ReportRun, key: string): unknown {
   return getPath(run.config, splitKey(key));
 }
 
-/** Metrics where lower is better (+1), higher is better (-1), or neither (0). */
-export function direction(metric: string): 1 | -1 | 0 {
-  if (/accuracy|exact_match|tokens_per_s|mfu/.test(metric)) return -1;
-  if (/loss|bpb|ppl|_ms_|bytes|wall_s/.test(metric)) return 1;
-  return 0;
-}
+/** Metrics where lower is better (+1), higher is better (-1), or neither (0): the registry's direction. */
+export const direction = directionOf;
 
 export function defaultGroupBy(runs: ReportRun[]): string[] {
   const keys = [...new Set(runs.flatMap((r) => Object.keys(r.axes)))].filter((k) => k !== 'seed');

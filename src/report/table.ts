@@ -1,8 +1,10 @@
 // The results table of a sweep (Markdown): one row per run, or one per group of runs that differ
-// only in the aggregated axes (seed by default) with mean ± std (ddof 1). Shared by `run` (end of
-// sweep) and `report`.
-import { humanCount, markdownTable } from '../util/format.ts';
+// only in the aggregated axes (seed by default) with mean ± std (ddof 1). The runner prints it at
+// the end of a sweep (`renderResultsTable`, fitted to the terminal width); `report` writes the
+// full tables. Headers, decimals and directions come from the metric registry.
+import { markdownTable } from '../util/format.ts';
 import { meanStd, type Stats } from '../stats/welch.ts';
+import { formatValue, resolveMetric, shortLabel } from '../metrics/names.ts';
 export { meanStd, type Stats };
 
 export interface ResultRow {
@@ -21,6 +23,9 @@ export interface TableOptions {
   aggregateOver?: string[];
   /** Axis column order (default: first-seen order in rows). */
   axisKeys?: string[];
+  /** Fit the table into this many characters per line by leaving out the last metric columns
+   *  (a note names them). Default: the terminal's width when stdout is a terminal, else no limit. */
+  width?: number;
 }
 
 export const DEFAULT_COLUMNS = [
@@ -37,15 +42,16 @@ export const DEFAULT_COLUMNS = [
   'state',
 ];
 
-const COUNT_LIKE = /(^params|flops|tokens_per_s|^tokens|_tokens$|steps$)/;
+/** A metric value as the registry prints it (decimals per metric, SI counts, bytes). */
+export function formatMetric(name: string, v: number): string {
+  return formatValue(name, v);
+}
 
-/** A metric value for humans: counts and rates as k/M/G, bytes with a B, the rest to 4 digits. */
-export function formatMetric(name: string, v: number, digits?: number): string {
-  if (!Number.isFinite(v)) return Number.isNaN(v) ? '-' : String(v);
-  if (/bytes/.test(name)) return humanCount(v, digits ?? 3) + 'B';
-  if (COUNT_LIKE.test(name)) return humanCount(v, digits ?? 3);
-  if (Number.isInteger(v) && Math.abs(v) < 1e4) return String(v);
-  return String(Number(v.toPrecision(digits ?? 4)));
+/** "mean ± std" over n > 1 seeds, else the mean alone; no "± 0" where every seed agrees (params, FLOPs). */
+export function statText(name: string, s: Stats): string {
+  if (s.n === 0) return '-';
+  if (s.n === 1 || !Number.isFinite(s.std) || s.std === 0) return formatValue(name, s.mean);
+  return `${formatValue(name, s.mean)} ± ${formatValue(name, s.std)}`;
 }
 
 export interface RowGroup {
@@ -84,7 +90,7 @@ function expandColumns(specs: string[], rows: ResultRow[], axisKeys: string[]): 
 function axisCell(v: unknown): string {
   if (v === undefined) return '-';
   if (typeof v === 'string') return v;
-  if (typeof v === 'number') return formatMetric('', v);
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4)));
   return JSON.stringify(v);
 }
 
@@ -101,12 +107,15 @@ function metricCell(name: string, rows: ResultRow[]): string {
     const other = rows.map((r) => r.summary?.[name]).find((v) => v !== undefined && v !== null);
     return other === undefined ? '-' : axisCell(other);
   }
-  const s = meanStd(values);
-  if (s.n === 0) return '-';
-  if (s.n === 1 || !Number.isFinite(s.std)) return formatMetric(name, s.mean);
-  if (s.std === 0) return `${formatMetric(name, s.mean)} ± 0`;
-  return `${formatMetric(name, s.mean)} ± ${formatMetric(name, s.std, 2)}`;
+  return statText(name, meanStd(values));
 }
+
+function terminalWidth(): number | undefined {
+  return process.stdout.isTTY && process.stdout.columns > 0 ? process.stdout.columns : undefined;
+}
+
+const lineWidth = (header: string[], body: string[][]): number =>
+  header.reduce((a, h, i) => a + Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)) + 3, 1);
 
 /** The Markdown table (no trailing newline). */
 export function renderResultsTable(rows: ResultRow[], opts: TableOptions = {}): string {
@@ -121,19 +130,33 @@ export function renderResultsTable(rows: ResultRow[], opts: TableOptions = {}): 
   if (grouped && !specs.includes('n')) specs = specs.flatMap((c) => (c === 'axes' ? [c, 'n'] : [c]));
   const structural = (c: string) => c === 'id' || c === 'n' || c === 'state' || c === 'case' || c.startsWith('axis:');
   // Default columns cover LM and recall tasks; keep only the metrics some run reports.
-  const cols = expandColumns(specs, rows, axisKeys).filter(
+  let cols = expandColumns(specs, rows, axisKeys).filter(
     (c) => opts.columns !== undefined || structural(c) || rows.some((r) => r.summary?.[c] !== undefined),
   );
-  const header = cols.map((c) => (c.startsWith('axis:') ? c.slice(5) : c));
-  const body = (grouped ? groups : rows.map((r) => ({ axes: r.axes, rows: [r] }))).map((g) =>
-    cols.map((c) => {
-      if (c === 'id') return g.rows.length === 1 ? g.rows[0]!.id : `${g.rows[0]!.id} +${g.rows.length - 1}`;
-      if (c === 'n') return String(g.rows.filter((r) => r.state === 'done').length);
-      if (c === 'state') return stateCell(g.rows);
-      if (c === 'case') return g.rows[0]!.case ?? '-';
-      if (c.startsWith('axis:')) return axisCell(g.axes[c.slice(5)]);
-      return metricCell(c, g.rows.filter((r) => r.state === 'done' || r.state === 'diverged'));
-    }),
-  );
-  return markdownTable(header, body);
+  const headerOf = (c: string) => (c.startsWith('axis:') ? c.slice(5) : resolveMetric(c) ? shortLabel(c) : c);
+  const cellsOf = (cs: string[]) =>
+    (grouped ? groups : rows.map((r) => ({ axes: r.axes, rows: [r] }))).map((g) =>
+      cs.map((c) => {
+        if (c === 'id') return g.rows.length === 1 ? g.rows[0]!.id : `${g.rows[0]!.id} +${g.rows.length - 1}`;
+        if (c === 'n') return String(g.rows.filter((r) => r.state === 'done').length);
+        if (c === 'state') return stateCell(g.rows);
+        if (c === 'case') return g.rows[0]!.case ?? '-';
+        if (c.startsWith('axis:')) return axisCell(g.axes[c.slice(5)]);
+        return metricCell(c, g.rows.filter((r) => r.state === 'done' || r.state === 'diverged'));
+      }),
+    );
+  const width = opts.width ?? terminalWidth();
+  const hidden: string[] = [];
+  let body = cellsOf(cols);
+  // Leave out metric columns from the right (the first metric always stays) until the table fits.
+  while (width !== undefined && lineWidth(cols.map(headerOf), body) > width) {
+    const metricCols = cols.filter((c) => !structural(c));
+    if (metricCols.length <= 1) break;
+    const drop = metricCols[metricCols.length - 1]!;
+    hidden.unshift(headerOf(drop));
+    cols = cols.filter((c) => c !== drop);
+    body = cellsOf(cols);
+  }
+  const table = markdownTable(cols.map(headerOf), body);
+  return hidden.length ? `${table}\n(${hidden.length} more column${hidden.length > 1 ? 's' : ''} in seqlab report: ${hidden.join(', ')})` : table;
 }

@@ -19,6 +19,22 @@ export interface Tokenizer {
   /** Inverse of encode; EOS ids are dropped (document boundaries are not text). */
   decode(ids: ArrayLike<number>): string;
   describe(): Record<string, unknown>;
+  /** Everything needed to rebuild this tokenizer without the corpus (saved with checkpoints). */
+  state(): TokenizerState;
+}
+
+/** A tokenizer as data: byte, the char alphabet (code points), or the BPE merges in rank order. */
+export type TokenizerState =
+  | { kind: 'byte' }
+  | { kind: 'char'; alphabet: number[] }
+  | { kind: 'bpe'; vocab_size: number; version: string; merges: Array<[number, number]> };
+
+/** Rebuild a tokenizer from its state (inverse of Tokenizer.state). */
+export function tokenizerFromState(s: TokenizerState): Tokenizer {
+  if (s.kind === 'byte') return byteTokenizer();
+  if (s.kind === 'char') return charTokenizer(s.alphabet);
+  if (s.version !== BPE_VERSION) throw new Error(`BPE tokenizer version "${s.version}" is not "${BPE_VERSION}"`);
+  return bpeTokenizer(s.merges, s.vocab_size);
 }
 
 const utf8 = new TextEncoder();
@@ -42,6 +58,7 @@ export function byteTokenizer(): Tokenizer {
       return utf8dec.decode(Uint8Array.from(b));
     },
     describe: () => ({ tokenizer: 'byte', vocab_size: 257, eos: BYTE_EOS }),
+    state: () => ({ kind: 'byte' }),
   };
 }
 
@@ -87,6 +104,7 @@ export function charTokenizer(alphabet: number[]): Tokenizer {
       return s;
     },
     describe: () => ({ tokenizer: 'char', vocab_size: K + 2, alphabet_size: K, unk: UNK, eos: EOS }),
+    state: () => ({ kind: 'char', alphabet: [...alphabet] }),
   };
 }
 
@@ -225,6 +243,7 @@ export function bpeTokenizer(merges: Array<[number, number]>, vocabSize = BYTE_E
       return Buffer.concat(parts).toString('utf8');
     },
     describe: () => ({ tokenizer: 'bpe', vocab_size: vocabSize, merges: merges.length, eos: BYTE_EOS, version: BPE_VERSION }),
+    state: () => ({ kind: 'bpe', vocab_size: vocabSize, version: BPE_VERSION, merges: merges.map(([a, b]) => [a, b] as [number, number]) }),
   };
 }
 

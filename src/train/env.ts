@@ -1,5 +1,7 @@
 /** env.json: where and how a run executed (provenance, not identity). */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,11 +25,37 @@ function git(args: string[], cwd: string): string | undefined {
 
 /** Commit and dirty flag of the code that runs (the repository holding this file). */
 export function gitProvenance(): { commit: string | null; dirty: boolean | null } {
-  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  const repo = REPO;
   const commit = git(['rev-parse', 'HEAD'], repo);
   if (!commit) return { commit: null, dirty: null };
   const status = git(['status', '--porcelain', '--untracked-files=no'], repo);
   return { commit, dirty: status === undefined ? null : status.length > 0 };
+}
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** sha256 of package-lock.json (the exact dependency tree), or null where there is none. */
+export function lockfileSha256(repo = REPO): string | null {
+  try {
+    return createHash('sha256').update(fs.readFileSync(path.join(repo, 'package-lock.json'))).digest('hex');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * When and how the run was started: the UTC timestamp and the user's command line (set by the CLI
+ * in SEQLAB_ARGV, which worker processes inherit; else this process's arguments).
+ */
+export function invocation(now = new Date(), env: NodeJS.ProcessEnv = process.env, argv = process.argv): { timestamp_utc: string; argv: string[] } {
+  let args: string[] | undefined;
+  try {
+    const parsed: unknown = env.SEQLAB_ARGV ? JSON.parse(env.SEQLAB_ARGV) : undefined;
+    if (Array.isArray(parsed) && parsed.every((a) => typeof a === 'string')) args = parsed;
+  } catch {
+    /* malformed: fall back to this process's arguments */
+  }
+  return { timestamp_utc: now.toISOString(), argv: args ?? argv.slice(1) };
 }
 
 async function wasmThreads(): Promise<number | null> {
@@ -48,6 +76,7 @@ export async function collectEnv(o: {
 }): Promise<Record<string, unknown>> {
   const cpus = os.cpus();
   return {
+    ...invocation(),
     node: process.version,
     tfjs: tf.version.tfjs,
     backend: o.backend.name,
@@ -62,6 +91,7 @@ export async function collectEnv(o: {
     matmul_peak_gflops: Number(o.matmulPeakGflops.toFixed(3)),
     matmul_peak_shape: '1024x1024 @ 1024x1024 float32, median of 5',
     ...gitProvenance(),
+    lockfile_sha256: lockfileSha256(),
     hostname: os.hostname(),
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     total_memory_bytes: os.totalmem(),

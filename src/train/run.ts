@@ -10,6 +10,7 @@ import type { RunConfig } from '../config/schema.ts';
 import { selectBackend } from '../backend/select.ts';
 import { benchDecode, matmulPeakGflops, rssPeakBytes, syntheticTokens } from '../metrics/measure.ts';
 import { saveCheckpoint } from '../models/checkpoint.ts';
+import { lmTokenizer } from '../tasks/lm.ts';
 import { buildModel } from '../models/model.ts';
 import { countParams, flopsPerToken, FLOPS_FORMULA_VERSION } from '../models/spec.ts';
 import type { LanguageModel } from '../models/types.ts';
@@ -147,7 +148,8 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
       await nextTurn();
       checkAbort(opts.signal);
       if (cfg.train.checkpoint) {
-        await saveCheckpoint(model, path.join(runDir, 'checkpoint'));
+        const tokenizer = cfg.task.kind === 'lm' ? lmTokenizer(cfg.task).tok.state() : undefined;
+        await saveCheckpoint(model, path.join(runDir, 'checkpoint'), { seed: cfg.seed, tokenizer });
         log('checkpoint saved');
       }
       const stateAt = new Map<number, number>();
