@@ -84,7 +84,7 @@ export async function benchKernels(log: (line: string) => void, opts: BenchOptio
   const steps = opts.steps ?? 3;
   const before = matmulInfo();
   const backend = tf.getBackend();
-  const wanted = [...new Set(opts.paths ?? (['stock', 'fallback', 'native'] as MatmulPath[]))];
+  const wanted = [...new Set(opts.paths ?? (['stock', 'fallback', 'native', 'builtin'] as MatmulPath[]))];
   const rows: Row[] = [];
   const paths: MatmulPath[] = [];
   for (const mode of wanted) {
