@@ -11,7 +11,8 @@
 //
 // Env: SEQLAB_NATIVE_MATMUL=off skips the build; SEQLAB_CBLAS=off builds without OpenBLAS;
 // SEQLAB_CBLAS_INCLUDE=<dir> (the only place then searched for cblas.h) and
-// SEQLAB_BLAS_LIBS='-L<dir> -lopenblas' point at a non-standard OpenBLAS; CC picks the compiler.
+// SEQLAB_BLAS_LIBS='-L<dir> -lopenblas' point at a non-standard OpenBLAS; CC picks the compiler;
+// SEQLAB_NATIVE_BUILD_DIR builds elsewhere than native/build (tests build a no-OpenBLAS variant).
 // `node native/build.js --sources` prints the source list (binding.gyp's).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,11 +21,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const outDir = join(here, 'build', 'Release');
-const objDir = join(here, 'build', 'obj');
+const buildDir = process.env.SEQLAB_NATIVE_BUILD_DIR || join(here, 'build');
+const outDir = join(buildDir, 'Release');
+const objDir = join(buildDir, 'obj');
 const addonPath = join(outDir, 'seqlab_matmul.node');
-const logPath = join(here, 'build', 'build-log.txt');
-const statusPath = join(here, 'build', 'status.json');
+const logPath = join(buildDir, 'build-log.txt');
+const statusPath = join(buildDir, 'status.json');
 const HINT_CC = 'apt-get install -y build-essential libopenblas-dev (or any C compiler), then `node native/build.js`';
 const HINT_BLAS = 'apt-get install -y libopenblas-dev, then `node native/build.js`';
 const LOST = 'seqlab will use the pure-JS matmul kernels (several times slower training)';
