@@ -345,7 +345,7 @@ describe('bench --kernels', () => {
     await installMatmulKernels({ mode: 'fallback', log: quiet });
     const lines: string[] = [];
     const rows = await benchKernels((l) => lines.push(l), { sizes: [32], block: { B: 1, T: 8, d: 8, heads: 2 }, steps: 1, threads: 1 });
-    const paths = ['stock', 'fallback', ...ENGINES];
+    const paths = ['stock', 'fallback', ...ENGINES.slice().reverse()];
     expect([...new Set(rows.map((r) => r.path))]).toEqual(paths);
     for (const p of paths) {
       expect(rows.filter((r) => r.path === p).map((r) => r.case)).toEqual(['plain', 'transA', 'transB', 'batched', 'train-step']);
@@ -353,6 +353,9 @@ describe('bench --kernels', () => {
     for (const r of rows) expect(r.ms).toBeGreaterThan(0);
     expect(rows.find((r) => r.case === 'plain')!.gflops).toBeCloseTo((2 * 32 ** 3) / rows[0].ms / 1e6, 6);
     expect(lines.some((l) => l.startsWith('summary'))).toBe(true);
+    for (const r of rows.filter((x) => x.path === 'builtin')) expect(r.detail).toMatch(/^built-in GEMM (avx512|avx2|generic) \d+x\d+, 1 thread/);
+    for (const r of rows.filter((x) => x.path === 'native')) expect(r.detail).toMatch(/^OpenBLAS \d+\.\d+\.\d+, core \w+ \((user|tuned|detected|off)\)/);
+    if (ENGINES.length === 2) expect(lines.some((l) => /builtin GEMM at n=32: \d+% of OpenBLAS/.test(l))).toBe(true);
     expect(matmulInfo()!.path).toBe('fallback'); // the path before the benchmark is restored
   });
 });

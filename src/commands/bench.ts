@@ -75,7 +75,7 @@ export function registerBench(program: Command): void {
         await selectBackend(opts.backend === 'auto' ? 'wasm' : opts.backend);
         const { benchKernels } = await import('../backend/bench-kernels.ts');
         const rows = await benchKernels(log);
-        print(rows, () => markdownTable(['path', 'case', 'size', 'shapes', 'ms', 'GFLOP/s'], rows.map((r) => [r.path, r.case, String(r.size), r.shapes, r.ms.toFixed(2), Number.isFinite(r.gflops) ? r.gflops.toFixed(1) : '-'])));
+        print(rows, () => markdownTable(['path', 'case', 'size', 'shapes', 'ms', 'GFLOP/s', 'engine'], rows.map((r) => [r.path, r.case, String(r.size), r.shapes, r.ms.toFixed(2), Number.isFinite(r.gflops) ? r.gflops.toFixed(1) : '-', r.detail])));
         return;
       }
       if (opts.ops) {
