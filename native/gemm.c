@@ -293,10 +293,12 @@ static int g_workers = 0, g_pending = 0, g_parts = 1;
 static long g_gen = 0;
 static const problem_t *g_problem = NULL;
 
+static long g_start_gen[THREADS_MAX]; /* g_gen when worker i was created: it waits for the next one */
+
 static void *worker(void *arg) {
   const int id = (int)(intptr_t)arg;
-  long seen = 0;
   pthread_mutex_lock(&g_mu);
+  long seen = g_start_gen[id];
   for (;;) {
     while (g_gen == seen) pthread_cond_wait(&g_go, &g_mu);
     seen = g_gen;
@@ -314,6 +316,7 @@ static void *worker(void *arg) {
 static void run_parallel(const problem_t *P, int parts) {
   while (g_workers < parts - 1) {
     pthread_t t;
+    g_start_gen[g_workers + 1] = g_gen; /* only this thread (holding g_call) changes g_gen */
     if (!ensure_buffers(g_workers + 1) || pthread_create(&t, NULL, worker, (void *)(intptr_t)(g_workers + 1)) != 0) break;
     pthread_detach(t);
     g_workers++;

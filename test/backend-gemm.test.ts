@@ -88,6 +88,16 @@ describe(`built-in GEMM${SKIP}`, () => {
     }
   }
 
+  it.skipIf(!addon)('growing the thread pool mid-process (2 -> 3 -> 1 -> 4 threads) keeps every product right', () => {
+    addon!.setBuiltinKernel(original!);
+    const big = SHAPES.filter((p) => 2 * p.batch * p.M * p.N * p.K > 2e6);
+    expect(big.length).toBeGreaterThan(1);
+    for (const threads of [2, 3, 1, 4]) {
+      addon!.setBuiltinThreads(threads);
+      for (const [i, p] of big.entries()) expect(error(addon!, p, i + 99), `${threads} threads ${JSON.stringify(p)}`).toBeLessThan(2e-6);
+    }
+  });
+
   it.skipIf(!addon)('bounds are checked like the OpenBLAS engine (too-short C is a RangeError)', () => {
     const a = new Float32Array(6), c = new Float32Array(3);
     expect(() => addon!.gemmBuiltin(a, 0, 0, a, 0, 0, c, 0, null, 0, 1, 2, 2, 3, false, false, 0)).toThrow(/out of bounds/);

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../errors.ts';
 import { patchWasmKernels } from './compat.ts';
+import { resolveThreads } from './matmul.ts';
 
 export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu' | 'webgpu';
 export const BACKENDS: readonly BackendRequest[] = ['auto', 'tensorflow', 'wasm', 'cpu', 'webgpu'];
@@ -61,7 +62,7 @@ async function tryTensorflow(threads?: number): Promise<Attempt> {
   // Only the first load of the binding sees the variables; later calls report that first setting.
   const saved = Object.fromEntries(['OMP_NUM_THREADS', ...TF_VARS].map((k) => [k, process.env[k]]));
   const first = tfThreads === undefined;
-  tfThreads ??= tensorflowThreads(threads);
+  tfThreads ??= tensorflowThreads(threads ?? resolveThreads()); // the BLAS rule: SEQLAB_BLAS_THREADS, 1 per worker, or all cores
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
     try {
       await importOptional(pkg);
