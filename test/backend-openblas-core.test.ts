@@ -116,6 +116,15 @@ describe('decideCore: environment and cache', () => {
     expect(calls).toBe(probed);
   });
 
+  it("a core exported by seqlab on another machine is dropped, not taken for the user's", () => {
+    process.env.OPENBLAS_CORETYPE = 'SapphireRapids';
+    process.env.SEQLAB_OPENBLAS_CORETYPE_TUNED = 'SapphireRapids';
+    const c = decideCore(addon, (core) => result(core ?? 'Haswell', 100));
+    expect(c.source).not.toBe('user');
+    expect(c.detected).toBe('Haswell');
+    if (c.source !== 'tuned') expect(process.env.OPENBLAS_CORETYPE).toBeUndefined();
+  });
+
   it('SEQLAB_OPENBLAS_TUNE=off probes nothing', () => {
     process.env.SEQLAB_OPENBLAS_TUNE = 'off';
     expect(decideCore(addon, never)).toMatchObject({ source: 'off', core: null });

@@ -132,7 +132,12 @@ export function decideCore(addonPath: string, probe: (core: string | undefined) 
     return { core: user, detected: null, config: null, source: 'user', note: `OPENBLAS_CORETYPE=${user} set by the user (not tuned)${better}` };
   }
   let c = readMachineCache<CoreChoice>('openblas-core', key);
-  if (user && user === fromSeqlab && c?.core === user) return c; // a worker of a tuned parent
+  if (user && user === fromSeqlab) {
+    if (c?.core === user) return c; // a worker of a tuned parent
+    // Inherited from a seqlab process on another machine (e.g. a SLURM job): not ours to keep.
+    delete process.env.OPENBLAS_CORETYPE;
+    delete process.env.SEQLAB_OPENBLAS_CORETYPE_TUNED;
+  }
   if (/^(off|0|false|no)$/i.test(process.env.SEQLAB_OPENBLAS_TUNE ?? '')) {
     return { core: null, detected: null, config: null, source: 'off', note: 'SEQLAB_OPENBLAS_TUNE=off: OpenBLAS keeps the core it detects' };
   }
