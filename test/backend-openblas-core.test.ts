@@ -125,6 +125,15 @@ describe('decideCore: environment and cache', () => {
     if (c.source !== 'tuned') expect(process.env.OPENBLAS_CORETYPE).toBeUndefined();
   });
 
+  it('SEQLAB_OPENBLAS_TUNE=refresh probes again and replaces the cached choice', () => {
+    const first = decideCore(addon, (core) => result(core ?? 'Haswell', 100));
+    expect(decideCore(addon, never)).toEqual(first);
+    process.env.SEQLAB_OPENBLAS_TUNE = 'refresh';
+    let calls = 0;
+    decideCore(addon, (core) => (calls++, result(core ?? 'Haswell', 100)));
+    expect(calls).toBeGreaterThan(0);
+  });
+
   it('SEQLAB_OPENBLAS_TUNE=off probes nothing', () => {
     process.env.SEQLAB_OPENBLAS_TUNE = 'off';
     expect(decideCore(addon, never)).toMatchObject({ source: 'off', core: null });

@@ -9,7 +9,8 @@
  *      crash it), keeping one only if it passes the self-test and is faster;
  *   3. sets OPENBLAS_CORETYPE for this process and the workers it starts.
  * The outcome is cached per machine and addon build, so the probes cost once. A user's own
- * OPENBLAS_CORETYPE always wins; SEQLAB_OPENBLAS_TUNE=off keeps whatever OpenBLAS detects.
+ * OPENBLAS_CORETYPE always wins; SEQLAB_OPENBLAS_TUNE=off keeps whatever OpenBLAS detects, and
+ * SEQLAB_OPENBLAS_TUNE=refresh probes again (e.g. after a probe on a busy machine).
  */
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
@@ -37,7 +38,7 @@ export interface CoreChoice {
   config: string | null;
   /** user: OPENBLAS_CORETYPE set by the user; tuned: chosen here; detected: OpenBLAS's own choice. */
   source: 'user' | 'tuned' | 'detected' | 'off' | 'unavailable';
-  /** GFLOP/s of the 1024^2 product with the detected and the chosen core (probe, all cores). */
+  /** GFLOP/s of the 1024^2 product with the detected and the chosen core (probe: best of 7, all cores). */
   detected_gflops?: number | null;
   gflops?: number | null;
   note: string;
@@ -141,7 +142,7 @@ export function decideCore(addonPath: string, probe: (core: string | undefined) 
   if (/^(off|0|false|no)$/i.test(process.env.SEQLAB_OPENBLAS_TUNE ?? '')) {
     return { core: null, detected: null, config: null, source: 'off', note: 'SEQLAB_OPENBLAS_TUNE=off: OpenBLAS keeps the core it detects' };
   }
-  if (!c) {
+  if (!c || /^refresh$/i.test(process.env.SEQLAB_OPENBLAS_TUNE ?? '')) {
     c = chooseCore(cpuFlags(), probe);
     writeMachineCache('openblas-core', key, c);
   }
