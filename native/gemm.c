@@ -49,13 +49,34 @@ typedef struct {
 
 /* ---- micro-kernels ---- */
 
+/* Portable C, 4 x 16, on GCC/clang vector extensions (SSE2 on any x86-64, NEON on arm64). */
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline v4f load4(const float *p) {
+  v4f v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static inline void store4(float *p, v4f v) { memcpy(p, &v, sizeof v); }
+
 static void ukr_generic(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc, int accumulate) {
-  float ab[4][16] = {{0}};
-  for (int64_t p = 0; p < kc; p++, Ap += 4, Bp += 16)
-    for (int i = 0; i < 4; i++)
-      for (int j = 0; j < 16; j++) ab[i][j] += Ap[i] * Bp[j];
+  v4f c[4][4] = {{{0}}};
+  for (int64_t p = 0; p < kc; p++, Ap += 4, Bp += 16) {
+    const v4f b0 = load4(Bp), b1 = load4(Bp + 4), b2 = load4(Bp + 8), b3 = load4(Bp + 12);
+    for (int i = 0; i < 4; i++) {
+      const v4f a = {Ap[i], Ap[i], Ap[i], Ap[i]};
+      c[i][0] += a * b0;
+      c[i][1] += a * b1;
+      c[i][2] += a * b2;
+      c[i][3] += a * b3;
+    }
+  }
   for (int i = 0; i < 4; i++)
-    for (int j = 0; j < 16; j++) C[i * ldc + j] = (accumulate ? C[i * ldc + j] : 0.0f) + ab[i][j];
+    for (int j = 0; j < 4; j++) {
+      float *r = C + i * ldc + 4 * j;
+      store4(r, accumulate ? load4(r) + c[i][j] : c[i][j]);
+    }
 }
 
 #ifdef SEQLAB_X86
