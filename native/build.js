@@ -29,7 +29,7 @@ const logPath = join(buildDir, 'build-log.txt');
 const statusPath = join(buildDir, 'status.json');
 const HINT_CC = 'apt-get install -y build-essential libopenblas-dev (or any C compiler), then `node native/build.js`';
 const HINT_BLAS = 'apt-get install -y libopenblas-dev, then `node native/build.js`';
-const LOST = 'seqlab will use the pure-JS matmul kernels (several times slower training)';
+const LOST = 'seqlab will use the pure-JS matmul kernels (about 3.5x slower training: quickstart transformer 8k instead of 29k tokens/s)';
 
 /** The sources of the addon: binding.gyp's list (JSON), the one place a new C file is added. */
 function sources() {

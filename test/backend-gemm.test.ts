@@ -104,6 +104,24 @@ describe(`built-in GEMM${SKIP}`, () => {
   });
 });
 
+describe('an install without a C compiler', () => {
+  it('prints one line saying what is lost and how to get it back, and records it for env.json', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'seqlab-nocc-'));
+    try {
+      const r = spawnSync(process.execPath, ['native/build.js'], { encoding: 'utf8', env: { ...process.env, PATH: '/nonexistent', CC: '', SEQLAB_NATIVE_BUILD_DIR: dir } });
+      expect(r.status).toBe(0); // never fails the install
+      const lines = r.stdout.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^seqlab native matmul: not built: no C compiler on PATH.*pure-JS matmul kernels.*To get it back: apt-get install -y build-essential/);
+      const status = JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8'));
+      expect(status).toMatchObject({ built: false, cblas: false });
+      expect(status.line).toBe(lines[0].replace('seqlab native matmul: ', ''));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe(`an addon built without OpenBLAS${SKIP}`, () => {
   const dir = mkdtempSync(join(tmpdir(), 'seqlab-noblas-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
