@@ -2,11 +2,11 @@
   "targets": [
     {
       "target_name": "seqlab_matmul",
-      "sources": ["matmul.c"],
-      "defines": ["NAPI_VERSION=8"],
-      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "sources": ["matmul.c", "gemm.c"],
+      "defines": ["NAPI_VERSION=8", "<!@(node -p \"process.env.SEQLAB_CBLAS === 'off' ? '' : 'SEQLAB_HAVE_CBLAS'\")"],
+      "cflags": ["-O3", "-std=gnu11", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "include_dirs": ["<!(node -p \"process.env.SEQLAB_CBLAS_INCLUDE || '.'\")"],
-      "libraries": ["<!@(node -p \"process.env.SEQLAB_BLAS_LIBS || '-lopenblas'\")"]
+      "libraries": ["-lpthread", "<!@(node -p \"process.env.SEQLAB_CBLAS === 'off' ? '' : (process.env.SEQLAB_BLAS_LIBS || '-lopenblas')\")"]
     }
   ]
 }

@@ -1,34 +1,65 @@
 #!/usr/bin/env node
-// Builds the optional OpenBLAS matmul addon (native/build/Release/seqlab_matmul.node)
-// during `npm ci`. It never downloads anything and never fails the install: without a
-// C toolchain, OpenBLAS (cblas.h + libopenblas) or local Node headers it prints one line
-// and exits 0, and seqlab runs its pure-JS fallback kernels instead.
+// Builds the native addon (native/build/Release/seqlab_matmul.node) during `npm ci`, from every
+// source listed in binding.gyp's "sources", with the system C compiler and the local Node
+// headers (no node-gyp, Python or make needed; nothing is downloaded). OpenBLAS is optional:
+// when cblas.h and the library compile and link, the sources get -DSEQLAB_HAVE_CBLAS and the
+// addon offers cblas_sgemm next to its built-in GEMM; otherwise it has the built-in GEMM only.
+// It never fails the install: without a compiler or Node headers it prints one line saying what
+// is lost and how to get it back, and seqlab runs its pure-JS kernels.
 //
-// Env: SEQLAB_NATIVE_MATMUL=off skips the build; SEQLAB_CBLAS_INCLUDE=<dir> and
-// SEQLAB_BLAS_LIBS='-L<dir> -lopenblas' point at a non-standard OpenBLAS.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+// The outcome is also written to native/build/status.json (env.json and `bench --kernels` show it).
+//
+// Env: SEQLAB_NATIVE_MATMUL=off skips the build; SEQLAB_CBLAS=off builds without OpenBLAS;
+// SEQLAB_CBLAS_INCLUDE=<dir> (the only place then searched for cblas.h) and
+// SEQLAB_BLAS_LIBS='-L<dir> -lopenblas' point at a non-standard OpenBLAS; CC picks the compiler;
+// SEQLAB_NATIVE_BUILD_DIR builds elsewhere than native/build (tests build a no-OpenBLAS variant).
+// `node native/build.js --sources` prints the source list (binding.gyp's).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const addonPath = join(here, 'build', 'Release', 'seqlab_matmul.node');
-const logPath = join(here, 'build', 'build-log.txt');
-const HINT = 'install a C compiler, make, Python 3 and OpenBLAS (Debian/Ubuntu: apt-get install -y build-essential python3 libopenblas-dev) and rerun `npm ci` or `node native/build.js`';
+const buildDir = process.env.SEQLAB_NATIVE_BUILD_DIR || join(here, 'build');
+const outDir = join(buildDir, 'Release');
+const objDir = join(buildDir, 'obj');
+const addonPath = join(outDir, 'seqlab_matmul.node');
+const logPath = join(buildDir, 'build-log.txt');
+const statusPath = join(buildDir, 'status.json');
+const HINT_CC = 'apt-get install -y build-essential libopenblas-dev (or any C compiler), then `node native/build.js`';
+const HINT_BLAS = 'apt-get install -y libopenblas-dev, then `node native/build.js`';
+const LOST = 'seqlab will use the pure-JS matmul kernels (about 3.5x slower training: quickstart transformer 8k instead of 29k tokens/s)';
 
-function done(line) {
+/** The sources of the addon: binding.gyp's list (JSON), the one place a new C file is added. */
+function sources() {
+  const gyp = JSON.parse(readFileSync(join(here, 'binding.gyp'), 'utf8'));
+  return gyp.targets.find((t) => t.target_name === 'seqlab_matmul').sources;
+}
+
+const log = [];
+function record(status) {
+  mkdirSync(dirname(statusPath), { recursive: true });
+  writeFileSync(statusPath, JSON.stringify({ ...status, node: process.version, at: new Date().toISOString() }, null, 2) + '\n');
+  writeFileSync(logPath, log.join('\n') + '\n');
+}
+
+function done(line, status) {
+  record({ line, ...status });
   console.log(`seqlab native matmul: ${line}`);
   process.exit(0);
 }
 
 function onPath(cmd) {
+  if (cmd.includes('/')) return existsSync(cmd);
   return (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, cmd)));
 }
 
-function run(cmd, args, opts = {}) {
-  return spawnSync(cmd, args, { encoding: 'utf8', timeout: 300_000, ...opts });
+function run(cmd, args) {
+  log.push(`$ ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 300_000 });
+  log.push(`${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`.trim());
+  return r;
 }
 
 // Compile and link a probe that calls cblas_sgemm: proves header and library both work.
@@ -37,83 +68,125 @@ function probeBlas(cc, includeDir, libs) {
   mkdirSync(dir, { recursive: true });
   const src = join(dir, 'probe.c');
   writeFileSync(src, '#include <cblas.h>\nint main(void){float a=1,b=2,c=0;cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,1,1,1,1.0f,&a,1,&b,1,0.0f,&c,1);return c==2.0f?0:1;}\n');
-  const args = [...(includeDir ? [`-I${includeDir}`] : []), src, '-o', join(dir, 'probe'), ...libs.split(/\s+/).filter(Boolean)];
+  const args = [...(includeDir ? [`-I${includeDir}`] : []), src, '-o', join(dir, 'probe'), ...libs];
   const r = run(cc, args);
   rmSync(dir, { recursive: true, force: true });
   return r.status === 0;
 }
 
 function findCblasInclude(cc, libs) {
-  const candidates = [process.env.SEQLAB_CBLAS_INCLUDE, '', '/usr/include/openblas', '/usr/local/include',
-    '/usr/local/opt/openblas/include', '/opt/homebrew/opt/openblas/include'];
+  const user = process.env.SEQLAB_CBLAS_INCLUDE;
+  const candidates = user !== undefined ? [user] : ['', '/usr/include/openblas', '/usr/include/x86_64-linux-gnu',
+    '/usr/local/include', '/usr/local/opt/openblas/include', '/opt/homebrew/opt/openblas/include'];
   for (const dir of candidates) {
-    if (dir === undefined) continue;
     if (dir !== '' && !existsSync(join(dir, 'cblas.h'))) continue;
     if (probeBlas(cc, dir, libs)) return dir;
   }
   return undefined;
 }
 
-// Local Node headers only (node-gyp would otherwise download them).
-function findNodeDir() {
+// Local Node headers only (never downloaded).
+function findNodeInclude() {
   const candidates = [
     process.env.npm_config_nodedir,
     join(dirname(process.execPath), '..'),
     join(homedir(), '.cache', 'node-gyp', process.versions.node),
     join(homedir(), '.node-gyp', process.versions.node),
   ];
-  return candidates.find((d) => d && existsSync(join(d, 'include', 'node', 'node_api.h')));
+  const dir = candidates.find((d) => d && existsSync(join(d, 'include', 'node', 'node_api.h')));
+  return dir && join(dir, 'include', 'node');
 }
 
-function findNodeGyp() {
-  const fromNpm = process.env.npm_config_node_gyp;
-  if (fromNpm && existsSync(fromNpm)) return [process.execPath, fromNpm];
-  const guesses = [
-    join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-    join(dirname(process.execPath), 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-  ];
-  for (const g of guesses) if (existsSync(g)) return [process.execPath, g];
+function compile(cc, args) {
+  return new Promise((resolve) => {
+    log.push(`$ ${cc} ${args.join(' ')}`);
+    const p = spawn(cc, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    p.stdout.on('data', (d) => (text += d));
+    p.stderr.on('data', (d) => (text += d));
+    p.on('error', (e) => resolve({ ok: false, text: String(e) }));
+    p.on('close', (code) => {
+      log.push(text.trim());
+      resolve({ ok: code === 0, text });
+    });
+  });
+}
+
+/** Compiles every source (two at a time) and links the addon; returns an error line or undefined. */
+async function build(cc, nodeInclude, blas) {
+  rmSync(objDir, { recursive: true, force: true });
+  mkdirSync(objDir, { recursive: true });
+  mkdirSync(outDir, { recursive: true });
+  const flags = ['-O3', '-fPIC', '-pthread', '-std=gnu11', '-Wall', '-Wextra', '-Wno-unused-parameter',
+    '-DNAPI_VERSION=8', '-DNODE_GYP_MODULE_NAME=seqlab_matmul', `-I${nodeInclude}`, `-I${here}`,
+    ...(blas ? ['-DSEQLAB_HAVE_CBLAS', ...(blas.include ? [`-I${blas.include}`] : [])] : [])];
+  const srcs = sources();
+  const objs = srcs.map((s) => join(objDir, s.replace(/\.c$/, '.o')));
+  const queue = srcs.map((s, i) => () => compile(cc, [...flags, '-c', join(here, s), '-o', objs[i]]));
+  const results = [];
+  const worker = async () => {
+    for (let job = queue.shift(); job; job = queue.shift()) results.push(await job());
+  };
+  await Promise.all([worker(), worker()]);
+  const bad = results.find((r) => !r.ok);
+  if (bad) return `compile failed: ${bad.text.split('\n').find((l) => /error/.test(l)) ?? bad.text.split('\n')[0]}`;
+  const tmp = `${addonPath}.tmp-${process.pid}`;
+  const link = run(cc, ['-shared', '-pthread', ...objs, '-o', tmp, ...(blas ? blas.libs : []), '-lm',
+    ...(process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : [])]);
+  if (link.status !== 0) return `link failed: ${(link.stderr || '').split('\n')[0]}`;
+  renameSync(tmp, addonPath); // atomic: a running seqlab never sees a half-written addon
+  return undefined;
+}
+
+/** The addon must load and multiply correctly (native/probe.cjs), else the build is worthless. */
+function selfTest(engine) {
+  const r = spawnSync(process.execPath, [join(here, 'probe.cjs'), '--addon', addonPath, '--engine', engine, '--n', '0'], { encoding: 'utf8', timeout: 120_000 });
   try {
-    return [process.execPath, createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js')];
+    return JSON.parse(r.stdout.trim().split('\n').pop());
   } catch {
-    return onPath('npx') ? ['npx', '--no-install', 'node-gyp'] : undefined;
+    return { ok: false, why: (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n')[0] };
   }
 }
 
-// The addon must load and multiply correctly, else the build is worthless.
-function selfTest() {
-  const r = run(process.execPath, ['-e', `
-    const m = require(${JSON.stringify(addonPath)});
-    const a = new Float32Array([1, 2, 3, 4]), b = new Float32Array([5, 6, 7, 8]), c = new Float32Array(4);
-    m.gemm(a, 0, 0, b, 0, 0, c, 0, null, 0, 1, 2, 2, 2, false, false, 0);
-    if (c.join() !== '19,22,43,50') throw new Error('wrong product ' + c.join());
-    console.log(m.config());`]);
-  return r.status === 0 ? { ok: true, config: r.stdout.trim() } : { ok: false, why: (r.stderr || r.stdout).trim().split('\n')[0] };
+async function main() {
+  if (process.argv.includes('--sources')) {
+    console.log(sources().join(' '));
+    return;
+  }
+  if (/^(off|0|false|no)$/i.test(process.env.SEQLAB_NATIVE_MATMUL ?? '')) done(`skipped (SEQLAB_NATIVE_MATMUL=off); ${LOST}`, { built: false, cblas: false });
+  if (process.platform === 'win32') done(`skipped (Windows is not supported); ${LOST}`, { built: false, cblas: false });
+  const cc = [process.env.CC, 'cc', 'gcc', 'clang'].find((c) => c && onPath(c));
+  if (!cc) done(`not built: no C compiler on PATH, so no native GEMM; ${LOST}. To get it back: ${HINT_CC}`, { built: false, cblas: false, hint: HINT_CC });
+  const nodeInclude = findNodeInclude();
+  if (!nodeInclude) done(`not built: no local Node headers for ${process.version} (node_api.h; not downloading them); ${LOST}. To get it back: install Node with its headers, then \`node native/build.js\``, { built: false, cblas: false });
+
+  const libs = (process.env.SEQLAB_BLAS_LIBS ?? '-lopenblas').split(/\s+/).filter(Boolean);
+  let blas;
+  let noBlas = '';
+  if (/^(off|0|false|no)$/i.test(process.env.SEQLAB_CBLAS ?? '')) noBlas = 'SEQLAB_CBLAS=off';
+  else {
+    const include = findCblasInclude(cc, libs);
+    if (include === undefined) noBlas = `OpenBLAS not found: cblas.h + ${libs.join(' ')} did not compile/link`;
+    else blas = { include, libs };
+  }
+  let why = await build(cc, nodeInclude, blas);
+  if (why && blas) {
+    noBlas = `the OpenBLAS build failed (${why})`;
+    blas = undefined;
+    why = await build(cc, nodeInclude, undefined);
+  }
+  if (why) done(`build failed (${why}; log: ${logPath}); ${LOST}`, { built: false, cblas: false, why });
+  for (const engine of blas ? ['cblas', 'builtin'] : ['builtin']) {
+    const t = selfTest(engine);
+    if (!t.ok) {
+      rmSync(addonPath, { force: true });
+      done(`built but the ${engine} engine failed its self-test (${t.why}); ${LOST}. Please report this.`, { built: false, cblas: !!blas, why: t.why });
+    }
+  }
+  const t = selfTest('builtin');
+  if (blas) done(`built ${addonPath} with OpenBLAS (${t.config}) and the built-in GEMM (${t.kernel})`, { built: true, cblas: true, kernel: t.kernel, config: t.config });
+  done(`built ${addonPath} with the built-in GEMM (${t.kernel}) only (${noBlas}); for OpenBLAS: ${HINT_BLAS}`,
+    { built: true, cblas: false, kernel: t.kernel, why: noBlas, hint: HINT_BLAS });
 }
 
-if (/^(off|0|false|no)$/i.test(process.env.SEQLAB_NATIVE_MATMUL ?? '')) done('skipped (SEQLAB_NATIVE_MATMUL=off); seqlab will use the JS fallback kernels');
-if (process.platform === 'win32') done('skipped (Windows is not supported); seqlab will use the JS fallback kernels');
-
-const cc = ['cc', 'gcc', 'clang'].find(onPath);
-const cxx = ['c++', 'g++', 'clang++'].find(onPath); // gyp's make generator links with $(CXX)
-if (!cc || !cxx || !onPath('make')) done(`skipped (no C/C++ compiler or make on PATH); seqlab will use the JS fallback kernels. To enable: ${HINT}`);
-if (!['python3', 'python'].some(onPath)) done(`skipped (node-gyp needs Python 3, none on PATH); seqlab will use the JS fallback kernels. To enable: ${HINT}`);
-const libs = process.env.SEQLAB_BLAS_LIBS ?? '-lopenblas';
-const include = findCblasInclude(cc, libs);
-if (include === undefined) done(`skipped (OpenBLAS not found: cblas.h + ${libs} did not compile/link); seqlab will use the JS fallback kernels. To enable: ${HINT}`);
-const nodeDir = findNodeDir();
-if (!nodeDir) done(`skipped (no local Node headers for ${process.version}; not downloading them); seqlab will use the JS fallback kernels`);
-const gyp = findNodeGyp();
-if (!gyp) done('skipped (node-gyp not found); seqlab will use the JS fallback kernels');
-
-const [cmd, ...pre] = gyp;
-const r = run(cmd, [...pre, 'rebuild', `--nodedir=${nodeDir}`, '--jobs=2'], {
-  cwd: here,
-  env: { ...process.env, SEQLAB_CBLAS_INCLUDE: include || '.', SEQLAB_BLAS_LIBS: libs },
-});
-mkdirSync(dirname(logPath), { recursive: true });
-writeFileSync(logPath, `${r.stdout ?? ''}\n${r.stderr ?? ''}\n${r.error ? String(r.error) : ''}`);
-if (r.status !== 0 || !existsSync(addonPath)) done(`build failed (node-gyp exit ${r.status}; log: ${logPath}); seqlab will use the JS fallback kernels`);
-const t = selfTest();
-if (!t.ok) done(`built but failed its load test (${t.why}); seqlab will use the JS fallback kernels`);
-done(`built ${addonPath} (${t.config})`);
+main().catch((e) => done(`build failed (${String(e.message).split('\n')[0]}); ${LOST}`, { built: false, cblas: false }));

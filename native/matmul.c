@@ -1,33 +1,39 @@
 /*
- * seqlab native matmul: a thin N-API wrapper around OpenBLAS cblas_sgemm that
- * works in place on memory owned by JavaScript (the tfjs wasm heap, or the cpu
- * backend's Float32Arrays), so a tfjs matmul kernel costs one BLAS call per
- * batch slice and no copies.
+ * seqlab native matmul: the addon's module init, its shared N-API helpers, and two batched
+ * products that work in place on memory owned by JavaScript (the tfjs wasm heap, or the cpu
+ * backend's Float32Arrays), so a tfjs matmul kernel costs one native call and no copies:
+ * OpenBLAS cblas_sgemm (when the addon was built with it) and the built-in GEMM of gemm.c.
  *
  * JS API (all offsets in BYTES from the start of the typed array's view,
  * strides in ELEMENTS; every typed array may alias the same heap):
  *   gemm(a, aOff, aStride, b, bOff, bStride, c, cOff, bias|null, biasOff,
- *        batch, M, N, K, transA, transB, act) -> undefined
+ *        batch, M, N, K, transA, transB, act) -> undefined          (OpenBLAS builds only)
+ *   gemmBuiltin(... the same 17 arguments ...) -> undefined           (always)
  *     C[i] = act(op(A[i]) @ op(B[i]) + bias),  i < batch,  C row-major [M, N],
  *     A[i] at aOff + i*aStride*4 (stride 0 broadcasts), act 0 linear, 1 relu.
- *   setThreads(n) -> number (threads now used)
- *   threads() -> number
- *   config() -> string (openblas_get_config)
+ *   hasCblas: boolean
+ *   setThreads(n) / threads() -> number      OpenBLAS threads (OpenBLAS builds only)
+ *   config() -> string                       openblas_get_config(), or what the build lacks
+ *   corename() -> string | null              openblas_get_corename() (null without OpenBLAS)
+ * and what the other modules of SEQLAB_MODULES register (gemm.c: setBuiltinThreads, ...).
  *
  * Every extent is bounds-checked against the view's byteLength: a stale view
  * (wasm memory grew and detached the old buffer) has length 0 and throws
  * instead of writing to freed memory.
  */
-#include <node_api.h>
-#include <cblas.h>
-#include <stdint.h>
+#include "seqlab.h"
+
 #include <stdio.h>
 #include <string.h>
 
+#ifdef SEQLAB_HAVE_CBLAS
+#include <cblas.h>
 /* OpenBLAS extensions (declared in its cblas.h, repeated for other headers). */
 extern void openblas_set_num_threads(int num_threads);
 extern int openblas_get_num_threads(void);
 extern char *openblas_get_config(void);
+extern char *openblas_get_corename(void);
+#endif
 
 #define CHECK(call)                                                   \
   do {                                                                \
@@ -37,13 +43,7 @@ extern char *openblas_get_config(void);
     }                                                                 \
   } while (0)
 
-typedef struct {
-  uint8_t *data;
-  size_t bytes;
-} view_t;
-
-/* Typed array -> (pointer, byte length). */
-static int get_view(napi_env env, napi_value v, view_t *out, const char *name) {
+int seqlab_get_view(napi_env env, napi_value v, seqlab_view *out, const char *name) {
   bool is_ta = false;
   if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) {
     char msg[96];
@@ -71,7 +71,7 @@ static int get_view(napi_env env, napi_value v, view_t *out, const char *name) {
   return 1;
 }
 
-static int in_bounds(napi_env env, const view_t *v, int64_t off, int64_t stride, int64_t batch,
+int seqlab_in_bounds(napi_env env, const seqlab_view *v, int64_t off, int64_t stride, int64_t batch,
                      int64_t elems, const char *name) {
   /* Last byte touched: off + ((batch-1)*stride + elems) * 4. */
   int64_t end = off + ((batch - 1) * stride + elems) * 4;
@@ -86,75 +86,111 @@ static int in_bounds(napi_env env, const view_t *v, int64_t off, int64_t stride,
   return 1;
 }
 
-static napi_value gemm(napi_env env, napi_callback_info info) {
+napi_status seqlab_export(napi_env env, napi_value exports, const char *name, napi_callback fn) {
+  napi_value f;
+  napi_status s = napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);
+  return s != napi_ok ? s : napi_set_named_property(env, exports, name, f);
+}
+
+/* The 17 arguments of gemm / gemmBuiltin, checked and resolved to pointers. */
+typedef struct {
+  const float *A, *B, *bias;
+  float *C;
+  int64_t aStride, bStride, batch, M, N, K, act;
+  bool transA, transB;
+} gemm_args;
+
+/* Returns 1 with *g filled, or 0 with a JS exception pending (or 2: empty output, nothing to do). */
+static int parse_gemm(napi_env env, napi_callback_info info, const char *fn, gemm_args *g) {
   size_t argc = 17;
   napi_value argv[17];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 17) {
-    napi_throw_type_error(env, NULL, "seqlab_matmul.gemm: expected 17 arguments");
-    return NULL;
+#define TRY(call)                                                     \
+  if ((call) != napi_ok) {                                            \
+    napi_throw_error(env, NULL, "seqlab_matmul: N-API call failed"); \
+    return 0;                                                         \
   }
-  view_t a, b, c, bias = {NULL, 0};
-  int64_t aOff, aStride, bOff, bStride, cOff, biasOff, batch, M, N, K, act;
-  bool transA, transB;
-  if (!get_view(env, argv[0], &a, "a")) return NULL;
-  CHECK(napi_get_value_int64(env, argv[1], &aOff));
-  CHECK(napi_get_value_int64(env, argv[2], &aStride));
-  if (!get_view(env, argv[3], &b, "b")) return NULL;
-  CHECK(napi_get_value_int64(env, argv[4], &bOff));
-  CHECK(napi_get_value_int64(env, argv[5], &bStride));
-  if (!get_view(env, argv[6], &c, "c")) return NULL;
-  CHECK(napi_get_value_int64(env, argv[7], &cOff));
+  TRY(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 17) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "seqlab_matmul.%s: expected 17 arguments", fn);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  seqlab_view a, b, c, bias = {NULL, 0};
+  int64_t aOff, bOff, cOff, biasOff;
+  if (!seqlab_get_view(env, argv[0], &a, "a")) return 0;
+  TRY(napi_get_value_int64(env, argv[1], &aOff));
+  TRY(napi_get_value_int64(env, argv[2], &g->aStride));
+  if (!seqlab_get_view(env, argv[3], &b, "b")) return 0;
+  TRY(napi_get_value_int64(env, argv[4], &bOff));
+  TRY(napi_get_value_int64(env, argv[5], &g->bStride));
+  if (!seqlab_get_view(env, argv[6], &c, "c")) return 0;
+  TRY(napi_get_value_int64(env, argv[7], &cOff));
   napi_valuetype bias_type;
-  CHECK(napi_typeof(env, argv[8], &bias_type));
+  TRY(napi_typeof(env, argv[8], &bias_type));
   int has_bias = bias_type != napi_null && bias_type != napi_undefined;
-  if (has_bias && !get_view(env, argv[8], &bias, "bias")) return NULL;
-  CHECK(napi_get_value_int64(env, argv[9], &biasOff));
-  CHECK(napi_get_value_int64(env, argv[10], &batch));
-  CHECK(napi_get_value_int64(env, argv[11], &M));
-  CHECK(napi_get_value_int64(env, argv[12], &N));
-  CHECK(napi_get_value_int64(env, argv[13], &K));
-  CHECK(napi_get_value_bool(env, argv[14], &transA));
-  CHECK(napi_get_value_bool(env, argv[15], &transB));
-  CHECK(napi_get_value_int64(env, argv[16], &act));
-
+  if (has_bias && !seqlab_get_view(env, argv[8], &bias, "bias")) return 0;
+  TRY(napi_get_value_int64(env, argv[9], &biasOff));
+  TRY(napi_get_value_int64(env, argv[10], &g->batch));
+  TRY(napi_get_value_int64(env, argv[11], &g->M));
+  TRY(napi_get_value_int64(env, argv[12], &g->N));
+  TRY(napi_get_value_int64(env, argv[13], &g->K));
+  TRY(napi_get_value_bool(env, argv[14], &g->transA));
+  TRY(napi_get_value_bool(env, argv[15], &g->transB));
+  TRY(napi_get_value_int64(env, argv[16], &g->act));
+#undef TRY
+  const int64_t M = g->M, N = g->N, K = g->K, batch = g->batch;
   if (batch < 1 || M < 0 || N < 0 || K < 0 || M > INT32_MAX || N > INT32_MAX || K > INT32_MAX) {
     napi_throw_range_error(env, NULL, "seqlab_matmul.gemm: bad dimensions");
-    return NULL;
+    return 0;
   }
-  if (act != 0 && act != 1) {
+  if (g->act != 0 && g->act != 1) {
     napi_throw_range_error(env, NULL, "seqlab_matmul.gemm: act must be 0 (linear) or 1 (relu)");
-    return NULL;
+    return 0;
   }
-  if (M == 0 || N == 0) return NULL;
-  if (!in_bounds(env, &a, aOff, aStride, batch, M * K, "a")) return NULL;
-  if (!in_bounds(env, &b, bOff, bStride, batch, K * N, "b")) return NULL;
-  if (!in_bounds(env, &c, cOff, M * N, batch, M * N, "c")) return NULL;
-  if (has_bias && !in_bounds(env, &bias, biasOff, 0, 1, N, "bias")) return NULL;
+  if (M == 0 || N == 0) return 2;
+  if (!seqlab_in_bounds(env, &a, aOff, g->aStride, batch, M * K, "a")) return 0;
+  if (!seqlab_in_bounds(env, &b, bOff, g->bStride, batch, K * N, "b")) return 0;
+  if (!seqlab_in_bounds(env, &c, cOff, M * N, batch, M * N, "c")) return 0;
+  if (has_bias && !seqlab_in_bounds(env, &bias, biasOff, 0, 1, N, "bias")) return 0;
+  g->A = (const float *)(a.data + aOff);
+  g->B = (const float *)(b.data + bOff);
+  g->C = (float *)(c.data + cOff);
+  g->bias = has_bias ? (const float *)(bias.data + biasOff) : NULL;
+  return 1;
+}
 
-  const int m = (int)M, n = (int)N, k = (int)K;
-  const int lda = transA ? m : k, ldb = transB ? k : n;
-  float *C0 = (float *)(c.data + cOff);
-  const float *brow = has_bias ? (const float *)(bias.data + biasOff) : NULL;
+static napi_value gemm_builtin(napi_env env, napi_callback_info info) {
+  gemm_args g;
+  if (parse_gemm(env, info, "gemmBuiltin", &g) != 1) return NULL;
+  seqlab_sgemm_batch(g.batch, g.transA, g.transB, g.M, g.N, g.K, g.A, g.aStride, g.B, g.bStride, g.C, g.bias,
+                     (int)g.act);
+  return NULL;
+}
 
-  for (int64_t i = 0; i < batch; i++) {
-    const float *A = (const float *)(a.data + aOff) + i * aStride;
-    const float *B = (const float *)(b.data + bOff) + i * bStride;
-    float *C = C0 + i * M * N;
+#ifdef SEQLAB_HAVE_CBLAS
+static napi_value gemm_cblas(napi_env env, napi_callback_info info) {
+  gemm_args g;
+  if (parse_gemm(env, info, "gemm", &g) != 1) return NULL;
+  const int m = (int)g.M, n = (int)g.N, k = (int)g.K;
+  const int lda = g.transA ? m : k, ldb = g.transB ? k : n;
+  for (int64_t i = 0; i < g.batch; i++) {
+    const float *A = g.A + i * g.aStride, *B = g.B + i * g.bStride;
+    float *C = g.C + i * g.M * g.N;
     float beta = 0.0f;
-    if (brow != NULL) {
+    if (g.bias != NULL) {
       /* Seed C with the bias so sgemm accumulates onto it (beta = 1). */
-      for (int r = 0; r < m; r++) memcpy(C + (int64_t)r * n, brow, (size_t)n * sizeof(float));
+      for (int r = 0; r < m; r++) memcpy(C + (int64_t)r * n, g.bias, (size_t)n * sizeof(float));
       beta = 1.0f;
     }
     if (k == 0) {
-      if (brow == NULL) memset(C, 0, (size_t)(M * N) * sizeof(float));
+      if (g.bias == NULL) memset(C, 0, (size_t)(g.M * g.N) * sizeof(float));
     } else {
-      cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+      cblas_sgemm(CblasRowMajor, g.transA ? CblasTrans : CblasNoTrans, g.transB ? CblasTrans : CblasNoTrans,
                   m, n, k, 1.0f, A, lda, B, ldb, beta, C, n);
     }
-    if (act == 1) {
-      for (int64_t j = 0; j < M * N; j++) C[j] = C[j] > 0.0f ? C[j] : 0.0f;
+    if (g.act == 1) {
+      for (int64_t j = 0; j < g.M * g.N; j++) C[j] = C[j] > 0.0f ? C[j] : 0.0f;
     }
   }
   return NULL;
@@ -181,23 +217,60 @@ static napi_value threads(napi_env env, napi_callback_info info) {
   CHECK(napi_create_int32(env, openblas_get_num_threads(), &out));
   return out;
 }
+#endif
 
 static napi_value config(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out;
+#ifdef SEQLAB_HAVE_CBLAS
   const char *s = openblas_get_config();
-  CHECK(napi_create_string_utf8(env, s ? s : "unknown", NAPI_AUTO_LENGTH, &out));
+  if (s == NULL) s = "unknown";
+#else
+  const char *s = "no OpenBLAS (built without cblas.h; built-in GEMM only)";
+#endif
+  CHECK(napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &out));
   return out;
 }
 
+static napi_value corename(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+#ifdef SEQLAB_HAVE_CBLAS
+  const char *s = openblas_get_corename();
+  if (s != NULL) {
+    CHECK(napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &out));
+    return out;
+  }
+#endif
+  CHECK(napi_get_null(env, &out));
+  return out;
+}
+
+napi_status seqlab_register_matmul(napi_env env, napi_value exports) {
+  napi_status s;
+  napi_value has;
+#ifdef SEQLAB_HAVE_CBLAS
+  if ((s = seqlab_export(env, exports, "gemm", gemm_cblas)) != napi_ok) return s;
+  if ((s = seqlab_export(env, exports, "setThreads", set_threads)) != napi_ok) return s;
+  if ((s = seqlab_export(env, exports, "threads", threads)) != napi_ok) return s;
+  if ((s = napi_get_boolean(env, true, &has)) != napi_ok) return s;
+#else
+  if ((s = napi_get_boolean(env, false, &has)) != napi_ok) return s;
+#endif
+  if ((s = napi_set_named_property(env, exports, "hasCblas", has)) != napi_ok) return s;
+  if ((s = seqlab_export(env, exports, "gemmBuiltin", gemm_builtin)) != napi_ok) return s;
+  if ((s = seqlab_export(env, exports, "config", config)) != napi_ok) return s;
+  return seqlab_export(env, exports, "corename", corename);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
-  napi_property_descriptor props[] = {
-      {"gemm", NULL, gemm, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"threads", NULL, threads, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"config", NULL, config, NULL, NULL, NULL, napi_enumerable, NULL},
-  };
-  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+#define SEQLAB_CALL_REGISTER(name)                                                  \
+  if (seqlab_register_##name(env, exports) != napi_ok) {                            \
+    napi_throw_error(env, NULL, "seqlab native addon: registering " #name " failed"); \
+    return NULL;                                                                    \
+  }
+  SEQLAB_MODULES(SEQLAB_CALL_REGISTER)
+#undef SEQLAB_CALL_REGISTER
   return exports;
 }
 

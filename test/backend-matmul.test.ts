@@ -11,6 +11,9 @@ import { benchKernels, profileTrainingStep } from '../src/backend/bench-kernels.
 
 const native = loadNativeAddon(DEFAULT_ADDON_PATH);
 const NATIVE_SKIP = native.addon ? '' : ` (SKIPPED: ${native.reason})`;
+/** The addon's engines present in this build: OpenBLAS ('native', optional) and the built-in GEMM. */
+const ENGINES: MatmulPath[] = native.addon ? [...(native.addon.hasCblas ? ['native' as const] : []), 'builtin'] : [];
+const ALL_ENGINES: MatmulPath[] = ['native', 'builtin'];
 const quiet = () => {};
 
 /** Seeded uniform values in [-1, 1). */
@@ -105,19 +108,20 @@ function expectMatchesOracle(): void {
   expect(bad).toEqual([]);
 }
 
-describe(`native matmul kernels${NATIVE_SKIP}`, () => {
-  it.skipIf(!native.addon)('wasm native == cpu stock on 2-D, batched 3-D/4-D, all transposes, rank-3 x rank-2 both ways, fused bias+relu/linear', async () => {
-    await use('wasm', 'native');
+describe.each(ALL_ENGINES)(`native addon kernels: %s${NATIVE_SKIP}`, (engine) => {
+  const skip = !ENGINES.includes(engine);
+  it.skipIf(skip)(`wasm ${engine} == cpu stock on 2-D, batched 3-D/4-D, all transposes, rank-3 x rank-2 both ways, fused bias+relu/linear`, async () => {
+    await use('wasm', engine);
     expectMatchesOracle();
   });
 
-  it.skipIf(!native.addon)('cpu native == cpu stock on the same shapes', async () => {
-    await use('cpu', 'native');
+  it.skipIf(skip)(`cpu ${engine} == cpu stock on the same shapes`, async () => {
+    await use('cpu', engine);
     expectMatchesOracle();
     await installMatmulKernels({ mode: 'stock', log: quiet });
   });
 
-  it.skipIf(!native.addon)('gradients through matMul and fused matMul are unchanged by the native kernel', async () => {
+  it.skipIf(skip)('gradients through matMul and fused matMul are unchanged by the native kernel', async () => {
     const grads = async (mode: MatmulPath) => {
       await use('wasm', mode);
       return tf.tidy(() => {
@@ -135,16 +139,17 @@ describe(`native matmul kernels${NATIVE_SKIP}`, () => {
       });
     };
     const stock = await grads('stock');
-    const nat = await grads('native');
+    const nat = await grads(engine);
     stock.forEach((g, i) => expect(maxAbsDiff(nat[i], g)).toBeLessThan(1e-4 * (1 + Math.max(...g.map(Math.abs)))));
   });
 
-  it.skipIf(!native.addon)('a stale heap view (wasm memory grew) throws a RangeError instead of writing freed memory', () => {
+  it.skipIf(skip)('a stale heap view (wasm memory grew) throws a RangeError instead of writing freed memory', () => {
     const detached = new Uint8Array(new ArrayBuffer(64));
     structuredClone(detached.buffer, { transfer: [detached.buffer] });
     const ok = new Float32Array(4);
-    expect(() => native.addon!.gemm(detached, 0, 0, ok, 0, 0, ok, 0, null, 0, 1, 2, 2, 1, false, false, 0)).toThrow(RangeError);
-    expect(() => native.addon!.gemm(ok, 12, 0, ok, 0, 0, ok, 0, null, 0, 1, 2, 2, 1, false, false, 0)).toThrow(/out of bounds/);
+    const gemm = engine === 'native' ? native.addon!.gemm! : native.addon!.gemmBuiltin;
+    expect(() => gemm(detached, 0, 0, ok, 0, 0, ok, 0, null, 0, 1, 2, 2, 1, false, false, 0)).toThrow(RangeError);
+    expect(() => gemm(ok, 12, 0, ok, 0, 0, ok, 0, null, 0, 1, 2, 2, 1, false, false, 0)).toThrow(/out of bounds/);
   });
 });
 
@@ -207,16 +212,16 @@ describe('training', () => {
     expect(stock[stock.length - 1]).toBeLessThan(stock[0]); // it trains
     const fallback = await lossCurve('fallback');
     fallback.forEach((l, i) => expect(Math.abs(l - stock[i])).toBeLessThan(1e-4));
-    if (native.addon) {
-      const nat = await lossCurve('native');
+    for (const engine of ENGINES) {
+      const nat = await lossCurve(engine);
       nat.forEach((l, i) => expect(Math.abs(l - stock[i])).toBeLessThan(1e-4));
     }
   });
 });
 
 describe('no leaks', () => {
-  for (const [backend, mode] of [['wasm', 'native'], ['wasm', 'fallback'], ['cpu', 'native']] as const) {
-    it.skipIf(mode === 'native' && !native.addon)(`${backend} ${mode}: matmuls leave no tensors or backend buffers behind${mode === 'native' ? NATIVE_SKIP : ''}`, async () => {
+  for (const [backend, mode] of [['wasm', 'native'], ['wasm', 'builtin'], ['wasm', 'fallback'], ['cpu', 'native'], ['cpu', 'builtin']] as const) {
+    it.skipIf(mode !== 'fallback' && !ENGINES.includes(mode))(`${backend} ${mode}: matmuls leave no tensors or backend buffers behind${mode !== 'fallback' ? NATIVE_SKIP : ''}`, async () => {
       await use(backend, mode);
       const be = tf.backend();
       const before = [tf.memory().numTensors, be.numDataIds()];
@@ -229,8 +234,8 @@ describe('no leaks', () => {
 });
 
 describe('wasm memory growth', () => {
-  for (const mode of ['native', 'fallback'] as const) {
-    it.skipIf(mode === 'native' && !native.addon)(`${mode}: an output that forces the heap to grow is still correct${mode === 'native' ? NATIVE_SKIP : ''}`, async () => {
+  for (const mode of ['native', 'builtin', 'fallback'] as const) {
+    it.skipIf(mode !== 'fallback' && !ENGINES.includes(mode))(`${mode}: an output that forces the heap to grow is still correct${mode !== 'fallback' ? NATIVE_SKIP : ''}`, async () => {
       await use('wasm', mode);
       const be = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } };
       const before = be.wasm.HEAPU8.buffer;
@@ -308,7 +313,7 @@ describe('selection and fallback reporting', () => {
     const first = await installMatmulKernels({ threads: 1, log: quiet });
     const second = await installMatmulKernels({ threads: 1, log: quiet });
     expect(second).toEqual(first);
-    expect(first.path).toBe(native.addon ? 'native' : 'fallback');
+    expect(first.path).toBe(ENGINES[0] ?? 'fallback');
     expectMatchesOracle();
   });
 
@@ -322,10 +327,14 @@ describe('selection and fallback reporting', () => {
       expect(resolveThreads()).toBe((await import('node:os')).availableParallelism());
     });
     await withEnv({ SEQLAB_BLAS_THREADS: 'many' }, async () => expect(() => resolveThreads()).toThrow(/SEQLAB_BLAS_THREADS/));
-    if (native.addon) {
+    if (native.addon?.threads) {
       await tf.setBackend('wasm');
       expect((await installMatmulKernels({ mode: 'native', threads: 1, log: quiet })).threads).toBe(1);
       expect(native.addon.threads()).toBe(1);
+    }
+    if (native.addon) {
+      expect((await installMatmulKernels({ mode: 'builtin', threads: 2, log: quiet })).threads).toBe(2);
+      expect(native.addon.builtinThreads()).toBe(2);
     }
   });
 });
@@ -336,7 +345,7 @@ describe('bench --kernels', () => {
     await installMatmulKernels({ mode: 'fallback', log: quiet });
     const lines: string[] = [];
     const rows = await benchKernels((l) => lines.push(l), { sizes: [32], block: { B: 1, T: 8, d: 8, heads: 2 }, steps: 1, threads: 1 });
-    const paths = native.addon ? ['stock', 'fallback', 'native'] : ['stock', 'fallback'];
+    const paths = ['stock', 'fallback', ...ENGINES.slice().reverse()];
     expect([...new Set(rows.map((r) => r.path))]).toEqual(paths);
     for (const p of paths) {
       expect(rows.filter((r) => r.path === p).map((r) => r.case)).toEqual(['plain', 'transA', 'transB', 'batched', 'train-step']);
@@ -344,6 +353,9 @@ describe('bench --kernels', () => {
     for (const r of rows) expect(r.ms).toBeGreaterThan(0);
     expect(rows.find((r) => r.case === 'plain')!.gflops).toBeCloseTo((2 * 32 ** 3) / rows[0].ms / 1e6, 6);
     expect(lines.some((l) => l.startsWith('summary'))).toBe(true);
+    for (const r of rows.filter((x) => x.path === 'builtin')) expect(r.detail).toMatch(/^built-in GEMM (avx512|avx2|generic) \d+x\d+, 1 thread/);
+    for (const r of rows.filter((x) => x.path === 'native')) expect(r.detail).toMatch(/^OpenBLAS \d+\.\d+\.\d+, core \w+ \((user|tuned|detected|off)\)/);
+    if (ENGINES.length === 2) expect(lines.some((l) => /builtin GEMM at n=32: \d+% of OpenBLAS/.test(l))).toBe(true);
     expect(matmulInfo()!.path).toBe('fallback'); // the path before the benchmark is restored
   });
 });

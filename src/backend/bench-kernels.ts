@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { medianMs } from '../metrics/measure.ts';
-import { installMatmulKernels, matmulInfo, type MatmulPath } from './matmul.ts';
+import { installMatmulKernels, MATMUL_PATHS, matmulInfo, type MatmulInfo, type MatmulPath } from './matmul.ts';
 
 export interface Row {
   path: MatmulPath;
@@ -18,6 +18,18 @@ export interface Row {
   ms: number;
   /** NaN for the training step. */
   gflops: number;
+  /** The engine behind the path: OpenBLAS version and core, or the built-in GEMM's micro-kernel and threads. */
+  detail: string;
+}
+
+/** OpenBLAS version + core (and how it was chosen), or the built-in kernel, of an installed path. */
+export function pathDetail(info: MatmulInfo): string {
+  if (info.path === 'native' && info.blas) {
+    const version = info.blas.config?.match(/OpenBLAS [\d.]+/)?.[0] ?? 'OpenBLAS';
+    return `${version}, core ${info.blas.core} (${info.blas.core_source}), ${info.threads} thread(s)`;
+  }
+  if (info.path === 'builtin') return `built-in GEMM ${info.kernel}, ${info.threads} thread(s)`;
+  return info.path === 'fallback' ? 'JS split/transposes over stock wasm' : 'tfjs stock kernels';
 }
 
 export interface BenchOptions {
@@ -84,7 +96,7 @@ export async function benchKernels(log: (line: string) => void, opts: BenchOptio
   const steps = opts.steps ?? 3;
   const before = matmulInfo();
   const backend = tf.getBackend();
-  const wanted = [...new Set(opts.paths ?? (['stock', 'fallback', 'native'] as MatmulPath[]))];
+  const wanted = [...new Set(opts.paths ?? MATMUL_PATHS.slice().reverse())]; // stock, fallback, builtin, native
   const rows: Row[] = [];
   const paths: MatmulPath[] = [];
   for (const mode of wanted) {
@@ -94,13 +106,15 @@ export async function benchKernels(log: (line: string) => void, opts: BenchOptio
       continue;
     }
     paths.push(mode);
+    const detail = pathDetail(got);
     log(`bench --kernels: ${mode} path on ${backend} (${got.reason})`);
+    if (got.blas) log(`  OpenBLAS: ${got.blas.config}; core ${got.blas.core}: ${got.blas.core_note}`);
     for (const n of sizes) {
       for (const p of products(n)) {
         const [a, b] = [tf.randomNormal(p.a, 0, 1, 'float32', 1), tf.randomNormal(p.b, 0, 1, 'float32', 2)];
         const ms = await medianMs(() => tf.matMul(a, b, p.tA, p.tB), { minReps: 2, maxReps: 20, minMs: 300 });
         tf.dispose([a, b]);
-        const row: Row = { path: mode, case: p.case, size: n, shapes: `${fmtShape(p.a, p.tA)}x${fmtShape(p.b, p.tB)}`, ms, gflops: (2 * n ** 3) / ms / 1e6 };
+        const row: Row = { path: mode, case: p.case, size: n, shapes: `${fmtShape(p.a, p.tA)}x${fmtShape(p.b, p.tB)}`, ms, gflops: (2 * n ** 3) / ms / 1e6, detail };
         rows.push(row);
         log(`  ${mode.padEnd(8)} ${p.case.padEnd(7)} n=${String(n).padEnd(4)} ${ms.toFixed(2).padStart(9)} ms ${row.gflops.toFixed(1).padStart(7)} GFLOP/s  ${row.shapes}`);
       }
@@ -108,7 +122,7 @@ export async function benchKernels(log: (line: string) => void, opts: BenchOptio
     const blk = referenceBlock(block);
     const ms = await medianMs(blk.step, { minReps: steps });
     blk.dispose();
-    rows.push({ path: mode, case: 'train-step', size: 0, shapes: `B${block.B} T${block.T} d${block.d} h${block.heads}`, ms, gflops: NaN });
+    rows.push({ path: mode, case: 'train-step', size: 0, shapes: `B${block.B} T${block.T} d${block.d} h${block.heads}`, ms, gflops: NaN, detail });
     log(`  ${mode.padEnd(8)} train-step (attention+FFN B${block.B} T${block.T} d${block.d}, fwd+bwd) ${ms.toFixed(1)} ms`);
   }
   summary(rows, paths, log);
@@ -163,4 +177,7 @@ function summary(rows: Row[], paths: MatmulPath[], log: (line: string) => void):
     const speedup = stockStep && step ? `, train-step ${(stockStep / step).toFixed(1)}x vs stock` : '';
     log(`  ${path}: ${ratios.join('; ')}${speedup}`);
   }
+  const n = Math.max(...sizes);
+  const [builtin, native] = [get('builtin', 'plain', n), get('native', 'plain', n)];
+  if (builtin && native) log(`  builtin GEMM at n=${n}: ${Math.round((100 * native) / builtin)}% of OpenBLAS's GFLOP/s`);
 }

@@ -1,44 +1,87 @@
-// BatchMatMul / _FusedMatMul kernels that call OpenBLAS sgemm (native/matmul.c) in place
-// on the backend's own memory: the wasm heap (one Uint8Array view shared by a, b and the
-// output) or the cpu backend's Float32Arrays. Cases the addon does not cover (general
-// batch broadcasting, activations other than linear/relu, non-float32) go to the stock kernel.
+// BatchMatMul / _FusedMatMul kernels that call a native sgemm (native/matmul.c) in place on
+// the backend's own memory: the wasm heap (one Uint8Array view shared by a, b and the output) or
+// the cpu backend's Float32Arrays. Two engines share the code: OpenBLAS cblas_sgemm (`gemm`, in
+// builds with OpenBLAS) and the addon's built-in packed GEMM (`gemmBuiltin`, always). Cases the
+// addon does not cover (general batch broadcasting, activations other than linear/relu,
+// non-float32) go to the stock kernel.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { tuneOpenblasCore, type CoreChoice } from './openblas-core.ts';
 
-/** The addon's JS surface (see native/matmul.c). Offsets in bytes, strides in elements. */
+/** One batched product: C[i] = act(op(A[i]) @ op(B[i]) + bias). Offsets in bytes, strides in elements. */
+export type GemmFn = (
+  a: ArrayBufferView, aOff: number, aStride: number,
+  b: ArrayBufferView, bOff: number, bStride: number,
+  c: ArrayBufferView, cOff: number,
+  bias: ArrayBufferView | null, biasOff: number,
+  batch: number, M: number, N: number, K: number,
+  transA: boolean, transB: boolean, act: 0 | 1,
+) => void;
+
+/** The addon's JS surface (see native/matmul.c and native/gemm.c). */
 export interface NativeAddon {
-  gemm(
-    a: ArrayBufferView, aOff: number, aStride: number,
-    b: ArrayBufferView, bOff: number, bStride: number,
-    c: ArrayBufferView, cOff: number,
-    bias: ArrayBufferView | null, biasOff: number,
-    batch: number, M: number, N: number, K: number,
-    transA: boolean, transB: boolean, act: 0 | 1,
-  ): void;
-  setThreads(n: number): number;
-  threads(): number;
+  /** True when built with OpenBLAS: then gemm / setThreads / threads exist. */
+  hasCblas: boolean;
+  gemm?: GemmFn;
+  setThreads?(n: number): number;
+  threads?(): number;
+  gemmBuiltin: GemmFn;
+  setBuiltinThreads(n: number): number;
+  builtinThreads(): number;
+  /** The built-in GEMM's micro-kernel, e.g. "avx512 12x32". */
+  builtinKernel(): string;
+  /** Forces a micro-kernel (avx512 | avx2 | generic); false when this CPU lacks it. */
+  setBuiltinKernel(name: string): boolean;
+  /** openblas_get_config(), or a line saying the build has no OpenBLAS. */
   config(): string;
+  /** openblas_get_corename(), null without OpenBLAS. */
+  corename(): string | null;
 }
 
 export const DEFAULT_ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/seqlab_matmul.node', import.meta.url));
+export const BUILD_STATUS_PATH = fileURLToPath(new URL('../../native/build/status.json', import.meta.url));
 
-/** Loads the addon; never throws. SEQLAB_NATIVE_MATMUL=off disables it, SEQLAB_NATIVE_MATMUL_PATH overrides the path. */
-export function loadNativeAddon(path = process.env.SEQLAB_NATIVE_MATMUL_PATH ?? DEFAULT_ADDON_PATH): { addon?: NativeAddon; reason: string } {
+export interface LoadedAddon {
+  addon?: NativeAddon;
+  reason: string;
+  /** The OpenBLAS core in use and how it was chosen (builds with OpenBLAS). */
+  blas?: CoreChoice;
+}
+
+const loaded = new Map<string, LoadedAddon>();
+
+/**
+ * Loads the addon once per path; never throws. Before the first load it settles the OpenBLAS core
+ * (openblas-core.ts), which must happen before libopenblas initialises. SEQLAB_NATIVE_MATMUL=off
+ * disables it, SEQLAB_NATIVE_MATMUL_PATH overrides the path.
+ */
+export function loadNativeAddon(path = process.env.SEQLAB_NATIVE_MATMUL_PATH ?? DEFAULT_ADDON_PATH): LoadedAddon {
   if (/^(off|0|false|no)$/i.test(process.env.SEQLAB_NATIVE_MATMUL ?? '')) {
     return { reason: 'native addon disabled by SEQLAB_NATIVE_MATMUL=off' };
   }
   if (!existsSync(path)) {
-    return { reason: `native addon not built (${path} missing; install libopenblas-dev and a C compiler, then run \`node native/build.js\`)` };
+    return { reason: `native addon not built (${path} missing; install a C compiler (and libopenblas-dev), then run \`node native/build.js\`)` };
   }
+  const seen = loaded.get(path);
+  if (seen) return seen;
+  let out: LoadedAddon;
   try {
+    const tuned = tuneOpenblasCore(path);
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
-    if (typeof addon.gemm !== 'function') return { reason: `native addon at ${path} has no gemm()` };
-    return { addon, reason: `native addon loaded (${addon.config()})` };
+    if (typeof addon.gemmBuiltin !== 'function') {
+      out = { reason: `native addon at ${path} is outdated (no gemmBuiltin); rebuild it with \`node native/build.js\`` };
+    } else {
+      // What OpenBLAS really runs with, whatever was asked for.
+      const blas = addon.hasCblas ? { ...tuned, core: addon.corename(), config: addon.config() } : undefined;
+      out = { addon, blas, reason: `native addon loaded (${addon.hasCblas ? addon.config() : `built-in GEMM ${addon.builtinKernel()}, no OpenBLAS`})` };
+    }
   } catch (e) {
-    return { reason: `native addon failed to load: ${(e as Error).message.split('\n')[0]}` };
+    out = { reason: `native addon failed to load: ${(e as Error).message.split('\n')[0]}` };
   }
+  loaded.set(path, out);
+  return out;
 }
 
 /** Shapes of one matmul as the addon sees it, or undefined when only the stock kernel handles it. */
@@ -110,7 +153,7 @@ function memoryOf(backend: tf.KernelBackend): Memory {
 const ACT: Record<string, 0 | 1> = { linear: 0, relu: 1 };
 
 /** C = act(op(A) @ op(B) + bias) into a fresh output; the caller has checked the geometry. */
-function run(addon: NativeAddon, mem: Memory, a: tf.TensorInfo, b: tf.TensorInfo, g: Geometry,
+function run(gemm: GemmFn, mem: Memory, a: tf.TensorInfo, b: tf.TensorInfo, g: Geometry,
   transA: boolean, transB: boolean, bias: tf.TensorInfo | null, act: 0 | 1): tf.TensorInfo {
   const out = mem.alloc(g.outShape);
   // Locate only after the allocation: it may have grown (and detached) the wasm heap.
@@ -118,10 +161,10 @@ function run(addon: NativeAddon, mem: Memory, a: tf.TensorInfo, b: tf.TensorInfo
   const bi = bias ? mem.locate(bias) : null;
   if (g.strideB === 0 && !transA && g.batch > 1) {
     // [batch, M, K] @ [K, N]: the batch folds into rows, one large sgemm.
-    addon.gemm(A.view, A.off, 0, B.view, B.off, 0, C.view, C.off, bi?.view ?? null, bi?.off ?? 0,
+    gemm(A.view, A.off, 0, B.view, B.off, 0, C.view, C.off, bi?.view ?? null, bi?.off ?? 0,
       1, g.batch * g.M, g.N, g.K, false, transB, act);
   } else {
-    addon.gemm(A.view, A.off, g.strideA, B.view, B.off, g.strideB, C.view, C.off, bi?.view ?? null, bi?.off ?? 0,
+    gemm(A.view, A.off, g.strideA, B.view, B.off, g.strideB, C.view, C.off, bi?.view ?? null, bi?.off ?? 0,
       g.batch, g.M, g.N, g.K, transA, transB, act);
   }
   return out;
@@ -129,8 +172,8 @@ function run(addon: NativeAddon, mem: Memory, a: tf.TensorInfo, b: tf.TensorInfo
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
-/** Kernel configs for one backend; `stock` handles whatever the addon does not. */
-export function nativeKernels(addon: NativeAddon, stock: { batchMatMul: tf.KernelConfig; fusedMatMul: tf.KernelConfig }): tf.KernelConfig[] {
+/** Kernel configs for one backend on one engine; `stock` handles whatever the addon does not. */
+export function nativeKernels(gemm: GemmFn, stock: { batchMatMul: tf.KernelConfig; fusedMatMul: tf.KernelConfig }): tf.KernelConfig[] {
   const batchMatMul = (args: KernelArgs) => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const { transposeA = false, transposeB = false } = args.attrs as { transposeA?: boolean; transposeB?: boolean };
@@ -138,7 +181,7 @@ export function nativeKernels(addon: NativeAddon, stock: { batchMatMul: tf.Kerne
     const g = a.dtype === 'float32' && b.dtype === 'float32' && mem.usable(a) && mem.usable(b)
       ? matmulGeometry(a.shape, b.shape, transposeA, transposeB) : undefined;
     if (!g) return stock.batchMatMul.kernelFunc(args);
-    return run(addon, mem, a, b, g, transposeA, transposeB, null, 0);
+    return run(gemm, mem, a, b, g, transposeA, transposeB, null, 0);
   };
   const fusedMatMul = (args: KernelArgs) => {
     const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
@@ -150,7 +193,7 @@ export function nativeKernels(addon: NativeAddon, stock: { batchMatMul: tf.Kerne
     // Bias must be one row of N (any rank, e.g. [N] or [1, N]) to be broadcast by the addon.
     const biasOk = bias == null || (bias.dtype === 'float32' && mem.usable(bias) && tf.util.sizeFromShape(bias.shape) === g?.N && bias.shape[bias.shape.length - 1] === g.N);
     if (!g || !biasOk) return stock.fusedMatMul.kernelFunc(args);
-    return run(addon, mem, a!, b!, g, transposeA, transposeB, bias ?? null, act);
+    return run(gemm, mem, a!, b!, g, transposeA, transposeB, bias ?? null, act);
   };
   return [
     { ...stock.batchMatMul, kernelFunc: batchMatMul as unknown as tf.KernelFunc },

@@ -2,6 +2,7 @@
  * Matmul kernel selection for the active tfjs backend (issue #7). Replaces the BatchMatMul and
  * _FusedMatMul kernels of wasm (and cpu) with
  *   native:   OpenBLAS sgemm in place on the backend's memory (native/, built by `npm ci`),
+ *   builtin:  the addon's own packed GEMM (AVX-512 / AVX2 micro-kernels), when no OpenBLAS,
  *   fallback: wasm only, explicit transposes + 2-D stock calls (no native code),
  *   stock:    the kernels tfjs ships.
  * Each candidate must match a plain-loop reference on a small self-test before it is registered;
@@ -13,13 +14,14 @@ import { UserError } from '../errors.ts';
 import { loadNativeAddon, nativeKernels } from './matmul-native.ts';
 import { fallbackKernels } from './matmul-fallback.ts';
 
-export type MatmulPath = 'native' | 'fallback' | 'stock';
+export type MatmulPath = 'native' | 'builtin' | 'fallback' | 'stock';
+export const MATMUL_PATHS: readonly MatmulPath[] = ['native', 'builtin', 'fallback', 'stock'];
 export type MatmulMode = 'auto' | MatmulPath;
 
 export interface MatmulOptions {
   /** BLAS threads; default SEQLAB_BLAS_THREADS, else 1 when SEQLAB_JOBS > 1, else all cores. */
   threads?: number;
-  /** auto: native, else fallback, else stock. native/fallback: that path or a UserError. */
+  /** auto: native, else builtin, else fallback, else stock. Any other: that path or a UserError. */
   mode?: MatmulMode;
   log?: (line: string) => void;
 }
@@ -28,9 +30,14 @@ export interface MatmulInfo {
   path: MatmulPath;
   reason: string;
   threads: number;
+  /** OpenBLAS version line, core and how the core was chosen (native path). */
+  blas?: { config: string | null; core: string | null; core_source: string; core_note: string };
+  /** The built-in GEMM's micro-kernel (builtin path), e.g. "avx512 12x32". */
+  kernel?: string;
 }
 
 const ENABLE_HINT = 'to enable the native path: apt-get install -y build-essential libopenblas-dev, then `node native/build.js` (or `npm ci`)';
+const BLAS_HINT = 'for OpenBLAS: apt-get install -y libopenblas-dev, then `node native/build.js`';
 
 interface Stock { batchMatMul: tf.KernelConfig; fusedMatMul: tf.KernelConfig; transpose: tf.KernelConfig }
 
@@ -175,8 +182,8 @@ export async function installMatmulKernels(opts: MatmulOptions = {}): Promise<Ma
   await tf.ready();
   // SEQLAB_MATMUL picks the path for a whole sweep (workers inherit it), e.g. to measure speedups.
   const mode = opts.mode ?? ((process.env.SEQLAB_MATMUL?.trim() || 'auto') as MatmulMode);
-  if (!['auto', 'native', 'fallback', 'stock'].includes(mode)) {
-    throw new UserError(`unknown matmul mode '${mode}' (expected one of: auto, native, fallback, stock; from SEQLAB_MATMUL or the caller)`);
+  if (mode !== 'auto' && !MATMUL_PATHS.includes(mode)) {
+    throw new UserError(`unknown matmul mode '${mode}' (expected one of: auto, ${MATMUL_PATHS.join(', ')}; from SEQLAB_MATMUL or the caller)`);
   }
   const log = opts.log ?? ((line: string) => console.error(line));
   const backendName = tf.getBackend();
@@ -192,27 +199,42 @@ export async function installMatmulKernels(opts: MatmulOptions = {}): Promise<Ma
   };
 
   if (!stock || (backendName !== 'wasm' && backendName !== 'cpu')) {
-    if (mode === 'native' || mode === 'fallback') fail('only the wasm and cpu backends have replacement kernels');
+    if (mode !== 'auto' && mode !== 'stock') fail('only the wasm and cpu backends have replacement kernels');
     return done({ path: 'stock', reason: `backend ${backendName} keeps its own matmul kernels`, threads: 1 });
   }
   // Start from stock so a failed candidate never leaves a previous choice half-installed.
   register([stock.batchMatMul, stock.fusedMatMul]);
   if (mode === 'stock') return done({ path: 'stock', reason: 'stock tfjs kernels requested', threads: 1 });
 
-  let whyNotNative = 'fallback path requested';
+  let whyNotNative = `${mode} path requested`;
   let hint = '';
-  if (mode !== 'fallback') {
-    const { addon, reason } = loadNativeAddon();
+  if (mode === 'auto' || mode === 'native' || mode === 'builtin') {
+    const { addon, reason, blas } = loadNativeAddon();
     whyNotNative = reason;
     hint = `; ${ENABLE_HINT}`;
-    if (addon) {
-      const used = addon.setThreads(threads);
-      const why = tryPath(nativeKernels(addon, stock));
-      if (!why) return done({ path: 'native', reason: `OpenBLAS sgemm, ${used} thread${used === 1 ? '' : 's'}`, threads: used });
-      whyNotNative = `native addon rejected: ${why}`;
+    if (addon && mode !== 'builtin') {
+      if (addon.gemm && addon.setThreads) {
+        const used = addon.setThreads(threads);
+        const why = tryPath(nativeKernels(addon.gemm, stock));
+        const core = blas?.core ? `, core ${blas.core}${blas.source === 'tuned' ? ` (tuned; OpenBLAS detects ${blas.detected})` : blas.source === 'user' ? ` (${blas.note})` : ''}` : '';
+        const info = blas ? { config: blas.config, core: blas.core, core_source: blas.source, core_note: blas.note } : undefined;
+        if (!why) return done({ path: 'native', reason: `OpenBLAS sgemm${core}, ${used} thread${used === 1 ? '' : 's'}`, threads: used, blas: info });
+        whyNotNative = `native addon rejected: ${why}`;
+        hint = '; please report this (SEQLAB_NATIVE_MATMUL=off silences it)';
+      } else {
+        whyNotNative = `the native addon was built without OpenBLAS; ${BLAS_HINT}`;
+        if (mode === 'native') fail(whyNotNative);
+      }
+    }
+    if (addon && mode !== 'native') {
+      const used = addon.setBuiltinThreads(threads);
+      const why = tryPath(nativeKernels(addon.gemmBuiltin, stock));
+      const kernel = addon.builtinKernel();
+      if (!why) return done({ path: 'builtin', reason: `built-in GEMM ${kernel}, ${used} thread${used === 1 ? '' : 's'}${mode === 'auto' ? ` (${whyNotNative})` : ''}`, threads: used, kernel });
+      whyNotNative = `${whyNotNative}; built-in GEMM rejected: ${why}`;
       hint = '; please report this (SEQLAB_NATIVE_MATMUL=off silences it)';
     }
-    if (mode === 'native') fail(`${whyNotNative}${hint}`);
+    if (mode === 'native' || mode === 'builtin') fail(`${whyNotNative}${hint}`);
   }
   if (backendName === 'wasm') {
     const why = tryPath(fallbackKernels(stock));

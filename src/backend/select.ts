@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { executionSchema, type ExecutionConfig } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import { patchWasmKernels } from './compat.ts';
+import { resolveThreads } from './matmul.ts';
 
 /** The requestable backends: the config schema's list (execution.backend), one definition. */
 export type BackendRequest = ExecutionConfig['backend'];
@@ -14,6 +15,33 @@ export const BACKENDS: readonly BackendRequest[] = executionSchema.shape.backend
 export interface BackendChoice {
   name: string;
   reason: string;
+  /** The tensorflow backend's thread pools, as handed to TensorFlow before it started. */
+  tfThreads?: TfThreads;
+}
+
+export interface TfThreads {
+  intra_op: number | null;
+  inter_op: number | null;
+  /** 'seqlab' (from execution.blas_threads / SEQLAB_BLAS_THREADS), 'environment' (the user's TF_NUM_*), or 'tensorflow' (its own default: all cores). */
+  source: 'seqlab' | 'environment' | 'tensorflow';
+}
+
+const TF_VARS = ['TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS'] as const;
+
+/**
+ * TensorFlow sizes its intra-op and inter-op pools from TF_NUM_INTRAOP_THREADS /
+ * TF_NUM_INTEROP_THREADS when its first context is created, which tfjs-node does on load; so the
+ * run's thread count goes into those (and OMP_NUM_THREADS, for oneDNN) before the import. A
+ * user's own TF_NUM_* wins. One inter-op thread: seqlab runs ops one at a time (eager).
+ */
+export function tensorflowThreads(threads: number | undefined, env: NodeJS.ProcessEnv = process.env): TfThreads {
+  const read = (k: string) => (env[k] && Number.isInteger(Number(env[k])) ? Number(env[k]) : null);
+  if (TF_VARS.some((k) => env[k])) return { intra_op: read(TF_VARS[0]), inter_op: read(TF_VARS[1]), source: 'environment' };
+  if (threads === undefined) return { intra_op: null, inter_op: null, source: 'tensorflow' };
+  env.TF_NUM_INTRAOP_THREADS = String(threads);
+  env.TF_NUM_INTEROP_THREADS = '1';
+  env.OMP_NUM_THREADS ??= String(threads);
+  return { intra_op: threads, inter_op: 1, source: 'seqlab' };
 }
 
 function firstLine(e: unknown): string {
@@ -29,8 +57,14 @@ async function importOptional(specifier: string): Promise<void> {
 
 type Attempt = { ok: true } | { ok: false; why: string };
 
-async function tryTensorflow(): Promise<Attempt> {
+let tfThreads: TfThreads | undefined;
+
+async function tryTensorflow(threads?: number): Promise<Attempt> {
   const why: string[] = [];
+  // Only the first load of the binding sees the variables; later calls report that first setting.
+  const saved = Object.fromEntries(['OMP_NUM_THREADS', ...TF_VARS].map((k) => [k, process.env[k]]));
+  const first = tfThreads === undefined;
+  tfThreads ??= tensorflowThreads(threads ?? resolveThreads()); // the BLAS rule: SEQLAB_BLAS_THREADS, 1 per worker, or all cores
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
     try {
       await importOptional(pkg);
@@ -39,6 +73,11 @@ async function tryTensorflow(): Promise<Attempt> {
     } catch (e) {
       why.push(`${pkg}: ${firstLine(e)}`);
     }
+  }
+  if (first) {
+    // Nothing loaded: leave the environment (and the workers') as it was.
+    for (const [k, v] of Object.entries(saved)) v === undefined ? delete process.env[k] : (process.env[k] = v);
+    tfThreads = undefined;
   }
   return { ok: false, why: why.join('; ') };
 }
@@ -69,36 +108,40 @@ async function tryCpu(): Promise<Attempt> {
   return (await tf.setBackend('cpu')) ? { ok: true } : { ok: false, why: 'the cpu backend failed to initialise' };
 }
 
-const ATTEMPTS: Record<Exclude<BackendRequest, 'auto'>, () => Promise<Attempt>> = {
+const ATTEMPTS: Record<Exclude<BackendRequest, 'auto'>, (threads?: number) => Promise<Attempt>> = {
   tensorflow: tryTensorflow,
   wasm: tryWasm,
   webgpu: tryWebgpu,
   cpu: tryCpu,
 };
 
+function withThreads(c: BackendChoice): BackendChoice {
+  return c.name === 'tensorflow' && tfThreads ? { ...c, tfThreads } : c;
+}
+
 /**
  * Make `requested` the active tfjs backend. A backend asked for by name that cannot be loaded is a
  * UserError (one line naming the cause); `auto` records why each better choice was skipped.
  */
-export async function selectBackend(requested: BackendRequest | string): Promise<BackendChoice> {
+export async function selectBackend(requested: BackendRequest | string, opts: { threads?: number } = {}): Promise<BackendChoice> {
   if (!(BACKENDS as readonly string[]).includes(requested)) {
     throw new UserError(`unknown backend '${requested}' (expected one of: ${BACKENDS.join(', ')})`);
   }
   if (requested !== 'auto') {
-    const r = await ATTEMPTS[requested as Exclude<BackendRequest, 'auto'>]();
+    const r = await ATTEMPTS[requested as Exclude<BackendRequest, 'auto'>](opts.threads);
     if (!r.ok) {
       throw new UserError(
         `backend '${requested}' is not available here (${r.why}); use --backend auto, wasm or cpu`,
       );
     }
-    return { name: tf.getBackend(), reason: `requested ${requested}` };
+    return withThreads({ name: tf.getBackend(), reason: `requested ${requested}` });
   }
   const skipped: string[] = [];
   for (const name of ['tensorflow', 'wasm', 'cpu'] as const) {
-    const r = await ATTEMPTS[name]();
+    const r = await ATTEMPTS[name](opts.threads);
     if (r.ok) {
       const reason = skipped.length ? `auto chose ${name}: ${skipped.join('; ')}` : `auto chose ${name}: the first choice, and it loaded`;
-      return { name: tf.getBackend(), reason: name === 'cpu' ? `${reason} (pure JS, slow)` : reason };
+      return withThreads({ name: tf.getBackend(), reason: name === 'cpu' ? `${reason} (pure JS, slow)` : reason });
     }
     skipped.push(`${name} unavailable (${r.why})`);
   }

@@ -14,6 +14,8 @@ interface BenchCliOptions {
   lengths?: string;
   batch?: string;
   kernels?: boolean;
+  paths?: string;
+  sizes?: string;
   ops?: boolean;
   forwardOnly?: boolean;
   backend: string;
@@ -60,12 +62,14 @@ export function registerBench(program: Command): void {
     .option('--batch <n>', 'batch size of the forward / backward rows')
     .option('--forward-only', 'skip forward+backward rows')
     .option('--kernels', 'matmul kernels: GFLOP/s of plain, transposed and batched products per path, and a reference training step')
+    .option('--paths <list>', 'with --kernels: matmul paths to measure, e.g. native,builtin (default: stock,fallback,builtin,native)')
+    .option('--sizes <list>', 'with --kernels: matrix sizes n (default: 256,512,1024)')
     .option('--ops', 'retention (parallel vs chunk) and Mamba scan (chunked vs sequential) forward+backward times')
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
     .option('--json', 'machine-readable rows')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ seqlab bench --preset transformer --preset selret --lengths 128,512,2048\n  $ seqlab bench configs/cases.yaml --forward-only\n  $ seqlab bench --kernels\n  $ seqlab bench --ops',
+      '\nExamples:\n  $ seqlab bench --preset transformer --preset selret --lengths 128,512,2048\n  $ seqlab bench configs/cases.yaml --forward-only\n  $ seqlab bench --kernels\n  $ seqlab bench --kernels --paths native,builtin --sizes 1024\n  $ seqlab bench --ops',
     )
     .action(async (file: string | undefined, opts: BenchCliOptions) => {
       const log = (line: string) => process.stderr.write(line + '\n');
@@ -74,8 +78,15 @@ export function registerBench(program: Command): void {
         const { selectBackend } = await import('../backend/select.ts');
         await selectBackend(opts.backend === 'auto' ? 'wasm' : opts.backend);
         const { benchKernels } = await import('../backend/bench-kernels.ts');
-        const rows = await benchKernels(log);
-        print(rows, () => markdownTable(['path', 'case', 'size', 'shapes', 'ms', 'GFLOP/s'], rows.map((r) => [r.path, r.case, String(r.size), r.shapes, r.ms.toFixed(2), Number.isFinite(r.gflops) ? r.gflops.toFixed(1) : '-'])));
+        const { MATMUL_PATHS } = await import('../backend/matmul.ts');
+        const paths = opts.paths?.split(',').map((p) => p.trim());
+        const unknown = paths?.find((p) => !(MATMUL_PATHS as readonly string[]).includes(p));
+        if (unknown !== undefined) throw new UserError(`--paths ${opts.paths}: unknown matmul path '${unknown}' (expected: ${MATMUL_PATHS.join(', ')})`);
+        const rows = await benchKernels(log, {
+          ...(paths ? { paths: paths as (typeof MATMUL_PATHS)[number][] } : {}),
+          ...(opts.sizes ? { sizes: ints(opts.sizes, '--sizes') } : {}),
+        });
+        print(rows, () => markdownTable(['path', 'case', 'size', 'shapes', 'ms', 'GFLOP/s', 'engine'], rows.map((r) => [r.path, r.case, String(r.size), r.shapes, r.ms.toFixed(2), Number.isFinite(r.gflops) ? r.gflops.toFixed(1) : '-', r.detail])));
         return;
       }
       if (opts.ops) {

@@ -7,8 +7,12 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { installMatmulKernels, type MatmulInfo } from '../backend/matmul.ts';
+import { BUILD_STATUS_PATH } from '../backend/matmul-native.ts';
+import type { MatmulPeak } from '../backend/peak.ts';
+import type { TfThreads } from '../backend/select.ts';
+import { readJsonOrUndefined } from '../util/fs.ts';
 
-export type MatmulChoice = Pick<MatmulInfo, 'path' | 'reason'> & { threads?: number };
+export type MatmulChoice = Pick<MatmulInfo, 'path' | 'reason'> & Partial<Pick<MatmulInfo, 'threads' | 'blas' | 'kernel'>>;
 
 /** Route wasm matmuls through the native-BLAS helper (src/backend/matmul.ts); it logs its choice. */
 export async function installMatmul(threads: number | undefined, log: (line: string) => void): Promise<MatmulChoice> {
@@ -68,13 +72,21 @@ async function wasmThreads(): Promise<number | null> {
   }
 }
 
+/** What `npm ci` built in native/ (native/build/status.json): one line when something was lost. */
+function nativeBuild(): { native_build: string | null; native_build_cblas: boolean | null } {
+  const st = readJsonOrUndefined<{ line?: string; built?: boolean; cblas?: boolean }>(BUILD_STATUS_PATH);
+  if (!st) return { native_build: 'no build record (native/build/status.json missing): `node native/build.js` builds the native matmul addon', native_build_cblas: null };
+  return { native_build: st.line ?? null, native_build_cblas: st.cblas ?? null };
+}
+
 export async function collectEnv(o: {
-  backend: { name: string; reason: string };
+  backend: { name: string; reason: string; tfThreads?: TfThreads };
   matmul: MatmulChoice;
-  matmulPeakGflops: number;
+  peak: MatmulPeak;
   threads?: number;
 }): Promise<Record<string, unknown>> {
   const cpus = os.cpus();
+  const tfThreads = o.backend.name === 'tensorflow' ? (o.backend.tfThreads ?? null) : null;
   return {
     ...invocation(),
     node: process.version,
@@ -84,12 +96,23 @@ export async function collectEnv(o: {
     cpu_model: cpus[0]?.model ?? null,
     cpu_count: cpus.length,
     threads: o.threads ?? null,
-    matmul_threads: o.matmul.threads ?? null,
+    // Threads really used by the kernels that do the work.
+    matmul_threads: o.matmul.path === 'stock' ? null : (o.matmul.threads ?? null),
     wasm_threads: await wasmThreads(),
+    tf_intra_op_threads: tfThreads?.intra_op ?? null,
+    tf_inter_op_threads: tfThreads?.inter_op ?? null,
+    tf_threads_source: tfThreads?.source ?? null,
     matmul_path: o.matmul.path,
     matmul_reason: o.matmul.reason,
-    matmul_peak_gflops: Number(o.matmulPeakGflops.toFixed(3)),
-    matmul_peak_shape: '1024x1024 @ 1024x1024 float32, median of 5',
+    openblas_version: o.matmul.blas?.config ?? null,
+    openblas_core: o.matmul.blas?.core ?? null,
+    openblas_core_source: o.matmul.blas?.core_source ?? null,
+    openblas_core_note: o.matmul.blas?.core_note ?? null,
+    builtin_gemm_kernel: o.matmul.kernel ?? null,
+    ...nativeBuild(),
+    matmul_peak_gflops: Number(o.peak.gflops.toFixed(3)),
+    matmul_peak_shape: o.peak.shape,
+    matmul_peak_source: o.peak.source === 'cache' ? `cached per machine and setup, measured ${o.peak.measured_at}` : `measured now (${o.peak.measured_at}), cached for later runs`,
     ...gitProvenance(),
     lockfile_sha256: lockfileSha256(),
     hostname: os.hostname(),

@@ -7,8 +7,9 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { RunConfig } from '../config/schema.ts';
-import { selectBackend } from '../backend/select.ts';
-import { benchDecode, matmulPeakGflops, rssPeakBytes, syntheticTokens } from '../metrics/measure.ts';
+import { selectBackend, type BackendChoice } from '../backend/select.ts';
+import { benchDecode, rssPeakBytes, syntheticTokens } from '../metrics/measure.ts';
+import { matmulPeak, peakSetup } from '../backend/peak.ts';
 import { saveCheckpoint } from '../models/checkpoint.ts';
 import { lmTokenizer } from '../tasks/lm.ts';
 import { buildModel } from '../models/model.ts';
@@ -47,15 +48,15 @@ function stateBytesAt(model: LanguageModel, vocab: number, L: number): number {
 }
 
 /** Select the backend once per process (workers run one run each; tests may run several). */
-let backendDone: { requested: string; choice: { name: string; reason: string }; matmul: Awaited<ReturnType<typeof installMatmul>> } | undefined;
+let backendDone: { requested: string; choice: BackendChoice; matmul: Awaited<ReturnType<typeof installMatmul>> } | undefined;
 
 async function prepareBackend(requested: string, threads: number | undefined, log: (line: string) => void) {
   if (backendDone?.requested === requested && tf.getBackend() === backendDone.choice.name) return backendDone;
-  const choice = await selectBackend(requested);
+  const choice = await selectBackend(requested, { threads });
   const matmul =
     choice.name === 'wasm'
       ? await installMatmul(threads, log)
-      : { path: 'stock' as const, reason: `${choice.name} backend uses its own kernels` };
+      : { path: 'stock' as const, reason: `${choice.name} backend uses its own kernels`, threads: choice.tfThreads?.intra_op ?? undefined };
   backendDone = { requested, choice, matmul };
   return backendDone;
 }
@@ -65,9 +66,10 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
   const log = opts.log;
   const { choice, matmul } = await prepareBackend(opts.backend, opts.threads, log);
   log(`backend ${choice.name} (${choice.reason}); matmul ${matmul.path} (${matmul.reason})`);
-  const peakGflops = await matmulPeakGflops();
-  log(`matmul peak ${peakGflops.toFixed(2)} GFLOP/s (1024^3 float32)`);
-  writeJsonAtomic(path.join(runDir, 'env.json'), await collectEnv({ backend: choice, matmul, matmulPeakGflops: peakGflops, threads: opts.threads }));
+  const peak = await matmulPeak(peakSetup(choice.name, { threads: 1, ...matmul }, { tf_threads: choice.tfThreads ?? null }));
+  const peakGflops = peak.gflops;
+  log(`matmul peak ${peakGflops.toFixed(2)} GFLOP/s (1024^3 float32, ${peak.source === 'cache' ? `cached, measured ${peak.measured_at}` : 'measured now'})`);
+  writeJsonAtomic(path.join(runDir, 'env.json'), await collectEnv({ backend: choice, matmul, peak, threads: opts.threads }));
 
   const task = loadTask(cfg.task);
   const data: TrainData = task;
