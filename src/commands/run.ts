@@ -22,7 +22,8 @@ export interface RunCommandOptions {
 export async function runCommand(file: string, opts: RunCommandOptions): Promise<number> {
   const jobs = positiveInt('--jobs', opts.jobs);
   const backend = checkBackend(opts.backend);
-  const plan = loadPlan(file, { set: opts.set ?? [], yes: opts.yes, profile: opts.profile });
+  // The shapes are checked against the memory of the backend that will run them.
+  const plan = loadPlan(file, { set: opts.set ?? [], yes: opts.yes, profile: opts.profile, backend });
   const ids = new Set(plan.runs.map((r) => r.id));
   // Select on the plan first so a bad --only fails before anything is written.
   const chosen = new Set(selectRuns(plan.runs, { only: opts.only, shard: opts.shard }).map((r) => r.id));
