@@ -99,9 +99,16 @@ describe('hostile and empty input (exit 2, located)', () => {
     const f = write('bomb.yaml', lines.join('\n') + '\n');
     for (const cmd of ['validate', 'plan', 'run']) {
       const r = seqlab(cmd, f);
-      expectUserError(r, /bomb\.yaml:6:\d+: f: YAML aliases expand to more than 100000 values/);
+      expectUserError(r, /bomb\.yaml:6:\d+: f\.0: YAML aliases expand to more than 100000 values \(under f;/);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }
+    // The same with every alias wrapped in a one-element list: still found, at the inner alias.
+    const wrapped = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++) {
+      const [p, n] = [String.fromCharCode(96 + i), String.fromCharCode(97 + i)];
+      wrapped.push(`${n}: &${n} [${Array(9).fill(`[*${p}]`).join(', ')}]`);
+    }
+    expectUserError(seqlab('validate', write('bomb2.yaml', wrapped.join('\n') + '\n')), /bomb2\.yaml:6:\d+: f\.0\.0: YAML aliases expand/);
     // Aliases that stay small are fine.
     const ok = write('alias-ok.yaml', 'name: al\nmodel: &m { d_model: 32, n_layers: 1 }\nsweep:\n  cases:\n    - { name: c, set: { train.lr: 0.01 } }\n');
     expect(seqlab('validate', ok).code).toBe(0);

@@ -163,36 +163,35 @@ function checkAliases(src: SourceFile): void {
     const pos = range ? src.lines.linePos(range[0]) : { line: 1, col: 1 };
     return `${src.file}:${pos.line}:${pos.col}: ${dotted(keys)}`;
   };
-  const walk = (node: unknown, keys: Path): number => {
-    if (node === null || node === undefined) return 1;
-    let size: number;
+  // Returns the expanded size and the first alias inside (with its key path), if any.
+  type Walked = { size: number; alias?: { node: unknown; keys: Path } };
+  const walk = (node: unknown, keys: Path): Walked => {
+    if (node === null || node === undefined) return { size: 1 };
+    let out: Walked;
     if (isAlias(node)) {
       const target = anchors.get(node.source);
       if (target === undefined) throw new UserError(`${at(node, keys)}: alias *${node.source} has no anchor &${node.source} before it`);
-      size = target;
-    } else if (isScalar(node)) size = 1;
-    else if (isCollection(node)) {
-      size = 1;
-      let firstAlias: unknown;
+      out = { size: target, alias: { node, keys } };
+    } else if (isCollection(node)) {
+      out = { size: 1 };
       node.items.forEach((item: unknown, i: number) => {
-        if (isPair(item)) {
-          const k = isScalar(item.key) ? String(item.key.value) : String(i);
-          size += walk(item.key, keys) + walk(item.value, [...keys, k]);
-          if (!firstAlias && isAlias(item.value)) firstAlias = item.value;
-        } else {
-          size += walk(item, [...keys, i]);
-          if (!firstAlias && isAlias(item)) firstAlias = item;
+        const parts: Walked[] = isPair(item)
+          ? [walk(item.key, keys), walk(item.value, [...keys, isScalar(item.key) ? String(item.key.value) : String(i)])]
+          : [walk(item, [...keys, i])];
+        for (const p of parts) {
+          out.size += p.size;
+          out.alias ??= p.alias;
         }
       });
-      if (size > MAX_EXPANDED_VALUES && firstAlias) {
+      if (out.size > MAX_EXPANDED_VALUES && out.alias) {
         throw new UserError(
-          `${at(firstAlias, keys)}: YAML aliases expand to more than ${MAX_EXPANDED_VALUES} values here (an alias bomb?); write the values out instead of nesting aliases`,
+          `${at(out.alias.node, out.alias.keys)}: YAML aliases expand to more than ${MAX_EXPANDED_VALUES} values (under ${dotted(keys)}; an alias bomb?); write the values out instead of nesting aliases`,
         );
       }
-    } else size = 1;
+    } else out = { size: 1 };
     const anchor = (node as { anchor?: string }).anchor;
-    if (anchor) anchors.set(anchor, size);
-    return size;
+    if (anchor) anchors.set(anchor, out.size);
+    return out;
   };
   walk(src.doc.contents, []);
 }
