@@ -164,6 +164,8 @@ describe('eval.batches vs task.eval_windows', () => {
     const b = seqlab(['validate', write('ev3.yaml', 'model: { d_model: 16, n_layers: 1 }\neval: { batches: 20 }\n')]);
     expect(b.code).toBe(0);
     expect(b.stderr).toMatch(/first 200 windows \(13 batches/);
+    const m = seqlab(['validate', write('ev4.yaml', 'task: { kind: mqar, eval_examples: 1000 }\nmodel: { d_model: 16, n_layers: 1 }\n')]);
+    expect(m.stderr).toMatch(/note: task\.eval_examples 1000 and eval\.batches 16 x batch size 16 = 256 disagree: each split is evaluated on its first 256 examples/);
     const quiet = seqlab(['validate', write('ev2.yaml', 'model: { d_model: 16, n_layers: 1 }\ntask: { eval_windows: 32 }\neval: { batches: 4, batch_size: 8 }\n')]);
     expect(quiet.stderr).toBe('');
   });
