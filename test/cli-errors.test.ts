@@ -137,6 +137,12 @@ describe('hostile and empty input (exit 2, located)', () => {
     expectUserError(seqlab('validate', write('tag.yaml', 'name: !shell p\n')), /tag\.yaml:1:7: YAML problem: Unresolved tag: !shell/);
   });
 
+  it('a config that is not UTF-8 names the line', () => {
+    const f = path.join(dir, 'latin1.yaml');
+    fs.writeFileSync(f, Buffer.concat([Buffer.from('name: x\ndescription: caf'), Buffer.from([0xe9]), Buffer.from('\n')]));
+    expectUserError(seqlab('validate', f), /latin1\.yaml:2: not valid UTF-8 \(byte 0xe9 at offset 24\)/);
+  });
+
   it('an alias without an anchor names its place', () => {
     expectUserError(seqlab('validate', write('noanchor.yaml', 'train:\n  steps: *n\n')), /noanchor\.yaml:2:10: train\.steps: alias \*n has no anchor/);
   });

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { isAlias, isCollection, isPair, isScalar, LineCounter, parseDocument, parse as parseYaml, type Document } from 'yaml';
 import type { z } from 'zod';
 import { UserError, UserErrors } from '../errors.ts';
+import { firstInvalidUtf8 } from '../tasks/text.ts';
 import { closest, didYouMean } from './suggest.ts';
 import { configSchema, SECTIONS, type ExperimentConfig } from './schema.ts';
 
@@ -111,7 +112,13 @@ function readYaml(file: string): SourceFile & { value: unknown } {
   try {
     const size = fs.statSync(file).size;
     if (size > MAX_CONFIG_BYTES) throw new UserError(`${file}: ${size} bytes is too large for a config file (limit ${MAX_CONFIG_BYTES}); is it a data file?`);
-    text = fs.readFileSync(file, 'utf8');
+    const buf = fs.readFileSync(file);
+    const bad = firstInvalidUtf8(buf);
+    if (bad >= 0) {
+      const line = buf.subarray(0, bad).toString('utf8').split('\n').length;
+      throw new UserError(`${file}:${line}: not valid UTF-8 (byte 0x${buf[bad].toString(16)} at offset ${bad}); save the config as UTF-8`);
+    }
+    text = buf.toString('utf8');
   } catch (e) {
     if (e instanceof UserError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
