@@ -53,7 +53,7 @@ export function splitKey(key: string): string[] {
 /** Why a dotted key is malformed (empty segment, leading/trailing dot, blanks), or undefined if it is fine. */
 export function malformedKey(key: string): string | undefined {
   if (key.length === 0) return 'empty key';
-  if (/\s/.test(key)) return 'a key has no blanks';
+  if (/\s/.test(key)) return `"${key}" contains a blank`;
   if (key.startsWith('.') || key.endsWith('.')) return `"${key}" starts or ends with a dot`;
   if (key.includes('..')) return `"${key}" has an empty segment between two dots`;
   return undefined;
@@ -139,7 +139,7 @@ function readYaml(file: string): SourceFile & { value: unknown } {
     );
   }
   const src = { file, doc, lines };
-  if (doc.contents === null || (isCollection(doc.contents) && doc.contents.items.length === 0 && !isAlias(doc.contents))) {
+  if (doc.contents === null || (isCollection(doc.contents) && doc.contents.items.length === 0)) {
     throw new UserError(`${file}:1:1: the config is empty (no keys); write at least one key, e.g. name: my-sweep`);
   }
   checkAliases(src);
