@@ -97,11 +97,18 @@ describe('hostile and empty input (exit 2, located)', () => {
       lines.push(`${n}: &${n} [${Array(9).fill(`*${p}`).join(', ')}]`);
     }
     const f = write('bomb.yaml', lines.join('\n') + '\n');
-    for (const cmd of ['validate', 'plan', 'run']) {
+    for (const cmd of ['validate', 'run']) {
       const r = seqlab(cmd, f);
-      expectUserError(r, /bomb\.yaml:6:\d+: f: YAML aliases expand to more than 100000 values/);
+      expectUserError(r, /bomb\.yaml:6:\d+: f\.0: YAML aliases expand to more than 100000 values \(under f;/);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }
+    // The same with every alias wrapped in a one-element list: still found, at the inner alias.
+    const wrapped = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++) {
+      const [p, n] = [String.fromCharCode(96 + i), String.fromCharCode(97 + i)];
+      wrapped.push(`${n}: &${n} [${Array(9).fill(`[*${p}]`).join(', ')}]`);
+    }
+    expectUserError(seqlab('validate', write('bomb2.yaml', wrapped.join('\n') + '\n')), /bomb2\.yaml:6:\d+: f\.0\.0: YAML aliases expand/);
     // Aliases that stay small are fine.
     const ok = write('alias-ok.yaml', 'name: al\nmodel: &m { d_model: 32, n_layers: 1 }\nsweep:\n  cases:\n    - { name: c, set: { train.lr: 0.01 } }\n');
     expect(seqlab('validate', ok).code).toBe(0);
@@ -128,6 +135,12 @@ describe('hostile and empty input (exit 2, located)', () => {
   it('__proto__ is an unknown key like any other, and an unknown YAML tag is not silently dropped', () => {
     expectUserError(seqlab('validate', write('proto.yaml', 'name: p\n__proto__:\n  polluted: 1\n')), /proto\.yaml:3:3: __proto__: unknown key/);
     expectUserError(seqlab('validate', write('tag.yaml', 'name: !shell p\n')), /tag\.yaml:1:7: YAML problem: Unresolved tag: !shell/);
+  });
+
+  it('a config that is not UTF-8 names the line', () => {
+    const f = path.join(dir, 'latin1.yaml');
+    fs.writeFileSync(f, Buffer.concat([Buffer.from('name: x\ndescription: caf'), Buffer.from([0xe9]), Buffer.from('\n')]));
+    expectUserError(seqlab('validate', f), /latin1\.yaml:2: not valid UTF-8 \(byte 0xe9 at offset 24\)/);
   });
 
   it('an alias without an anchor names its place', () => {

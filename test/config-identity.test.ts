@@ -6,10 +6,10 @@ import { canonicalJson, runId } from '../src/config/identity.ts';
 import { loadPlan } from '../src/config/plan.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-id-'));
-function planOf(text: string, set: string[] = []) {
+function planOf(text: string, set: string[] = [], data = true) {
   const file = path.join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);
   fs.writeFileSync(file, text);
-  return loadPlan(file, { set });
+  return loadPlan(file, { set, data });
 }
 
 describe('run identity', () => {
@@ -38,6 +38,14 @@ describe('run identity', () => {
     for (const set of ['train.lr=0.0031', 'train.steps=201', 'seeds=[1]', 'model.d_model=128', 'eval.batches=3', 'bench.decode_tokens=8']) {
       expect(planOf('name: a\n', [set]).runs[0].id, set).not.toBe(base);
     }
+  });
+
+  it('leaves out a char vocabulary (known only once the corpus is read), and only that', () => {
+    const char = planOf('task: { tokenizer: char }\n', [], false).runs[0];
+    expect(runId({ ...char.config, model: { ...char.config.model, vocab_size: 97 } })).toBe(char.id);
+    expect(runId({ ...char.config, model: { ...char.config.model, d_model: 8 } })).not.toBe(char.id);
+    const byte = planOf('name: a\n').runs[0];
+    expect(runId({ ...byte.config, model: { ...byte.config.model, vocab_size: 300 } })).not.toBe(byte.id);
   });
 
   it('is unaffected by output.root, the sweep name and execution settings', () => {

@@ -136,6 +136,10 @@ describe('shapes that cannot be allocated', () => {
       /batch\.yaml:3:15: train\.batch_size: this shape cannot be allocated: .*attention scores 10000000 x 4 heads x 256 x 256.*machine's memory \(cpu backend\)/,
     );
     expectOneLine(seqlab(['validate', write('long.yaml', 'model: { d_model: 64, n_layers: 1 }\ntask:\n  seq_len: 100000\n')]), /long\.yaml:3:12: task\.seq_len: .*attention scores 16 x \d+ heads x 100000 x 100000/);
+    expectOneLine(
+      seqlab(['validate', write('prefill.yaml', 'model: { d_model: 64, n_layers: 1 }\nbench:\n  prefill_lengths: [256, 100000]\n')]),
+      /prefill\.yaml:3:20: bench\.prefill_lengths: .*prefill attention scores 1 x \d+ heads x 100000 x 100000/,
+    );
   });
 
   it('the estimate: 16 bytes a parameter plus the largest activation, against the backend', () => {
@@ -143,7 +147,7 @@ describe('shapes that cannot be allocated', () => {
     const e = estimateMemory(run.config);
     expect(e.paramBytes).toBe(countParams(run.config.model).params * BYTES_PER_PARAM);
     // transformer: widest row is the vocabulary (257) vs FFN 4d = 256; scores 8 x 4 x 128 x 128.
-    expect(e.activationBytes).toBe(Math.max(8 * 128 * 257, 8 * 4 * 128 * 128) * 4);
+    expect(e.activationBytes).toBe(Math.max(8 * 128 * 257, 8 * 4 * 128 * 128, 256 * 257, 4 * 256 * 256) * 4);
     expect(backendMemory('wasm').bytes).toBe(WASM_HEAP_BYTES);
     expect(backendMemory('cpu', 123e9).bytes).toBe(123e9);
     expect(() => checkMemory(run.config, { bytes: e.paramBytes + e.activationBytes, what: 'x' })).not.toThrow();
@@ -160,6 +164,8 @@ describe('eval.batches vs task.eval_windows', () => {
     const b = seqlab(['validate', write('ev3.yaml', 'model: { d_model: 16, n_layers: 1 }\neval: { batches: 20 }\n')]);
     expect(b.code).toBe(0);
     expect(b.stderr).toMatch(/first 200 windows \(13 batches/);
+    const m = seqlab(['validate', write('ev4.yaml', 'task: { kind: mqar, eval_examples: 1000 }\nmodel: { d_model: 16, n_layers: 1 }\n')]);
+    expect(m.stderr).toMatch(/note: task\.eval_examples 1000 and eval\.batches 16 x batch size 16 = 256 disagree: each split is evaluated on its first 256 examples/);
     const quiet = seqlab(['validate', write('ev2.yaml', 'model: { d_model: 16, n_layers: 1 }\ntask: { eval_windows: 32 }\neval: { batches: 4, batch_size: 8 }\n')]);
     expect(quiet.stderr).toBe('');
   });

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPlan } from '../src/config/plan.ts';
-import { cartesian, expandSweep, zipAxes } from '../src/config/sweep.ts';
+import { cartesian, countPoints, expandSweep, zipAxes } from '../src/config/sweep.ts';
 import { sweepSchema } from '../src/config/schema.ts';
 import { UserError } from '../src/errors.ts';
 
@@ -33,6 +33,16 @@ describe('sweep expansion', () => {
     expect(() => zipAxes({ 'task.seq_len': [1, 2, 3], 'train.batch_size': [1, 2] }, 'sweep.zip')).toThrow(
       /task\.seq_len has 3 values, train\.batch_size has 2/,
     );
+  });
+
+  it('countPoints predicts the expansion without doing it', () => {
+    for (const s of [
+      { grid: { g: [1, 2] }, zip: { a: [1, 2, 3], b: [4, 5, 6] }, cases: [{ name: 'c1', set: { s: 9 }, grid: { h: [7, 8] } }] },
+      { base: false, cases: [{ name: 'c', grid: { h: [1, 2, 3] }, zip: { z: [1, 2] } }, { name: 'd' }] },
+      {},
+    ]) {
+      expect(countPoints(sweep(s))).toBe(expandSweep(sweep(s)).length);
+    }
   });
 
   it('grid x zip is a product; cases add their own runs', () => {

@@ -49,6 +49,7 @@ export function registerPlan(program: Command): void {
           sweep_dir: plan.sweepDir,
           collapsed: plan.collapsed,
           excluded: plan.excluded,
+          notes: plan.notes,
           runs: rows.map((r) => ({
             id: r.run.id,
             index: r.run.index,

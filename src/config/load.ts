@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { isAlias, isCollection, isPair, isScalar, LineCounter, parseDocument, parse as parseYaml, type Document } from 'yaml';
 import type { z } from 'zod';
 import { UserError, UserErrors } from '../errors.ts';
+import { firstInvalidUtf8 } from '../tasks/text.ts';
 import { closest, didYouMean } from './suggest.ts';
 import { configSchema, SECTIONS, type ExperimentConfig } from './schema.ts';
 
@@ -54,7 +55,7 @@ export function splitKey(key: string): string[] {
 /** Why a dotted key is malformed (empty segment, leading/trailing dot, blanks), or undefined if it is fine. */
 export function malformedKey(key: string): string | undefined {
   if (key.length === 0) return 'empty key';
-  if (/\s/.test(key)) return 'a key has no blanks';
+  if (/\s/.test(key)) return `"${key}" contains a blank`;
   if (key.startsWith('.') || key.endsWith('.')) return `"${key}" starts or ends with a dot`;
   if (key.includes('..')) return `"${key}" has an empty segment between two dots`;
   return undefined;
@@ -113,7 +114,13 @@ function readYaml(file: string): SourceFile & { value: unknown } {
   try {
     const size = fs.statSync(file).size;
     if (size > MAX_CONFIG_BYTES) throw new UserError(`${file}: ${size} bytes is too large for a config file (limit ${MAX_CONFIG_BYTES}); is it a data file?`);
-    text = fs.readFileSync(file, 'utf8');
+    const buf = fs.readFileSync(file);
+    const bad = firstInvalidUtf8(buf);
+    if (bad >= 0) {
+      const line = buf.subarray(0, bad).toString('utf8').split('\n').length;
+      throw new UserError(`${file}:${line}: not valid UTF-8 (byte 0x${buf[bad].toString(16)} at offset ${bad}); save the config as UTF-8`);
+    }
+    text = buf.toString('utf8');
   } catch (e) {
     if (e instanceof UserError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
@@ -134,7 +141,7 @@ function readYaml(file: string): SourceFile & { value: unknown } {
     );
   }
   const src = { file, doc, lines };
-  if (doc.contents === null || (isCollection(doc.contents) && doc.contents.items.length === 0 && !isAlias(doc.contents))) {
+  if (doc.contents === null || (isCollection(doc.contents) && doc.contents.items.length === 0)) {
     throw new UserError(`${file}:1:1: the config is empty (no keys); write at least one key, e.g. name: my-sweep`);
   }
   checkAliases(src);
@@ -165,36 +172,35 @@ function checkAliases(src: SourceFile): void {
     const pos = range ? src.lines.linePos(range[0]) : { line: 1, col: 1 };
     return `${src.file}:${pos.line}:${pos.col}: ${dotted(keys)}`;
   };
-  const walk = (node: unknown, keys: Path): number => {
-    if (node === null || node === undefined) return 1;
-    let size: number;
+  // Returns the expanded size and the first alias inside (with its key path), if any.
+  type Walked = { size: number; alias?: { node: unknown; keys: Path } };
+  const walk = (node: unknown, keys: Path): Walked => {
+    if (node === null || node === undefined) return { size: 1 };
+    let out: Walked;
     if (isAlias(node)) {
       const target = anchors.get(node.source);
       if (target === undefined) throw new UserError(`${at(node, keys)}: alias *${node.source} has no anchor &${node.source} before it`);
-      size = target;
-    } else if (isScalar(node)) size = 1;
-    else if (isCollection(node)) {
-      size = 1;
-      let firstAlias: unknown;
+      out = { size: target, alias: { node, keys } };
+    } else if (isCollection(node)) {
+      out = { size: 1 };
       node.items.forEach((item: unknown, i: number) => {
-        if (isPair(item)) {
-          const k = isScalar(item.key) ? String(item.key.value) : String(i);
-          size += walk(item.key, keys) + walk(item.value, [...keys, k]);
-          if (!firstAlias && isAlias(item.value)) firstAlias = item.value;
-        } else {
-          size += walk(item, [...keys, i]);
-          if (!firstAlias && isAlias(item)) firstAlias = item;
+        const parts: Walked[] = isPair(item)
+          ? [walk(item.key, keys), walk(item.value, [...keys, isScalar(item.key) ? String(item.key.value) : String(i)])]
+          : [walk(item, [...keys, i])];
+        for (const p of parts) {
+          out.size += p.size;
+          out.alias ??= p.alias;
         }
       });
-      if (size > MAX_EXPANDED_VALUES && firstAlias) {
+      if (out.size > MAX_EXPANDED_VALUES && out.alias) {
         throw new UserError(
-          `${at(firstAlias, keys)}: YAML aliases expand to more than ${MAX_EXPANDED_VALUES} values here (an alias bomb?); write the values out instead of nesting aliases`,
+          `${at(out.alias.node, out.alias.keys)}: YAML aliases expand to more than ${MAX_EXPANDED_VALUES} values (under ${dotted(keys)}; an alias bomb?); write the values out instead of nesting aliases`,
         );
       }
-    } else size = 1;
+    } else out = { size: 1 };
     const anchor = (node as { anchor?: string }).anchor;
-    if (anchor) anchors.set(anchor, size);
-    return size;
+    if (anchor) anchors.set(anchor, out.size);
+    return out;
   };
   walk(src.doc.contents, []);
 }

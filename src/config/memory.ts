@@ -96,15 +96,20 @@ export function estimateMemory(cfg: RunConfig): MemoryEstimate {
   const heads = Math.max(0, ...layers.map(quadraticHeads));
   const { params } = countParams(m);
   const paramBytes = params * BYTES_PER_PARAM;
-  const rowBytes = B * T * width * F32;
-  const scoreBytes = B * heads * T * T * F32;
-  const act =
-    scoreBytes > rowBytes
-      ? { bytes: scoreBytes, detail: `attention scores ${B} x ${heads} heads x ${T} x ${T}` }
-      : { bytes: rowBytes, detail: `activations ${B} x ${T} x ${width}` };
   // Parameters grow with the width; an activation with batch x length, and the larger of the two
   // is the likelier mistake (a batch of 10^7, a length of 10^5).
-  const key = paramBytes >= act.bytes ? 'model.d_model' : T >= B ? 'task.seq_len' : bKey;
+  const acts = [
+    { bytes: B * T * width * F32, key: T >= B ? 'task.seq_len' : bKey, detail: `activations ${B} x ${T} x ${width}` },
+    { bytes: B * heads * T * T * F32, key: T >= B ? 'task.seq_len' : bKey, detail: `attention scores ${B} x ${heads} heads x ${T} x ${T}` },
+  ];
+  // The latency benchmark prefills one sequence of each length L after training.
+  const L = cfg.bench.enabled ? Math.max(0, ...cfg.bench.prefill_lengths) : 0;
+  acts.push(
+    { bytes: L * width * F32, key: 'bench.prefill_lengths', detail: `prefill activations 1 x ${L} x ${width}` },
+    { bytes: heads * L * L * F32, key: 'bench.prefill_lengths', detail: `prefill attention scores 1 x ${heads} heads x ${L} x ${L}` },
+  );
+  const act = acts.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  const key = paramBytes >= act.bytes ? 'model.d_model' : act.key;
   const detail = `${humanBytes(paramBytes)} for ${params >= 1e15 ? params.toExponential(2) : humanCount(params)} parameters (weights, gradients, AdamW moments) + ${humanBytes(act.bytes)} for ${act.detail} (float32)`;
   return { params, paramBytes, activationBytes: act.bytes, key, detail };
 }

@@ -137,22 +137,29 @@ function withAbsoluteCorpus(cfg: ExperimentConfig, baseDir: string): ExperimentC
   return { ...cfg, task: { ...cfg.task, corpus: absoluteCorpus(cfg.task.corpus, baseDir) } };
 }
 
+/** The task's own evaluation set per split (what eval.batches caps): lm windows or fixed examples. */
+function evalSet(task: RunConfig['task']): { key: string; size: number | 'all'; unit: string } | undefined {
+  if (task.kind === 'lm') return { key: 'task.eval_windows', size: task.eval_windows, unit: 'windows' };
+  if (task.kind === 'listops') return undefined; // valid and test sizes differ
+  return { key: 'task.eval_examples', size: task.eval_examples, unit: 'examples' };
+}
+
 /**
- * What an lm run evaluates when a written task.eval_windows or eval.batches is not what happens:
- * the windows of a split are min(eval_windows, batches x eval batch size), in batches of that size.
+ * What a run evaluates when a written task.eval_windows / eval_examples or eval.batches is not what
+ * happens: each split gets min(set size, batches x eval batch size), in batches of that size.
  */
 function evalNote(loaded: LoadedConfig, cfg: RunConfig): string | undefined {
-  const t = cfg.task;
-  if (t.kind !== 'lm' || t.eval_windows === 'all' || cfg.eval.batches === 'all') return undefined;
+  const set = evalSet(cfg.task);
+  if (!set || set.size === 'all' || cfg.eval.batches === 'all') return undefined;
   const written = (k: string) => getPath(loaded.raw, splitKey(k)) !== undefined || loaded.overrides.some((o) => o.trim().startsWith(k + '='));
   const bs = cfg.eval.batch_size ?? cfg.train.batch_size;
   const cap = cfg.eval.batches * bs;
-  const windows = Math.min(cap, t.eval_windows);
-  const batches = Math.ceil(windows / bs);
-  const windowsCut = written('task.eval_windows') && cap < t.eval_windows;
+  const n = Math.min(cap, set.size);
+  const batches = Math.ceil(n / bs);
+  const setCut = written(set.key) && cap < set.size;
   const batchesCut = (written('eval.batches') || written('eval.batch_size')) && batches < cfg.eval.batches;
-  if (!windowsCut && !batchesCut) return undefined;
-  return `note: task.eval_windows ${t.eval_windows} and eval.batches ${cfg.eval.batches} x batch size ${bs} = ${cap} disagree: each split is evaluated on its first ${windows} windows (${batches} batches; fewer if the split is shorter)`;
+  if (!setCut && !batchesCut) return undefined;
+  return `note: ${set.key} ${set.size} and eval.batches ${cfg.eval.batches} x batch size ${bs} = ${cap} disagree: each split is evaluated on its first ${n} ${set.unit} (${batches} batches${set.unit === 'windows' ? '; fewer if the split is shorter' : ''})`;
 }
 
 export function planFromLoaded(loaded: LoadedConfig, opts: PlanOptions = {}): Plan {
