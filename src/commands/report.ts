@@ -30,7 +30,8 @@ function claimsSection(dirs: string[]): { table: string; section: ClaimsSection;
     return { table: renderClaimsMarkdown(results), section: claimsFromJson(JSON.parse(renderClaimsJson(results))), written };
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
-    if (!/has no claims/.test(e.message)) process.stderr.write(`seqlab: claims not evaluated: ${e.message.split('\n')[0]}\n`);
+    // Sweeps without claims (or folders of runs without a sweep config) simply have no claims table.
+    if (!/has no claims|no sweep\.yaml/.test(e.message)) process.stderr.write(`seqlab: claims not evaluated: ${e.message.split('\n')[0]}\n`);
     return undefined;
   }
 }
@@ -124,7 +125,8 @@ export interface WriteReportOptions extends ReportOptions {
   png: boolean;
   band: Band;
   out?: string;
-  claims?: ClaimsSection;
+  /** the claims table, or a function that evaluates it once the report's inputs are known to be good */
+  claims?: ClaimsSection | (() => ClaimsSection | undefined);
   /** the claims file given (part of the report's name) */
   claimsFile?: string;
   /** the command line, for the provenance */
@@ -134,7 +136,7 @@ export interface WriteReportOptions extends ReportOptions {
 /** Build every output into a fresh directory, then swap it in (an earlier report of the same name is replaced whole). */
 export async function writeReport(dirs: string[], o: WriteReportOptions): Promise<{ dir: string; files: string[]; render: RenderInput & { runs: ReportRun[] } }> {
   const r = buildReport(dirs, o);
-  r.claims = o.claims;
+  r.claims = typeof o.claims === 'function' ? o.claims() : o.claims;
   const out = o.out ?? path.join(dirs[0]!, 'reports', reportDirName(dirs, { groupBy: o.groupBy, metric: o.metric, bestOver: o.bestOver, by: o.by, baseline: o.baseline, columns: o.columns, band: o.band, claims: o.claimsFile, format: o.formats.join(',') }));
   const files: string[] = [];
   const figures = o.plots || o.formats.includes('html') ? reportFigures({ groups: r.groups, groupBy: r.groupBy, band: o.band, chance: chanceOf(r.runs) }) : [];
@@ -194,8 +196,8 @@ export function registerReport(program: Command): void {
       for (const f of formats) if (!(FORMATS as readonly string[]).includes(f)) throw new UserError(`--format: unknown format "${f}" (expected ${FORMATS.join(', ')})${closest(f, FORMATS) ? ` (did you mean "${closest(f, FORMATS)}"?)` : ''}`);
       if (opts.band !== 'std' && opts.band !== 'ci95') throw new UserError(`--band: expected std or ci95 (got "${opts.band}")`);
       // The claims table: a given claims file, else the sweep config's claims evaluated now (seqlab check).
-      const checked = opts.claims ? undefined : claimsSection(dirs);
-      const claims = opts.claims ? readClaims(opts.claims) : checked?.section;
+      let checked: ReturnType<typeof claimsSection>;
+      const claims = opts.claims ? readClaims(opts.claims) : () => (checked = claimsSection(dirs))?.section;
       const res = await writeReport(dirs, { ...opts, formats, band: opts.band, claims, claimsFile: opts.claims, argv: ['seqlab', ...process.argv.slice(2)] });
       process.stdout.write(opts.json ? renderJson(res.render) : renderMarkdown(res.render));
       if (!opts.json && checked) process.stdout.write(`\nClaims (seqlab check):\n\n${checked.table}`);
