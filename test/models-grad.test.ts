@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sparseCrossEntropy } from '../src/backend/compat.ts';
 import { buildModel } from '../src/models/model.ts';
-import type { ResolvedModel } from '../src/models/spec.ts';
+import type { ResolvedModel } from '../src/models/resolved.ts';
 import { tinyModel, tokens } from './models-util.ts';
 
 const V = 11;

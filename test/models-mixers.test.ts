@@ -4,13 +4,14 @@
  * cpu backend (float32 oracle semantics).
  */
 import * as tf from '@tensorflow/tfjs';
+import type { MixerSpec } from '../src/models/kinds/registry.ts';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Spec } from '../src/models/mixers/common.ts';
+
 import { RetNet } from '../src/models/mixers/retnet.ts';
 import { switchAuxLoss, RoutedMixer } from '../src/models/mixers/routed.ts';
 import { SelectiveRetention } from '../src/models/mixers/selret.ts';
 import { ssdChunk } from '../src/ops/ssd.ts';
-import { decodeAll, expectClose, makeMixer, mixerSpec, randomize } from './models-util.ts';
+import { decodeAll, expectClose, makeMixer, mixerSpec, randomize, type Spec } from './models-util.ts';
 
 const d = 16;
 const T = 13;
@@ -44,8 +45,8 @@ function cases(): [string, Spec][] {
     ['mamba2', M('mamba2', { dState: 8, headDim: 8, chunk: 4 })],
     ['mamba2 groups 2', M('mamba2', { dState: 8, headDim: 8, nGroups: 2, chunk: 5, bias: true })],
   ];
-  const par = (merge: string, branches: Spec[]): Spec => ({ kind: 'parallel', branches, merge, widthScale: 1 });
-  const rout = (routing: string, stateSkip: boolean, branches: Spec[]): Spec => ({ kind: 'routed', branches, routing, temperature: 1, auxLossCoef: 0.01, stateSkip });
+  const par = (merge: 'normMean' | 'normGateStatic' | 'normGateToken', branches: MixerSpec[]): Spec => ({ kind: 'parallel', branches, merge, widthScale: 1 });
+  const rout = (routing: 'soft' | 'top1', stateSkip: boolean, branches: MixerSpec[]): Spec => ({ kind: 'routed', branches, routing, temperature: 1, auxLossCoef: 0.01, stateSkip });
   list.push(['parallel normMean [attn, mamba]', par('normMean', [M('attn', { heads: 2 }), M('mamba', { dState: 8 })])]);
   list.push(['parallel normGateStatic [retnet, mamba2]', par('normGateStatic', [M('retnet', { heads: 2 }), M('mamba2', { dState: 8, headDim: 8 })])]);
   list.push(['parallel normGateToken [retnet, mamba]', par('normGateToken', [M('retnet', { heads: 2, form: 'chunk', chunk: 4 }), M('mamba', { dState: 8 })])]);

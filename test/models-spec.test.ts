@@ -1,22 +1,16 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { UserError } from '../src/errors.ts';
-import { layerFlops, mixerFlops } from '../src/models/flops.ts';
-import { layerParams } from '../src/models/params.ts';
+import { decodeStateFloats, flopsPerToken, layerFlops, mixerFlops } from '../src/models/flops.ts';
+import { FIELD_KINDS, MIXER_KINDS, MIXERS, mixerFieldSchema, mixerOverridesSchema, type MixerSpec } from '../src/models/kinds/registry.ts';
+import { layerSchema, patternSchema, type PatternInput } from '../src/models/layer.ts';
+import { countParams, layerParams } from '../src/models/params.ts';
 import { expandPattern, ratioOffsets, summarizeLayers } from '../src/models/patterns.ts';
-import {
-  countParams,
-  decodeStateFloats,
-  flopsPerToken,
-  modelSchema,
-  patternSchema,
-  PRESETS,
-  resolveModelInput,
-  type LayerSpec,
-  type MixerSpec,
-  type ModelConfigInput,
-  type PatternInput,
-  type ResolvedModel,
-} from '../src/models/spec.ts';
+import { PRESETS } from '../src/models/presets.ts';
+import type { LayerSpec, ResolvedModel } from '../src/models/resolved.ts';
+import { modelSchema, resolveModelInput, type ModelConfigInput } from '../src/models/spec.ts';
 
 const ctx = { vocabSize: 257, seqLen: 256 };
 const resolve = (m: ModelConfigInput, c = ctx) => resolveModelInput(m, c);
@@ -213,6 +207,51 @@ describe('resolution: defaults, overrides and errors', () => {
     const m = resolve({ preset: 'selret', mixer: { aMin: null } });
     expect(mixerOf(m.layers[0]!)).toMatchObject({ aMin: -Infinity });
     expect(mixerOf(resolve({ preset: 'selret', mixer: { aMin: -2 } }).layers[0]!)).toMatchObject({ aMin: -2 });
+  });
+});
+
+describe('the mixer registry drives the schemas and the counts', () => {
+  it('a field shared by several kinds has one type (so model.mixer.<field> means one thing)', () => {
+    for (const [f, ks] of FIELD_KINDS) {
+      const types = ks.map((k) => {
+        const j = z.toJSONSchema(mixerFieldSchema(k, f), { unrepresentable: 'any', io: 'input' }) as Record<string, unknown>;
+        delete j.description;
+        delete j.default;
+        delete j.$schema;
+        return JSON.stringify(j);
+      });
+      expect(new Set(types).size, `${f} (${ks.join(', ')})`).toBe(1);
+    }
+    // every kind field is an override, and every override belongs to a kind
+    const overrides = Object.keys((mixerOverridesSchema as unknown as { shape: object }).shape).sort();
+    expect(overrides).toEqual([...FIELD_KINDS.keys()].sort());
+    for (const m of MIXERS) for (const f of Object.keys(m.schema.shape)) if (f !== 'kind') expect(overrides).toContain(f);
+  });
+
+  it('the layer schema accepts exactly the registered kinds plus the combinators', () => {
+    for (const k of MIXER_KINDS) expect(layerSchema.safeParse({ mixer: { kind: k } }).success, k).toBe(true);
+    expect(layerSchema.safeParse({ mixer: { kind: 'lstm' } }).success).toBe(false);
+  });
+
+  it('the pure half (schemas, resolution, counts, catalog) never imports TensorFlow.js', () => {
+    const seen = new Set<string>();
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const src = fs.readFileSync(file, 'utf8');
+      expect(src, file).not.toMatch(/from '@tensorflow/);
+      for (const m of src.matchAll(/^(?:import|export)[^;]*?from '(\.[^']+)'/gms)) visit(path.resolve(path.dirname(file), m[1]!));
+    };
+    for (const f of ['spec.ts', 'catalog.ts', 'params.ts', 'flops.ts']) visit(path.resolve('src/models', f));
+    expect([...seen].some((f) => f.endsWith(path.join('kinds', 'registry.ts')))).toBe(true);
+  });
+
+  it('presets that expand alike resolve alike (one run id): fusion-selret is selret', () => {
+    const a = resolve({ preset: 'selret', n_layers: 3 });
+    const b = resolve({ preset: 'fusion-selret', n_layers: 3 });
+    expect(b).toEqual(a);
+    expect(b.preset).toBe('selret');
+    expect(resolve({ preset: 'fusion-alt' }).preset).toBe('fusion-alt');
   });
 });
 

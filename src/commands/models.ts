@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { didYouMean } from '../config/suggest.ts';
 import { UserError } from '../errors.ts';
 import { DEFAULT_EXAMPLE, modelCatalog, presetInfo, type CatalogExample, type KindInfo } from '../models/catalog.ts';
-import { PRESETS, type PresetName } from '../models/spec.ts';
+import { PRESETS, type PresetName } from '../models/presets.ts';
 import { humanCount, markdownTable } from '../util/format.ts';
 
 const fmt = (v: unknown): string => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : typeof v === 'string' ? v : JSON.stringify(v));

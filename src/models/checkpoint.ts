@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { buildModel } from './model.ts';
-import type { ResolvedModel } from './spec.ts';
+import type { ResolvedModel } from './resolved.ts';
 import type { LanguageModel } from './types.ts';
 
 export const CHECKPOINT_FILE = 'model.safetensors';

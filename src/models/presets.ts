@@ -2,7 +2,15 @@
  * Named presets (models.md 6.5 plus the pure baselines): each is a Pattern in config form;
  * spec.ts parses it (filling mixer defaults) and resolves it like a user pattern.
  */
-import type { PatternInput, PresetName } from './spec.ts';
+import { isDeepStrictEqual } from 'node:util';
+import type { PatternInput } from './layer.ts';
+
+export const PRESETS = [
+  'transformer', 'retnet', 'mamba', 'mamba2', 'selret',
+  'jamba', 'samba', 'mambaformer', 'hymba', 'zamba',
+  'fusion-alt', 'fusion-hier', 'fusion-selret', 'fusion-par', 'fusion-route',
+] as const;
+export type PresetName = (typeof PRESETS)[number];
 
 type LayerIn = Extract<PatternInput, { type: 'uniform' }>['layer'];
 const L = (mixer: LayerIn['mixer'], ffn?: LayerIn['ffn']): LayerIn => (ffn === undefined ? { mixer } : { mixer, ffn });
@@ -70,4 +78,13 @@ export function presetPattern(name: PresetName, nLayers: number): PatternInput {
     case 'fusion-route':
       return uniform(L({ kind: 'routed', branches: [selret, attn], routing: 'top1' }, 'swiglu'));
   }
+}
+
+/**
+ * The first preset (in PRESETS order) that expands to the same pattern: presets that are the same
+ * model (selret and fusion-selret) resolve alike, so they get one run id.
+ */
+export function canonicalPreset(name: PresetName, nLayers: number): PresetName {
+  const p = presetPattern(name, nLayers);
+  return PRESETS.find((q) => isDeepStrictEqual(presetPattern(q, nLayers), p)) ?? name;
 }

@@ -10,25 +10,25 @@ import { applyRope, ropeTables } from '../../ops/rope.ts';
 import * as ret from '../../ops/retention.ts';
 import * as retKey from '../../ops/retention-key.ts';
 import { xavier } from '../init.ts';
+import type { Form } from '../kinds/fields.ts';
+import type { RetnetSpec } from '../kinds/retnet.ts';
+import type { SelretSpec } from '../kinds/selret.ts';
 import {
-  field,
   layerNormalize,
   linear,
   mergeHeads,
   retnetLogGammas,
   rmsNormalize,
-  round8,
   silu,
   splitHeads,
   type Mixer,
   type MixerContext,
   type MixerOptions,
   type MixerState,
-  type Spec,
   type StepOptions,
 } from './common.ts';
 
-export type RetForm = 'parallel' | 'chunk' | 'recurrent';
+export type RetForm = Form;
 
 /** Log-decay a (<= 0) and write strength beta (>= 0) for every head and position. */
 export interface Decay {
@@ -42,13 +42,13 @@ export class MultiScaleRetention implements Mixer {
   readonly dvt: number;
   readonly dk: number;
   readonly dv: number;
-  readonly form: RetForm | 'auto';
+  readonly form: RetForm;
   readonly chunk: number;
   readonly headNorm: 'rms' | 'layer';
   readonly headNormEps: number;
   readonly retScale: 'none' | 'decaySqrt';
   readonly rope: boolean;
-  readonly ropeFreqs: string;
+  readonly ropeFreqs: RetnetSpec['ropeFreqs'];
   readonly ropeBase: number;
   /** True when a is [B, H, T, dk] (selret granularity 'key'). */
   perKey = false;
@@ -60,25 +60,23 @@ export class MultiScaleRetention implements Mixer {
   protected readonly wo: tf.Variable;
 
   constructor(
-    readonly spec: Spec,
+    readonly spec: RetnetSpec | SelretSpec,
     readonly ctx: MixerContext,
   ) {
     const d = ctx.d;
-    this.H = field(spec, 'heads', 4);
-    this.dqk = field(spec, 'dqk', d);
-    this.dvt = field(spec, 'dvt', round8(1.6875 * d));
+    this.H = spec.heads;
+    this.dqk = spec.dqk;
+    this.dvt = spec.dvt;
     this.dk = this.dqk / this.H;
     this.dv = this.dvt / this.H;
-    if (!Number.isInteger(this.dk) || !Number.isInteger(this.dv))
-      throw new Error(`retention: dqk ${this.dqk} and dvt ${this.dvt} must be divisible by heads ${this.H}`);
-    this.form = field<RetForm | 'auto'>(spec, 'form', 'auto');
-    this.chunk = field(spec, 'chunk', 64);
-    this.headNorm = field<'rms' | 'layer'>(spec, 'headNorm', 'rms');
-    this.headNormEps = field(spec, 'headNormEps', 1e-6);
-    this.retScale = field<'none' | 'decaySqrt'>(spec, 'retScale', 'none');
-    this.rope = field(spec, 'rope', true);
-    this.ropeFreqs = field<string>(spec, 'ropeFreqs', 'torchscale');
-    this.ropeBase = field(spec, 'ropeBase', 10000);
+    this.form = spec.form;
+    this.chunk = spec.chunk;
+    this.headNorm = spec.headNorm;
+    this.headNormEps = spec.headNormEps;
+    this.retScale = spec.retScale;
+    this.rope = spec.kind === 'retnet' || spec.rope;
+    this.ropeFreqs = spec.ropeFreqs;
+    this.ropeBase = spec.ropeBase;
     this.logGammas = retnetLogGammas(this.H);
     const p = ctx.params;
     const gIn = Math.pow(2, -2.5);
@@ -96,10 +94,6 @@ export class MultiScaleRetention implements Mixer {
     return { a: tf.broadcastTo(lg, [B, this.H, T]) };
   }
 
-  private resolvedForm(T: number): RetForm {
-    return this.form === 'auto' ? (T <= 512 ? 'parallel' : 'chunk') : this.form;
-  }
-
   /** q, kt (beta folded in), v [B, H, T, .], a, and the z-recurrence inputs for decaySqrt. */
   private inputs(u: tf.Tensor3D, start: number, keep?: tf.Tensor2D) {
     const [B, T] = u.shape;
@@ -107,7 +101,7 @@ export class MultiScaleRetention implements Mixer {
     let k = splitHeads(linear(u, this.wk), this.H).mul(1 / Math.sqrt(this.dk));
     const v = splitHeads(linear(u, this.wv), this.H);
     if (this.rope) {
-      const { cos, sin } = ropeTables(start, T, this.dk, this.ropeFreqs as never, this.ropeBase);
+      const { cos, sin } = ropeTables(start, T, this.dk, this.ropeFreqs, this.ropeBase);
       q = applyRope(q, cos, sin);
       k = applyRope(k, cos, sin);
     }
@@ -127,7 +121,7 @@ export class MultiScaleRetention implements Mixer {
     const ops = this.perKey
       ? { par: retKey.retentionKeyParallel, chunk: retKey.retentionKeyChunk, rec: retKey.retentionKeyRecurrent }
       : { par: ret.retentionParallel, chunk: ret.retentionChunk, rec: ret.retentionRecurrent };
-    const extra = this.perKey ? { intraMode: field(this.spec, 'intraMode', 'pairwise'), aMin: field(this.spec, 'aMin', -Infinity) } : {};
+    const extra = this.perKey && this.spec.kind === 'selret' ? { intraMode: this.spec.intraMode, aMin: this.spec.aMin } : {};
     if (form === 'parallel') return { o: asO(ops.par(q as never, kt as never, v as never, a as never)) };
     if (form === 'recurrent') return ops.rec(q as never, kt as never, v as never, a as never) as { o: tf.Tensor; state: tf.Tensor };
     return ops.chunk(q as never, kt as never, v as never, a as never, { chunk: this.chunk, ...extra } as never) as {
@@ -157,7 +151,7 @@ export class MultiScaleRetention implements Mixer {
   /** Core output before the per-head norm (tests compare cores, pitfall 7). [B, H, T, dv] */
   coreOutput(u: tf.Tensor3D, form?: RetForm): tf.Tensor {
     const { q, kt, v, a, beta, T } = this.inputs(u, 0);
-    const f = form ?? this.resolvedForm(T);
+    const f = form ?? this.form;
     let { o } = this.core(q, kt, v, a, f);
     if (this.retScale === 'decaySqrt') {
       const [zq, zk, zv, za] = this.zInputs(beta, a);
@@ -168,7 +162,7 @@ export class MultiScaleRetention implements Mixer {
 
   forward(u: tf.Tensor3D, opts?: MixerOptions): { y: tf.Tensor3D } {
     const { q, kt, v, a, beta, T } = this.inputs(u, 0, opts?.keep);
-    const form = this.resolvedForm(T);
+    const form = this.form;
     let { o } = this.core(q, kt, v, a, form);
     if (this.retScale === 'decaySqrt') {
       const [zq, zk, zv, za] = this.zInputs(beta, a);
