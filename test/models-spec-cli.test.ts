@@ -50,7 +50,7 @@ describe('model catalog', () => {
 describe('seqlab models', () => {
   it('prints tables of mixers, patterns and presets', async () => {
     const out = await runModels([]);
-    for (const word of ['## Mixer kinds', '## Pattern types', '## Presets', 'selret', 'decayInit', 'fusion-route', 'sharedAttn']) expect(out).toContain(word);
+    for (const word of ['## Mixer kinds', '## Pattern types', '## Presets', 'selret', 'decay_init', 'fusion-route', 'sharedAttn']) expect(out).toContain(word);
   });
 
   it('--preset shows the layer expansion at the requested size', async () => {

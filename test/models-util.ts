@@ -33,7 +33,7 @@ export function tinyModel(preset: string, opts: { seqLen?: number; vocab?: numbe
   const base = { preset, d_model: d, n_layers: nLayers };
   const ctx = { vocabSize: opts.vocab ?? 13, seqLen: opts.seqLen ?? 16 };
   // Overrides a preset lacks are user errors: drop the field the error names and retry.
-  const mixer: Record<string, unknown> = { headDim: 8, dState: 8, chunk: 4, ...opts.mixer };
+  const mixer: Record<string, unknown> = { head_dim: 8, d_state: 8, chunk: 4, ...opts.mixer };
   let heads = true;
   for (;;) {
     const cfg: Record<string, unknown> = { ...base, ...(heads ? { heads: 2 } : {}), ...(Object.keys(mixer).length ? { mixer } : {}) };

@@ -74,7 +74,7 @@ export function registerModels(program: Command): void {
         kindTable(cat.mixers),
         '## Layer combinators (mixer kinds that hold branches)',
         kindTable(cat.combinators),
-        '## Pattern types (model.pattern.type; nLayers defaults to model.n_layers)',
+        '## Pattern types (model.pattern.type; n_layers defaults to model.n_layers)',
         markdownTable(['type', 'fields', 'meaning'], cat.patterns.map((p) => [p.type, p.fields.join(', '), p.meaning])),
         `## Presets (model.preset; figures at d_model ${ex.d_model}, n_layers ${ex.n_layers}, vocab ${ex.vocab_size}, seq_len ${ex.seq_len})`,
         markdownTable(

@@ -69,7 +69,7 @@ function kindInfo(schema: z.ZodType): KindInfo {
 const PATTERN_MEANING: Record<string, string> = {
   uniform: 'every layer identical (the pure baselines)',
   alternating: 'layer i uses cycle[i mod cycle.length]',
-  hierarchical: 'the first round(lowFraction * nLayers) layers use `low`, the rest `high`',
+  hierarchical: 'the first round(low_fraction * n_layers) layers use `low`, the rest `high`',
   interleave: 'layer i uses `minority` iff (i mod period) is in offsets, else `base` (Jamba: period 8, offsets [4])',
   sharedAttn: 'after every `every` base layers, one application of a single shared block at width 2d (Zamba)',
   explicit: 'a literal list of layers',

@@ -98,7 +98,7 @@ export function loadCheckpoint(dir: string): LanguageModel {
   const { header, tensors } = decodeSafetensors(fs.readFileSync(file), file);
   const cfgText = header.__metadata__?.config;
   if (!cfgText) throw new UserError(`${file}: safetensors metadata has no model config`);
-  // JSON has no -Infinity: selret's default aMin comes back as null, which the mixers read as the default.
+  // JSON has no -Infinity: selret's default a_min comes back as null, which the mixer reads as no clamp.
   const cfg = JSON.parse(cfgText) as ResolvedModel;
   const model = buildModel(cfg, Number(header.__metadata__?.seed ?? 0));
   for (const [name, v] of model.weights) {

@@ -14,7 +14,7 @@ export const parallelSchema = z
     kind: z.literal('parallel'),
     branches: z.array(mixerSchema).min(2).describe('mixers that all read the same normed input'),
     merge: z.enum(['normMean', 'normGateStatic', 'normGateToken']).default('normMean').describe('how branch outputs are merged (models.md 6.3)'),
-    widthScale: z.number().positive().max(1).default(0.5).describe('internal widths of each branch (heads, dqk, dvt, expand) are multiplied by this'),
+    width_scale: z.number().positive().max(1).default(0.5).describe('internal widths of each branch (heads, dqk, dvt, expand) are multiplied by this'),
   })
   .describe('parallel branches in one layer (Hymba-like)');
 export const routedSchema = z
@@ -23,8 +23,8 @@ export const routedSchema = z
     branches: z.array(mixerSchema).min(2).describe('mixers a token-wise router chooses between'),
     routing: z.enum(['soft', 'top1']).default('soft').describe("'soft' = probability-weighted sum, 'top1' = argmax branch"),
     temperature: z.number().positive().default(1).describe('router softmax temperature'),
-    auxLossCoef: z.number().nonnegative().default(0.01).describe('load-balancing loss coefficient (top1)'),
-    stateSkip: z.boolean().default(false).describe('a branch only absorbs the tokens routed to it (a different function)'),
+    aux_loss_coef: z.number().nonnegative().default(0.01).describe('load-balancing loss coefficient (top1)'),
+    state_skip: z.boolean().default(false).describe('a branch only absorbs the tokens routed to it (a different function)'),
   })
   .describe('token-wise routing between branches');
 export type ParallelConfig = z.infer<typeof parallelSchema>;
@@ -57,20 +57,20 @@ export type LayerConfig = z.infer<typeof layerSchema>;
 const nLayersField = posInt().optional().describe('number of layers (default: model.n_layers)');
 export const patternSchema = z
   .discriminatedUnion('type', [
-    z.strictObject({ type: z.literal('uniform'), layer: layerSchema.describe('the layer every position uses'), nLayers: nLayersField }),
-    z.strictObject({ type: z.literal('alternating'), cycle: z.array(layerSchema).min(1).describe('layer i uses cycle[i mod length]'), nLayers: nLayersField }),
+    z.strictObject({ type: z.literal('uniform'), layer: layerSchema.describe('the layer every position uses'), n_layers: nLayersField }),
+    z.strictObject({ type: z.literal('alternating'), cycle: z.array(layerSchema).min(1).describe('layer i uses cycle[i mod length]'), n_layers: nLayersField }),
     z.strictObject({
       type: z.literal('hierarchical'),
       low: layerSchema.describe('layer of the lower (embedding-side) part'),
       high: layerSchema.describe('layer of the upper part'),
-      nLayers: nLayersField,
-      lowFraction: z.number().min(0).max(1).default(0.5).describe('fraction of layers (from the embedding) that use `low`'),
+      n_layers: nLayersField,
+      low_fraction: z.number().min(0).max(1).default(0.5).describe('fraction of layers (from the embedding) that use `low`'),
     }),
     z.strictObject({
       type: z.literal('interleave'),
       base: layerSchema.describe('the majority layer'),
       minority: layerSchema.describe('the layer placed at the offsets'),
-      nLayers: nLayersField,
+      n_layers: nLayersField,
       period: posInt().describe('layer i uses `minority` iff (i mod period) is in offsets'),
       offsets: z.array(z.number().int().nonnegative()).min(1).describe('positions within each period that use `minority`'),
     }),
@@ -79,7 +79,7 @@ export const patternSchema = z
       base: layerSchema.describe('the base layer (Zamba: mamba)'),
       shared: layerSchema.describe('the shared block, run at width 2d on concat(h, h_emb)'),
       every: posInt().describe('one application of the shared block after every `every` base layers'),
-      nLayers: nLayersField,
+      n_layers: nLayersField,
     }),
     z.strictObject({ type: z.literal('explicit'), layers: z.array(layerSchema).min(1).describe('the literal layer list') }),
   ])

@@ -12,7 +12,7 @@
  *       selret    retnet + w_dt b_dt A_log (decay mamba) | w_a b_a, or w_a1 w_a2 b_a (gla; per key)
  *                 + w_b b_b (write sigmoid)
  *       mamba     w_in conv_w conv_b w_x w_dt b_dt A_log D w_out (+ b_in b_out; dt_norm.w b_norm.w
- *                 c_norm.w with innerNorms)
+ *                 c_norm.w with inner_norms)
  *       mamba2    w_in conv_w conv_b dt_bias A_log D norm.w w_out (+ b_in b_out)
  *       parallel  branches.<b>.<p> norms.<b>.w (+ alpha | w_lam b_lam)
  *       routed    branches.<b>.<p> w_r (+ norms.<b>.w for soft routing)

@@ -17,7 +17,7 @@ export interface ExpandedPattern {
 const copy = (l: LayerConfig): LayerConfig => structuredClone(l);
 
 export function expandPattern(p: Pattern, defaultLayers: number, where = 'model.pattern'): ExpandedPattern {
-  const n = p.type === 'explicit' ? p.layers.length : (p.nLayers ?? defaultLayers);
+  const n = p.type === 'explicit' ? p.layers.length : (p.n_layers ?? defaultLayers);
   const range = Array.from({ length: n }, (_, i) => i);
   switch (p.type) {
     case 'uniform':
@@ -25,8 +25,8 @@ export function expandPattern(p: Pattern, defaultLayers: number, where = 'model.
     case 'alternating':
       return { layers: range.map((i) => copy(p.cycle[i % p.cycle.length]!)) };
     case 'hierarchical': {
-      // Math.round rounds halves up: lowFraction 0.5 with 5 layers gives 3 low layers.
-      const nLow = Math.round(p.lowFraction * n);
+      // Math.round rounds halves up: low_fraction 0.5 with 5 layers gives 3 low layers.
+      const nLow = Math.round(p.low_fraction * n);
       return { layers: range.map((i) => copy(i < nLow ? p.low : p.high)) };
     }
     case 'interleave': {

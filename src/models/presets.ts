@@ -33,17 +33,17 @@ export const PRESET_DESCRIPTIONS: Record<PresetName, string> = {
   jamba: 'interleave(base mamba, minority attn(rope false), period 8, offsets [4]); FFN per mixer default (gelu on attn layers)',
   samba: 'alternating([mamba + swiglu, swa(W 64) + swiglu])',
   mambaformer: 'explicit([mamba] + repeat([attn(rope false), mamba])), no FFN',
-  hymba: 'uniform(parallel([attn, mamba], normMean, widthScale 0.5) + swiglu)',
+  hymba: 'uniform(parallel([attn, mamba], normMean, width_scale 0.5) + swiglu)',
   zamba: `sharedAttn(base mamba, shared attn + gelu at width 2d, every min(${ZAMBA_EVERY}, n_layers))`,
   'fusion-alt': 'alternating([mamba, retnet + swiglu])',
-  'fusion-hier': 'hierarchical(low mamba, high retnet + swiglu, lowFraction 0.5)',
+  'fusion-hier': 'hierarchical(low mamba, high retnet + swiglu, low_fraction 0.5)',
   'fusion-selret': 'uniform(selret + swiglu)',
-  'fusion-par': 'uniform(parallel([retnet, mamba], normGateToken, widthScale 0.5) + swiglu)',
+  'fusion-par': 'uniform(parallel([retnet, mamba], normGateToken, width_scale 0.5) + swiglu)',
   'fusion-route': 'uniform(routed([selret, attn], top1) + swiglu)',
 };
 
-export function presetPattern(name: PresetName, nLayers: number): PatternInput {
-  const uniform = (layer: LayerIn): PatternInput => ({ type: 'uniform', layer, nLayers });
+export function presetPattern(name: PresetName, n_layers: number): PatternInput {
+  const uniform = (layer: LayerIn): PatternInput => ({ type: 'uniform', layer, n_layers });
   switch (name) {
     case 'transformer':
       return uniform(L(attn, 'gelu'));
@@ -57,24 +57,24 @@ export function presetPattern(name: PresetName, nLayers: number): PatternInput {
     case 'fusion-selret':
       return uniform(L(selret, 'swiglu'));
     case 'jamba':
-      return { type: 'interleave', base: L(mamba), minority: L(attnNoRope), period: 8, offsets: [4], nLayers };
+      return { type: 'interleave', base: L(mamba), minority: L(attnNoRope), period: 8, offsets: [4], n_layers };
     case 'samba':
-      return { type: 'alternating', cycle: [L(mamba, 'swiglu'), L({ kind: 'swa' }, 'swiglu')], nLayers };
+      return { type: 'alternating', cycle: [L(mamba, 'swiglu'), L({ kind: 'swa' }, 'swiglu')], n_layers };
     case 'mambaformer':
       return {
         type: 'explicit',
-        layers: Array.from({ length: nLayers }, (_, i) => L(i % 2 === 0 ? mamba : attnNoRope, null)),
+        layers: Array.from({ length: n_layers }, (_, i) => L(i % 2 === 0 ? mamba : attnNoRope, null)),
       };
     case 'hymba':
-      return uniform(L({ kind: 'parallel', branches: [attn, mamba], merge: 'normMean', widthScale: 0.5 }, 'swiglu'));
+      return uniform(L({ kind: 'parallel', branches: [attn, mamba], merge: 'normMean', width_scale: 0.5 }, 'swiglu'));
     case 'zamba':
-      return { type: 'sharedAttn', base: L(mamba), shared: L(attn, 'gelu'), every: Math.min(ZAMBA_EVERY, nLayers), nLayers };
+      return { type: 'sharedAttn', base: L(mamba), shared: L(attn, 'gelu'), every: Math.min(ZAMBA_EVERY, n_layers), n_layers };
     case 'fusion-alt':
-      return { type: 'alternating', cycle: [L(mamba), L(retnet)], nLayers };
+      return { type: 'alternating', cycle: [L(mamba), L(retnet)], n_layers };
     case 'fusion-hier':
-      return { type: 'hierarchical', low: L(mamba), high: L(retnet), lowFraction: 0.5, nLayers };
+      return { type: 'hierarchical', low: L(mamba), high: L(retnet), low_fraction: 0.5, n_layers };
     case 'fusion-par':
-      return uniform(L({ kind: 'parallel', branches: [retnet, mamba], merge: 'normGateToken', widthScale: 0.5 }, 'swiglu'));
+      return uniform(L({ kind: 'parallel', branches: [retnet, mamba], merge: 'normGateToken', width_scale: 0.5 }, 'swiglu'));
     case 'fusion-route':
       return uniform(L({ kind: 'routed', branches: [selret, attn], routing: 'top1' }, 'swiglu'));
   }

@@ -123,7 +123,7 @@ function resolveLayer(l: LayerConfig, cfg: ModelConfig, width: number, seqLen: n
   const m = l.mixer;
   let mixer: LayerSpec['mixer'];
   if (m.kind === 'parallel') {
-    const branches = m.branches.map((b, i) => resolveMixer(b, width, seqLen, `${at}, parallel branch ${i}`, m.widthScale));
+    const branches = m.branches.map((b, i) => resolveMixer(b, width, seqLen, `${at}, parallel branch ${i}`, m.width_scale));
     mixer = { ...m, branches };
   } else if (m.kind === 'routed') {
     const branches = m.branches.map((b, i) => resolveMixer(b, width, seqLen, `${at}, routed branch ${i}`, 1));

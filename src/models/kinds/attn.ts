@@ -1,14 +1,14 @@
 /** Causal softmax attention with RoPE (models.md 2): schema, resolution, counts. */
 import { z } from 'zod';
-import { auto, fail, heads, posInt, ropeBase, ropeFreqs, scaledHeadWidth, scaleHeads } from './fields.ts';
+import { auto, fail, heads, posInt, rope_base, rope_freqs, scaledHeadWidth, scaleHeads } from './fields.ts';
 import { defineMixer, type ResolveContext } from './types.ts';
 
 /** The fields attn and swa share (swa adds `window`). */
 export const attnShape = {
   heads: heads().default(4),
   rope: z.boolean().default(true).describe('rotary position encoding on q and k'),
-  ropeFreqs: ropeFreqs().default('standard'),
-  ropeBase: ropeBase().default(10000),
+  rope_freqs: rope_freqs().default('standard'),
+  rope_base: rope_base().default(10000),
   bias: z.boolean().default(false).describe('biases on Wq, Wk, Wv, Wo'),
   dh: auto(posInt()).default('auto').describe("attention head width; 'auto' = d_model / heads"),
 };
@@ -23,7 +23,7 @@ export function resolveAttnHeads<M extends AttnShape & { kind: string }>(m: M, c
     dh = c.d / m.heads;
   } else dh = m.dh;
   const h = scaleHeads(m.heads, c);
-  if (c.widthScale !== 1) dh = scaledHeadWidth(m.heads * dh, h, c.widthScale);
+  if (c.width_scale !== 1) dh = scaledHeadWidth(m.heads * dh, h, c.width_scale);
   if (m.rope && dh % 2 !== 0) fail(m.dh === 'auto' ? 'model.heads' : 'model.mixer.dh', `attention head width ${dh} is odd but rope needs an even width (${c.at})`);
   return { ...m, heads: h, dh };
 }

@@ -14,9 +14,9 @@ export const auto = <T extends z.ZodType>(t: T) => z.union([z.literal('auto'), t
 export const round8 = (x: number): number => 8 * Math.round(x / 8);
 
 export const heads = () => posInt().describe('number of heads');
-export const ropeFreqs = () =>
+export const rope_freqs = () =>
   z.enum(['standard', 'torchscale']).describe("RoPE frequencies: 'standard' base^(-2i/m), 'torchscale' base^(-i/(m/2-1))");
-export const ropeBase = () => z.number().positive().describe('RoPE base');
+export const rope_base = () => z.number().positive().describe('RoPE base');
 export const chunk = () => posInt().describe('chunk size C of the chunkwise form');
 export const form = () =>
   z.enum(['auto', 'parallel', 'chunk', 'recurrent']).describe("training form (same function, different cost); 'auto' = parallel if seq_len <= 512 else chunk");
@@ -34,7 +34,7 @@ export function fail(key: string, msg: string): never {
 
 /** Head count scaled by the parallel width scale (at least 1). */
 export function scaleHeads(h: number, c: ResolveContext): number {
-  return c.widthScale === 1 ? h : Math.max(1, Math.round(h * c.widthScale));
+  return c.width_scale === 1 ? h : Math.max(1, Math.round(h * c.width_scale));
 }
 
 /** Scale a total head width W = H * w to the (already scaled) head count H2, keeping w even. */
@@ -45,11 +45,11 @@ export function scaledHeadWidth(total: number, heads: number, ws: number): numbe
 /** Inner width E * d (scaled by the width scale); a multiple of `unit` (mamba2 head_dim). */
 export function innerWidth(expand: number, c: ResolveContext, unit: number, unitKey: string): number {
   const exact = expand * c.d;
-  if (c.widthScale === 1) {
+  if (c.width_scale === 1) {
     if (Math.abs(exact - Math.round(exact)) > 1e-9) fail('model.mixer.expand', `expand ${expand} * d_model ${c.d} = ${exact} is not an integer (${c.at})`);
     const din = Math.round(exact);
     if (din % unit !== 0) fail(unitKey, `inner width ${din} (expand * d_model) is not divisible by ${unitKey.split('.').pop()} ${unit} (${c.at})`);
     return din;
   }
-  return unit * Math.max(1, Math.round((exact * c.widthScale) / unit));
+  return unit * Math.max(1, Math.round((exact * c.width_scale) / unit));
 }

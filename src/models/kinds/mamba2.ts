@@ -9,44 +9,44 @@ export const mamba2 = defineMixer({
   schema: z
     .strictObject({
       kind: z.literal('mamba2'),
-      dState: posInt().default(64).describe('SSM state size N'),
-      headDim: posInt().default(64).describe('SSM head width P'),
-      nGroups: posInt().default(1).describe('B/C groups G'),
-      dConv: posInt().default(4).describe('causal depthwise conv taps K'),
+      d_state: posInt().default(64).describe('SSM state size N'),
+      head_dim: posInt().default(64).describe('SSM head width P'),
+      n_groups: posInt().default(1).describe('B/C groups G'),
+      d_conv: posInt().default(4).describe('causal depthwise conv taps K'),
       expand: z.number().positive().default(2).describe('SSM expansion E: inner width = E * d_model'),
-      aInitRange: z.tuple([z.number().positive(), z.number().positive()]).default([1, 16]).describe('A init range [lo, hi]'),
+      a_init_range: z.tuple([z.number().positive(), z.number().positive()]).default([1, 16]).describe('A init range [lo, hi]'),
       chunk: chunk().default(64),
-      normEps: z.number().positive().default(1e-5).describe('gated RMSNorm epsilon'),
-      convBias: z.boolean().default(true).describe('bias on the causal conv'),
+      norm_eps: z.number().positive().default(1e-5).describe('gated RMSNorm epsilon'),
+      conv_bias: z.boolean().default(true).describe('bias on the causal conv'),
       bias: z.boolean().default(false).describe('biases on W_in and W_out'),
     })
     .describe('Mamba-2 block (SSD)'),
   defaultFfn: null,
   ssmInit: true,
   resolve: (m, c) => {
-    if (m.aInitRange[0] > m.aInitRange[1]) fail('model.mixer.aInitRange', `[${m.aInitRange}] must be [lo, hi] with lo <= hi (${c.at})`);
-    const dInner = innerWidth(m.expand, c, m.headDim, 'model.mixer.headDim');
-    const hm = dInner / m.headDim;
-    if (hm % m.nGroups !== 0) fail('model.mixer.nGroups', `nGroups ${m.nGroups} does not divide the ${hm} SSM heads (inner width ${dInner} / headDim ${m.headDim}, ${c.at})`);
-    return { ...m, aInitRange: [m.aInitRange[0], m.aInitRange[1]] as [number, number], expand: dInner / c.d, dInner };
+    if (m.a_init_range[0] > m.a_init_range[1]) fail('model.mixer.a_init_range', `[${m.a_init_range}] must be [lo, hi] with lo <= hi (${c.at})`);
+    const d_inner = innerWidth(m.expand, c, m.head_dim, 'model.mixer.head_dim');
+    const hm = d_inner / m.head_dim;
+    if (hm % m.n_groups !== 0) fail('model.mixer.n_groups', `n_groups ${m.n_groups} does not divide the ${hm} SSM heads (inner width ${d_inner} / head_dim ${m.head_dim}, ${c.at})`);
+    return { ...m, a_init_range: [m.a_init_range[0], m.a_init_range[1]] as [number, number], expand: d_inner / c.d, d_inner };
   },
 }).counts({
   params: (m, d) => {
-    const { dInner: din, dConv: K, dState: N, nGroups: G } = m;
-    const hm = din / m.headDim;
+    const { d_inner: din, d_conv: K, d_state: N, n_groups: G } = m;
+    const hm = din / m.head_dim;
     const convCh = din + 2 * G * N;
     const inW = 2 * din + 2 * G * N + hm; // W_in out width: [z | x | B | C | dt]
     // W_in; conv taps (+ bias); dt_bias, A_log, D per head; gated-norm weight din; W_out
-    return d * inW + convCh * K + (m.convBias ? convCh : 0) + 3 * hm + din + din * d + (m.bias ? inW + d : 0);
+    return d * inW + convCh * K + (m.conv_bias ? convCh : 0) + 3 * hm + din + din * d + (m.bias ? inW + d : 0);
   },
   flops: (m, d, T) => {
-    const { dInner: din, dState: N, nGroups: G, dConv: K } = m;
-    const hm = din / m.headDim;
+    const { d_inner: din, d_state: N, n_groups: G, d_conv: K } = m;
+    const hm = din / m.head_dim;
     const C = Math.min(m.chunk, T);
     const proj = 2 * d * (2 * din + 2 * G * N + hm) + 2 * din * d + 2 * K * (din + 2 * G * N);
     return proj + 2 * C * N * G + C * hm + 2 * C * din + 4 * N * din;
   },
-  stateFloats: (m) => m.dInner * m.dState + (m.dInner + 2 * m.nGroups * m.dState) * m.dConv,
-  describe: (m) => `mamba2(din${m.dInner} P${m.headDim} N${m.dState} G${m.nGroups})`,
+  stateFloats: (m) => m.d_inner * m.d_state + (m.d_inner + 2 * m.n_groups * m.d_state) * m.d_conv,
+  describe: (m) => `mamba2(din${m.d_inner} P${m.head_dim} N${m.d_state} G${m.n_groups})`,
 });
 export type Mamba2Spec = ReturnType<typeof mamba2.resolve>;

@@ -1,6 +1,6 @@
 /** RetNet multi-scale retention (models.md 3): schema, resolution, counts. */
 import { z } from 'zod';
-import { auto, chunk, fail, form, heads, posInt, resolveForm, ropeBase, ropeFreqs, round8, scaledHeadWidth, scaleHeads, type Form } from './fields.ts';
+import { auto, chunk, fail, form, heads, posInt, resolveForm, rope_base, rope_freqs, round8, scaledHeadWidth, scaleHeads, type Form } from './fields.ts';
 import { defineMixer, type ResolveContext } from './types.ts';
 
 /** The fields retnet and selret share. */
@@ -8,11 +8,11 @@ export const retnetShape = {
   heads: heads().default(4),
   dqk: auto(posInt()).default('auto').describe("total query/key width of retention; 'auto' = d_model"),
   dvt: auto(posInt()).default('auto').describe("total value width of retention; 'auto' = round8(1.6875 d_model)"),
-  headNorm: z.enum(['rms', 'layer']).default('rms').describe('per-head norm of the retention output (no affine)'),
-  headNormEps: z.number().nonnegative().default(1e-6).describe('epsilon of the per-head norm'),
-  ropeFreqs: ropeFreqs().default('torchscale'),
-  ropeBase: ropeBase().default(10000),
-  retScale: z.enum(['none', 'decaySqrt']).default('none').describe("retention output scaling: 'decaySqrt' divides by sqrt(sum of decays)"),
+  head_norm: z.enum(['rms', 'layer']).default('rms').describe('per-head norm of the retention output (no affine)'),
+  head_norm_eps: z.number().nonnegative().default(1e-6).describe('epsilon of the per-head norm'),
+  rope_freqs: rope_freqs().default('torchscale'),
+  rope_base: rope_base().default(10000),
+  ret_scale: z.enum(['none', 'decaySqrt']).default('none').describe("retention output scaling: 'decaySqrt' divides by sqrt(sum of decays)"),
   form: form().default('auto'),
   chunk: chunk().default(64),
 };
@@ -28,9 +28,9 @@ export function resolveRetentionWidths<M extends RetShape>(m: M, c: ResolveConte
   if (dvt % m.heads !== 0)
     fail('model.mixer.dvt', `dvt ${dvt}${m.dvt === 'auto' ? ' (round8(1.6875 d_model))' : ''} is not divisible by heads ${m.heads} of the ${m.kind} mixer (${c.at}); set model.mixer.dvt or model.heads`);
   const h = scaleHeads(m.heads, c);
-  if (c.widthScale !== 1) {
-    dqk = h * scaledHeadWidth(dqk, h, c.widthScale);
-    dvt = h * scaledHeadWidth(dvt, h, c.widthScale);
+  if (c.width_scale !== 1) {
+    dqk = h * scaledHeadWidth(dqk, h, c.width_scale);
+    dvt = h * scaledHeadWidth(dvt, h, c.width_scale);
   }
   if (rope && (dqk / h) % 2 !== 0) fail('model.heads', `key head width dqk/heads = ${dqk / h} is odd but rope needs an even width (${c.at})`);
   return { ...m, heads: h, dqk, dvt, form: resolveForm(m.form, c.seqLen) };
@@ -61,8 +61,8 @@ export function retentionFlops(m: RetentionCost, d: number, T: number, perKey?: 
 }
 
 /** S [dk, dv] per head (+ the decaySqrt normalizer z per head). */
-export const retentionStateFloats = (m: { dqk: number; dvt: number; heads: number; retScale: string }): number =>
-  (m.dqk * m.dvt) / m.heads + (m.retScale === 'decaySqrt' ? m.heads : 0);
+export const retentionStateFloats = (m: { dqk: number; dvt: number; heads: number; ret_scale: string }): number =>
+  (m.dqk * m.dvt) / m.heads + (m.ret_scale === 'decaySqrt' ? m.heads : 0);
 
 export const retnet = defineMixer({
   kind: 'retnet',

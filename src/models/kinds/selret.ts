@@ -20,12 +20,12 @@ export const selret = defineMixer({
       decay: z.enum(['mamba', 'gla', 'fixed']).default('mamba').describe("log-decay: 'mamba' -exp(A_log) softplus(.), 'gla' logsigmoid(.)/tau, 'fixed' RetNet gammas"),
       write: z.enum(['auto', 'dt', 'none', 'sigmoid', 'complement']).default('auto').describe("write strength; 'auto' = 'dt' with decay mamba, else 'none'"),
       granularity: z.enum(['head', 'key']).default('head').describe("decay per head ('head') or per key-dimension pair ('key', GLA-style)"),
-      decayInit: z.enum(['retnet', 'mamba']).default('retnet').describe("decay init: 'retnet' gammas or 'mamba' (dt ~ logU(1e-3, 0.1), A ~ U(1, 16))"),
-      keyDecayInit: z.enum(['tied', 'spread']).default('tied').describe("key-decay init: 'tied' = head gamma for all pairs, 'spread' = rates x 1/4..4"),
+      decay_init: z.enum(['retnet', 'mamba']).default('retnet').describe("decay init: 'retnet' gammas or 'mamba' (dt ~ logU(1e-3, 0.1), A ~ U(1, 16))"),
+      key_decay_init: z.enum(['tied', 'spread']).default('tied').describe("key-decay init: 'tied' = head gamma for all pairs, 'spread' = rates x 1/4..4"),
       tau: z.number().positive().default(16).describe('gla decay normalizer tau'),
       // null is accepted because JSON writes -Infinity as null (stored configs round-trip).
-      aMin: z.union([z.number().nonpositive(), z.literal(-Infinity), z.null()]).default(-Infinity).describe('lower clamp of the log-decay (-Infinity or null = none)'),
-      intraMode: z.enum(['pairwise', 'factorized']).default('pairwise').describe("key-decay intra-chunk mode ('factorized' needs chunk*|aMin| <= 60)"),
+      a_min: z.union([z.number().nonpositive(), z.literal(-Infinity), z.null()]).default(-Infinity).describe('lower clamp of the log-decay (-Infinity or null = none)'),
+      intra_mode: z.enum(['pairwise', 'factorized']).default('pairwise').describe("key-decay intra-chunk mode ('factorized' needs chunk*|a_min| <= 60)"),
       rope: z.boolean().default(true).describe('rotary position encoding on q and k'),
     })
     .describe('selective retention: retention with an input-dependent decay and write strength'),
@@ -35,24 +35,24 @@ export const selret = defineMixer({
     const s = resolveRetentionWidths(m, c, m.rope);
     const dk = s.dqk / s.heads;
     /** -Infinity = no clamp */
-    const aMin: number = s.aMin ?? -Infinity;
+    const a_min: number = s.a_min ?? -Infinity;
     const write = s.write === 'auto' ? (s.decay === 'mamba' ? 'dt' : 'none') : s.write;
     if (write === 'dt' && s.decay !== 'mamba') fail('model.mixer.write', `write 'dt' needs decay 'mamba' (decay is '${s.decay}', ${c.at}); use none, sigmoid or complement`);
     if (s.granularity === 'key') {
       if (s.decay === 'fixed') fail('model.mixer.granularity', `granularity 'key' needs an input-dependent decay (decay is 'fixed', ${c.at})`);
       if (dk % 2 !== 0) fail('model.heads', `key decay pairs need an even key head width (dqk/heads = ${dk}, ${c.at})`);
-      if (s.retScale === 'decaySqrt') fail('model.mixer.retScale', `'decaySqrt' is defined for scalar decays only (granularity 'key', ${c.at})`);
-      if (s.intraMode === 'factorized' && !(s.chunk * Math.abs(aMin) <= 60))
-        fail('model.mixer.intraMode', `'factorized' needs chunk * |aMin| <= 60 (chunk ${s.chunk}, aMin ${aMin}, ${c.at}); set model.mixer.aMin or use 'pairwise'`);
+      if (s.ret_scale === 'decaySqrt') fail('model.mixer.ret_scale', `'decaySqrt' is defined for scalar decays only (granularity 'key', ${c.at})`);
+      if (s.intra_mode === 'factorized' && !(s.chunk * Math.abs(a_min) <= 60))
+        fail('model.mixer.intra_mode', `'factorized' needs chunk * |a_min| <= 60 (chunk ${s.chunk}, a_min ${a_min}, ${c.at}); set model.mixer.a_min or use 'pairwise'`);
     }
-    return { ...s, write, aMin };
+    return { ...s, write, a_min };
   },
 }).counts({
   params: (m, d) => 2 * d * m.dqk + 3 * d * m.dvt + selretGateParams(m, d),
   flops: (m, d, T) => {
     const key = m.granularity === 'key';
     const { heads: H, dqk } = m;
-    let f = retentionFlops(m, d, T, key ? m.intraMode : undefined);
+    let f = retentionFlops(m, d, T, key ? m.intra_mode : undefined);
     // gate projections + input-dependent decay-mask exps (key decay: already in the intra scores)
     if (key && m.decay === 'gla') f += 2 * d * GLA_RANK + 2 * GLA_RANK * H * (dqk / H / 2);
     else if (m.decay !== 'fixed') f += 2 * d * H;

@@ -16,7 +16,7 @@ export class Attention implements Mixer {
   readonly dh: number;
   readonly window: number; // Infinity for full attention
   readonly rope: boolean;
-  readonly ropeFreqs: AttnSpec['ropeFreqs'];
+  readonly ropeFreqs: AttnSpec['rope_freqs'];
   readonly ropeBase: number;
   private readonly wq: tf.Variable;
   private readonly wk: tf.Variable;
@@ -33,8 +33,8 @@ export class Attention implements Mixer {
     this.dh = spec.dh;
     this.window = spec.kind === 'swa' ? spec.window : Infinity;
     this.rope = spec.rope;
-    this.ropeFreqs = spec.ropeFreqs;
-    this.ropeBase = spec.ropeBase;
+    this.ropeFreqs = spec.rope_freqs;
+    this.ropeBase = spec.rope_base;
     const inner = this.H * this.dh;
     const p = ctx.params;
     this.wq = p.create('w_q', [d, inner], normal(0.02));

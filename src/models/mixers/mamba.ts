@@ -23,24 +23,24 @@ export class Mamba implements Mixer {
 
   constructor(spec: MambaSpec, ctx: MixerContext) {
     const d = ctx.d;
-    this.din = spec.dInner;
-    this.N = spec.dState;
-    this.K = spec.dConv;
-    this.R = spec.dtRank;
+    this.din = spec.d_inner;
+    this.N = spec.d_state;
+    this.K = spec.d_conv;
+    this.R = spec.dt_rank;
     this.scan = spec.scan;
-    this.scanChunk = spec.scanChunk;
-    this.innerNorms = spec.innerNorms;
+    this.scanChunk = spec.scan_chunk;
+    this.innerNorms = spec.inner_norms;
     const { din, N, K, R } = this;
     const p = ctx.params;
     const bias = spec.bias;
     this.w.w_in = p.create('w_in', [d, 2 * din], torchLinear);
     if (bias) this.w.b_in = p.create('b_in', [2 * din], zeros);
     this.w.conv_w = p.create('conv_w', [din, K], uniform(1 / Math.sqrt(K)));
-    if (spec.convBias) this.w.conv_b = p.create('conv_b', [din], uniform(1 / Math.sqrt(K)));
+    if (spec.conv_bias) this.w.conv_b = p.create('conv_b', [din], uniform(1 / Math.sqrt(K)));
     this.w.w_x = p.create('w_x', [din, R + 2 * N], torchLinear);
-    const dtStd = spec.dtScale * Math.pow(R, -0.5);
-    this.w.w_dt = p.create('w_dt', [R, din], spec.dtInit === 'constant' ? constant(dtStd) : uniform(dtStd));
-    this.w.b_dt = p.create('b_dt', [din], dtBias(spec.dtMin, spec.dtMax, spec.dtInitFloor));
+    const dtStd = spec.dt_scale * Math.pow(R, -0.5);
+    this.w.w_dt = p.create('w_dt', [R, din], spec.dt_init === 'constant' ? constant(dtStd) : uniform(dtStd));
+    this.w.b_dt = p.create('b_dt', [din], dtBias(spec.dt_min, spec.dt_max, spec.dt_init_floor));
     // S4D-real: A_log[c, n] = log(n + 1)
     this.w.A_log = p.create('A_log', [din, N], values(Array.from({ length: din * N }, (_, i) => Math.log((i % N) + 1))));
     this.w.D = p.create('D', [din], ones);

@@ -29,13 +29,13 @@ export class Mamba2 implements Mixer {
 
   constructor(spec: Mamba2Spec, ctx: MixerContext) {
     const d = ctx.d;
-    this.din = spec.dInner;
-    this.N = spec.dState;
-    this.P = spec.headDim;
-    this.G = spec.nGroups;
-    this.K = spec.dConv;
+    this.din = spec.d_inner;
+    this.N = spec.d_state;
+    this.P = spec.head_dim;
+    this.G = spec.n_groups;
+    this.K = spec.d_conv;
     this.chunk = spec.chunk;
-    this.normEps = spec.normEps;
+    this.normEps = spec.norm_eps;
     this.Hm = this.din / this.P;
     if (!Number.isInteger(this.Hm) || this.Hm % this.G !== 0)
       throw new Error(`mamba2: inner width ${this.din} must be a multiple of headDim ${this.P} with heads divisible by nGroups ${this.G}`);
@@ -43,11 +43,11 @@ export class Mamba2 implements Mixer {
     const convCh = din + 2 * G * N;
     const p = ctx.params;
     const bias = spec.bias;
-    const [aLo, aHi] = spec.aInitRange;
+    const [aLo, aHi] = spec.a_init_range;
     this.w.w_in = p.create('w_in', [d, 2 * din + 2 * G * N + Hm], torchLinear);
     if (bias) this.w.b_in = p.create('b_in', [2 * din + 2 * G * N + Hm], zeros);
     this.w.conv_w = p.create('conv_w', [convCh, K], uniform(1 / Math.sqrt(K)));
-    if (spec.convBias) this.w.conv_b = p.create('conv_b', [convCh], uniform(1 / Math.sqrt(K)));
+    if (spec.conv_bias) this.w.conv_b = p.create('conv_b', [convCh], uniform(1 / Math.sqrt(K)));
     this.w.dt_bias = p.create('dt_bias', [Hm], dtBias(DT_MIN, DT_MAX, DT_INIT_FLOOR));
     this.w.A_log = p.create('A_log', [Hm], logUniformA(aLo, aHi));
     this.w.D = p.create('D', [Hm], ones);

@@ -47,7 +47,7 @@ export class MultiScaleRetention implements Mixer {
   readonly headNormEps: number;
   readonly retScale: 'none' | 'decaySqrt';
   readonly rope: boolean;
-  readonly ropeFreqs: RetnetSpec['ropeFreqs'];
+  readonly ropeFreqs: RetnetSpec['rope_freqs'];
   readonly ropeBase: number;
   /** True when a is [B, H, T, dk] (selret granularity 'key'). */
   perKey = false;
@@ -70,12 +70,12 @@ export class MultiScaleRetention implements Mixer {
     this.dv = this.dvt / this.H;
     this.form = spec.form;
     this.chunk = spec.chunk;
-    this.headNorm = spec.headNorm;
-    this.headNormEps = spec.headNormEps;
-    this.retScale = spec.retScale;
+    this.headNorm = spec.head_norm;
+    this.headNormEps = spec.head_norm_eps;
+    this.retScale = spec.ret_scale;
     this.rope = spec.kind === 'retnet' || spec.rope;
-    this.ropeFreqs = spec.ropeFreqs;
-    this.ropeBase = spec.ropeBase;
+    this.ropeFreqs = spec.rope_freqs;
+    this.ropeBase = spec.rope_base;
     this.logGammas = retnetLogGammas(this.H);
     const p = ctx.params;
     const gIn = Math.pow(2, -2.5);
@@ -117,7 +117,7 @@ export class MultiScaleRetention implements Mixer {
 
   /** The un-normalized core o [B, H, T, dv] in a form (per-key options from the spec). */
   core(q: tf.Tensor, kt: tf.Tensor, v: tf.Tensor, a: tf.Tensor, form: RetForm, opts: { initialState?: tf.Tensor; outputFinalState?: boolean } = {}) {
-    const keyOpts = this.spec.kind === 'selret' && this.perKey ? { intraMode: this.spec.intraMode, aMin: this.spec.aMin } : {};
+    const keyOpts = this.spec.kind === 'selret' && this.perKey ? { intraMode: this.spec.intra_mode, aMin: this.spec.a_min ?? -Infinity } : {};
     return retention(form, q, kt, v, a, { chunk: this.chunk, ...keyOpts, ...opts });
   }
 

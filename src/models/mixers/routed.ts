@@ -36,8 +36,8 @@ export class RoutedMixer implements Mixer {
     const branchSpecs = spec.branches;
     this.routing = spec.routing;
     this.temperature = spec.temperature;
-    this.auxLossCoef = spec.auxLossCoef;
-    this.stateSkip = spec.stateSkip;
+    this.auxLossCoef = spec.aux_loss_coef;
+    this.stateSkip = spec.state_skip;
     this.branches = branchSpecs.map((b, i) => ctx.build(b, { ...ctx, params: ctx.params.scope(`branches.${i}.`) }));
     if (this.routing === 'soft') this.norms = branchSpecs.map((_, i) => new Norm(ctx.params.scope(`norms.${i}.`), ctx.d, 'rms', ctx.normEps));
     this.wR = ctx.params.create('w_r', [ctx.d, branchSpecs.length], zeros);

@@ -25,13 +25,13 @@ export class SelectiveRetention extends MultiScaleRetention {
     this.decayKind = spec.decay;
     this.write = spec.write;
     this.tau = spec.tau;
-    this.aMin = spec.aMin;
+    this.aMin = spec.a_min ?? -Infinity; // a stored config (JSON) holds null for -Infinity
     this.perKey = spec.granularity === 'key';
     const p = ctx.params;
     const d = ctx.d;
     const H = this.H;
     const half = this.dk / 2;
-    const decayInit = spec.decayInit;
+    const decayInit = spec.decay_init;
     // Per-head values replicated over the dk/2 rotation pairs for per-key parameters.
     const perHead = (f: (h: number) => number) =>
       this.perKey ? Array.from({ length: H * half }, (_, i) => f(Math.floor(i / half))) : this.logGammas.map((_, h) => f(h));
@@ -43,7 +43,7 @@ export class SelectiveRetention extends MultiScaleRetention {
         this.w.A_log = p.create('A_log', this.perKey ? [H, half] : [H], logUniformA(1, 16));
       } else {
         this.w.b_dt = p.create('b_dt', [H], constant(softplusInv(1)));
-        const spread = this.perKey && spec.keyDecayInit === 'spread';
+        const spread = this.perKey && spec.key_decay_init === 'spread';
         const init = Array.from({ length: nDecay }, (_, i) => {
           const h = this.perKey ? Math.floor(i / half) : i;
           const j = this.perKey ? i % half : 0;
