@@ -23,7 +23,7 @@ export function resolveAttnHeads<M extends AttnShape & { kind: string }>(m: M, c
     dh = c.d / m.heads;
   } else dh = m.dh;
   const h = scaleHeads(m.heads, c);
-  if (c.width_scale !== 1) dh = scaledHeadWidth(m.heads * dh, h, c.width_scale);
+  if (c.widthScale !== 1) dh = scaledHeadWidth(m.heads * dh, h, c.widthScale);
   if (m.rope && dh % 2 !== 0) fail(m.dh === 'auto' ? 'model.heads' : 'model.mixer.dh', `attention head width ${dh} is odd but rope needs an even width (${c.at})`);
   return { ...m, heads: h, dh };
 }

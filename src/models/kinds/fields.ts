@@ -34,7 +34,7 @@ export function fail(key: string, msg: string): never {
 
 /** Head count scaled by the parallel width scale (at least 1). */
 export function scaleHeads(h: number, c: ResolveContext): number {
-  return c.width_scale === 1 ? h : Math.max(1, Math.round(h * c.width_scale));
+  return c.widthScale === 1 ? h : Math.max(1, Math.round(h * c.widthScale));
 }
 
 /** Scale a total head width W = H * w to the (already scaled) head count H2, keeping w even. */
@@ -45,11 +45,11 @@ export function scaledHeadWidth(total: number, heads: number, ws: number): numbe
 /** Inner width E * d (scaled by the width scale); a multiple of `unit` (mamba2 head_dim). */
 export function innerWidth(expand: number, c: ResolveContext, unit: number, unitKey: string): number {
   const exact = expand * c.d;
-  if (c.width_scale === 1) {
+  if (c.widthScale === 1) {
     if (Math.abs(exact - Math.round(exact)) > 1e-9) fail('model.mixer.expand', `expand ${expand} * d_model ${c.d} = ${exact} is not an integer (${c.at})`);
     const din = Math.round(exact);
     if (din % unit !== 0) fail(unitKey, `inner width ${din} (expand * d_model) is not divisible by ${unitKey.split('.').pop()} ${unit} (${c.at})`);
     return din;
   }
-  return unit * Math.max(1, Math.round((exact * c.width_scale) / unit));
+  return unit * Math.max(1, Math.round((exact * c.widthScale) / unit));
 }

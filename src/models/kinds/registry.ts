@@ -53,8 +53,8 @@ export function mixerDef(kind: MixerKind): ErasedDef {
 export const isMixerKind = (k: string): k is MixerKind => BY_KIND.has(k);
 
 /** Resolve one mixer at width d (see ResolveContext). */
-export function resolveMixer(m: MixerConfig, d: number, seqLen: number, at: string, width_scale = 1): MixerSpec {
-  return mixerDef(m.kind).resolve(m, { d, seqLen, at, width_scale });
+export function resolveMixer(m: MixerConfig, d: number, seqLen: number, at: string, widthScale = 1): MixerSpec {
+  return mixerDef(m.kind).resolve(m, { d, seqLen, at, widthScale });
 }
 
 export const mixerParams = (m: MixerSpec, d: number): number => mixerDef(m.kind).params(m, d);

@@ -28,9 +28,9 @@ export function resolveRetentionWidths<M extends RetShape>(m: M, c: ResolveConte
   if (dvt % m.heads !== 0)
     fail('model.mixer.dvt', `dvt ${dvt}${m.dvt === 'auto' ? ' (round8(1.6875 d_model))' : ''} is not divisible by heads ${m.heads} of the ${m.kind} mixer (${c.at}); set model.mixer.dvt or model.heads`);
   const h = scaleHeads(m.heads, c);
-  if (c.width_scale !== 1) {
-    dqk = h * scaledHeadWidth(dqk, h, c.width_scale);
-    dvt = h * scaledHeadWidth(dvt, h, c.width_scale);
+  if (c.widthScale !== 1) {
+    dqk = h * scaledHeadWidth(dqk, h, c.widthScale);
+    dvt = h * scaledHeadWidth(dvt, h, c.widthScale);
   }
   if (rope && (dqk / h) % 2 !== 0) fail('model.heads', `key head width dqk/heads = ${dqk / h} is odd but rope needs an even width (${c.at})`);
   return { ...m, heads: h, dqk, dvt, form: resolveForm(m.form, c.seqLen) };

@@ -15,7 +15,7 @@ export interface ResolveContext {
   /** Human-readable place for error messages, e.g. `layer 3, parallel branch 1`. */
   at: string;
   /** Parallel branches: internal widths are multiplied by this (1 elsewhere). */
-  width_scale: number;
+  widthScale: number;
 }
 
 export type FfnKind = 'gelu' | 'swiglu';
