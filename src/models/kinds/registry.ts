@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { attn } from './attn.ts';
+import { deltanet } from './deltanet.ts';
 import { mamba } from './mamba.ts';
 import { mamba2 } from './mamba2.ts';
 import { retnet } from './retnet.ts';
@@ -12,7 +13,7 @@ import { selret } from './selret.ts';
 import { swa } from './swa.ts';
 import type { FfnKind, ResolveContext } from './types.ts';
 
-export const MIXERS = [attn, swa, retnet, selret, mamba, mamba2] as const;
+export const MIXERS = [attn, swa, retnet, selret, mamba, mamba2, deltanet] as const;
 
 type Defs = (typeof MIXERS)[number];
 export type MixerKind = Defs['kind'];

@@ -5,6 +5,7 @@
 import type { MixerKind, MixerSpecOf } from '../kinds/registry.ts';
 import { Attention } from './attn.ts';
 import type { BuildSpec, Mixer, MixerContext } from './common.ts';
+import { DeltaNet } from './deltanet.ts';
 import { Mamba } from './mamba.ts';
 import { Mamba2 } from './mamba2.ts';
 import { ParallelMixer } from './parallel.ts';
@@ -19,6 +20,7 @@ const BUILDERS: { [K in MixerKind]: (spec: MixerSpecOf<K>, ctx: MixerContext) =>
   selret: (s, c) => new SelectiveRetention(s, c),
   mamba: (s, c) => new Mamba(s, c),
   mamba2: (s, c) => new Mamba2(s, c),
+  deltanet: (s, c) => new DeltaNet(s, c),
 };
 
 export function buildMixer(spec: BuildSpec, ctx: MixerContext): Mixer {

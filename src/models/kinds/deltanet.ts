@@ -1,0 +1,55 @@
+/**
+ * DeltaNet (Schlag et al. 2021; chunkwise training of Yang et al. 2024, as flash-linear-attention's
+ * layers/delta_net.py without the short conv and output gate): q, k L2-normalized per head,
+ * beta = sigmoid(u W_beta) per head, the delta rule S_t = (I - beta k k^T) S_{t-1} + beta k v^T,
+ * per-head RMS norm (no affine), output projection. Schema, resolution, counts.
+ */
+import { z } from 'zod';
+import { auto, chunk, fail, form, heads, posInt, resolveForm, scaledHeadWidth, scaleHeads } from './fields.ts';
+import { defineMixer } from './types.ts';
+
+export const deltanet = defineMixer({
+  kind: 'deltanet',
+  summary: 'DeltaNet: linear attention with the delta-rule state update',
+  schema: z
+    .strictObject({
+      kind: z.literal('deltanet'),
+      heads: heads().default(4),
+      dqk: auto(posInt()).default('auto').describe("total query/key width; 'auto' = d_model"),
+      dvt: auto(posInt()).default('auto').describe("total value width; 'auto' = d_model"),
+      head_norm_eps: z.number().nonnegative().default(1e-6).describe('epsilon of the per-head norm'),
+      form: form().default('auto'),
+      chunk: chunk().default(64),
+    })
+    .describe('DeltaNet: linear attention with the delta-rule state update'),
+  defaultFfn: 'swiglu',
+  ssmInit: false,
+  resolve: (m, c) => {
+    let dqk = m.dqk === 'auto' ? c.d : m.dqk;
+    let dvt = m.dvt === 'auto' ? c.d : m.dvt;
+    for (const [key, w] of [['dqk', dqk], ['dvt', dvt]] as const)
+      if (w % m.heads !== 0) fail(m[key] === 'auto' ? 'model.d_model' : `model.mixer.${key}`, `${key} ${w} is not divisible by heads ${m.heads} of the deltanet mixer (${c.at}); change it or model.heads`);
+    const h = scaleHeads(m.heads, c);
+    if (c.widthScale !== 1) {
+      dqk = h * scaledHeadWidth(dqk, h, c.widthScale);
+      dvt = h * scaledHeadWidth(dvt, h, c.widthScale);
+    }
+    return { ...m, heads: h, dqk, dvt, form: resolveForm(m.form, c.seqLen) };
+  },
+}).counts({
+  // Wq, Wk: d x dqk; Wv: d x dvt; W_beta: d x H; Wo: dvt x d
+  params: (m, d) => 2 * d * m.dqk + 2 * d * m.dvt + d * m.heads,
+  flops: (m, d, T) => {
+    const { dqk, dvt, heads: H } = m;
+    const proj = 4 * d * dqk + 4 * d * dvt + 2 * d * H;
+    if (m.form === 'recurrent') return proj + (6 * dqk * dvt) / H; // k^T S, the rank-1 update, q S
+    const C = m.form === 'parallel' ? T : Math.min(m.chunk, T);
+    // per chunk: A = beta K K^T, W = T K, Q K^T (2 C dqk each); U = T V, tril(QK^T) U' (2 C dvt each);
+    // W S, Q S, K^T U' (2 dqk dvt / H each); (I + A)^-1 by 2 (ceil(log2 C) - 1) C x C x C matmuls
+    const inverse = 4 * H * C * C * Math.max(0, Math.ceil(Math.log2(Math.max(C, 1))) - 1);
+    return proj + 6 * C * dqk + 4 * C * dvt + (6 * dqk * dvt) / H + inverse;
+  },
+  stateFloats: (m) => (m.dqk * m.dvt) / m.heads,
+  describe: (m) => `deltanet(H${m.heads} dqk${m.dqk} dvt${m.dvt} ${m.form})`,
+});
+export type DeltanetSpec = ReturnType<typeof deltanet.resolve>;
