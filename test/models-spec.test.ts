@@ -273,6 +273,10 @@ describe('the mixer registry drives the schemas and the counts', () => {
     expect(b).toEqual(a);
     expect(b.preset).toBe('selret');
     expect(resolve({ preset: 'fusion-alt' }).preset).toBe('fusion-alt');
+    // gla is selret with the GLA decay per key pair (and so no write gate); deltanet its own kind
+    expect(mixerOf(resolve({ preset: 'gla' }).layers[0]!)).toMatchObject({ kind: 'selret', decay: 'gla', granularity: 'key', write: 'none' });
+    expect(resolve({ preset: 'gla' }).layers[0]!.ffn?.kind).toBe('swiglu');
+    expect(resolve({ preset: 'deltanet' }).layers.map((l) => [l.mixer.kind, l.ffn?.kind])).toEqual(Array(6).fill(['deltanet', 'swiglu']));
   });
 });
 

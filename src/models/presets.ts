@@ -6,7 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { PatternInput } from './layer.ts';
 
 export const PRESETS = [
-  'transformer', 'retnet', 'mamba', 'mamba2', 'selret',
+  'transformer', 'retnet', 'mamba', 'mamba2', 'selret', 'gla', 'deltanet',
   'jamba', 'samba', 'mambaformer', 'hymba', 'zamba',
   'fusion-alt', 'fusion-hier', 'fusion-selret', 'fusion-par', 'fusion-route',
 ] as const;
@@ -19,6 +19,8 @@ const attn = { kind: 'attn' } as const;
 const attnNoRope = { kind: 'attn', rope: false } as const;
 const retnet = { kind: 'retnet' } as const;
 const selret = { kind: 'selret' } as const;
+/** GLA (Yang et al. 2023) as selective retention: per-key-pair gated decay logsigmoid(.)/tau, no write gate. */
+const gla = { kind: 'selret', decay: 'gla', granularity: 'key' } as const;
 const mamba = { kind: 'mamba' } as const;
 
 /** Zamba's insertion period; capped at n_layers so that short stacks apply the block once. */
@@ -30,6 +32,8 @@ export const PRESET_DESCRIPTIONS: Record<PresetName, string> = {
   mamba: 'uniform(mamba), no FFN: Mamba-1',
   mamba2: 'uniform(mamba2), no FFN: Mamba-2',
   selret: 'uniform(selret + swiglu): selective retention',
+  gla: "uniform(selret(decay gla, granularity key) + swiglu): gated linear attention",
+  deltanet: 'uniform(deltanet + swiglu): DeltaNet (delta-rule linear attention)',
   jamba: 'interleave(base mamba, minority attn(rope false), period 8, offsets [4]); FFN per mixer default (gelu on attn layers)',
   samba: 'alternating([mamba + swiglu, swa(W 64) + swiglu])',
   mambaformer: 'explicit([mamba] + repeat([attn(rope false), mamba])), no FFN',
@@ -56,6 +60,10 @@ export function presetPattern(name: PresetName, n_layers: number): PatternInput 
     case 'selret':
     case 'fusion-selret':
       return uniform(L(selret, 'swiglu'));
+    case 'gla':
+      return uniform(L(gla, 'swiglu'));
+    case 'deltanet':
+      return uniform(L({ kind: 'deltanet' }, 'swiglu'));
     case 'jamba':
       return { type: 'interleave', base: L(mamba), minority: L(attnNoRope), period: 8, offsets: [4], n_layers };
     case 'samba':
