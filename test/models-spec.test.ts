@@ -247,6 +247,22 @@ describe('the mixer registry drives the schemas and the counts', () => {
     expect([...seen].some((f) => f.endsWith(path.join('kinds', 'registry.ts')))).toBe(true);
   });
 
+  it('src/models and src/ops have no import cycles (value or type-level)', () => {
+    const deps = (file: string): string[] =>
+      [...fs.readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^;]*?from '(\.[^']+)'/gms)].map((m) => path.resolve(path.dirname(file), m[1]!));
+    const files = ['src/models', 'src/models/kinds', 'src/models/mixers', 'src/ops'].flatMap((dir) =>
+      fs.readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => path.resolve(dir, f)),
+    );
+    const done = new Set<string>();
+    const visit = (f: string, trail: string[]): void => {
+      expect(trail, `cycle: ${[...trail, f].map((x) => path.relative('src', x)).join(' -> ')}`).not.toContain(f);
+      if (done.has(f) || !f.includes(`${path.sep}src${path.sep}`)) return;
+      for (const d of deps(f)) visit(d, [...trail, f]);
+      done.add(f);
+    };
+    for (const f of files) visit(f, []);
+  });
+
   it('config keys are snake_case; the old camelCase spelling gets a did-you-mean', () => {
     for (const f of [...FIELD_KINDS.keys(), ...Object.keys(parallelSchema.shape), ...Object.keys(routedSchema.shape)]) expect(f, f).toMatch(/^[a-z][a-z0-9_]*$/);
     const errors = (raw: Record<string, unknown>): string => {

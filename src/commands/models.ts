@@ -71,6 +71,7 @@ export function registerModels(program: Command): void {
       if (opts.json) return void process.stdout.write(JSON.stringify(cat, null, 2) + '\n');
       const sections = [
         '## Mixer kinds (model.pattern layers; override any field for all mixers with model.mixer.<field>)',
+        markdownTable(['kind', 'summary', "ffn 'auto'"], cat.mixers.map((k) => [k.kind, k.summary, k.defaultFfn ?? ''])),
         kindTable(cat.mixers),
         '## Layer combinators (mixer kinds that hold branches)',
         kindTable(cat.combinators),

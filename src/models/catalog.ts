@@ -101,7 +101,7 @@ export function presetInfo(name: PresetName, ex: CatalogExample = DEFAULT_EXAMPL
 
 export function modelCatalog(ex: CatalogExample = DEFAULT_EXAMPLE): Catalog {
   return {
-    mixers: MIXERS.map((m) => ({ ...kindInfo(m.schema), summary: m.summary, defaultFfn: m.defaultFfn ?? 'none' })),
+    mixers: MIXERS.map((m) => ({ ...kindInfo(m.schema), defaultFfn: m.defaultFfn ?? 'none' })),
     combinators: [kindInfo(parallelSchema), kindInfo(routedSchema)],
     patterns: patternCatalog(),
     presets: PRESETS.map((p) => presetInfo(p, ex)),

@@ -39,7 +39,6 @@ export const attnFlops = (m: { heads: number; dh: number }, d: number, ctx: numb
 
 export const attn = defineMixer({
   kind: 'attn',
-  summary: 'causal softmax attention with RoPE',
   schema: z.strictObject({ kind: z.literal('attn'), ...attnShape }).describe('causal softmax attention with RoPE'),
   defaultFfn: 'gelu',
   ssmInit: false,

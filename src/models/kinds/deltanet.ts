@@ -10,7 +10,6 @@ import { defineMixer } from './types.ts';
 
 export const deltanet = defineMixer({
   kind: 'deltanet',
-  summary: 'DeltaNet: linear attention with the delta-rule state update',
   schema: z
     .strictObject({
       kind: z.literal('deltanet'),

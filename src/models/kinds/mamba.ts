@@ -5,7 +5,6 @@ import { defineMixer } from './types.ts';
 
 export const mamba = defineMixer({
   kind: 'mamba',
-  summary: 'Mamba-1 selective SSM block',
   schema: z
     .strictObject({
       kind: z.literal('mamba'),

@@ -5,7 +5,6 @@ import { defineMixer } from './types.ts';
 
 export const mamba2 = defineMixer({
   kind: 'mamba2',
-  summary: 'Mamba-2 block (SSD)',
   schema: z
     .strictObject({
       kind: z.literal('mamba2'),

@@ -33,7 +33,6 @@ export const mixerSchemas = Object.fromEntries(MIXERS.map((m) => [m.kind, m.sche
 /** One kind's definition with its spec type erased (the single place the union is narrowed). */
 interface ErasedDef {
   kind: MixerKind;
-  summary: string;
   schema: z.ZodType;
   defaultFfn: FfnKind | null;
   ssmInit: boolean;

@@ -66,7 +66,6 @@ export const retentionStateFloats = (m: { dqk: number; dvt: number; heads: numbe
 
 export const retnet = defineMixer({
   kind: 'retnet',
-  summary: 'RetNet multi-scale retention',
   schema: z.strictObject({ kind: z.literal('retnet'), ...retnetShape }).describe('RetNet multi-scale retention'),
   defaultFfn: 'swiglu',
   ssmInit: false,

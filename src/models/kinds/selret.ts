@@ -12,7 +12,6 @@ export const GLA_RANK = 16;
 
 export const selret = defineMixer({
   kind: 'selret',
-  summary: 'selective retention: retention with an input-dependent decay and write strength',
   schema: z
     .strictObject({
       kind: z.literal('selret'),

@@ -6,7 +6,6 @@ import { defineMixer } from './types.ts';
 
 export const swa = defineMixer({
   kind: 'swa',
-  summary: 'sliding-window causal attention',
   schema: z
     .strictObject({ kind: z.literal('swa'), ...attnShape, window: posInt().default(64).describe('sliding-window size W: a token sees itself and the W-1 before it') })
     .describe('sliding-window causal attention'),

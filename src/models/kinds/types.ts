@@ -22,9 +22,7 @@ export type FfnKind = 'gelu' | 'swiglu';
 
 export interface MixerDef<K extends string, S extends z.ZodType<{ kind: K }>, R extends { kind: K }> {
   kind: K;
-  /** One line for `seqlab models`. */
-  summary: string;
-  /** The kind's config schema; every field has its default (written here and nowhere else). */
+  /** The kind's config schema (its .describe() is the one-line summary of `seqlab models`); every field has its default (written here and nowhere else). */
   schema: S;
   /** The FFN a layer of this kind gets when its `ffn` is 'auto'. */
   defaultFfn: FfnKind | null;
