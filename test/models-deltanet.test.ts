@@ -37,7 +37,7 @@ describe('deltanet mixer', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(UserError);
-    expect((err as Error).message).toMatch(/^model\.d_model: dqk 30 is not divisible by heads 4/);
+    expect((err as Error).message).toMatch(/^model\.d_model: d_model 30 is not divisible by heads 4 of the deltanet mixer/);
   });
 
   for (const f of FORMS) {

@@ -14,6 +14,7 @@
  *       mamba     w_in conv_w conv_b w_x w_dt b_dt A_log D w_out (+ b_in b_out; dt_norm.w b_norm.w
  *                 c_norm.w with inner_norms)
  *       mamba2    w_in conv_w conv_b dt_bias A_log D norm.w w_out (+ b_in b_out)
+ *       deltanet  w_q w_k w_v w_beta w_o
  *       parallel  branches.<b>.<p> norms.<b>.w (+ alpha | w_lam b_lam)
  *       routed    branches.<b>.<p> w_r (+ norms.<b>.w for soft routing)
  *       shared    w_proj (the per-insertion Linear 2d -> d of a zamba insertion)

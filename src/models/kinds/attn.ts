@@ -1,14 +1,14 @@
 /** Causal softmax attention with RoPE (models.md 2): schema, resolution, counts. */
 import { z } from 'zod';
-import { auto, fail, heads, posInt, rope_base, rope_freqs, scaledHeadWidth, scaleHeads } from './fields.ts';
+import { auto, fail, heads, posInt, rope, ropeBase, ropeFreqs, scaledHeadWidth, scaleHeads } from './fields.ts';
 import { defineMixer, type ResolveContext } from './types.ts';
 
 /** The fields attn and swa share (swa adds `window`). */
 export const attnShape = {
   heads: heads().default(4),
-  rope: z.boolean().default(true).describe('rotary position encoding on q and k'),
-  rope_freqs: rope_freqs().default('standard'),
-  rope_base: rope_base().default(10000),
+  rope: rope().default(true),
+  rope_freqs: ropeFreqs().default('standard'),
+  rope_base: ropeBase().default(10000),
   bias: z.boolean().default(false).describe('biases on Wq, Wk, Wv, Wo'),
   dh: auto(posInt()).default('auto').describe("attention head width; 'auto' = d_model / heads"),
 };

@@ -5,7 +5,8 @@
  * per-head RMS norm (no affine), output projection. Schema, resolution, counts.
  */
 import { z } from 'zod';
-import { auto, chunk, fail, form, heads, posInt, resolveForm, scaledHeadWidth, scaleHeads } from './fields.ts';
+import { chunk, dqk, dvt, form, headNormEps, heads } from './fields.ts';
+import { resolveRetentionWidths } from './retnet.ts';
 import { defineMixer } from './types.ts';
 
 export const deltanet = defineMixer({
@@ -14,27 +15,16 @@ export const deltanet = defineMixer({
     .strictObject({
       kind: z.literal('deltanet'),
       heads: heads().default(4),
-      dqk: auto(posInt()).default('auto').describe("total query/key width; 'auto' = d_model"),
-      dvt: auto(posInt()).default('auto').describe("total value width; 'auto' = d_model"),
-      head_norm_eps: z.number().nonnegative().default(1e-6).describe('epsilon of the per-head norm'),
+      dqk: dqk().default('auto'),
+      dvt: dvt('d_model').default('auto'),
+      head_norm_eps: headNormEps().default(1e-6),
       form: form().default('auto'),
       chunk: chunk().default(64),
     })
     .describe('DeltaNet: linear attention with the delta-rule state update'),
   defaultFfn: 'swiglu',
   ssmInit: false,
-  resolve: (m, c) => {
-    let dqk = m.dqk === 'auto' ? c.d : m.dqk;
-    let dvt = m.dvt === 'auto' ? c.d : m.dvt;
-    for (const [key, w] of [['dqk', dqk], ['dvt', dvt]] as const)
-      if (w % m.heads !== 0) fail(m[key] === 'auto' ? 'model.d_model' : `model.mixer.${key}`, `${key} ${w} is not divisible by heads ${m.heads} of the deltanet mixer (${c.at}); change it or model.heads`);
-    const h = scaleHeads(m.heads, c);
-    if (c.widthScale !== 1) {
-      dqk = h * scaledHeadWidth(dqk, h, c.widthScale);
-      dvt = h * scaledHeadWidth(dvt, h, c.widthScale);
-    }
-    return { ...m, heads: h, dqk, dvt, form: resolveForm(m.form, c.seqLen) };
-  },
+  resolve: (m, c) => resolveRetentionWidths(m, c, false, (d) => d, 'd_model'),
 }).counts({
   // Wq, Wk: d x dqk; Wv: d x dvt; W_beta: d x H; Wo: dvt x d
   params: (m, d) => 2 * d * m.dqk + 2 * d * m.dvt + d * m.heads,

@@ -14,10 +14,20 @@ export const auto = <T extends z.ZodType>(t: T) => z.union([z.literal('auto'), t
 export const round8 = (x: number): number => 8 * Math.round(x / 8);
 
 export const heads = () => posInt().describe('number of heads');
-export const rope_freqs = () =>
+export const ropeFreqs = () =>
   z.enum(['standard', 'torchscale']).describe("RoPE frequencies: 'standard' base^(-2i/m), 'torchscale' base^(-i/(m/2-1))");
-export const rope_base = () => z.number().positive().describe('RoPE base');
+export const ropeBase = () => z.number().positive().describe('RoPE base');
 export const chunk = () => posInt().describe('chunk size C of the chunkwise form');
+export const rope = () => z.boolean().describe('rotary position encoding on q and k');
+export const headNormEps = () => z.number().nonnegative().describe('epsilon of the per-head norm');
+export const dqk = () => auto(posInt()).describe("total query/key width; 'auto' = d_model");
+export const dvt = (autoRule: string) => auto(posInt()).describe(`total value width; 'auto' = ${autoRule}`);
+// SSM blocks (mamba, mamba2)
+export const dState = () => posInt().describe('SSM state size N');
+export const dConv = () => posInt().describe('causal depthwise conv taps K');
+export const expand = () => z.number().positive().describe('SSM expansion E: inner width = E * d_model');
+export const convBias = () => z.boolean().describe('bias on the causal conv');
+export const ssmBias = () => z.boolean().describe('biases on W_in and W_out');
 export const form = () =>
   z.enum(['auto', 'parallel', 'chunk', 'recurrent']).describe("training form (same function, different cost); 'auto' = parallel if seq_len <= 512 else chunk");
 

@@ -1,6 +1,6 @@
 /** Mamba-1 selective SSM block (models.md 4.1-4.4, 4.6): schema, resolution, counts. */
 import { z } from 'zod';
-import { auto, fail, innerWidth, posInt } from './fields.ts';
+import { auto, convBias, dConv, dState, expand, fail, innerWidth, posInt, ssmBias } from './fields.ts';
 import { defineMixer } from './types.ts';
 
 export const mamba = defineMixer({
@@ -8,9 +8,9 @@ export const mamba = defineMixer({
   schema: z
     .strictObject({
       kind: z.literal('mamba'),
-      d_state: posInt().default(16).describe('SSM state size N'),
-      d_conv: posInt().default(4).describe('causal depthwise conv taps K'),
-      expand: z.number().positive().default(2).describe('SSM expansion E: inner width = E * d_model'),
+      d_state: dState().default(16),
+      d_conv: dConv().default(4),
+      expand: expand().default(2),
       inner_norms: z.boolean().default(false).describe('weightful RMSNorm on dtr, B, C (Jamba)'),
       dt_rank: auto(posInt()).default('auto').describe("dt rank R; 'auto' = ceil(d_model / 16)"),
       dt_min: z.number().positive().default(1e-3).describe('dt init range minimum'),
@@ -18,8 +18,8 @@ export const mamba = defineMixer({
       dt_init: z.enum(['random', 'constant']).default('random').describe('W_dt init'),
       dt_scale: z.number().positive().default(1).describe('W_dt init scale'),
       dt_init_floor: z.number().nonnegative().default(1e-4).describe('dt init floor'),
-      conv_bias: z.boolean().default(true).describe('bias on the causal conv'),
-      bias: z.boolean().default(false).describe('biases on W_in and W_out'),
+      conv_bias: convBias().default(true),
+      bias: ssmBias().default(false),
       scan: z.enum(['chunked', 'sequential', 'logdepth']).default('chunked').describe('scan algorithm (same function, different cost)'),
       scan_chunk: auto(posInt()).default('auto').describe("chunked-scan chunk; 'auto' = round(sqrt(seq_len))"),
     })

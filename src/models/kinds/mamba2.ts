@@ -1,6 +1,6 @@
 /** Mamba-2 block with the SSD core (models.md 4.5, 4.6): schema, resolution, counts. */
 import { z } from 'zod';
-import { chunk, fail, innerWidth, posInt } from './fields.ts';
+import { chunk, convBias, dConv, dState, expand, fail, innerWidth, posInt, ssmBias } from './fields.ts';
 import { defineMixer } from './types.ts';
 
 export const mamba2 = defineMixer({
@@ -8,16 +8,16 @@ export const mamba2 = defineMixer({
   schema: z
     .strictObject({
       kind: z.literal('mamba2'),
-      d_state: posInt().default(64).describe('SSM state size N'),
+      d_state: dState().default(64),
       head_dim: posInt().default(64).describe('SSM head width P'),
       n_groups: posInt().default(1).describe('B/C groups G'),
-      d_conv: posInt().default(4).describe('causal depthwise conv taps K'),
-      expand: z.number().positive().default(2).describe('SSM expansion E: inner width = E * d_model'),
+      d_conv: dConv().default(4),
+      expand: expand().default(2),
       a_init_range: z.tuple([z.number().positive(), z.number().positive()]).default([1, 16]).describe('A init range [lo, hi]'),
       chunk: chunk().default(64),
       norm_eps: z.number().positive().default(1e-5).describe('gated RMSNorm epsilon'),
-      conv_bias: z.boolean().default(true).describe('bias on the causal conv'),
-      bias: z.boolean().default(false).describe('biases on W_in and W_out'),
+      conv_bias: convBias().default(true),
+      bias: ssmBias().default(false),
     })
     .describe('Mamba-2 block (SSD)'),
   defaultFfn: null,

@@ -1,17 +1,17 @@
 /** RetNet multi-scale retention (models.md 3): schema, resolution, counts. */
 import { z } from 'zod';
-import { auto, chunk, fail, form, heads, posInt, resolveForm, rope_base, rope_freqs, round8, scaledHeadWidth, scaleHeads, type Form } from './fields.ts';
+import { chunk, dqk, dvt, fail, form, headNormEps, heads, resolveForm, ropeBase, ropeFreqs, round8, scaledHeadWidth, scaleHeads, type Form } from './fields.ts';
 import { defineMixer, type ResolveContext } from './types.ts';
 
 /** The fields retnet and selret share. */
 export const retnetShape = {
   heads: heads().default(4),
-  dqk: auto(posInt()).default('auto').describe("total query/key width of retention; 'auto' = d_model"),
-  dvt: auto(posInt()).default('auto').describe("total value width of retention; 'auto' = round8(1.6875 d_model)"),
+  dqk: dqk().default('auto'),
+  dvt: dvt('round8(1.6875 d_model)').default('auto'),
   head_norm: z.enum(['rms', 'layer']).default('rms').describe('per-head norm of the retention output (no affine)'),
-  head_norm_eps: z.number().nonnegative().default(1e-6).describe('epsilon of the per-head norm'),
-  rope_freqs: rope_freqs().default('torchscale'),
-  rope_base: rope_base().default(10000),
+  head_norm_eps: headNormEps().default(1e-6),
+  rope_freqs: ropeFreqs().default('torchscale'),
+  rope_base: ropeBase().default(10000),
   ret_scale: z.enum(['none', 'decaySqrt']).default('none').describe("retention output scaling: 'decaySqrt' divides by sqrt(sum of decays)"),
   form: form().default('auto'),
   chunk: chunk().default(64),
@@ -19,14 +19,26 @@ export const retnetShape = {
 
 type RetShape = { kind: string; heads: number; dqk: 'auto' | number; dvt: 'auto' | number; form: Form | 'auto' };
 
-/** Widths (scaled for parallel branches), divisibility by heads, the form. */
-export function resolveRetentionWidths<M extends RetShape>(m: M, c: ResolveContext, rope: boolean): Omit<M, 'dqk' | 'dvt' | 'form'> & { dqk: number; dvt: number; form: Form } {
+/** RetNet's value width: round8(1.6875 d). */
+export const retnetDvt = (d: number): number => round8(1.6875 * d);
+
+/**
+ * Widths of a linear-attention kind (retnet, selret, deltanet): dqk ('auto' = d) and dvt ('auto' =
+ * autoDvt(d), spelt `autoRule` in errors), scaled for parallel branches, divisible by heads; the form.
+ */
+export function resolveRetentionWidths<M extends RetShape>(
+  m: M,
+  c: ResolveContext,
+  rope: boolean,
+  autoDvt: (d: number) => number = retnetDvt,
+  autoRule = 'round8(1.6875 d_model)',
+): Omit<M, 'dqk' | 'dvt' | 'form'> & { dqk: number; dvt: number; form: Form } {
   let dqk = m.dqk === 'auto' ? c.d : m.dqk;
-  let dvt = m.dvt === 'auto' ? round8(1.6875 * c.d) : m.dvt;
+  let dvt = m.dvt === 'auto' ? autoDvt(c.d) : m.dvt;
   if (dqk % m.heads !== 0)
     fail(m.dqk === 'auto' ? 'model.d_model' : 'model.mixer.dqk', `${m.dqk === 'auto' ? 'd_model ' : 'dqk '}${dqk} is not divisible by heads ${m.heads} of the ${m.kind} mixer (${c.at}); change it or model.heads`);
   if (dvt % m.heads !== 0)
-    fail('model.mixer.dvt', `dvt ${dvt}${m.dvt === 'auto' ? ' (round8(1.6875 d_model))' : ''} is not divisible by heads ${m.heads} of the ${m.kind} mixer (${c.at}); set model.mixer.dvt or model.heads`);
+    fail('model.mixer.dvt', `dvt ${dvt}${m.dvt === 'auto' ? ` (${autoRule})` : ''} is not divisible by heads ${m.heads} of the ${m.kind} mixer (${c.at}); set model.mixer.dvt or model.heads`);
   const h = scaleHeads(m.heads, c);
   if (c.widthScale !== 1) {
     dqk = h * scaledHeadWidth(dqk, h, c.widthScale);

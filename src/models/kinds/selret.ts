@@ -3,7 +3,7 @@
  * write strength. Schema, resolution, counts.
  */
 import { z } from 'zod';
-import { fail } from './fields.ts';
+import { fail, rope } from './fields.ts';
 import { resolveRetentionWidths, retentionFlops, retentionStateFloats, retnetShape } from './retnet.ts';
 import { defineMixer } from './types.ts';
 
@@ -25,7 +25,7 @@ export const selret = defineMixer({
       // null is accepted because JSON writes -Infinity as null (stored configs round-trip).
       a_min: z.union([z.number().nonpositive(), z.literal(-Infinity), z.null()]).default(-Infinity).describe('lower clamp of the log-decay (-Infinity or null = none)'),
       intra_mode: z.enum(['pairwise', 'factorized']).default('pairwise').describe("key-decay intra-chunk mode ('factorized' needs chunk*|a_min| <= 60)"),
-      rope: z.boolean().default(true).describe('rotary position encoding on q and k'),
+      rope: rope().default(true),
     })
     .describe('selective retention: retention with an input-dependent decay and write strength'),
   defaultFfn: 'swiglu',
