@@ -28,8 +28,8 @@ describe('deltanet mixer', () => {
     expect(MIXER_KINDS).toContain('deltanet');
     expect(layerSchema.safeParse({ mixer: { kind: 'deltanet', heads: 2 } }).success).toBe(true);
     const m = resolveMixer(mixerSchemas.deltanet.parse({ kind: 'deltanet' }), 64, 256, 'test');
-    expect(m).toMatchObject({ kind: 'deltanet', heads: 4, dqk: 64, dvt: 64, form: 'parallel', chunk: 64, head_norm_eps: 1e-6 });
-    expect(resolveMixer(mixerSchemas.deltanet.parse({ kind: 'deltanet' }), 64, 1024, 'test')).toMatchObject({ form: 'chunk' });
+    expect(m).toMatchObject({ kind: 'deltanet', heads: 4, dqk: 64, dvt: 64, form: 'chunk', chunk: 16, head_norm_eps: 1e-6 });
+    expect(resolveMixer(mixerSchemas.deltanet.parse({ kind: 'deltanet', form: 'auto' }), 64, 256, 'test')).toMatchObject({ form: 'parallel' });
     let err: unknown;
     try {
       resolveModelInput({ d_model: 30, pattern: { type: 'uniform', layer: { mixer: { kind: 'deltanet', heads: 4 } } } }, { vocabSize: 5, seqLen: 8 });

@@ -18,8 +18,8 @@ export const deltanet = defineMixer({
       dqk: dqk().default('auto'),
       dvt: dvt('d_model').default('auto'),
       head_norm_eps: headNormEps().default(1e-6),
-      form: form().default('auto'),
-      chunk: chunk().default(64),
+      form: form().default('chunk'), // trained chunkwise (FLA); 'parallel' is one chunk of T
+      chunk: chunk().default(16), // fastest of 8..64 here (wasm, T 256: the UT transform costs C^2 log C per token)
     })
     .describe('DeltaNet: linear attention with the delta-rule state update'),
   defaultFfn: 'swiglu',
