@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { parseConfig } from '../src/config/load.ts';
+import { storedModelProblem } from '../src/models/checkpoint.ts';
 import { UserError, UserErrors } from '../src/errors.ts';
 import { decodeStateFloats, flopsPerToken, layerFlops, mixerFlops } from '../src/models/flops.ts';
 import { FIELD_KINDS, MIXER_KINDS, MIXERS, mixerFieldSchema, mixerOverridesSchema, type MixerSpec } from '../src/models/kinds/registry.ts';
@@ -281,6 +282,15 @@ describe('the mixer registry drives the schemas and the counts', () => {
     }
     expect(errors({ model: { pattern: { type: 'uniform', nLayers: 2, layer: { mixer: { kind: 'attn' } } } } })).toContain('did you mean "n_layers"?');
     expect(errors({ model: { pattern: { type: 'uniform', layer: { mixer: { kind: 'parallel', widthScale: 1, branches: [{ kind: 'attn' }, { kind: 'mamba' }] } } } } })).toContain('did you mean "width_scale"?');
+  });
+
+  it('a stored config from before the snake_case keys is named, not built', () => {
+    const m = resolve({ preset: 'fusion-par', n_layers: 2 });
+    expect(storedModelProblem(m)).toBeUndefined();
+    const old = JSON.parse(JSON.stringify(m).replace(/"d_state"/g, '"dState"')) as ResolvedModel;
+    expect(storedModelProblem(old)).toBe('layers.0.mixer.branches.1: mamba mixer lacks d_state (written by an older seqlab?)');
+    const bad = JSON.parse(JSON.stringify(m).replace(/"retnet"/g, '"retnet9"')) as ResolvedModel;
+    expect(storedModelProblem(bad)).toBe("layers.0.mixer.branches.0: unknown mixer kind 'retnet9'");
   });
 
   it('presets that expand alike resolve alike (one run id): fusion-selret is selret', () => {

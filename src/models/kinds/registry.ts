@@ -52,6 +52,18 @@ export function mixerDef(kind: MixerKind): ErasedDef {
 
 export const isMixerKind = (k: string): k is MixerKind => BY_KIND.has(k);
 
+/**
+ * Why a stored resolved mixer (checkpoint metadata, config.json) cannot be built, or undefined:
+ * an unknown kind, or a field of its kind missing (e.g. written before the snake_case keys).
+ */
+export function storedMixerProblem(m: Record<string, unknown>): string | undefined {
+  const kind = String(m.kind);
+  if (!isMixerKind(kind)) return `unknown mixer kind '${kind}'`;
+  const shape = (mixerDef(kind).schema as unknown as { shape: Record<string, unknown> }).shape;
+  const missing = Object.keys(shape).filter((f) => !(f in m));
+  return missing.length ? `${kind} mixer lacks ${missing.join(', ')} (written by an older seqlab?)` : undefined;
+}
+
 /** Resolve one mixer at width d (see ResolveContext). */
 export function resolveMixer(m: MixerConfig, d: number, seqLen: number, at: string, widthScale = 1): MixerSpec {
   return mixerDef(m.kind).resolve(m, { d, seqLen, at, widthScale });
