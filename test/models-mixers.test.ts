@@ -44,6 +44,8 @@ function cases(): [string, Spec][] {
     ['mamba logdepth inner_norms bias', M('mamba', { d_state: 8, scan: 'logdepth', inner_norms: true, bias: true })],
     ['mamba2', M('mamba2', { d_state: 8, head_dim: 8, chunk: 4 })],
     ['mamba2 groups 2', M('mamba2', { d_state: 8, head_dim: 8, n_groups: 2, chunk: 5, bias: true })],
+    ['deltanet chunk 4', M('deltanet', { heads: 2, chunk: 4 })],
+    ['deltanet parallel', M('deltanet', { heads: 2, form: 'parallel' })],
   ];
   const par = (merge: 'normMean' | 'normGateStatic' | 'normGateToken', branches: MixerSpec[]): Spec => ({ kind: 'parallel', branches, merge, width_scale: 1 });
   const rout = (routing: 'soft' | 'top1', state_skip: boolean, branches: MixerSpec[]): Spec => ({ kind: 'routed', branches, routing, temperature: 1, aux_loss_coef: 0.01, state_skip });
@@ -55,6 +57,10 @@ function cases(): [string, Spec][] {
   list.push([
     'routed top1 state_skip [selret, swa, mamba, mamba2]',
     rout('top1', true, [M('selret', { heads: 2, form: 'chunk', chunk: 4 }), M('swa', { heads: 2, window: 5 }), M('mamba', { d_state: 8 }), M('mamba2', { d_state: 8, head_dim: 8 })]),
+  ]);
+  list.push([
+    'routed top1 stateSkip [deltanet, attn]',
+    rout('top1', true, [M('deltanet', { heads: 2, chunk: 3 }), M('attn', { heads: 2 })]),
   ]);
   return list;
 }
