@@ -39,6 +39,6 @@ export const deltanet = defineMixer({
     return proj + 6 * C * dqk + 4 * C * dvt + (6 * dqk * dvt) / H + inverse;
   },
   stateFloats: (m) => (m.dqk * m.dvt) / m.heads,
-  describe: (m) => `deltanet(H${m.heads} dqk${m.dqk} dvt${m.dvt} ${m.form})`,
+  describe: (m) => `deltanet(H${m.heads} dqk${m.dqk} dvt${m.dvt} ${m.form}${m.form === 'chunk' ? ` C${m.chunk}` : ''})`,
 });
 export type DeltanetSpec = ReturnType<typeof deltanet.resolve>;

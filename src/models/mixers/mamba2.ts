@@ -38,7 +38,7 @@ export class Mamba2 implements Mixer {
     this.normEps = spec.norm_eps;
     this.Hm = this.din / this.P;
     if (!Number.isInteger(this.Hm) || this.Hm % this.G !== 0)
-      throw new Error(`mamba2: inner width ${this.din} must be a multiple of headDim ${this.P} with heads divisible by nGroups ${this.G}`);
+      throw new Error(`mamba2: inner width ${this.din} must be a multiple of head_dim ${this.P} with heads divisible by n_groups ${this.G}`);
     const { din, N, G, Hm, K } = this;
     const convCh = din + 2 * G * N;
     const p = ctx.params;
