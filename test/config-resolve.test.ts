@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfigFile, locate } from '../src/config/load.ts';
 import { loadPlan } from '../src/config/plan.ts';
 import { BYTES_PER_PARAM, WASM_HEAP_BYTES, backendMemory, checkMemory, estimateMemory } from '../src/config/memory.ts';
-import { countParams } from '../src/models/spec.ts';
+import { countParams } from '../src/models/params.ts';
 import { UserError } from '../src/errors.ts';
 
 const root = path.resolve(__dirname, '..');

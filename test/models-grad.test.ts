@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sparseCrossEntropy } from '../src/backend/compat.ts';
 import { buildModel } from '../src/models/model.ts';
-import type { ResolvedModel } from '../src/models/spec.ts';
+import type { ResolvedModel } from '../src/models/resolved.ts';
 import { tinyModel, tokens } from './models-util.ts';
 
 const V = 11;
@@ -74,14 +74,17 @@ describe('T13 gradients agree between forms (rel 1e-3)', () => {
     ['selret parallel vs chunk 3', tinyModel('selret', { vocab: V, seqLen: T }), 'form', { form: 'parallel' }, { form: 'chunk', chunk: 3 }],
     [
       'selret key decay parallel vs chunk 4',
-      tinyModel('selret', { vocab: V, seqLen: T, mixer: { granularity: 'key', keyDecayInit: 'spread' } }),
+      tinyModel('selret', { vocab: V, seqLen: T, mixer: { granularity: 'key', key_decay_init: 'spread' } }),
       'form',
       { form: 'parallel' },
       { form: 'chunk', chunk: 4 },
     ],
-    ['mamba chunked vs logdepth', tinyModel('mamba', { vocab: V, seqLen: T }), 'scan', { scan: 'chunked', scanChunk: 3 }, { scan: 'logdepth' }],
-    ['mamba chunked vs sequential', tinyModel('mamba', { vocab: V, seqLen: T }), 'scan', { scan: 'chunked', scanChunk: 4 }, { scan: 'sequential' }],
+    ['mamba chunked vs logdepth', tinyModel('mamba', { vocab: V, seqLen: T }), 'scan', { scan: 'chunked', scan_chunk: 3 }, { scan: 'logdepth' }],
+    ['mamba chunked vs sequential', tinyModel('mamba', { vocab: V, seqLen: T }), 'scan', { scan: 'chunked', scan_chunk: 4 }, { scan: 'sequential' }],
     ['fusion-par retnet parallel vs chunk', tinyModel('fusion-par', { vocab: V, seqLen: T }), 'form', { form: 'parallel' }, { form: 'chunk', chunk: 4 }],
+    ['gla parallel vs chunk 4', tinyModel('gla', { vocab: V, seqLen: T }), 'form', { form: 'parallel' }, { form: 'chunk', chunk: 4 }],
+    ['deltanet parallel vs chunk 4', tinyModel('deltanet', { vocab: V, seqLen: T }), 'form', { form: 'parallel' }, { form: 'chunk', chunk: 4 }],
+    ['deltanet chunk 3 vs recurrent', tinyModel('deltanet', { vocab: V, seqLen: T }), 'form', { form: 'chunk', chunk: 3 }, { form: 'recurrent' }],
   ];
   for (const [name, cfg, key, f1, f2] of cases) {
     it(name, () => {
@@ -96,9 +99,9 @@ describe('T13 gradients agree between forms (rel 1e-3)', () => {
 describe('T14 selret decay gradients', () => {
   it('w_dt, b_dt, A_log: non-zero and equal to central finite differences (float32, rel 2e-2)', () => {
     const T = 5;
-    // decayInit 'mamba' (dt ~ 1e-3..0.1, A ~ U(1, 16)) makes the decay matter at T = 5; with the
+    // decay_init 'mamba' (dt ~ 1e-3..0.1, A ~ U(1, 16)) makes the decay matter at T = 5; with the
     // RetNet init (a ~ -0.03) the b_dt gradient is ~1e-3, the size of float32 finite-difference noise.
-    const cfg = tinyModel('selret', { vocab: V, seqLen: T, d: 8, nLayers: 1, mixer: { decayInit: 'mamba' } });
+    const cfg = tinyModel('selret', { vocab: V, seqLen: T, d: 8, nLayers: 1, mixer: { decay_init: 'mamba' } });
     const m = buildModel(cfg, 4);
     const ids = tokens(B, T, V, 5);
     const targets = tokens(B, T, V, 6);

@@ -58,9 +58,9 @@ describe('init', () => {
     m.dispose();
   });
 
-  it('mamba: S4D-real A_log, D = 1, dt in [dtMin, dtMax], W_out / sqrt(nL)', () => {
+  it('mamba: S4D-real A_log, D = 1, dt in [dt_min, dt_max], W_out / sqrt(nL)', () => {
     const d = 32;
-    const cfg = tinyModel('mamba', { d, mixer: { dState: 16 } });
+    const cfg = tinyModel('mamba', { d, mixer: { d_state: 16 } });
     const m = buildModel(cfg, 5);
     const W = (n: string) => stats(m.weights.get(`layers.0.mixer.${n}`)!);
     const N = 16;

@@ -12,7 +12,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { sparseCrossEntropy } from '../src/backend/compat.ts';
 import { decodeSafetensors, loadCheckpoint, saveCheckpoint } from '../src/models/checkpoint.ts';
 import { buildModel } from '../src/models/model.ts';
-import { countParams, decodeStateFloats, PRESETS } from '../src/models/spec.ts';
+import { decodeStateFloats } from '../src/models/flops.ts';
+import { countParams } from '../src/models/params.ts';
+import { PRESETS } from '../src/models/presets.ts';
 import { expectClose, tinyModel, tokens } from './models-util.ts';
 
 const V = 13;

@@ -4,13 +4,14 @@
  * cpu backend (float32 oracle semantics).
  */
 import * as tf from '@tensorflow/tfjs';
+import type { MixerSpec } from '../src/models/kinds/registry.ts';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Spec } from '../src/models/mixers/common.ts';
+
 import { RetNet } from '../src/models/mixers/retnet.ts';
 import { switchAuxLoss, RoutedMixer } from '../src/models/mixers/routed.ts';
 import { SelectiveRetention } from '../src/models/mixers/selret.ts';
 import { ssdChunk } from '../src/ops/ssd.ts';
-import { decodeAll, expectClose, makeMixer, mixerSpec, randomize } from './models-util.ts';
+import { decodeAll, expectClose, makeMixer, mixerSpec, randomize, type Spec } from './models-util.ts';
 
 const d = 16;
 const T = 13;
@@ -30,30 +31,36 @@ function cases(): [string, Spec][] {
     ['swa W 4', M('swa', { heads: 2, window: 4 })],
     ['retnet parallel', M('retnet', { heads: 2, form: 'parallel' })],
     ['retnet chunk 4', M('retnet', { heads: 2, form: 'chunk', chunk: 4 })],
-    ['retnet recurrent, decaySqrt, layer headNorm', M('retnet', { heads: 2, form: 'recurrent', retScale: 'decaySqrt', headNorm: 'layer' })],
+    ['retnet recurrent, decaySqrt, layer head_norm', M('retnet', { heads: 2, form: 'recurrent', ret_scale: 'decaySqrt', head_norm: 'layer' })],
     ['selret mamba/dt chunk 4', M('selret', { heads: 2, form: 'chunk', chunk: 4 })],
-    ['selret mamba/dt parallel decayInit mamba', M('selret', { heads: 2, form: 'parallel', decayInit: 'mamba' })],
+    ['selret mamba/dt parallel decay_init mamba', M('selret', { heads: 2, form: 'parallel', decay_init: 'mamba' })],
     ['selret gla/none', M('selret', { heads: 2, decay: 'gla', form: 'chunk', chunk: 5 })],
     ['selret fixed/sigmoid', M('selret', { heads: 2, decay: 'fixed', write: 'sigmoid' })],
-    ['selret mamba/complement aMin', M('selret', { heads: 2, write: 'complement', aMin: -3, form: 'chunk', chunk: 4 })],
-    ['selret decaySqrt', M('selret', { heads: 2, retScale: 'decaySqrt', form: 'chunk', chunk: 4 })],
-    ['selret key mamba spread', M('selret', { heads: 2, granularity: 'key', keyDecayInit: 'spread', form: 'chunk', chunk: 4 })],
+    ['selret mamba/complement a_min', M('selret', { heads: 2, write: 'complement', a_min: -3, form: 'chunk', chunk: 4 })],
+    ['selret decaySqrt', M('selret', { heads: 2, ret_scale: 'decaySqrt', form: 'chunk', chunk: 4 })],
+    ['selret key mamba spread', M('selret', { heads: 2, granularity: 'key', key_decay_init: 'spread', form: 'chunk', chunk: 4 })],
     ['selret key gla parallel', M('selret', { heads: 2, granularity: 'key', decay: 'gla', form: 'parallel' })],
-    ['mamba chunked', M('mamba', { dState: 8, scanChunk: 4 })],
-    ['mamba logdepth innerNorms bias', M('mamba', { dState: 8, scan: 'logdepth', innerNorms: true, bias: true })],
-    ['mamba2', M('mamba2', { dState: 8, headDim: 8, chunk: 4 })],
-    ['mamba2 groups 2', M('mamba2', { dState: 8, headDim: 8, nGroups: 2, chunk: 5, bias: true })],
+    ['mamba chunked', M('mamba', { d_state: 8, scan_chunk: 4 })],
+    ['mamba logdepth inner_norms bias', M('mamba', { d_state: 8, scan: 'logdepth', inner_norms: true, bias: true })],
+    ['mamba2', M('mamba2', { d_state: 8, head_dim: 8, chunk: 4 })],
+    ['mamba2 groups 2', M('mamba2', { d_state: 8, head_dim: 8, n_groups: 2, chunk: 5, bias: true })],
+    ['deltanet chunk 4', M('deltanet', { heads: 2, chunk: 4 })],
+    ['deltanet parallel', M('deltanet', { heads: 2, form: 'parallel' })],
   ];
-  const par = (merge: string, branches: Spec[]): Spec => ({ kind: 'parallel', branches, merge, widthScale: 1 });
-  const rout = (routing: string, stateSkip: boolean, branches: Spec[]): Spec => ({ kind: 'routed', branches, routing, temperature: 1, auxLossCoef: 0.01, stateSkip });
-  list.push(['parallel normMean [attn, mamba]', par('normMean', [M('attn', { heads: 2 }), M('mamba', { dState: 8 })])]);
-  list.push(['parallel normGateStatic [retnet, mamba2]', par('normGateStatic', [M('retnet', { heads: 2 }), M('mamba2', { dState: 8, headDim: 8 })])]);
-  list.push(['parallel normGateToken [retnet, mamba]', par('normGateToken', [M('retnet', { heads: 2, form: 'chunk', chunk: 4 }), M('mamba', { dState: 8 })])]);
+  const par = (merge: 'normMean' | 'normGateStatic' | 'normGateToken', branches: MixerSpec[]): Spec => ({ kind: 'parallel', branches, merge, width_scale: 1 });
+  const rout = (routing: 'soft' | 'top1', state_skip: boolean, branches: MixerSpec[]): Spec => ({ kind: 'routed', branches, routing, temperature: 1, aux_loss_coef: 0.01, state_skip });
+  list.push(['parallel normMean [attn, mamba]', par('normMean', [M('attn', { heads: 2 }), M('mamba', { d_state: 8 })])]);
+  list.push(['parallel normGateStatic [retnet, mamba2]', par('normGateStatic', [M('retnet', { heads: 2 }), M('mamba2', { d_state: 8, head_dim: 8 })])]);
+  list.push(['parallel normGateToken [retnet, mamba]', par('normGateToken', [M('retnet', { heads: 2, form: 'chunk', chunk: 4 }), M('mamba', { d_state: 8 })])]);
   list.push(['routed soft [selret, attn]', rout('soft', false, [M('selret', { heads: 2 }), M('attn', { heads: 2 })])]);
   list.push(['routed top1 [selret, attn]', rout('top1', false, [M('selret', { heads: 2 }), M('attn', { heads: 2 })])]);
   list.push([
-    'routed top1 stateSkip [selret, swa, mamba, mamba2]',
-    rout('top1', true, [M('selret', { heads: 2, form: 'chunk', chunk: 4 }), M('swa', { heads: 2, window: 5 }), M('mamba', { dState: 8 }), M('mamba2', { dState: 8, headDim: 8 })]),
+    'routed top1 state_skip [selret, swa, mamba, mamba2]',
+    rout('top1', true, [M('selret', { heads: 2, form: 'chunk', chunk: 4 }), M('swa', { heads: 2, window: 5 }), M('mamba', { d_state: 8 }), M('mamba2', { d_state: 8, head_dim: 8 })]),
+  ]);
+  list.push([
+    'routed top1 stateSkip [deltanet, attn]',
+    rout('top1', true, [M('deltanet', { heads: 2, chunk: 3 }), M('attn', { heads: 2 })]),
   ]);
   return list;
 }
@@ -126,7 +133,7 @@ describe('T9 reductions (models.md 5.8)', () => {
     const H = 2;
     const N = 4;
     const P = 3;
-    const s = makeMixer(M('selret', { heads: H, dqk: H * N, dvt: H * P, rope: false, decayInit: 'mamba' }), d, T, 6);
+    const s = makeMixer(M('selret', { heads: H, dqk: H * N, dvt: H * P, rope: false, decay_init: 'mamba' }), d, T, 6);
     const sm = s.mixer as SelectiveRetention;
     tf.tidy(() => {
       const u = input(13);
@@ -149,10 +156,10 @@ describe('T9 reductions (models.md 5.8)', () => {
 });
 
 describe('T16 per-head norm', () => {
-  for (const headNorm of ['rms', 'layer']) {
-    it(`${headNorm}: permuting heads permutes outputs; scaling one head's core output leaves the output unchanged`, () => {
+  for (const head_norm of ['rms', 'layer']) {
+    it(`${head_norm}: permuting heads permutes outputs; scaling one head's core output leaves the output unchanged`, () => {
       const H = 4;
-      const r = makeMixer(M('retnet', { heads: H, headNorm, headNormEps: 1e-6 }), d, T, 8);
+      const r = makeMixer(M('retnet', { heads: H, head_norm, head_norm_eps: 1e-6 }), d, T, 8);
       const rm = r.mixer as RetNet;
       tf.tidy(() => {
         const u = input(14);
@@ -176,9 +183,9 @@ describe('T16 per-head norm', () => {
 
 describe('T17 parallel/routed layers', () => {
   it('normGateToken with zero init == normMean (same branch weights)', () => {
-    const branches = [M('attn', { heads: 2 }), M('mamba', { dState: 8 })];
-    const a = makeMixer({ kind: 'parallel', branches, merge: 'normMean', widthScale: 1 }, d, T, 21);
-    const b = makeMixer({ kind: 'parallel', branches, merge: 'normGateToken', widthScale: 1 }, d, T, 21);
+    const branches = [M('attn', { heads: 2 }), M('mamba', { d_state: 8 })];
+    const a = makeMixer({ kind: 'parallel', branches, merge: 'normMean', width_scale: 1 }, d, T, 21);
+    const b = makeMixer({ kind: 'parallel', branches, merge: 'normGateToken', width_scale: 1 }, d, T, 21);
     tf.tidy(() => {
       const u = input(15);
       expectClose(b.mixer.forward(u).y, a.mixer.forward(u).y, 1e-6, 1e-5, 'gate == mean');
@@ -209,7 +216,7 @@ describe('T19 routed top1 Switch aux loss', () => {
   });
 
   it('the routed layer reports coef * nb * sum frac * meanP of its own router', () => {
-    const spec: Spec = { kind: 'routed', branches: [M('attn', { heads: 2 }), M('mamba', { dState: 8 })], routing: 'top1', temperature: 0.5, auxLossCoef: 0.1, stateSkip: false };
+    const spec: Spec = { kind: 'routed', branches: [M('attn', { heads: 2 }), M('mamba', { d_state: 8 })], routing: 'top1', temperature: 0.5, aux_loss_coef: 0.1, state_skip: false };
     const h = makeMixer(spec, d, T, 2);
     randomize(h.store, /w_r$/, 1.0);
     const rm = h.mixer as RoutedMixer;

@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { registerModels } from '../src/commands/models.ts';
 import { UserError } from '../src/errors.ts';
 import { modelCatalog } from '../src/models/catalog.ts';
-import { mixerSchemas, MIXER_KINDS, PRESETS } from '../src/models/spec.ts';
+import { mixerSchemas, MIXER_KINDS } from '../src/models/kinds/registry.ts';
+import { PRESETS } from '../src/models/presets.ts';
 
 async function runModels(args: string[]): Promise<string> {
   const chunks: string[] = [];
@@ -49,7 +50,7 @@ describe('model catalog', () => {
 describe('seqlab models', () => {
   it('prints tables of mixers, patterns and presets', async () => {
     const out = await runModels([]);
-    for (const word of ['## Mixer kinds', '## Pattern types', '## Presets', 'selret', 'decayInit', 'fusion-route', 'sharedAttn']) expect(out).toContain(word);
+    for (const word of ['## Mixer kinds', '## Pattern types', '## Presets', 'selret', 'decay_init', 'fusion-route', 'sharedAttn']) expect(out).toContain(word);
   });
 
   it('--preset shows the layer expansion at the requested size', async () => {

@@ -1,22 +1,18 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { UserError } from '../src/errors.ts';
-import { layerFlops, mixerFlops } from '../src/models/flops.ts';
-import { layerParams } from '../src/models/params.ts';
+import { z } from 'zod';
+import { parseConfig } from '../src/config/load.ts';
+import { storedModelProblem } from '../src/models/checkpoint.ts';
+import { UserError, UserErrors } from '../src/errors.ts';
+import { decodeStateFloats, flopsPerToken, layerFlops, mixerFlops } from '../src/models/flops.ts';
+import { FIELD_KINDS, MIXER_KINDS, MIXERS, mixerFieldSchema, mixerOverridesSchema, type MixerSpec } from '../src/models/kinds/registry.ts';
+import { layerSchema, parallelSchema, patternSchema, routedSchema, type PatternInput } from '../src/models/layer.ts';
+import { countParams, layerParams } from '../src/models/params.ts';
 import { expandPattern, ratioOffsets, summarizeLayers } from '../src/models/patterns.ts';
-import {
-  countParams,
-  decodeStateFloats,
-  flopsPerToken,
-  modelSchema,
-  patternSchema,
-  PRESETS,
-  resolveModelInput,
-  type LayerSpec,
-  type MixerSpec,
-  type ModelConfigInput,
-  type PatternInput,
-  type ResolvedModel,
-} from '../src/models/spec.ts';
+import { PRESETS } from '../src/models/presets.ts';
+import type { LayerSpec, ResolvedModel } from '../src/models/resolved.ts';
+import { modelSchema, resolveModelInput, type ModelConfigInput } from '../src/models/spec.ts';
 
 const ctx = { vocabSize: 257, seqLen: 256 };
 const resolve = (m: ModelConfigInput, c = ctx) => resolveModelInput(m, c);
@@ -46,13 +42,13 @@ describe('T18 pattern expansion', () => {
     expect(m.layers[0]!.ffn).toBeNull();
   });
 
-  it('hierarchical lowFraction 0.5 with 6 layers gives [low x3, high x3]', () => {
-    const pattern: PatternInput = { type: 'hierarchical', low: { mixer: { kind: 'mamba' } }, high: { mixer: { kind: 'retnet' } }, lowFraction: 0.5 };
+  it('hierarchical low_fraction 0.5 with 6 layers gives [low x3, high x3]', () => {
+    const pattern: PatternInput = { type: 'hierarchical', low: { mixer: { kind: 'mamba' } }, high: { mixer: { kind: 'retnet' } }, low_fraction: 0.5 };
     const m = resolve({ n_layers: 6, pattern });
     expect(kinds(m)).toEqual(['mamba', 'mamba', 'mamba', 'retnet', 'retnet', 'retnet']);
     expect(kinds(resolve({ preset: 'fusion-hier', n_layers: 6 }))).toEqual(kinds(m));
-    // lowFraction 0.25 of 8 layers: 2 low layers
-    const p2 = patternSchema.parse({ ...pattern, lowFraction: 0.25, nLayers: 8 });
+    // low_fraction 0.25 of 8 layers: 2 low layers
+    const p2 = patternSchema.parse({ ...pattern, low_fraction: 0.25, n_layers: 8 });
     expect(expandPattern(p2, 99).layers.map((l) => (l === 'shared' ? l : l.mixer.kind))).toEqual(['mamba', 'mamba', ...Array(6).fill('retnet')]);
   });
 
@@ -111,16 +107,16 @@ describe('T18 pattern expansion', () => {
     const p = h.layers[0]!.mixer;
     if (p.kind !== 'parallel') throw new Error('expected parallel');
     expect(p.branches[0]).toMatchObject({ kind: 'attn', heads: 2, dh: 64 });
-    expect(p.branches[1]).toMatchObject({ kind: 'mamba', dInner: 256, dtRank: 16 });
+    expect(p.branches[1]).toMatchObject({ kind: 'mamba', d_inner: 256, dt_rank: 16 });
     const fp = resolve({ preset: 'fusion-par', d_model: 256 }).layers[0]!.mixer;
     if (fp.kind !== 'parallel') throw new Error('expected parallel');
     expect(fp.branches[0]).toMatchObject({ kind: 'retnet', heads: 2, dqk: 128, dvt: 216 });
     expect(fp.merge).toBe('normGateToken');
-    const one = resolve({ d_model: 64, pattern: { type: 'uniform', layer: { mixer: { kind: 'parallel', branches: [{ kind: 'attn', heads: 1 }, { kind: 'mamba2', headDim: 16 }] } } } });
+    const one = resolve({ d_model: 64, pattern: { type: 'uniform', layer: { mixer: { kind: 'parallel', branches: [{ kind: 'attn', heads: 1 }, { kind: 'mamba2', head_dim: 16 }] } } } });
     const b = one.layers[0]!.mixer;
     if (b.kind !== 'parallel') throw new Error('expected parallel');
     expect(b.branches[0]).toMatchObject({ heads: 1, dh: 32 });
-    expect(b.branches[1]).toMatchObject({ dInner: 64 });
+    expect(b.branches[1]).toMatchObject({ d_inner: 64 });
     const r = resolve({ preset: 'fusion-route' }).layers[0]!.mixer;
     if (r.kind !== 'routed') throw new Error('expected routed');
     expect(r.branches.map((x) => x.kind)).toEqual(['selret', 'attn']);
@@ -148,26 +144,26 @@ describe('T18 pattern expansion', () => {
 describe('resolution: defaults, overrides and errors', () => {
   it('fills the 10.3 defaults and resolves auto fields from d_model and seq_len', () => {
     const r = mixerOf(resolve({ preset: 'retnet' }).layers[0]!);
-    expect(r).toMatchObject({ kind: 'retnet', heads: 4, dqk: 256, dvt: 432, headNorm: 'rms', headNormEps: 1e-6, ropeFreqs: 'torchscale', retScale: 'none', form: 'parallel', chunk: 64 });
+    expect(r).toMatchObject({ kind: 'retnet', heads: 4, dqk: 256, dvt: 432, head_norm: 'rms', head_norm_eps: 1e-6, rope_freqs: 'torchscale', ret_scale: 'none', form: 'parallel', chunk: 64 });
     expect(mixerOf(resolve({ preset: 'retnet' }, { vocabSize: 10, seqLen: 1024 }).layers[0]!)).toMatchObject({ form: 'chunk' });
     const s = mixerOf(resolve({ preset: 'selret' }).layers[0]!);
-    expect(s).toMatchObject({ decay: 'mamba', write: 'dt', granularity: 'head', decayInit: 'retnet', tau: 16, aMin: -Infinity, rope: true });
+    expect(s).toMatchObject({ decay: 'mamba', write: 'dt', granularity: 'head', decay_init: 'retnet', tau: 16, a_min: -Infinity, rope: true });
     const mb = mixerOf(resolve({ preset: 'mamba', d_model: 100 }).layers[0]!);
-    expect(mb).toMatchObject({ dState: 16, dConv: 4, dInner: 200, dtRank: 7, scan: 'chunked', scanChunk: 16, convBias: true, bias: false });
+    expect(mb).toMatchObject({ d_state: 16, d_conv: 4, d_inner: 200, dt_rank: 7, scan: 'chunked', scan_chunk: 16, conv_bias: true, bias: false });
     const m2 = mixerOf(resolve({ preset: 'mamba2' }).layers[0]!);
-    expect(m2).toMatchObject({ dState: 64, headDim: 64, nGroups: 1, dInner: 512, aInitRange: [1, 16], chunk: 64, normEps: 1e-5 });
+    expect(m2).toMatchObject({ d_state: 64, head_dim: 64, n_groups: 1, d_inner: 512, a_init_range: [1, 16], chunk: 64, norm_eps: 1e-5 });
     const a = resolve({ preset: 'transformer' });
-    expect(mixerOf(a.layers[0]!)).toMatchObject({ heads: 4, dh: 64, rope: true, ropeFreqs: 'standard', ropeBase: 10000, bias: false });
+    expect(mixerOf(a.layers[0]!)).toMatchObject({ heads: 4, dh: 64, rope: true, rope_freqs: 'standard', rope_base: 10000, bias: false });
     expect(a).toMatchObject({ norm: 'rms', norm_eps: 1e-5, tie_embeddings: true, abs_pos: 'none', vocab_size: 257, seq_len: 256 });
   });
 
   it('model.mixer overrides reach every mixer that has the field, including parallel branches', () => {
     const m = resolve({ preset: 'fusion-selret', mixer: { decay: 'gla', chunk: 32 } });
     expect(mixerOf(m.layers[0]!)).toMatchObject({ decay: 'gla', write: 'none', chunk: 32 });
-    const p = resolve({ preset: 'fusion-par', heads: 8, mixer: { dState: 8 } }).layers[0]!.mixer;
+    const p = resolve({ preset: 'fusion-par', heads: 8, mixer: { d_state: 8 } }).layers[0]!.mixer;
     if (p.kind !== 'parallel') throw new Error('expected parallel');
-    expect(p.branches[0]).toMatchObject({ heads: 4 }); // 8 heads x widthScale 0.5
-    expect(p.branches[1]).toMatchObject({ dState: 8 });
+    expect(p.branches[0]).toMatchObject({ heads: 4 }); // 8 heads x width_scale 0.5
+    expect(p.branches[1]).toMatchObject({ d_state: 8 });
     const t = resolve({ preset: 'transformer', ffn: 'swiglu', ffn_hidden: 100 });
     expect(t.layers[0]!.ffn).toEqual({ kind: 'swiglu', hidden: 100, bias: false });
     expect(resolve({ preset: 'retnet', ffn: 'none' }).layers[0]!.ffn).toBeNull();
@@ -182,8 +178,8 @@ describe('resolution: defaults, overrides and errors', () => {
     expect(countParams(resolve({ preset: 'mamba', heads: 8 }))).toEqual(countParams(resolve({ preset: 'mamba' }))); // shorthand: no heads, no-op
     expectUserError(() => resolve({ preset: 'retnet', mixer: { dvt: 430 } }), 'model.mixer.dvt');
     expectUserError(() => resolve({ preset: 'selret', mixer: { decay: 'gla', write: 'dt' } }), 'model.mixer.write');
-    expectUserError(() => resolve({ preset: 'mamba2', d_model: 80 }), 'model.mixer.headDim');
-    expectUserError(() => resolve({ preset: 'selret', mixer: { granularity: 'key', intraMode: 'factorized' } }), 'model.mixer.intraMode');
+    expectUserError(() => resolve({ preset: 'mamba2', d_model: 80 }), 'model.mixer.head_dim');
+    expectUserError(() => resolve({ preset: 'selret', mixer: { granularity: 'key', intra_mode: 'factorized' } }), 'model.mixer.intra_mode');
     expectUserError(() => resolve({ preset: 'mamba', mixer: { expand: 1.3 } }), 'model.mixer.expand');
     expectUserError(() => resolve({ n_layers: 4, pattern: { type: 'interleave', base: { mixer: { kind: 'mamba' } }, minority: { mixer: { kind: 'attn' } }, period: 4, offsets: [4] } }), 'model.pattern.offsets');
     // strict schemas: unknown keys and enum values are zod issues with a path
@@ -196,12 +192,12 @@ describe('resolution: defaults, overrides and errors', () => {
   });
 
   it('resolution is deterministic and leaves the config untouched', () => {
-    const cfg = modelSchema.parse({ preset: 'fusion-par', heads: 8, mixer: { dState: 8, chunk: 16 } });
+    const cfg = modelSchema.parse({ preset: 'fusion-par', heads: 8, mixer: { d_state: 8, chunk: 16 } });
     const before = JSON.stringify(cfg);
     const a = resolve(cfg);
     expect(JSON.stringify(cfg)).toBe(before);
     expect(resolve(cfg)).toEqual(a);
-    const user = modelSchema.parse({ n_layers: 2, pattern: { type: 'uniform', layer: { mixer: { kind: 'mamba2' } } }, mixer: { dState: 4, aInitRange: [2, 4] } });
+    const user = modelSchema.parse({ n_layers: 2, pattern: { type: 'uniform', layer: { mixer: { kind: 'mamba2' } } }, mixer: { d_state: 4, a_init_range: [2, 4] } });
     const snapshot = JSON.stringify(user);
     const r = resolve(user);
     expect(JSON.stringify(user)).toBe(snapshot);
@@ -209,10 +205,104 @@ describe('resolution: defaults, overrides and errors', () => {
     expect(r.preset).toBe('custom');
   });
 
-  it('aMin survives a JSON round trip (null = no clamp)', () => {
-    const m = resolve({ preset: 'selret', mixer: { aMin: null } });
-    expect(mixerOf(m.layers[0]!)).toMatchObject({ aMin: -Infinity });
-    expect(mixerOf(resolve({ preset: 'selret', mixer: { aMin: -2 } }).layers[0]!)).toMatchObject({ aMin: -2 });
+  it('a_min survives a JSON round trip (null = no clamp)', () => {
+    const m = resolve({ preset: 'selret', mixer: { a_min: null } });
+    expect(mixerOf(m.layers[0]!)).toMatchObject({ a_min: -Infinity });
+    expect(mixerOf(resolve({ preset: 'selret', mixer: { a_min: -2 } }).layers[0]!)).toMatchObject({ a_min: -2 });
+  });
+});
+
+describe('the mixer registry drives the schemas and the counts', () => {
+  it('a field shared by several kinds has one type (so model.mixer.<field> means one thing)', () => {
+    for (const [f, ks] of FIELD_KINDS) {
+      const types = ks.map((k) => {
+        const j = z.toJSONSchema(mixerFieldSchema(k, f), { unrepresentable: 'any', io: 'input' }) as Record<string, unknown>;
+        delete j.description;
+        delete j.default;
+        delete j.$schema;
+        return JSON.stringify(j);
+      });
+      expect(new Set(types).size, `${f} (${ks.join(', ')})`).toBe(1);
+    }
+    // every kind field is an override, and every override belongs to a kind
+    const overrides = Object.keys((mixerOverridesSchema as unknown as { shape: object }).shape).sort();
+    expect(overrides).toEqual([...FIELD_KINDS.keys()].sort());
+    for (const m of MIXERS) for (const f of Object.keys(m.schema.shape)) if (f !== 'kind') expect(overrides).toContain(f);
+  });
+
+  it('the layer schema accepts exactly the registered kinds plus the combinators', () => {
+    for (const k of MIXER_KINDS) expect(layerSchema.safeParse({ mixer: { kind: k } }).success, k).toBe(true);
+    expect(layerSchema.safeParse({ mixer: { kind: 'lstm' } }).success).toBe(false);
+  });
+
+  it('the pure half (schemas, resolution, counts, catalog) never imports TensorFlow.js', () => {
+    const seen = new Set<string>();
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const src = fs.readFileSync(file, 'utf8');
+      expect(src, file).not.toMatch(/from '@tensorflow/);
+      for (const m of src.matchAll(/^(?:import|export)[^;]*?from '(\.[^']+)'/gms)) visit(path.resolve(path.dirname(file), m[1]!));
+    };
+    for (const f of ['spec.ts', 'catalog.ts', 'params.ts', 'flops.ts']) visit(path.resolve('src/models', f));
+    expect([...seen].some((f) => f.endsWith(path.join('kinds', 'registry.ts')))).toBe(true);
+  });
+
+  it('src/models and src/ops have no import cycles (value or type-level)', () => {
+    const deps = (file: string): string[] =>
+      [...fs.readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^;]*?from '(\.[^']+)'/gms)].map((m) => path.resolve(path.dirname(file), m[1]!));
+    const files = ['src/models', 'src/models/kinds', 'src/models/mixers', 'src/ops'].flatMap((dir) =>
+      fs.readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => path.resolve(dir, f)),
+    );
+    const done = new Set<string>();
+    const visit = (f: string, trail: string[]): void => {
+      expect(trail, `cycle: ${[...trail, f].map((x) => path.relative('src', x)).join(' -> ')}`).not.toContain(f);
+      if (done.has(f) || !f.includes(`${path.sep}src${path.sep}`)) return;
+      for (const d of deps(f)) visit(d, [...trail, f]);
+      done.add(f);
+    };
+    for (const f of files) visit(f, []);
+  });
+
+  it('config keys are snake_case; the old camelCase spelling gets a did-you-mean', () => {
+    for (const f of [...FIELD_KINDS.keys(), ...Object.keys(parallelSchema.shape), ...Object.keys(routedSchema.shape)]) expect(f, f).toMatch(/^[a-z][a-z0-9_]*$/);
+    const errors = (raw: Record<string, unknown>): string => {
+      try {
+        parseConfig(raw, (keys) => keys.join('.'));
+      } catch (e) {
+        expect(e).toBeInstanceOf(UserErrors);
+        return (e as UserErrors).messages.join('\n');
+      }
+      return '';
+    };
+    const old: [string, string][] = [['dState', 'd_state'], ['dtRank', 'dt_rank'], ['retScale', 'ret_scale'], ['dtInitFloor', 'dt_init_floor'], ['aInitRange', 'a_init_range'], ['headNormEps', 'head_norm_eps']];
+    for (const [camel, snake] of old) {
+      expect(errors({ model: { mixer: { [camel]: 1 } } })).toContain(`model.mixer.${camel}: unknown key (did you mean "${snake}"?)`);
+      expect(errors({ model: { pattern: { type: 'uniform', layer: { mixer: { kind: FIELD_KINDS.get(snake)![0], [camel]: 1 } } } } })).toContain(`did you mean "${snake}"?`);
+    }
+    expect(errors({ model: { pattern: { type: 'uniform', nLayers: 2, layer: { mixer: { kind: 'attn' } } } } })).toContain('did you mean "n_layers"?');
+    expect(errors({ model: { pattern: { type: 'uniform', layer: { mixer: { kind: 'parallel', widthScale: 1, branches: [{ kind: 'attn' }, { kind: 'mamba' }] } } } } })).toContain('did you mean "width_scale"?');
+  });
+
+  it('a stored config from before the snake_case keys is named, not built', () => {
+    const m = resolve({ preset: 'fusion-par', n_layers: 2 });
+    expect(storedModelProblem(m)).toBeUndefined();
+    const old = JSON.parse(JSON.stringify(m).replace(/"d_state"/g, '"dState"')) as ResolvedModel;
+    expect(storedModelProblem(old)).toBe('layers.0.mixer.branches.1: mamba mixer lacks d_state (written by an older seqlab?)');
+    const bad = JSON.parse(JSON.stringify(m).replace(/"retnet"/g, '"retnet9"')) as ResolvedModel;
+    expect(storedModelProblem(bad)).toBe("layers.0.mixer.branches.0: unknown mixer kind 'retnet9'");
+  });
+
+  it('presets that expand alike resolve alike (one run id): fusion-selret is selret', () => {
+    const a = resolve({ preset: 'selret', n_layers: 3 });
+    const b = resolve({ preset: 'fusion-selret', n_layers: 3 });
+    expect(b).toEqual(a);
+    expect(b.preset).toBe('selret');
+    expect(resolve({ preset: 'fusion-alt' }).preset).toBe('fusion-alt');
+    // gla is selret with the GLA decay per key pair (and so no write gate); deltanet its own kind
+    expect(mixerOf(resolve({ preset: 'gla' }).layers[0]!)).toMatchObject({ kind: 'selret', decay: 'gla', granularity: 'key', write: 'none' });
+    expect(resolve({ preset: 'gla' }).layers[0]!.ffn?.kind).toBe('swiglu');
+    expect(resolve({ preset: 'deltanet' }).layers.map((l) => [l.mixer.kind, l.ffn?.kind])).toEqual(Array(6).fill(['deltanet', 'swiglu']));
   });
 });
 
@@ -226,7 +316,7 @@ const one = (m: ModelConfigInput, c = ctx) => {
 describe('T20 parameter counts (models.md 7)', () => {
   it('Mamba-1 check value: d 768, 24 layers, V 50280 -> 3,771,648 per layer, 129,135,360 total', () => {
     const { r, layer } = one({ preset: 'mamba', d_model: 768, n_layers: 24 }, { vocabSize: 50280, seqLen: 1024 });
-    expect(mixerOf(r.layers[0]!)).toMatchObject({ dInner: 1536, dState: 16, dtRank: 48, dConv: 4 });
+    expect(mixerOf(r.layers[0]!)).toMatchObject({ d_inner: 1536, d_state: 16, dt_rank: 48, d_conv: 4 });
     expect(layer).toBe(3_771_648);
     expect(countParams(r).params).toBe(129_135_360);
   });
@@ -266,9 +356,9 @@ describe('T20 parameter counts (models.md 7)', () => {
     // mamba: bias adds 2 din + d, no conv bias removes din, inner norms add R + 2N
     const mamba = one({ preset: 'mamba' }).layer;
     expect(one({ preset: 'mamba', mixer: { bias: true } }).layer - mamba).toBe(2 * 512 + d);
-    expect(one({ preset: 'mamba', mixer: { convBias: false } }).layer - mamba).toBe(-512);
-    expect(one({ preset: 'mamba', mixer: { innerNorms: true } }).layer - mamba).toBe(16 + 32);
-    // parallel: branches + nb d (RMS_b) [+ d nb + nb token gate]; hymba at d 256 (widthScale 0.5)
+    expect(one({ preset: 'mamba', mixer: { conv_bias: false } }).layer - mamba).toBe(-512);
+    expect(one({ preset: 'mamba', mixer: { inner_norms: true } }).layer - mamba).toBe(16 + 32);
+    // parallel: branches + nb d (RMS_b) [+ d nb + nb token gate]; hymba at d 256 (width_scale 0.5)
     const hy = one({ preset: 'hymba' });
     const attnHalf = 4 * d * 128;
     const mambaHalf = 3 * d * 256 + 256 * (4 + 2 * 16 + 3 * 16 + 3);

@@ -8,7 +8,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sparseCrossEntropy } from '../src/backend/compat.ts';
 import { buildModel } from '../src/models/model.ts';
-import { PRESETS, type ResolvedModel } from '../src/models/spec.ts';
+import { PRESETS } from '../src/models/presets.ts';
+import type { ResolvedModel } from '../src/models/resolved.ts';
 import { tinyModel, tokens } from './models-util.ts';
 
 const V = 16;

@@ -1,9 +1,14 @@
 /** Shared helpers of the model tests (tiny configs, tolerance checks, mixer harness). */
 import * as tf from '@tensorflow/tfjs';
 import { ParamStore } from '../src/models/init.ts';
-import type { Mixer, MixerContext, Spec } from '../src/models/mixers/common.ts';
+import { mixerSchemas, resolveMixer, type MixerSpec } from '../src/models/kinds/registry.ts';
+import type { BuildSpec, Mixer, MixerContext } from '../src/models/mixers/common.ts';
 import { buildMixer } from '../src/models/mixers/registry.ts';
-import { mixerSchemas, resolveMixer, resolveModelInput, type ResolvedModel } from '../src/models/spec.ts';
+import type { ResolvedModel } from '../src/models/resolved.ts';
+import { resolveModelInput } from '../src/models/spec.ts';
+
+/** What the mixer harness builds: a resolved kind or a parallel / routed combinator of them. */
+export type Spec = BuildSpec;
 
 /** max|x - y| <= atol + rtol * max|y| (models.md 12); returns the max deviation for messages. */
 export function expectClose(x: tf.Tensor, y: tf.Tensor, atol: number, rtol: number, what = ''): number {
@@ -28,7 +33,7 @@ export function tinyModel(preset: string, opts: { seqLen?: number; vocab?: numbe
   const base = { preset, d_model: d, n_layers: nLayers };
   const ctx = { vocabSize: opts.vocab ?? 13, seqLen: opts.seqLen ?? 16 };
   // Overrides a preset lacks are user errors: drop the field the error names and retry.
-  const mixer: Record<string, unknown> = { headDim: 8, dState: 8, chunk: 4, ...opts.mixer };
+  const mixer: Record<string, unknown> = { head_dim: 8, d_state: 8, chunk: 4, ...opts.mixer };
   let heads = true;
   for (;;) {
     const cfg: Record<string, unknown> = { ...base, ...(heads ? { heads: 2 } : {}), ...(Object.keys(mixer).length ? { mixer } : {}) };
@@ -45,8 +50,8 @@ export function tinyModel(preset: string, opts: { seqLen?: number; vocab?: numbe
 }
 
 /** Resolve one mixer spec of a kind (defaults filled) at width d. */
-export function mixerSpec(kind: keyof typeof mixerSchemas, fields: Record<string, unknown>, d: number, T: number): Spec {
-  return resolveMixer(mixerSchemas[kind].parse({ kind, ...fields }) as never, d, T, 'test') as unknown as Spec;
+export function mixerSpec(kind: keyof typeof mixerSchemas, fields: Record<string, unknown>, d: number, T: number): MixerSpec {
+  return resolveMixer(mixerSchemas[kind].parse({ kind, ...fields }), d, T, 'test');
 }
 
 export interface MixerHarness {

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
+import { retention } from '../src/ops/retention-forms.ts';
 import {
   retentionKeyChunk,
   retentionKeyParallel,
@@ -28,14 +29,22 @@ describe('retention core (per-key decay)', () => {
       tf.tidy(() => {
         const Q = t(q, [B, H, T, dk]), K = t(k, [B, H, T, dk]), V = t(v, [B, H, T, dv]), A = t(a, [B, H, T, dk]);
         const S0 = t(s0, [B, H, dk, dv]) as tf.Tensor4D;
-        assertClose(retentionKeyParallel(Q, K, V, A), ref.o, 1e-5, 1e-4, `T=${T} parallel`);
-        const rec = retentionKeyRecurrent(Q, K, V, A, S0);
+        assertClose(retentionKeyParallel(Q, K, V, A).o, ref.o, 1e-5, 1e-4, `T=${T} parallel`);
+        const par = retentionKeyParallel(Q, K, V, A, { initialState: S0, outputFinalState: true });
+        assertClose(par.o, ref0.o, 1e-5, 1e-4, `T=${T} parallel from S0`);
+        assertClose(par.state!, ref0.state, 1e-5, 1e-4, `T=${T} parallel state`);
+        const rec = retentionKeyRecurrent(Q, K, V, A, { initialState: S0, outputFinalState: true });
         assertClose(rec.o, ref0.o, 1e-5, 1e-4, `T=${T} recurrent`);
-        assertClose(rec.state, ref0.state, 1e-5, 1e-4, `T=${T} recurrent state`);
+        assertClose(rec.state!, ref0.state, 1e-5, 1e-4, `T=${T} recurrent state`);
+        for (const form of ['parallel', 'chunk', 'recurrent'] as const) {
+          const r = retention(form, Q, K, V, A, { chunk: 4, initialState: S0, outputFinalState: true }); // a [B, H, T, dk]: per key
+          assertClose(r.o, ref0.o, 1e-5, 1e-4, `T=${T} retention(${form})`);
+          assertClose(r.state!, ref0.state, 1e-5, 1e-4, `T=${T} retention(${form}) state`);
+        }
         for (const C of [1, 4, 16, 64]) {
-          const pw = retentionKeyChunk(Q, K, V, A, { chunk: C, state0: S0 });
+          const pw = retentionKeyChunk(Q, K, V, A, { chunk: C, initialState: S0, outputFinalState: true });
           assertClose(pw.o, ref0.o, 1e-5, 1e-4, `T=${T} C=${C} pairwise`);
-          assertClose(pw.state, ref0.state, 1e-5, 1e-4, `T=${T} C=${C} pairwise state`);
+          assertClose(pw.state!, ref0.state, 1e-5, 1e-4, `T=${T} C=${C} pairwise state`);
         }
       });
       // factorized: only with a >= aMin = -1 and C <= 60; rebuild a without the -60 spike
@@ -47,9 +56,10 @@ describe('retention core (per-key decay)', () => {
             chunk: C,
             intraMode: 'factorized',
             aMin: -1,
+            outputFinalState: true,
           });
           assertClose(f.o, reff.o, 1e-5, 1e-4, `T=${T} C=${C} factorized`);
-          assertClose(f.state, reff.state, 1e-5, 1e-4, `T=${T} C=${C} factorized state`);
+          assertClose(f.state!, reff.state, 1e-5, 1e-4, `T=${T} C=${C} factorized state`);
         }
       });
     }
@@ -76,7 +86,7 @@ describe('retention core (per-key decay)', () => {
       const Q = t(q, [B, H, T, dk]), V = t(v, [B, H, T, dv]);
       const gr = g((A, K) => retentionKeyRecurrent(Q, K, V, A).o);
       const gc = g((A, K) => retentionKeyChunk(Q, K, V, A, { chunk: 4 }).o);
-      const gp = g((A, K) => retentionKeyParallel(Q, K, V, A));
+      const gp = g((A, K) => retentionKeyParallel(Q, K, V, A).o);
       assertClose(gc[0], gr[0], 0, 1e-3, 'da chunk');
       assertClose(gp[0], gr[0], 0, 1e-3, 'da parallel');
       assertClose(gc[1], gr[1], 0, 1e-3, 'dk chunk');

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
+import { decaySqrtNormalizer, retention } from '../src/ops/retention-forms.ts';
 import {
-  decaySqrtScale,
   retentionChunk,
   retentionParallel,
   retentionRecurrent,
@@ -48,15 +48,23 @@ function checkAllForms(
     const V = t(v, [B, H, T, dv]);
     const A = t(a, [B, H, T]);
     const S0 = state0 ? (t(state0, [B, H, dk, dv]) as tf.Tensor4D) : undefined;
-    if (!S0) assertClose(retentionParallel(Q, K, V, A), ref.o, ATOL, RTOL, `${label} parallel`);
-    const rec = retentionRecurrent(Q, K, V, A, S0);
+    const par = retentionParallel(Q, K, V, A, { initialState: S0, outputFinalState: true });
+    assertClose(par.o, ref.o, ATOL, RTOL, `${label} parallel o`);
+    assertClose(par.state!, ref.state, ATOL, RTOL, `${label} parallel state`);
+    const rec = retentionRecurrent(Q, K, V, A, { initialState: S0, outputFinalState: true });
     assertClose(rec.o, ref.o, ATOL, RTOL, `${label} recurrent o`);
-    assertClose(rec.state, ref.state, ATOL, RTOL, `${label} recurrent state`);
+    assertClose(rec.state!, ref.state, ATOL, RTOL, `${label} recurrent state`);
+    for (const form of ['parallel', 'chunk', 'recurrent'] as const) {
+      const r = retention(form, Q, K, V, A, { chunk: 4, initialState: S0, outputFinalState: true });
+      assertClose(r.o, ref.o, ATOL, RTOL, `${label} retention(${form}) o`);
+      assertClose(r.state!, ref.state, ATOL, RTOL, `${label} retention(${form}) state`);
+      expect(retention(form, Q, K, V, A, { chunk: 4, initialState: S0 }).state, 'no state unless asked').toBeUndefined();
+    }
     for (const C of CS) {
       for (const statePassing of ['matrix', 'loop'] as const) {
-        const ch = retentionChunk(Q, K, V, A, { chunk: C, state0: S0, statePassing });
+        const ch = retentionChunk(Q, K, V, A, { chunk: C, initialState: S0, statePassing, outputFinalState: true });
         assertClose(ch.o, ref.o, ATOL, RTOL, `${label} chunk C=${C} ${statePassing} o`);
-        assertClose(ch.state, ref.state, ATOL, RTOL, `${label} chunk C=${C} ${statePassing} state`);
+        assertClose(ch.state!, ref.state, ATOL, RTOL, `${label} chunk C=${C} ${statePassing} state`);
       }
     }
   });
@@ -97,10 +105,10 @@ describe('retention core (scalar decay)', () => {
     const ref = retentionOracle(q, k, v, a, { B, H, T, dk, dv });
     tf.tidy(() => {
       for (const C of [4, 5, 16, 36]) {
-        const res = retentionChunk(t(q, [B, H, T, dk]), t(k, [B, H, T, dk]), t(v, [B, H, T, dv]), t(a, [B, H, T]), { chunk: C });
+        const res = retentionChunk(t(q, [B, H, T, dk]), t(k, [B, H, T, dk]), t(v, [B, H, T, dv]), t(a, [B, H, T]), { chunk: C, outputFinalState: true });
         expect(res.o.shape).toEqual([B, H, T, dv]);
         assertClose(res.o, ref.o, ATOL, RTOL, `C=${C} o`);
-        assertClose(res.state, ref.state, ATOL, RTOL, `C=${C} state`);
+        assertClose(res.state!, ref.state, ATOL, RTOL, `C=${C} state`);
       }
     });
   });
@@ -114,7 +122,7 @@ describe('retention core (scalar decay)', () => {
         assertClose(retentionChunk(one, one, one, retnet, { chunk: C }).o, [1, 1.5, 1.75, 1.875], 1e-6, 0, 'retnet');
         assertClose(retentionChunk(one, one, one, selret, { chunk: C }).o, [1, 1.25, 2.25, 2.125], 1e-6, 0, 'selret');
       }
-      assertClose(retentionParallel(one, one, one, retnet), [1, 1.5, 1.75, 1.875], 1e-6, 0, 'retnet parallel');
+      assertClose(retentionParallel(one, one, one, retnet).o, [1, 1.5, 1.75, 1.875], 1e-6, 0, 'retnet parallel');
       assertClose(retentionRecurrent(one, one, one, selret).o, [1, 1.25, 2.25, 2.125], 1e-6, 0, 'selret recurrent');
     });
   });
@@ -128,7 +136,7 @@ describe('retention core (scalar decay)', () => {
       const Q = t(q, [B, H, T, dk]), K = t(k, [B, H, T, dk]), V = t(v, [B, H, T, dv]), A = t(a, [B, H, T]);
       const sl = (x: tf.Tensor, s: number, n: number) =>
         x.slice(x.shape.map((_, i) => (i === 2 ? s : 0)), x.shape.map((d, i) => (i === 2 ? n : d!)));
-      let { state } = retentionChunk(sl(Q, 0, P), sl(K, 0, P), sl(V, 0, P), sl(A, 0, P), { chunk: 4 });
+      let state = retentionChunk(sl(Q, 0, P), sl(K, 0, P), sl(V, 0, P), sl(A, 0, P), { chunk: 4, outputFinalState: true }).state!;
       const outs: tf.Tensor[] = [];
       for (let p = P; p < T; p++) {
         const sq = (x: tf.Tensor) => sl(x, p, 1).squeeze([2]);
@@ -145,11 +153,13 @@ describe('retention core (scalar decay)', () => {
   it('decaySqrt scale: c_t = z_t^-1/2 with z the beta-weighted decay sum (closed form for constant gamma)', () => {
     const gamma = 0.9, T = 10;
     tf.tidy(() => {
-      const { scale, z } = decaySqrtScale(tf.fill([1, 2, T], Math.log(gamma)), undefined, { chunk: 4 });
       const expected: number[] = [];
       for (let h = 0; h < 2; h++) for (let i = 0; i < T; i++) expected.push(1 / Math.sqrt((1 - gamma ** (i + 1)) / (1 - gamma)));
-      assertClose(scale, expected, 1e-6, 1e-5, 'decaySqrt');
-      assertClose(z, [(1 - gamma ** T) / (1 - gamma), (1 - gamma ** T) / (1 - gamma)], 1e-5, 1e-5, 'z');
+      for (const form of ['parallel', 'chunk', 'recurrent'] as const) {
+        const { z, state } = decaySqrtNormalizer(form, tf.fill([1, 2, T], Math.log(gamma)), undefined, { chunk: 4, outputFinalState: true });
+        assertClose(tf.rsqrt(z), expected, 1e-6, 1e-5, `decaySqrt ${form}`);
+        assertClose(state!, [(1 - gamma ** T) / (1 - gamma), (1 - gamma ** T) / (1 - gamma)], 1e-5, 1e-5, `z ${form}`);
+      }
     });
   });
 
@@ -164,7 +174,7 @@ describe('retention core (scalar decay)', () => {
           tf.sum(tf.mul(f(Q, K, V, A), t(w, [B, H, T, dv]))),
         )([t(q, [B, H, T, dk]), t(k, [B, H, T, dk]), t(v, [B, H, T, dv]), t(a, [B, H, T])]),
       );
-    const gp = grads((Q, K, V, A) => retentionParallel(Q, K, V, A));
+    const gp = grads((Q, K, V, A) => retentionParallel(Q, K, V, A).o);
     const gr = grads((Q, K, V, A) => retentionRecurrent(Q, K, V, A).o);
     const gm = grads((Q, K, V, A) => retentionChunk(Q, K, V, A, { chunk: 4 }).o);
     const gl = grads((Q, K, V, A) => retentionChunk(Q, K, V, A, { chunk: 5, statePassing: 'loop' }).o);
@@ -199,9 +209,11 @@ describe('retention core (scalar decay)', () => {
     const before = tf.memory().numTensors;
     const x = tf.ones([1, 1, 10, 2]);
     const a = tf.fill([1, 1, 10], -0.1);
-    const r = retentionChunk(x, x, x, a, { chunk: 4 });
+    const r = retentionChunk(x, x, x, a, { chunk: 4, outputFinalState: true });
     expect(tf.memory().numTensors).toBe(before + 4);
-    tf.dispose([x, a, r.o, r.state]);
+    const o = retentionChunk(x, x, x, a, { chunk: 4 }).o; // no state asked for: none kept
+    expect(tf.memory().numTensors).toBe(before + 5);
+    tf.dispose([x, a, r.o, r.state!, o]);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

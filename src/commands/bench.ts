@@ -3,7 +3,7 @@ import { UserError } from '../errors.ts';
 import { parseConfig, parseOverride, setPath } from '../config/load.ts';
 import { loadPlan, resolveRun } from '../config/plan.ts';
 import type { RunConfig } from '../config/schema.ts';
-import { PRESETS } from '../models/spec.ts';
+import { PRESETS } from '../models/presets.ts';
 import { canonicalJson } from '../config/identity.ts';
 import { humanCount, markdownTable } from '../util/format.ts';
 import { collect } from './validate.ts';

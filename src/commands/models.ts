@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { didYouMean } from '../config/suggest.ts';
 import { UserError } from '../errors.ts';
 import { DEFAULT_EXAMPLE, modelCatalog, presetInfo, type CatalogExample, type KindInfo } from '../models/catalog.ts';
-import { PRESETS, type PresetName } from '../models/spec.ts';
+import { PRESETS, type PresetName } from '../models/presets.ts';
 import { humanCount, markdownTable } from '../util/format.ts';
 
 const fmt = (v: unknown): string => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : typeof v === 'string' ? v : JSON.stringify(v));
@@ -71,10 +71,11 @@ export function registerModels(program: Command): void {
       if (opts.json) return void process.stdout.write(JSON.stringify(cat, null, 2) + '\n');
       const sections = [
         '## Mixer kinds (model.pattern layers; override any field for all mixers with model.mixer.<field>)',
+        markdownTable(['kind', 'summary', "ffn 'auto'"], cat.mixers.map((k) => [k.kind, k.summary, k.defaultFfn ?? ''])),
         kindTable(cat.mixers),
         '## Layer combinators (mixer kinds that hold branches)',
         kindTable(cat.combinators),
-        '## Pattern types (model.pattern.type; nLayers defaults to model.n_layers)',
+        '## Pattern types (model.pattern.type; n_layers defaults to model.n_layers)',
         markdownTable(['type', 'fields', 'meaning'], cat.patterns.map((p) => [p.type, p.fields.join(', '), p.meaning])),
         `## Presets (model.preset; figures at d_model ${ex.d_model}, n_layers ${ex.n_layers}, vocab ${ex.vocab_size}, seq_len ${ex.seq_len})`,
         markdownTable(

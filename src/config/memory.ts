@@ -7,9 +7,10 @@
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import { UserError } from '../errors.ts';
-import { countParams } from '../models/spec.ts';
+import { countParams } from '../models/params.ts';
 import { humanCount } from '../util/format.ts';
-import type { LayerSpec, MixerSpec } from '../models/spec.ts';
+import type { MixerSpec } from '../models/kinds/registry.ts';
+import type { LayerSpec } from '../models/resolved.ts';
 import type { RunConfig } from './schema.ts';
 
 const F32 = 4;
@@ -59,8 +60,8 @@ function layerWidth(l: LayerSpec): number {
   let w = l.ffn ? l.ffn.hidden : 0;
   for (const m of mixers(l)) {
     if (m.kind === 'attn' || m.kind === 'swa') w = Math.max(w, m.heads * m.dh);
-    else if (m.kind === 'retnet' || m.kind === 'selret') w = Math.max(w, m.dqk, m.dvt);
-    else w = Math.max(w, 2 * m.dInner); // mamba in-projection: x and z
+    else if (m.kind === 'retnet' || m.kind === 'selret' || m.kind === 'deltanet') w = Math.max(w, m.dqk, m.dvt);
+    else w = Math.max(w, 2 * m.d_inner); // mamba in-projection: x and z
   }
   return w;
 }
@@ -70,7 +71,7 @@ function quadraticHeads(l: LayerSpec): number {
   let h = 0;
   for (const m of mixers(l)) {
     if (m.kind === 'attn') h = Math.max(h, m.heads);
-    else if ((m.kind === 'retnet' || m.kind === 'selret') && m.form === 'parallel') h = Math.max(h, m.heads);
+    else if ((m.kind === 'retnet' || m.kind === 'selret' || m.kind === 'deltanet') && m.form === 'parallel') h = Math.max(h, m.heads);
   }
   return h;
 }

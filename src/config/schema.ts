@@ -3,7 +3,8 @@
  * `.describe()` line: the README's config reference is generated from these descriptions.
  */
 import { z } from 'zod';
-import { modelSchema, type ResolvedModel } from '../models/spec.ts';
+import type { ResolvedModel } from '../models/resolved.ts';
+import { modelSchema } from '../models/spec.ts';
 import { taskSchema, type TaskConfig } from '../tasks/schema.ts';
 import { claimsSchema } from './claims.ts';
 import { profilesSchema } from './profiles.ts';

@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { RunConfig } from '../config/schema.ts';
 import { buildModel } from '../models/model.ts';
-import { countParams, flopsPerToken } from '../models/spec.ts';
+import { flopsPerToken } from '../models/flops.ts';
+import { countParams } from '../models/params.ts';
 import type { LanguageModel } from '../models/types.ts';
 import { nllSum } from '../train/loss.ts';
 import { subSeed } from '../util/hash.ts';

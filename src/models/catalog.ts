@@ -1,23 +1,16 @@
 /**
  * Data describing every mixer kind (fields, defaults, meaning), layer combinator, pattern type and
- * preset (its expansion), for `seqlab models` and the docs. Derived from the zod schemas so that
- * it cannot drift from what the config accepts.
+ * preset (its expansion), for `seqlab models` and the docs. Derived from the mixer registry and
+ * the zod schemas so that it cannot drift from what the config accepts.
  */
 import { z } from 'zod';
+import { flopsPerToken } from './flops.ts';
+import { fieldDescription, MIXERS } from './kinds/registry.ts';
+import { parallelSchema, patternSchema, routedSchema } from './layer.ts';
+import { countParams } from './params.ts';
 import { summarizeLayers } from './patterns.ts';
-import { PRESET_DESCRIPTIONS } from './presets.ts';
-import {
-  countParams,
-  flopsPerToken,
-  MIXER_KINDS,
-  mixerSchemas,
-  parallelSchema,
-  patternSchema,
-  PRESETS,
-  resolveModelInput,
-  routedSchema,
-  type PresetName,
-} from './spec.ts';
+import { PRESET_DESCRIPTIONS, PRESETS, type PresetName } from './presets.ts';
+import { resolveModelInput } from './spec.ts';
 
 export interface FieldInfo {
   name: string;
@@ -28,6 +21,8 @@ export interface FieldInfo {
 export interface KindInfo {
   kind: string;
   summary: string;
+  /** The FFN of a layer of this kind when its ffn is 'auto' (combinators: the first branch's). */
+  defaultFfn?: string;
   fields: FieldInfo[];
 }
 export interface PatternInfo {
@@ -61,30 +56,20 @@ export interface Catalog {
 type Shape = Record<string, z.ZodType>;
 const shapeOf = (s: z.ZodType): Shape => (s as unknown as { shape: Shape }).shape;
 
-/** A field's description, looking through .default() / .optional() wrappers. */
-function describeField(s: z.ZodType): string {
-  let cur: z.ZodType | undefined = s;
-  while (cur) {
-    if (cur.description) return cur.description;
-    cur = (cur.def as { innerType?: z.ZodType }).innerType;
-  }
-  return '';
-}
-
 function kindInfo(schema: z.ZodType): KindInfo {
   const shape = shapeOf(schema);
   const kind = (shape.kind as unknown as { value: string }).value;
   const defaults = schema.parse(kind === 'parallel' || kind === 'routed' ? { kind, branches: [{ kind: 'attn' }, { kind: 'mamba' }] } : { kind }) as Record<string, unknown>;
   const fields = Object.entries(shape)
     .filter(([name]) => name !== 'kind')
-    .map(([name, s]) => ({ name, default: name === 'branches' ? '(required)' : defaults[name], meaning: describeField(s) }));
+    .map(([name, s]) => ({ name, default: name === 'branches' ? '(required)' : defaults[name], meaning: fieldDescription(s) }));
   return { kind, summary: schema.description ?? '', fields };
 }
 
 const PATTERN_MEANING: Record<string, string> = {
   uniform: 'every layer identical (the pure baselines)',
   alternating: 'layer i uses cycle[i mod cycle.length]',
-  hierarchical: 'the first round(lowFraction * nLayers) layers use `low`, the rest `high`',
+  hierarchical: 'the first round(low_fraction * n_layers) layers use `low`, the rest `high`',
   interleave: 'layer i uses `minority` iff (i mod period) is in offsets, else `base` (Jamba: period 8, offsets [4])',
   sharedAttn: 'after every `every` base layers, one application of a single shared block at width 2d (Zamba)',
   explicit: 'a literal list of layers',
@@ -116,7 +101,7 @@ export function presetInfo(name: PresetName, ex: CatalogExample = DEFAULT_EXAMPL
 
 export function modelCatalog(ex: CatalogExample = DEFAULT_EXAMPLE): Catalog {
   return {
-    mixers: MIXER_KINDS.map((k) => kindInfo(mixerSchemas[k])),
+    mixers: MIXERS.map((m) => ({ ...kindInfo(m.schema), defaultFfn: m.defaultFfn ?? 'none' })),
     combinators: [kindInfo(parallelSchema), kindInfo(routedSchema)],
     patterns: patternCatalog(),
     presets: PRESETS.map((p) => presetInfo(p, ex)),

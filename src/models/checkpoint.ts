@@ -13,8 +13,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
+import { storedMixerProblem } from './kinds/registry.ts';
 import { buildModel } from './model.ts';
-import type { ResolvedModel } from './spec.ts';
+import type { ResolvedModel } from './resolved.ts';
 import type { LanguageModel } from './types.ts';
 import type { TokenizerState } from '../tasks/tokenizers.ts';
 
@@ -128,6 +129,21 @@ export function readCheckpointMeta(dir: string): { seed?: number; initSeed?: num
   }
 }
 
+/** The first stored layer mixer (or branch) that cannot be built, as `layers.<i>.mixer...: why`. */
+export function storedModelProblem(cfg: ResolvedModel): string | undefined {
+  const layers = [...(cfg.layers ?? []).map((l, i) => [`layers.${i}`, l] as const), ...(cfg.shared ? [['shared', cfg.shared] as const] : [])];
+  for (const [at, l] of layers) {
+    const m = l.mixer as unknown as Record<string, unknown>;
+    if (m.kind === 'shared') continue;
+    const parts = m.kind === 'parallel' || m.kind === 'routed' ? (m.branches as Record<string, unknown>[]).map((b, j) => [`${at}.mixer.branches.${j}`, b] as const) : [[`${at}.mixer`, m] as const];
+    for (const [where, b] of parts) {
+      const p = storedMixerProblem(b);
+      if (p) return `${where}: ${p}`;
+    }
+  }
+  return undefined;
+}
+
 /** Rebuild the model from the checkpoint's metadata and load every weight (names and shapes must match). */
 export function loadCheckpoint(dir: string): LanguageModel {
   const file = path.join(dir, CHECKPOINT_FILE);
@@ -135,8 +151,10 @@ export function loadCheckpoint(dir: string): LanguageModel {
   const { header, tensors } = decodeSafetensors(fs.readFileSync(file), file);
   const cfgText = header.__metadata__?.config;
   if (!cfgText) throw new UserError(`${file}: safetensors metadata has no model config`);
-  // JSON has no -Infinity: selret's default aMin comes back as null, which the mixers read as the default.
+  // JSON has no -Infinity: selret's default a_min comes back as null, which the mixer reads as no clamp.
   const cfg = JSON.parse(cfgText) as ResolvedModel;
+  const problem = storedModelProblem(cfg);
+  if (problem) throw new UserError(`${file}: model config: ${problem}`);
   const model = buildModel(cfg, Number(header.__metadata__?.init_seed ?? header.__metadata__?.seed ?? 0));
   for (const [name, v] of model.weights) {
     const t = tensors.get(name);

@@ -12,8 +12,9 @@
  *       selret    retnet + w_dt b_dt A_log (decay mamba) | w_a b_a, or w_a1 w_a2 b_a (gla; per key)
  *                 + w_b b_b (write sigmoid)
  *       mamba     w_in conv_w conv_b w_x w_dt b_dt A_log D w_out (+ b_in b_out; dt_norm.w b_norm.w
- *                 c_norm.w with innerNorms)
+ *                 c_norm.w with inner_norms)
  *       mamba2    w_in conv_w conv_b dt_bias A_log D norm.w w_out (+ b_in b_out)
+ *       deltanet  w_q w_k w_v w_beta w_o
  *       parallel  branches.<b>.<p> norms.<b>.w (+ alpha | w_lam b_lam)
  *       routed    branches.<b>.<p> w_r (+ norms.<b>.w for soft routing)
  *       shared    w_proj (the per-insertion Linear 2d -> d of a zamba insertion)
@@ -26,11 +27,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../errors.ts';
 import { ParamStore, normal, type ParamScope } from './init.ts';
-import type { Mixer, MixerContext, MixerState, Spec } from './mixers/common.ts';
+import { mixerDef } from './kinds/registry.ts';
+import type { BuildSpec, Mixer, MixerContext, MixerState } from './mixers/common.ts';
 import { buildMixer } from './mixers/registry.ts';
 import { SharedInsertion } from './mixers/shared.ts';
-import { Block, Embedding, Ffn, Norm, type FfnSpec, type NormKind } from './shell.ts';
-import type { ResolvedModel } from './spec.ts';
+import type { FfnSpec, LayerSpec, ResolvedModel } from './resolved.ts';
+import { Block, Embedding, Ffn, Norm, type NormKind } from './shell.ts';
 import type { DecodeState, ForwardResult, LanguageModel } from './types.ts';
 
 type Layer = { kind: 'block'; block: Block } | { kind: 'shared'; ins: SharedInsertion };
@@ -57,14 +59,14 @@ class Model implements LanguageModel {
     this.embed = new Embedding(root, 'embed', cfg.vocab_size, d);
     if (cfg.abs_pos === 'learned') this.pos = root.create('pos', [cfg.seq_len, d], normal(0.02));
 
-    const makeBlock = (p: ParamScope, width: number, mixerSpec: Spec, ffn: FfnSpec | null): Block => {
+    const makeBlock = (p: ParamScope, width: number, mixerSpec: BuildSpec, ffn: FfnSpec | null): Block => {
       const nRes = ffn ? 2 : 1;
       const ctx: MixerContext = { params: p.scope('mixer.'), d: width, nLayers: nL, seqLen: cfg.seq_len, normEps: cfg.norm_eps, nRes, build: buildMixer };
       const n1 = norm(p.scope('norm1.'), width);
       const mixer: Mixer = buildMixer(mixerSpec, ctx);
       if (!ffn) return new Block(n1, mixer);
       // Mamba-style stacks rescale the FFN's output projection like W_out (models.md 4.6).
-      const ssm = mixerSpec.kind === 'mamba' || mixerSpec.kind === 'mamba2';
+      const ssm = mixerSpec.kind !== 'parallel' && mixerSpec.kind !== 'routed' && mixerDef(mixerSpec.kind).ssmInit;
       const ffnMod = new Ffn(p.scope('ffn.'), width, ffn, nL, ssm ? 1 / Math.sqrt(nRes * nL) : 1);
       return new Block(n1, mixer, norm(p.scope('norm2.'), width), ffnMod);
     };
@@ -72,13 +74,13 @@ class Model implements LanguageModel {
     let shared: Block | undefined;
     this.layers = cfg.layers.map((L, i) => {
       const p = root.scope(`layers.${i}.`);
-      const m = L.mixer as Spec;
+      const m = L.mixer;
       if (m.kind === 'shared') {
         if (!cfg.shared) throw new Error('model config has a shared-block marker but no `shared` block');
-        shared ??= makeBlock(root.scope('shared.'), 2 * d, cfg.shared.mixer as Spec, cfg.shared.ffn as FfnSpec | null);
+        shared ??= makeBlock(root.scope('shared.'), 2 * d, blockMixer(cfg.shared), cfg.shared.ffn);
         return { kind: 'shared', ins: new SharedInsertion(shared, p.scope('mixer.'), d, nL) };
       }
-      return { kind: 'block', block: makeBlock(p, d, m, L.ffn as FfnSpec | null) };
+      return { kind: 'block', block: makeBlock(p, d, m, L.ffn) };
     });
     this.normF = norm(root.scope('norm_f.'), d);
     if (!cfg.tie_embeddings) this.head = root.create('head', [d, cfg.vocab_size], normal(Math.pow(d, -0.5)));
@@ -176,6 +178,12 @@ class Model implements LanguageModel {
   dispose(): void {
     for (const v of this.weights.values()) v.dispose();
   }
+}
+
+/** The shared block's mixer (a block is never itself a shared marker). */
+function blockMixer(l: LayerSpec): BuildSpec {
+  if (l.mixer.kind === 'shared') throw new Error('the shared block cannot itself be a shared-block marker');
+  return l.mixer;
 }
 
 /** Build the model of a resolved spec; weights are drawn deterministically from `seed`. */

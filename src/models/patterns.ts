@@ -3,7 +3,9 @@
  * Pure data: the mixers stay config mixers ('auto' resolved later by spec.ts).
  */
 import { UserError } from '../errors.ts';
-import type { LayerConfig, LayerSpec, MixerSpec, Pattern, ResolvedModel } from './spec.ts';
+import { describeMixer } from './kinds/registry.ts';
+import type { LayerConfig, Pattern } from './layer.ts';
+import type { LayerSpec, ResolvedModel } from './resolved.ts';
 
 export interface ExpandedPattern {
   /** Base layers in order from the embedding; 'shared' = one application of the shared block. */
@@ -15,7 +17,7 @@ export interface ExpandedPattern {
 const copy = (l: LayerConfig): LayerConfig => structuredClone(l);
 
 export function expandPattern(p: Pattern, defaultLayers: number, where = 'model.pattern'): ExpandedPattern {
-  const n = p.type === 'explicit' ? p.layers.length : (p.nLayers ?? defaultLayers);
+  const n = p.type === 'explicit' ? p.layers.length : (p.n_layers ?? defaultLayers);
   const range = Array.from({ length: n }, (_, i) => i);
   switch (p.type) {
     case 'uniform':
@@ -23,8 +25,8 @@ export function expandPattern(p: Pattern, defaultLayers: number, where = 'model.
     case 'alternating':
       return { layers: range.map((i) => copy(p.cycle[i % p.cycle.length]!)) };
     case 'hierarchical': {
-      // Math.round rounds halves up: lowFraction 0.5 with 5 layers gives 3 low layers.
-      const nLow = Math.round(p.lowFraction * n);
+      // Math.round rounds halves up: low_fraction 0.5 with 5 layers gives 3 low layers.
+      const nLow = Math.round(p.low_fraction * n);
       return { layers: range.map((i) => copy(i < nLow ? p.low : p.high)) };
     }
     case 'interleave': {
@@ -50,24 +52,6 @@ export function ratioOffsets(minority: number, majority: number): { period: numb
   const period = minority + majority;
   const offsets = Array.from({ length: minority }, (_, j) => Math.floor(((j + 0.5) * period) / minority));
   return { period, offsets };
-}
-
-/** One-line description of a resolved mixer, e.g. `attn(H4 dh64 rope=false)`. */
-export function describeMixer(m: MixerSpec): string {
-  switch (m.kind) {
-    case 'attn':
-      return `attn(H${m.heads} dh${m.dh}${m.rope ? '' : ' rope=false'})`;
-    case 'swa':
-      return `swa(H${m.heads} dh${m.dh} W${m.window}${m.rope ? '' : ' rope=false'})`;
-    case 'retnet':
-      return `retnet(H${m.heads} dqk${m.dqk} dvt${m.dvt} ${m.form})`;
-    case 'selret':
-      return `selret(H${m.heads} dqk${m.dqk} dvt${m.dvt} ${m.form} decay=${m.decay} write=${m.write}${m.granularity === 'key' ? ' key' : ''})`;
-    case 'mamba':
-      return `mamba(din${m.dInner} N${m.dState} R${m.dtRank})`;
-    case 'mamba2':
-      return `mamba2(din${m.dInner} P${m.headDim} N${m.dState} G${m.nGroups})`;
-  }
 }
 
 export function describeLayer(l: LayerSpec): string {

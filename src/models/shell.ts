@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { embeddingLookup } from '../backend/compat.ts';
 import { normal, ones, scaled, torchLinear, zeros, type ParamScope } from './init.ts';
+import type { FfnSpec } from './resolved.ts';
 import { layerNormalize, linear, rmsNormalize, silu, type Mixer, type MixerState } from './mixers/common.ts';
 
 export type NormKind = 'rms' | 'layer';
@@ -25,12 +26,6 @@ export class Norm {
     if (this.kind === 'rms') return rmsNormalize(x, this.eps).mul(this.w);
     return layerNormalize(x, this.eps).mul(this.w).add(this.b!);
   }
-}
-
-export interface FfnSpec {
-  kind: 'gelu' | 'swiglu';
-  hidden: number;
-  bias?: boolean;
 }
 
 /**

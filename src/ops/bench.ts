@@ -60,7 +60,7 @@ export async function benchOps(opts: BenchOpts = {}): Promise<Row[]> {
     const rv = opts.retVariants ?? ['parallel', 'chunk'];
     const pB = opts.parallelB ?? 1;
     const cases: Array<{ name: string; B: number; f: (...x: tf.Tensor[]) => tf.Tensor }> = [];
-    if (rv.includes('parallel')) cases.push({ name: 'parallel', B: pB, f: (Q, K, V, A) => retentionParallel(Q, K, V, A) });
+    if (rv.includes('parallel')) cases.push({ name: 'parallel', B: pB, f: (Q, K, V, A) => retentionParallel(Q, K, V, A).o });
     if (rv.includes('chunk')) {
       const chunk = (Q: tf.Tensor, K: tf.Tensor, V: tf.Tensor, A: tf.Tensor) => retentionChunk(Q, K, V, A, { chunk: C }).o;
       cases.push({ name: `chunk C=${C}`, B: pB, f: chunk });

@@ -2,17 +2,16 @@
  * Per-key-dimension decay retention (GLA-style, models.md 5.6).
  * S_t = exp(a_t)[:, None] * S_{t-1} + outer(k_t, v_t);  o_t = q_t @ S_t.
  * Shapes: q, k, a [B, H, T, dk] (a <= 0, beta folded into k); v [B, H, T, dv]; S [B, H, dk, dv].
+ * Same signature as the scalar forms of retention.ts.
  */
 import * as tf from '@tensorflow/tfjs';
 import { cumsum } from '../backend/compat.ts';
 import { causalMask, maskedExp, stableSegsum } from './mask.ts';
-import { padTime } from './retention.ts';
+import { boundaryTerms, output, padTime, type RetentionOpts, type RetentionOutput } from './retention.ts';
 
 export type KeyIntraMode = 'pairwise' | 'factorized';
 
-export interface RetentionKeyChunkOpts {
-  chunk: number;
-  state0?: tf.Tensor4D;
+export interface RetentionKeyOpts extends RetentionOpts {
   /**
    * 'pairwise' (default, exact for any a): [C, C, dk] masked exponent tensor reduced over dk.
    * 'factorized': (q * exp(g)) @ (k * exp(-g))^T; exp(-g) overflows unless chunk * |aMin| <= 60.
@@ -23,29 +22,27 @@ export interface RetentionKeyChunkOpts {
 }
 
 /** Parallel form (a [T, T, dk] tensor per head: oracle/testing only). */
-export function retentionKeyParallel(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: tf.Tensor): tf.Tensor4D {
+export function retentionKeyParallel(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: tf.Tensor, opts?: RetentionKeyOpts): RetentionOutput {
   return tf.tidy(() => {
-    const [B, H, T, dk] = q.shape;
+    const [B, H, T] = q.shape;
     const dv = v.shape[3]!;
     const M = tf.exp(stableSegsum(a.transpose([0, 1, 3, 2]))); // [B, H, dk, T, T]
     const qT = q.transpose([0, 1, 3, 2]).expandDims(4); // [B, H, dk, T, 1]
     const kT = k.transpose([0, 1, 3, 2]).expandDims(3); // [B, H, dk, 1, T]
     const A = tf.sum(tf.mul(tf.mul(qT, kT), M), 2).reshape([B * H, T, T]);
-    return tf.matMul(A, v.reshape([B * H, T, dv])).reshape([B, H, T, dv]) as tf.Tensor4D;
+    let o = tf.matMul(A, v.reshape([B * H, T, dv])).reshape([B, H, T, dv]);
+    if (!opts?.initialState && !opts?.outputFinalState) return { o: o as tf.Tensor4D };
+    const { oInit, state } = boundaryTerms(q, k, v, cumsum(a, 2), opts);
+    if (oInit) o = tf.add(o, oInit);
+    return output(o, state, opts);
   });
 }
 
 /** Chunkwise form (SD-CHUNK with per-key decays; sequential state passing over chunks). */
-export function retentionKeyChunk(
-  q: tf.Tensor,
-  k: tf.Tensor,
-  v: tf.Tensor,
-  a: tf.Tensor,
-  opts: RetentionKeyChunkOpts,
-): { o: tf.Tensor4D; state: tf.Tensor4D } {
-  const mode = opts.intraMode ?? 'pairwise';
-  const C0 = Math.max(1, Math.min(opts.chunk, q.shape[2]!));
-  if (mode === 'factorized' && opts.aMin !== undefined && C0 * Math.abs(opts.aMin) > 60) {
+export function retentionKeyChunk(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: tf.Tensor, opts?: RetentionKeyOpts): RetentionOutput {
+  const mode = opts?.intraMode ?? 'pairwise';
+  const C0 = Math.max(1, Math.min(opts?.chunk ?? 64, q.shape[2]!));
+  if (mode === 'factorized' && opts?.aMin !== undefined && C0 * Math.abs(opts.aMin) > 60) {
     throw new Error(
       `retentionKeyChunk: factorized intra mode needs chunk * |aMin| <= 60 (got ${C0} * ${Math.abs(opts.aMin)}); use 'pairwise'`,
     );
@@ -80,7 +77,7 @@ export function retentionKeyChunk(
     const decay = tf.exp(gl).reshape([B, H, nc, dk, 1]);
     const Us = tf.unstack(U, 2);
     const ds = tf.unstack(decay, 2);
-    let S: tf.Tensor = opts.state0 ?? tf.zeros([B, H, dk, dv]);
+    let S: tf.Tensor = opts?.initialState ?? tf.zeros([B, H, dk, dv]);
     const Sin: tf.Tensor[] = [];
     for (let c = 0; c < nc; c++) {
       Sin.push(S);
@@ -89,7 +86,7 @@ export function retentionKeyChunk(
     const qe = tf.mul(qc, tf.exp(g)).reshape([n, C, dk]);
     const oInter = tf.matMul(qe, tf.stack(Sin, 2).reshape([n, dk, dv]));
     const o = tf.add(oIntra, oInter).reshape([B, H, Tp, dv]);
-    return { o: (Tp === T ? o : o.slice([0, 0, 0, 0], [B, H, T, dv])) as tf.Tensor4D, state: S as tf.Tensor4D };
+    return output(Tp === T ? o : o.slice([0, 0, 0, 0], [B, H, T, dv]), S, opts);
   });
 }
 

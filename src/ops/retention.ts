@@ -3,6 +3,10 @@
  * S_t = exp(a_t) S_{t-1} + outer(k_t, v_t);  o_t = q_t @ S_t.
  * Shapes: q, k [B, H, T, dk]; v [B, H, T, dv]; a [B, H, T] (log-decay <= 0; write strength beta
  * already folded into k); state S [B, H, dk, dv]. RetNet is the case a_t = log gamma_h.
+ *
+ * Every form has the one signature of flash-linear-attention's ops (q, k, v, log-decay, initial
+ * state, output final state): `(q, k, v, a, opts) -> { o, state? }`; retention-forms.ts
+ * dispatches on the form (and on per-key decays).
  */
 import * as tf from '@tensorflow/tfjs';
 import { cumsum } from '../backend/compat.ts';
@@ -10,21 +14,64 @@ import { causalMask, maskedExp, stableSegsum } from './mask.ts';
 
 export type StatePassing = 'matrix' | 'loop';
 
-export interface RetentionChunkOpts {
-  chunk: number;
-  state0?: tf.Tensor4D;
-  /** 'matrix' (default): one matmul with the chunk-level decay matrix (step 6); 'loop': step 5. */
+export interface RetentionOpts {
+  /** S_0 [B, H, dk, dv] (default zeros). */
+  initialState?: tf.Tensor;
+  /** Also return the state after the last token. */
+  outputFinalState?: boolean;
+  /** Chunk size C of the chunkwise form (default 64). */
+  chunk?: number;
+  /** Chunk form: 'matrix' (default) one matmul with the chunk-level decay matrix (step 6); 'loop': step 5. */
   statePassing?: StatePassing;
 }
 
-/** Parallel form (O(T^2) memory, like attention): O = ((Q @ K^T) * exp(segsum(a))) @ V. */
-export function retentionParallel(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: tf.Tensor): tf.Tensor4D {
+export type RetentionOutput = {
+  o: tf.Tensor4D; // [B, H, T, dv]
+  /** [B, H, dk, dv], when outputFinalState. */
+  state?: tf.Tensor4D;
+};
+
+/** What every form is: (q, k, v, a, opts) -> { o, state? }. */
+export type RetentionFn<O extends RetentionOpts = RetentionOpts> = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: tf.Tensor, opts?: O) => RetentionOutput;
+
+/** The (o, state) pair a form returns: the state only when asked for. */
+export function output(o: tf.Tensor, state: tf.Tensor | undefined, opts: RetentionOpts | undefined): RetentionOutput {
+  return opts?.outputFinalState && state ? { o: o as tf.Tensor4D, state: state as tf.Tensor4D } : { o: o as tf.Tensor4D };
+}
+
+/**
+ * The parallel form's boundary terms, given the inclusive cumulative log-decay G ([B, H, T, 1]
+ * scalar or [B, H, T, dk] per key): o += (q * exp(G)) @ S0 and, when asked for,
+ * S_T = exp(G_T) * S0 + (k * exp(G_T - G))^T @ v (rows of S scale with their key's decay).
+ */
+export function boundaryTerms(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, G: tf.Tensor, opts: RetentionOpts | undefined): { oInit?: tf.Tensor; state?: tf.Tensor } {
+  const [B, H, T, dk] = q.shape as number[];
+  const dv = v.shape[3]!;
+  const S0 = opts?.initialState;
+  const oInit = S0 ? tf.matMul(tf.mul(q, tf.exp(G)).reshape([B * H, T, dk]), S0.reshape([B * H, dk, dv])).reshape([B, H, T, dv]) : undefined;
+  if (!opts?.outputFinalState) return { oInit };
+  const GT = G.slice([0, 0, T - 1, 0], [B, H, 1, G.shape[3]!]); // [B, H, 1, 1 | dk]
+  const kw = tf.mul(k, tf.exp(tf.sub(GT, G))).reshape([B * H, T, dk]);
+  let state = tf.matMul(kw, v.reshape([B * H, T, dv]), true, false).reshape([B, H, dk, dv]);
+  if (S0) state = tf.add(state, tf.mul(tf.exp(GT).reshape([B, H, -1, 1]), S0));
+  return { oInit, state };
+}
+
+/**
+ * Parallel form (O(T^2) memory, like attention): O = ((Q @ K^T) * exp(segsum(a))) @ V, plus the
+ * initial state's contribution and the final state in closed form (boundaryTerms).
+ */
+export function retentionParallel(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: tf.Tensor, opts?: RetentionOpts): RetentionOutput {
   return tf.tidy(() => {
     const [B, H, T, dk] = q.shape;
     const dv = v.shape[3]!;
     const M = tf.exp(stableSegsum(a)).reshape([B * H, T, T]); // decay matrix, 0 above the diagonal
     const S = tf.matMul(q.reshape([B * H, T, dk]), k.reshape([B * H, T, dk]), false, true); // [BH, T, T]
-    return tf.matMul(tf.mul(S, M), v.reshape([B * H, T, dv])).reshape([B, H, T, dv]) as tf.Tensor4D;
+    let o = tf.matMul(tf.mul(S, M), v.reshape([B * H, T, dv])).reshape([B, H, T, dv]);
+    if (!opts?.initialState && !opts?.outputFinalState) return { o: o as tf.Tensor4D };
+    const { oInit, state } = boundaryTerms(q, k, v, cumsum(a, 2).expandDims(-1), opts);
+    if (oInit) o = tf.add(o, oInit);
+    return output(o, state, opts);
   });
 }
 
@@ -78,17 +125,11 @@ export function passStates(
  * Chunkwise form SD-CHUNK (models.md 5.5): intra-chunk parallel + inter-chunk state passing.
  * T need not be a multiple of chunk: q, k, v, a are padded after the projections (N5) and unpadded.
  */
-export function retentionChunk(
-  q: tf.Tensor,
-  k: tf.Tensor,
-  v: tf.Tensor,
-  a: tf.Tensor,
-  opts: RetentionChunkOpts,
-): { o: tf.Tensor4D; state: tf.Tensor4D } {
+export function retentionChunk(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: tf.Tensor, opts?: RetentionOpts): RetentionOutput {
   return tf.tidy(() => {
     const [B, H, T, dk] = q.shape;
     const dv = v.shape[3]!;
-    const C = Math.max(1, Math.min(opts.chunk, T));
+    const C = Math.max(1, Math.min(opts?.chunk ?? 64, T));
     const nc = Math.ceil(T / C);
     const Tp = nc * C;
     const n = B * H * nc;
@@ -106,14 +147,14 @@ export function retentionChunk(
     const wk = tf.exp(tf.sub(gl, g)).reshape([n, C, 1]);
     const U = tf.matMul(tf.mul(kc, wk), vc, true, false).reshape([B, H, nc, dk, dv]);
 
-    const S0 = opts.state0 ?? tf.zeros([B, H, dk, dv]);
-    const { Sin, last } = passStates(U, gl.reshape([B, H, nc]), S0, opts.statePassing ?? 'matrix');
+    const S0 = opts?.initialState ?? tf.zeros([B, H, dk, dv]);
+    const { Sin, last } = passStates(U, gl.reshape([B, H, nc]), S0, opts?.statePassing ?? 'matrix');
 
     // inter-chunk: (q_c * exp(g_c)) @ Sin_c
     const qg = tf.mul(qc, tf.exp(g).reshape([n, C, 1]));
     const oInter = tf.matMul(qg, Sin.reshape([n, dk, dv]));
     const o = tf.add(oIntra, oInter).reshape([B, H, Tp, dv]);
-    return { o: (Tp === T ? o : o.slice([0, 0, 0, 0], [B, H, T, dv])) as tf.Tensor4D, state: last };
+    return output(Tp === T ? o : o.slice([0, 0, 0, 0], [B, H, T, dv]), last, opts);
   });
 }
 
@@ -140,18 +181,12 @@ export function retentionStep(
   });
 }
 
-/** Recurrent form: a loop of retentionStep over T (decode reference; slow by design). a: [B, H, T] or [B, H, T, dk]. */
-export function retentionRecurrent(
-  q: tf.Tensor,
-  k: tf.Tensor,
-  v: tf.Tensor,
-  a: tf.Tensor,
-  state0?: tf.Tensor,
-): { o: tf.Tensor4D; state: tf.Tensor4D } {
+/** Recurrent form: a loop of retentionStep over T (the decode path; slow for long T). a: [B, H, T] or [B, H, T, dk]. */
+export function retentionRecurrent(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: tf.Tensor, opts?: RetentionOpts): RetentionOutput {
   return tf.tidy(() => {
     const [B, H, T, dk] = q.shape;
     const dv = v.shape[3]!;
-    let S: tf.Tensor = state0 ?? tf.zeros([B, H, dk, dv]);
+    let S: tf.Tensor = opts?.initialState ?? tf.zeros([B, H, dk, dv]);
     const qs = tf.unstack(q, 2);
     const ks = tf.unstack(k, 2);
     const vs = tf.unstack(v, 2);
@@ -162,27 +197,6 @@ export function retentionRecurrent(
       os.push(r.o);
       S = r.state;
     }
-    return { o: tf.stack(os, 2) as tf.Tensor4D, state: S as tf.Tensor4D };
-  });
-}
-
-/**
- * retScale 'decaySqrt' (models.md 3.4, 5.7): c_t = z_t^(-1/2) with z_t = exp(a_t) z_{t-1} + beta_t,
- * z_{-1} = z0 (default 0). z is itself a scalar-decay retention with dk = dv = 1 (q = v = 1,
- * k = beta), so it is computed by the same chunk algorithm and matches every form exactly.
- * a, beta: [B, H, T] (beta defaults to 1); z0: [B, H]. Returns scale [B, H, T] and the final z [B, H].
- */
-export function decaySqrtScale(
-  a: tf.Tensor,
-  beta?: tf.Tensor,
-  opts: { chunk?: number; z0?: tf.Tensor } = {},
-): { scale: tf.Tensor3D; z: tf.Tensor2D } {
-  return tf.tidy(() => {
-    const [B, H, T] = a.shape;
-    const ones = tf.ones([B, H, T, 1]);
-    const kb = beta ? beta.reshape([B, H, T, 1]) : ones;
-    const state0 = opts.z0 ? (opts.z0.reshape([B, H, 1, 1]) as tf.Tensor4D) : undefined;
-    const { o, state } = retentionChunk(ones, kb, ones, a, { chunk: opts.chunk ?? 64, state0 });
-    return { scale: tf.rsqrt(o.reshape([B, H, T])) as tf.Tensor3D, z: state.reshape([B, H]) as tf.Tensor2D };
+    return output(tf.stack(os, 2), S, opts);
   });
 }

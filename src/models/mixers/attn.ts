@@ -8,14 +8,16 @@ import { NEG } from '../../ops/mask.ts';
 import { faultActive } from '../fault.ts';
 import { applyRope, ropeTables } from '../../ops/rope.ts';
 import { normal, zeros } from '../init.ts';
-import { field, linear, mergeHeads, splitHeads, type Mixer, type MixerContext, type MixerOptions, type MixerState, type Spec, type StepOptions } from './common.ts';
+import type { AttnSpec } from '../kinds/attn.ts';
+import type { SwaSpec } from '../kinds/swa.ts';
+import { linear, mergeHeads, splitHeads, type Mixer, type MixerContext, type MixerOptions, type MixerState, type StepOptions } from './common.ts';
 
 export class Attention implements Mixer {
   readonly H: number;
   readonly dh: number;
   readonly window: number; // Infinity for full attention
   readonly rope: boolean;
-  readonly ropeFreqs: string;
+  readonly ropeFreqs: AttnSpec['rope_freqs'];
   readonly ropeBase: number;
   private readonly wq: tf.Variable;
   private readonly wk: tf.Variable;
@@ -26,22 +28,21 @@ export class Attention implements Mixer {
   private readonly bv?: tf.Variable;
   private readonly bo?: tf.Variable;
 
-  constructor(spec: Spec, ctx: MixerContext) {
+  constructor(spec: AttnSpec | SwaSpec, ctx: MixerContext) {
     const d = ctx.d;
-    this.H = field(spec, 'heads', 4);
-    this.dh = field(spec, 'dh', d / this.H);
-    if (!Number.isInteger(this.dh)) throw new Error(`attention: d ${d} not divisible by heads ${this.H}`);
-    this.window = spec.kind === 'swa' ? field(spec, 'window', 64) : Infinity;
-    this.rope = field(spec, 'rope', true);
-    this.ropeFreqs = field<string>(spec, 'ropeFreqs', 'standard');
-    this.ropeBase = field(spec, 'ropeBase', 10000);
+    this.H = spec.heads;
+    this.dh = spec.dh;
+    this.window = spec.kind === 'swa' ? spec.window : Infinity;
+    this.rope = spec.rope;
+    this.ropeFreqs = spec.rope_freqs;
+    this.ropeBase = spec.rope_base;
     const inner = this.H * this.dh;
     const p = ctx.params;
     this.wq = p.create('w_q', [d, inner], normal(0.02));
     this.wk = p.create('w_k', [d, inner], normal(0.02));
     this.wv = p.create('w_v', [d, inner], normal(0.02));
     this.wo = p.create('w_o', [inner, d], normal(0.02 / Math.sqrt(2 * ctx.nLayers)));
-    if (field(spec, 'bias', false)) {
+    if (spec.bias) {
       this.bq = p.create('b_q', [inner], zeros);
       this.bk = p.create('b_k', [inner], zeros);
       this.bv = p.create('b_v', [inner], zeros);
@@ -55,7 +56,7 @@ export class Attention implements Mixer {
     let k = splitHeads(linear(u, this.wk, this.bk), this.H);
     const v = splitHeads(linear(u, this.wv, this.bv), this.H);
     if (this.rope) {
-      const { cos, sin } = ropeTables(start, u.shape[1], this.dh, this.ropeFreqs as never, this.ropeBase);
+      const { cos, sin } = ropeTables(start, u.shape[1], this.dh, this.ropeFreqs, this.ropeBase);
       q = applyRope(q, cos, sin) as tf.Tensor4D;
       k = applyRope(k, cos, sin) as tf.Tensor4D;
     }

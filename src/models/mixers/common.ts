@@ -3,7 +3,12 @@
  * normalized residual input u [B, T, d] to y [B, T, d] (its own output projection included).
  */
 import * as tf from '@tensorflow/tfjs';
+import type { MixerSpec } from '../kinds/registry.ts';
 import type { ParamScope } from '../init.ts';
+import type { ParallelSpec, RoutedSpec } from '../resolved.ts';
+
+/** What a mixer class is built from: one resolved kind, or a combinator of them. */
+export type BuildSpec = MixerSpec | ParallelSpec | RoutedSpec;
 
 /** A mixer's decode state: named tensors (KV cache, retention S, conv and ssm states). */
 export type MixerState = Record<string, tf.Tensor>;
@@ -37,23 +42,7 @@ export interface MixerContext {
   /** Residual branches per layer (1 without FFN, 2 with): Mamba's W_out rescale (4.6). */
   nRes: number;
   /** Builds a branch mixer (parallel / routed layers); injected to avoid an import cycle. */
-  build: (spec: Spec, ctx: MixerContext) => Mixer;
-}
-
-export type Spec = Record<string, unknown>;
-
-/** A spec field with a fallback default (the spec helper normally fills every default). */
-export function field(spec: Spec, name: string, dflt: number): number;
-export function field(spec: Spec, name: string, dflt: string): string;
-export function field(spec: Spec, name: string, dflt: boolean): boolean;
-export function field<T>(spec: Spec, name: string, dflt: T): T;
-export function field<T>(spec: Spec, name: string, dflt: T): T {
-  const v = spec[name];
-  return v === undefined || v === null || v === 'auto' ? dflt : (v as T);
-}
-
-export function round8(x: number): number {
-  return 8 * Math.round(x / 8);
+  build: (spec: BuildSpec, ctx: MixerContext) => Mixer;
 }
 
 /** x [..., in] @ W [in, out] (+ b) as one 2-D matmul (the fast path on wasm). */

@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs';
 import { causalConv1d, convState, convStep } from '../../ops/conv.ts';
 import { scanStep, selectiveScan, type ScanMode } from '../../ops/scan.ts';
 import { constant, dtBias, ones, scaled, torchLinear, uniform, values, zeros } from '../init.ts';
-import { field, linear, rmsNormalize, silu, type Mixer, type MixerContext, type MixerOptions, type MixerState, type Spec, type StepOptions } from './common.ts';
+import type { MambaSpec } from '../kinds/mamba.ts';
+import { linear, rmsNormalize, silu, type Mixer, type MixerContext, type MixerOptions, type MixerState, type StepOptions } from './common.ts';
 
 export class Mamba implements Mixer {
   readonly din: number;
@@ -16,30 +17,30 @@ export class Mamba implements Mixer {
   readonly K: number;
   readonly R: number;
   readonly scan: ScanMode;
-  readonly scanChunk: number | undefined;
+  readonly scanChunk: number;
   readonly innerNorms: boolean;
   private readonly w: Record<string, tf.Variable> = {};
 
-  constructor(spec: Spec, ctx: MixerContext) {
+  constructor(spec: MambaSpec, ctx: MixerContext) {
     const d = ctx.d;
-    this.din = field(spec, 'dInner', Math.round(field(spec, 'expand', 2) * d));
-    this.N = field(spec, 'dState', 16);
-    this.K = field(spec, 'dConv', 4);
-    this.R = field(spec, 'dtRank', Math.ceil(d / 16));
-    this.scan = field<ScanMode>(spec, 'scan', 'chunked');
-    this.scanChunk = field<number | undefined>(spec, 'scanChunk', undefined);
-    this.innerNorms = field(spec, 'innerNorms', false);
+    this.din = spec.d_inner;
+    this.N = spec.d_state;
+    this.K = spec.d_conv;
+    this.R = spec.dt_rank;
+    this.scan = spec.scan;
+    this.scanChunk = spec.scan_chunk;
+    this.innerNorms = spec.inner_norms;
     const { din, N, K, R } = this;
     const p = ctx.params;
-    const bias = field(spec, 'bias', false);
+    const bias = spec.bias;
     this.w.w_in = p.create('w_in', [d, 2 * din], torchLinear);
     if (bias) this.w.b_in = p.create('b_in', [2 * din], zeros);
     this.w.conv_w = p.create('conv_w', [din, K], uniform(1 / Math.sqrt(K)));
-    if (field(spec, 'convBias', true)) this.w.conv_b = p.create('conv_b', [din], uniform(1 / Math.sqrt(K)));
+    if (spec.conv_bias) this.w.conv_b = p.create('conv_b', [din], uniform(1 / Math.sqrt(K)));
     this.w.w_x = p.create('w_x', [din, R + 2 * N], torchLinear);
-    const dtStd = field(spec, 'dtScale', 1) * Math.pow(R, -0.5);
-    this.w.w_dt = p.create('w_dt', [R, din], field(spec, 'dtInit', 'random') === 'constant' ? constant(dtStd) : uniform(dtStd));
-    this.w.b_dt = p.create('b_dt', [din], dtBias(field(spec, 'dtMin', 1e-3), field(spec, 'dtMax', 0.1), field(spec, 'dtInitFloor', 1e-4)));
+    const dtStd = spec.dt_scale * Math.pow(R, -0.5);
+    this.w.w_dt = p.create('w_dt', [R, din], spec.dt_init === 'constant' ? constant(dtStd) : uniform(dtStd));
+    this.w.b_dt = p.create('b_dt', [din], dtBias(spec.dt_min, spec.dt_max, spec.dt_init_floor));
     // S4D-real: A_log[c, n] = log(n + 1)
     this.w.A_log = p.create('A_log', [din, N], values(Array.from({ length: din * N }, (_, i) => Math.log((i % N) + 1))));
     this.w.D = p.create('D', [din], ones);
@@ -74,9 +75,7 @@ export class Mamba implements Mixer {
     const [x, z] = tf.split(xz, 2, 2);
     const xa = silu(causalConv1d(x, this.w.conv_w, this.w.conv_b));
     const { dt, Bm, Cm, A } = this.selective(xa, opts?.keep);
-    const mode: ScanMode = this.scan;
-    const chunk = this.scanChunk ?? Math.max(1, Math.round(Math.sqrt(u.shape[1])));
-    const { y, h } = selectiveScan(xa, dt, A, Bm, Cm, { mode, chunk });
+    const { y, h } = selectiveScan(xa, dt, A, Bm, Cm, { mode: this.scan, chunk: this.scanChunk });
     const out = linear(y.add(xa.mul(this.w.D)).mul(silu(z)), this.w.w_out, this.w.b_out) as tf.Tensor3D;
     return { y: out, state: withState ? { conv: convState(x, this.K), h } : undefined };
   }

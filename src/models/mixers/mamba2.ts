@@ -8,7 +8,13 @@ import * as tf from '@tensorflow/tfjs';
 import { causalConv1d, convState, convStep } from '../../ops/conv.ts';
 import { ssdChunk, ssdStep } from '../../ops/ssd.ts';
 import { dtBias, logUniformA, ones, scaled, torchLinear, uniform, zeros } from '../init.ts';
-import { field, linear, rmsNormalize, silu, type Mixer, type MixerContext, type MixerOptions, type MixerState, type Spec, type StepOptions } from './common.ts';
+import type { Mamba2Spec } from '../kinds/mamba2.ts';
+import { linear, rmsNormalize, silu, type Mixer, type MixerContext, type MixerOptions, type MixerState, type StepOptions } from './common.ts';
+
+/** dt init range and floor (mamba2_simple.py defaults; not config fields of mamba2). */
+const DT_MIN = 1e-3;
+const DT_MAX = 0.1;
+const DT_INIT_FLOOR = 1e-4;
 
 export class Mamba2 implements Mixer {
   readonly din: number;
@@ -21,28 +27,28 @@ export class Mamba2 implements Mixer {
   readonly normEps: number;
   private readonly w: Record<string, tf.Variable> = {};
 
-  constructor(spec: Spec, ctx: MixerContext) {
+  constructor(spec: Mamba2Spec, ctx: MixerContext) {
     const d = ctx.d;
-    this.din = field(spec, 'dInner', Math.round(field(spec, 'expand', 2) * d));
-    this.N = field(spec, 'dState', 64);
-    this.P = field(spec, 'headDim', 64);
-    this.G = field(spec, 'nGroups', 1);
-    this.K = field(spec, 'dConv', 4);
-    this.chunk = field(spec, 'chunk', 64);
-    this.normEps = field(spec, 'normEps', 1e-5);
+    this.din = spec.d_inner;
+    this.N = spec.d_state;
+    this.P = spec.head_dim;
+    this.G = spec.n_groups;
+    this.K = spec.d_conv;
+    this.chunk = spec.chunk;
+    this.normEps = spec.norm_eps;
     this.Hm = this.din / this.P;
     if (!Number.isInteger(this.Hm) || this.Hm % this.G !== 0)
-      throw new Error(`mamba2: inner width ${this.din} must be a multiple of headDim ${this.P} with heads divisible by nGroups ${this.G}`);
+      throw new Error(`mamba2: inner width ${this.din} must be a multiple of head_dim ${this.P} with heads divisible by n_groups ${this.G}`);
     const { din, N, G, Hm, K } = this;
     const convCh = din + 2 * G * N;
     const p = ctx.params;
-    const bias = field(spec, 'bias', false);
-    const [aLo, aHi] = field<[number, number]>(spec, 'aInitRange', [1, 16]);
+    const bias = spec.bias;
+    const [aLo, aHi] = spec.a_init_range;
     this.w.w_in = p.create('w_in', [d, 2 * din + 2 * G * N + Hm], torchLinear);
     if (bias) this.w.b_in = p.create('b_in', [2 * din + 2 * G * N + Hm], zeros);
     this.w.conv_w = p.create('conv_w', [convCh, K], uniform(1 / Math.sqrt(K)));
-    if (field(spec, 'convBias', true)) this.w.conv_b = p.create('conv_b', [convCh], uniform(1 / Math.sqrt(K)));
-    this.w.dt_bias = p.create('dt_bias', [Hm], dtBias(field(spec, 'dtMin', 1e-3), field(spec, 'dtMax', 0.1), field(spec, 'dtInitFloor', 1e-4)));
+    if (spec.conv_bias) this.w.conv_b = p.create('conv_b', [convCh], uniform(1 / Math.sqrt(K)));
+    this.w.dt_bias = p.create('dt_bias', [Hm], dtBias(DT_MIN, DT_MAX, DT_INIT_FLOOR));
     this.w.A_log = p.create('A_log', [Hm], logUniformA(aLo, aHi));
     this.w.D = p.create('D', [Hm], ones);
     this.w.norm = p.create('norm.w', [din], ones);

@@ -2,12 +2,13 @@
  * Parallel branches in one layer (Hymba-like, models.md 6.3): every branch reads the same u and
  * produces y_b [B, T, d]; each is RMS-normalized with its own weight (Hymba's beta_b) and the
  * results are merged by a mean, a static softmax gate, or a per-token softmax gate.
- * Branch widths (heads, dvt, expand) are already scaled by widthScale in the resolved spec.
+ * Branch widths (heads, dvt, expand) are already scaled by width_scale in the resolved spec.
  */
 import * as tf from '@tensorflow/tfjs';
 import { zeros } from '../init.ts';
+import type { ParallelSpec } from '../resolved.ts';
 import { Norm } from '../shell.ts';
-import { prefixState, unprefixState, type Mixer, type MixerContext, type MixerOptions, type MixerState, type Spec, type StepOptions } from './common.ts';
+import { prefixState, unprefixState, type Mixer, type MixerContext, type MixerOptions, type MixerState, type StepOptions } from './common.ts';
 
 export type MergeKind = 'normMean' | 'normGateStatic' | 'normGateToken';
 
@@ -19,9 +20,9 @@ export class ParallelMixer implements Mixer {
   private readonly wLam?: tf.Variable;
   private readonly bLam?: tf.Variable;
 
-  constructor(spec: Spec, ctx: MixerContext) {
-    const branchSpecs = spec.branches as Spec[];
-    this.merge = (spec.merge as MergeKind | undefined) ?? 'normMean';
+  constructor(spec: ParallelSpec, ctx: MixerContext) {
+    const branchSpecs = spec.branches;
+    this.merge = spec.merge;
     this.branches = branchSpecs.map((b, i) => ctx.build(b, { ...ctx, params: ctx.params.scope(`branches.${i}.`) }));
     this.norms = branchSpecs.map((_, i) => new Norm(ctx.params.scope(`norms.${i}.`), ctx.d, 'rms', ctx.normEps));
     const nb = branchSpecs.length;

@@ -7,28 +7,27 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { applyRope, ropeTables } from '../../ops/rope.ts';
-import * as ret from '../../ops/retention.ts';
-import * as retKey from '../../ops/retention-key.ts';
+import { decaySqrtNormalizer, retention } from '../../ops/retention-forms.ts';
 import { xavier } from '../init.ts';
+import type { Form } from '../kinds/fields.ts';
+import type { RetnetSpec } from '../kinds/retnet.ts';
+import type { SelretSpec } from '../kinds/selret.ts';
 import {
-  field,
   layerNormalize,
   linear,
   mergeHeads,
   retnetLogGammas,
   rmsNormalize,
-  round8,
   silu,
   splitHeads,
   type Mixer,
   type MixerContext,
   type MixerOptions,
   type MixerState,
-  type Spec,
   type StepOptions,
 } from './common.ts';
 
-export type RetForm = 'parallel' | 'chunk' | 'recurrent';
+export type RetForm = Form;
 
 /** Log-decay a (<= 0) and write strength beta (>= 0) for every head and position. */
 export interface Decay {
@@ -42,13 +41,13 @@ export class MultiScaleRetention implements Mixer {
   readonly dvt: number;
   readonly dk: number;
   readonly dv: number;
-  readonly form: RetForm | 'auto';
+  readonly form: RetForm;
   readonly chunk: number;
   readonly headNorm: 'rms' | 'layer';
   readonly headNormEps: number;
   readonly retScale: 'none' | 'decaySqrt';
   readonly rope: boolean;
-  readonly ropeFreqs: string;
+  readonly ropeFreqs: RetnetSpec['rope_freqs'];
   readonly ropeBase: number;
   /** True when a is [B, H, T, dk] (selret granularity 'key'). */
   perKey = false;
@@ -60,25 +59,23 @@ export class MultiScaleRetention implements Mixer {
   protected readonly wo: tf.Variable;
 
   constructor(
-    readonly spec: Spec,
+    readonly spec: RetnetSpec | SelretSpec,
     readonly ctx: MixerContext,
   ) {
     const d = ctx.d;
-    this.H = field(spec, 'heads', 4);
-    this.dqk = field(spec, 'dqk', d);
-    this.dvt = field(spec, 'dvt', round8(1.6875 * d));
+    this.H = spec.heads;
+    this.dqk = spec.dqk;
+    this.dvt = spec.dvt;
     this.dk = this.dqk / this.H;
     this.dv = this.dvt / this.H;
-    if (!Number.isInteger(this.dk) || !Number.isInteger(this.dv))
-      throw new Error(`retention: dqk ${this.dqk} and dvt ${this.dvt} must be divisible by heads ${this.H}`);
-    this.form = field<RetForm | 'auto'>(spec, 'form', 'auto');
-    this.chunk = field(spec, 'chunk', 64);
-    this.headNorm = field<'rms' | 'layer'>(spec, 'headNorm', 'rms');
-    this.headNormEps = field(spec, 'headNormEps', 1e-6);
-    this.retScale = field<'none' | 'decaySqrt'>(spec, 'retScale', 'none');
-    this.rope = field(spec, 'rope', true);
-    this.ropeFreqs = field<string>(spec, 'ropeFreqs', 'torchscale');
-    this.ropeBase = field(spec, 'ropeBase', 10000);
+    this.form = spec.form;
+    this.chunk = spec.chunk;
+    this.headNorm = spec.head_norm;
+    this.headNormEps = spec.head_norm_eps;
+    this.retScale = spec.ret_scale;
+    this.rope = spec.kind === 'retnet' || spec.rope;
+    this.ropeFreqs = spec.rope_freqs;
+    this.ropeBase = spec.rope_base;
     this.logGammas = retnetLogGammas(this.H);
     const p = ctx.params;
     const gIn = Math.pow(2, -2.5);
@@ -96,18 +93,14 @@ export class MultiScaleRetention implements Mixer {
     return { a: tf.broadcastTo(lg, [B, this.H, T]) };
   }
 
-  private resolvedForm(T: number): RetForm {
-    return this.form === 'auto' ? (T <= 512 ? 'parallel' : 'chunk') : this.form;
-  }
-
-  /** q, kt (beta folded in), v [B, H, T, .], a, and the z-recurrence inputs for decaySqrt. */
+  /** q, kt (beta folded in), v [B, H, T, .], a and beta for positions start..start+T-1. */
   private inputs(u: tf.Tensor3D, start: number, keep?: tf.Tensor2D) {
     const [B, T] = u.shape;
     let q = splitHeads(linear(u, this.wq), this.H) as tf.Tensor;
     let k = splitHeads(linear(u, this.wk), this.H).mul(1 / Math.sqrt(this.dk));
     const v = splitHeads(linear(u, this.wv), this.H);
     if (this.rope) {
-      const { cos, sin } = ropeTables(start, T, this.dk, this.ropeFreqs as never, this.ropeBase);
+      const { cos, sin } = ropeTables(start, T, this.dk, this.ropeFreqs, this.ropeBase);
       q = applyRope(q, cos, sin);
       k = applyRope(k, cos, sin);
     }
@@ -119,28 +112,28 @@ export class MultiScaleRetention implements Mixer {
       beta = beta ? beta.mul(beta.rank === a.rank ? m : keep.reshape([B, 1, T])) : tf.broadcastTo(keep.reshape([B, 1, T]), [B, this.H, T]);
     }
     const kt = beta ? k.mul(beta.rank === 4 ? beta : beta.expandDims(-1)) : k;
-    return { q, kt, v, a, beta, B, T };
+    return { q, kt, v, a, beta };
   }
 
-  /** Core o [B, H, T, dv] (and final state when wanted) in the given form. */
-  core(q: tf.Tensor, kt: tf.Tensor, v: tf.Tensor, a: tf.Tensor, form: RetForm | 'prefill'): { o: tf.Tensor; state?: tf.Tensor } {
-    const ops = this.perKey
-      ? { par: retKey.retentionKeyParallel, chunk: retKey.retentionKeyChunk, rec: retKey.retentionKeyRecurrent }
-      : { par: ret.retentionParallel, chunk: ret.retentionChunk, rec: ret.retentionRecurrent };
-    const extra = this.perKey ? { intraMode: field(this.spec, 'intraMode', 'pairwise'), aMin: field(this.spec, 'aMin', -Infinity) } : {};
-    if (form === 'parallel') return { o: asO(ops.par(q as never, kt as never, v as never, a as never)) };
-    if (form === 'recurrent') return ops.rec(q as never, kt as never, v as never, a as never) as { o: tf.Tensor; state: tf.Tensor };
-    return ops.chunk(q as never, kt as never, v as never, a as never, { chunk: this.chunk, ...extra } as never) as {
-      o: tf.Tensor;
-      state: tf.Tensor;
-    };
+  /** The un-normalized core o [B, H, T, dv] in a form (per-key options from the spec). */
+  core(q: tf.Tensor, kt: tf.Tensor, v: tf.Tensor, a: tf.Tensor, form: RetForm, opts: { initialState?: tf.Tensor; outputFinalState?: boolean } = {}) {
+    const keyOpts = this.spec.kind === 'selret' && this.perKey ? { intraMode: this.spec.intra_mode, aMin: this.spec.a_min ?? -Infinity } : {};
+    return retention(form, q, kt, v, a, { chunk: this.chunk, ...keyOpts, ...opts });
   }
 
-  /** decaySqrt: z_t = exp(a_t) z_{t-1} + beta_t is a retention with dk = dv = 1 and q = v = 1. */
-  private zInputs(beta: tf.Tensor | undefined, a: tf.Tensor): [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor] {
-    if (this.perKey) throw new Error("retScale 'decaySqrt' needs a scalar decay (granularity 'head')");
-    const one = tf.onesLike(a).expandDims(-1);
-    return [one, beta ? beta.expandDims(-1) : one, one, a];
+  /**
+   * Retention of u [B, T, d] at positions start.., from `state` (S and, with decaySqrt, z) when
+   * given: o [B, H, T, dv] (divided by sqrt(z) with decaySqrt) and, when `wantState`, the state
+   * after the last token. forward, prefill and step are this one function.
+   */
+  private retain(u: tf.Tensor3D, start: number, form: RetForm, o: { keep?: tf.Tensor2D; state?: MixerState; wantState: boolean }): { o: tf.Tensor; state?: MixerState } {
+    const { q, kt, v, a, beta } = this.inputs(u, start, o.keep);
+    const r = this.core(q, kt, v, a, form, { initialState: o.state?.S, outputFinalState: o.wantState });
+    const state: MixerState | undefined = o.wantState ? { S: r.state! } : undefined;
+    if (this.retScale !== 'decaySqrt') return { o: r.o, state };
+    const z = decaySqrtNormalizer(form, a, beta, { chunk: this.chunk, initialState: o.state?.z, outputFinalState: o.wantState });
+    if (state) state.z = z.state!;
+    return { o: r.o.div(tf.sqrt(z.z)), state };
   }
 
   /** Per-head norm (1.2): each head's dv vector on its own, no affine. [B, H, T, dv] */
@@ -155,61 +148,25 @@ export class MultiScaleRetention implements Mixer {
   }
 
   /** Core output before the per-head norm (tests compare cores, pitfall 7). [B, H, T, dv] */
-  coreOutput(u: tf.Tensor3D, form?: RetForm): tf.Tensor {
-    const { q, kt, v, a, beta, T } = this.inputs(u, 0);
-    const f = form ?? this.resolvedForm(T);
-    let { o } = this.core(q, kt, v, a, f);
-    if (this.retScale === 'decaySqrt') {
-      const [zq, zk, zv, za] = this.zInputs(beta, a);
-      o = o.div(tf.sqrt(this.core(zq, zk, zv, za, f).o));
-    }
-    return o;
+  coreOutput(u: tf.Tensor3D, form: RetForm = this.form): tf.Tensor {
+    return this.retain(u, 0, form, { wantState: false }).o;
   }
 
   forward(u: tf.Tensor3D, opts?: MixerOptions): { y: tf.Tensor3D } {
-    const { q, kt, v, a, beta, T } = this.inputs(u, 0, opts?.keep);
-    const form = this.resolvedForm(T);
-    let { o } = this.core(q, kt, v, a, form);
-    if (this.retScale === 'decaySqrt') {
-      const [zq, zk, zv, za] = this.zInputs(beta, a);
-      o = o.div(tf.sqrt(this.core(zq, zk, zv, za, form).o));
-    }
-    return { y: this.output(o, u) };
+    return { y: this.output(this.retain(u, 0, this.form, { keep: opts?.keep, wantState: false }).o, u) };
   }
 
   prefill(u: tf.Tensor3D, opts?: MixerOptions): { y: tf.Tensor3D; state: MixerState } {
-    const { q, kt, v, a, beta } = this.inputs(u, 0, opts?.keep);
-    const r = this.core(q, kt, v, a, 'prefill');
-    let o = r.o;
-    const state: MixerState = { S: r.state! };
-    if (this.retScale === 'decaySqrt') {
-      const [zq, zk, zv, za] = this.zInputs(beta, a);
-      const z = this.core(zq, zk, zv, za, 'prefill');
-      o = o.div(tf.sqrt(z.o));
-      state.z = z.state!;
-    }
-    return { y: this.output(o, u), state };
+    const r = this.retain(u, 0, this.form, { keep: opts?.keep, wantState: true });
+    return { y: this.output(r.o, u), state: r.state! };
   }
 
+  /** One token: the recurrent form over T = 1 from the state. */
   step(u: tf.Tensor2D, state: MixerState, pos: number, opts?: StepOptions): { y: tf.Tensor2D; state: MixerState } {
     const B = u.shape[0];
     const u3 = u.reshape([B, 1, -1]) as tf.Tensor3D;
-    const { q, kt, v, a, beta } = this.inputs(u3, pos, opts?.keep?.reshape([B, 1]) as tf.Tensor2D | undefined);
-    const sq = (x: tf.Tensor) => x.squeeze([2]); // drop T = 1
-    const stepFn = this.perKey ? retKey.retentionKeyStep : ret.retentionStep;
-    const r = stepFn(sq(q) as never, sq(kt) as never, sq(v) as never, sq(a) as never, state.S as never) as { o: tf.Tensor; state: tf.Tensor };
-    let o = r.o.expandDims(2); // [B, H, 1, dv]
-    const next: MixerState = { S: r.state };
-    if (this.retScale === 'decaySqrt') {
-      const [zq, zk, zv, za] = this.zInputs(beta, a);
-      const z = ret.retentionStep(sq(zq) as never, sq(zk) as never, sq(zv) as never, sq(za) as never, state.z as never) as {
-        o: tf.Tensor;
-        state: tf.Tensor;
-      };
-      o = o.div(tf.sqrt(z.o.expandDims(2)));
-      next.z = z.state;
-    }
-    return { y: this.output(o, u3).reshape([B, -1]) as tf.Tensor2D, state: next };
+    const r = this.retain(u3, pos, 'recurrent', { keep: opts?.keep?.reshape([B, 1]) as tf.Tensor2D | undefined, state, wantState: true });
+    return { y: this.output(r.o, u3).reshape([B, -1]) as tf.Tensor2D, state: r.state! };
   }
 
   emptyState(batch: number): MixerState {
@@ -217,10 +174,6 @@ export class MultiScaleRetention implements Mixer {
     if (this.retScale === 'decaySqrt') s.z = tf.zeros([batch, this.H, 1, 1]);
     return s;
   }
-}
-
-function asO(r: unknown): tf.Tensor {
-  return r instanceof tf.Tensor ? r : (r as { o: tf.Tensor }).o;
 }
 
 /** The RetNet mixer (fixed multi-scale decays). */

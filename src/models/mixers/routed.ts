@@ -7,8 +7,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { zeros } from '../init.ts';
+import type { RoutedSpec } from '../resolved.ts';
 import { Norm } from '../shell.ts';
-import { prefixState, unprefixState, type Mixer, type MixerContext, type MixerState, type Spec } from './common.ts';
+import { prefixState, unprefixState, type Mixer, type MixerContext, type MixerState } from './common.ts';
 
 /**
  * Switch Transformer load-balancing loss: coef * nb * sum_b frac_b * meanP_b, with frac_b the share
@@ -31,12 +32,12 @@ export class RoutedMixer implements Mixer {
   readonly stateSkip: boolean;
   private readonly wR: tf.Variable;
 
-  constructor(spec: Spec, ctx: MixerContext) {
-    const branchSpecs = spec.branches as Spec[];
-    this.routing = (spec.routing as 'soft' | 'top1' | undefined) ?? 'soft';
-    this.temperature = (spec.temperature as number | undefined) ?? 1;
-    this.auxLossCoef = (spec.auxLossCoef as number | undefined) ?? 0.01;
-    this.stateSkip = (spec.stateSkip as boolean | undefined) ?? false;
+  constructor(spec: RoutedSpec, ctx: MixerContext) {
+    const branchSpecs = spec.branches;
+    this.routing = spec.routing;
+    this.temperature = spec.temperature;
+    this.auxLossCoef = spec.aux_loss_coef;
+    this.stateSkip = spec.state_skip;
     this.branches = branchSpecs.map((b, i) => ctx.build(b, { ...ctx, params: ctx.params.scope(`branches.${i}.`) }));
     if (this.routing === 'soft') this.norms = branchSpecs.map((_, i) => new Norm(ctx.params.scope(`norms.${i}.`), ctx.d, 'rms', ctx.normEps));
     this.wR = ctx.params.create('w_r', [ctx.d, branchSpecs.length], zeros);

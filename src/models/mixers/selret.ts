@@ -6,13 +6,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { logSigmoid } from '../../backend/compat.ts';
 import { constant, dtBias, logUniformA, normal, softplusInv, values } from '../init.ts';
-import { field, linear, type MixerContext, type Spec } from './common.ts';
+import { GLA_RANK, type SelretSpec } from '../kinds/selret.ts';
+import { linear, type MixerContext } from './common.ts';
 import { MultiScaleRetention, type Decay } from './retnet.ts';
 
-type DecayKind = 'mamba' | 'gla' | 'fixed';
-type WriteKind = 'dt' | 'none' | 'sigmoid' | 'complement';
-
-const GLA_RANK = 16; // GLA low-rank gate width (gate_low_rank_dim)
+type DecayKind = SelretSpec['decay'];
+type WriteKind = SelretSpec['write'];
 
 export class SelectiveRetention extends MultiScaleRetention {
   readonly decayKind: DecayKind;
@@ -21,19 +20,18 @@ export class SelectiveRetention extends MultiScaleRetention {
   readonly aMin: number;
   private readonly w: Record<string, tf.Variable> = {};
 
-  constructor(spec: Spec, ctx: MixerContext) {
+  constructor(spec: SelretSpec, ctx: MixerContext) {
     super(spec, ctx);
-    this.decayKind = field<DecayKind>(spec, 'decay', 'mamba');
-    this.write = field<WriteKind>(spec, 'write', 'dt');
-    this.tau = field(spec, 'tau', 16);
-    this.aMin = field(spec, 'aMin', -Infinity);
-    this.perKey = field(spec, 'granularity', 'head') === 'key';
-    if (this.write === 'dt' && this.decayKind !== 'mamba') throw new Error("selret: write 'dt' needs decay 'mamba'");
+    this.decayKind = spec.decay;
+    this.write = spec.write;
+    this.tau = spec.tau;
+    this.aMin = spec.a_min ?? -Infinity; // a stored config (JSON) holds null for -Infinity
+    this.perKey = spec.granularity === 'key';
     const p = ctx.params;
     const d = ctx.d;
     const H = this.H;
     const half = this.dk / 2;
-    const decayInit = field(spec, 'decayInit', 'retnet');
+    const decayInit = spec.decay_init;
     // Per-head values replicated over the dk/2 rotation pairs for per-key parameters.
     const perHead = (f: (h: number) => number) =>
       this.perKey ? Array.from({ length: H * half }, (_, i) => f(Math.floor(i / half))) : this.logGammas.map((_, h) => f(h));
@@ -45,7 +43,7 @@ export class SelectiveRetention extends MultiScaleRetention {
         this.w.A_log = p.create('A_log', this.perKey ? [H, half] : [H], logUniformA(1, 16));
       } else {
         this.w.b_dt = p.create('b_dt', [H], constant(softplusInv(1)));
-        const spread = this.perKey && field(spec, 'keyDecayInit', 'tied') === 'spread';
+        const spread = this.perKey && spec.key_decay_init === 'spread';
         const init = Array.from({ length: nDecay }, (_, i) => {
           const h = this.perKey ? Math.floor(i / half) : i;
           const j = this.perKey ? i % half : 0;
