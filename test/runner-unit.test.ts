@@ -1,4 +1,3 @@
-import { executionSchema } from '../src/config/schema.ts';
 // Unit tests of the runner's pieces: locks, ledger-derived states, the sweep directory contract,
 // run selection, the results table and the SLURM script builder.
 import { execFileSync, spawn } from 'node:child_process';
@@ -6,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { executionSchema } from '../src/config/schema.ts';
 import { UserError } from '../src/errors.ts';
 import { DEFAULT_COLUMNS, formatMetric, meanStd, renderResultsTable, type ResultRow } from '../src/report/table.ts';
 import { autoJobs, threadsPerRun } from '../src/runner/execute.ts';
@@ -17,7 +17,7 @@ import { arrayScript, chunkIds, parseMaxArraySize, shq, validateResources } from
 import { prepareSweepDir, readPlanFile, type SweepPlan } from '../src/runner/sweep-dir.ts';
 import { viewRun } from '../src/runner/state.ts';
 import { writeJsonAtomic } from '../src/util/fs.ts';
-import { tmpDir } from './fixtures/runner/helpers.ts';
+import { tmpDir, waitFor } from './fixtures/runner/helpers.ts';
 
 function deadPid(): number {
   const r = execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
@@ -68,31 +68,30 @@ describe('run lock', () => {
     const now = new Date().toISOString();
     fs.writeFileSync(file, JSON.stringify({ pid: deadPid(), host: os.hostname(), token: 'old', started: now, heartbeat: now }));
     const lockTs = path.resolve('src/runner/lock.ts');
+    const go = path.join(dir, 'go');
+    const end = path.join(dir, 'end');
+    // Every racer imports first, says so, then spins until the go file appears (imports under load
+    // take seconds), and stays alive until all have tried: a winner that exited would leave a stale lock.
     const code = `
+      const fs = await import('node:fs');
       const { RunLock } = await import(${JSON.stringify(lockTs)});
-      const start = Number(process.argv[1]);
-      while (Date.now() < start) {}
+      process.stdout.write('ready ');
+      while (!fs.existsSync(${JSON.stringify(go)})) {}
       const r = RunLock.acquire(${JSON.stringify(file)});
       process.stdout.write('lock' in r ? 'won' : 'lost');
-      // Stay alive until every racer has tried (each leaves a marker): a winner that exited would
-      // leave a stale lock again, and on a loaded machine the racers may start seconds apart.
-      const fs = await import('node:fs');
-      fs.writeFileSync(${JSON.stringify(dir)} + '/tried-' + process.pid, '');
-      const until = Date.now() + 60000;
-      const wait = () => fs.readdirSync(${JSON.stringify(dir)}).filter((f) => f.startsWith('tried-')).length >= 4 || Date.now() > until ? undefined : setTimeout(wait, 50);
-      wait();`;
-    const start = Date.now() + 1500;
-    const outs = await Promise.all(
-      [0, 1, 2, 3].map(
-        () =>
-          new Promise<string>((resolve) => {
-            const c = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, String(start)], { stdio: ['ignore', 'pipe', 'inherit'] });
-            let out = '';
-            c.stdout.on('data', (d) => (out += d));
-            c.on('close', () => resolve(out));
-          }),
-      ),
-    );
+      const wait = setInterval(() => fs.existsSync(${JSON.stringify(end)}) && clearInterval(wait), 20);`;
+    const racers = [0, 1, 2, 3].map(() => {
+      const c = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const r = { out: '', done: new Promise<void>((resolve) => c.on('close', () => resolve())) };
+      c.stdout.on('data', (d) => (r.out += d));
+      return r;
+    });
+    await waitFor('all racers ready', () => racers.every((r) => r.out.startsWith('ready')), 60_000);
+    fs.writeFileSync(go, '');
+    await waitFor('all racers tried', () => racers.every((r) => /won|lost/.test(r.out)), 30_000);
+    fs.writeFileSync(end, '');
+    await Promise.all(racers.map((r) => r.done));
+    const outs = racers.map((r) => r.out.replace('ready ', ''));
     expect(outs.filter((o) => o === 'won')).toHaveLength(1);
     expect(outs.filter((o) => o === 'lost')).toHaveLength(3);
   });
@@ -133,8 +132,27 @@ describe('ledger and run state', () => {
     expect(view()).toBe('planned'); // done only once summary.json exists
     writeJsonAtomic(runFiles(dir, id).summary, { valid_bpb: 1 });
     expect(view()).toBe('done');
-    writeJsonAtomic(runFiles(dir, id).status, { state: 'diverged' });
+    const now = new Date().toISOString();
+    writeJsonAtomic(runFiles(dir, id).status, { id, state: 'diverged', attempt: 2, attempts: [{ attempt: 2, state: 'diverged', start: now, pid: 1, host: 'h' }], updated: now });
     expect(view()).toBe('diverged');
+  });
+
+  it('records read back from disk are checked against their zod schema', async () => {
+    const dir = tmpDir('records');
+    const id = 'cccccccccccc';
+    appendLedger(dir, { id, state: 'running', attempt: 1 });
+    fs.appendFileSync(path.join(dir, 'ledger.jsonl'), '{"id":"cccccccccccc","state":"bogus","attempt":1}\n{"id":3}\n');
+    appendLedger(dir, { id, state: 'failed', attempt: 1, error: 'x' });
+    expect(readLedger(dir).map((e) => e.state)).toEqual(['running', 'failed']);
+    // A plan.json whose execution settings were damaged by hand: one line naming the key.
+    const plan = fakePlan(dir, ['c00000000001']);
+    await prepareSweepDir(plan);
+    const file = path.join(plan.sweepDir, 'plan.json');
+    const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+    expect(json.execution).toMatchObject({ retries: 0, retry_on: ['crash', 'lost'] }); // the schema's defaults
+    json.execution.retries = -1;
+    fs.writeFileSync(file, JSON.stringify(json));
+    expect(() => readPlanFile(plan.sweepDir)).toThrow(/plan\.json: execution\.retries: .*damaged plan file/);
   });
 
   it('lastLine keeps the last non-empty line, shortened', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pickToken } from '../src/commands/generate.ts';
+import { pickToken } from '../src/train/sample.ts';
 
 describe('generate: token sampling', () => {
   const logits = Float32Array.from([0.1, 2.0, -1.0, 1.5, 0.0]);

@@ -1,30 +1,12 @@
 // Where everything of a sweep lives on disk (runner.md section 4). One place, so the local runner,
 // `exec` on a SLURM node and `status` can never disagree about a path.
 import * as path from 'node:path';
+import type { RunState } from './records.ts';
 
 /** Bumped when the on-disk layout changes incompatibly; plan.json records it. */
 export const SWEEP_FORMAT_VERSION = 1;
 
-export type RunState =
-  | 'planned'
-  | 'running'
-  | 'done'
-  | 'failed'
-  | 'timed_out'
-  | 'diverged'
-  | 'cancelled'
-  | 'lost';
-
-export const RUN_STATES: RunState[] = [
-  'planned',
-  'running',
-  'done',
-  'failed',
-  'timed_out',
-  'diverged',
-  'cancelled',
-  'lost',
-];
+export { RUN_STATES, type RunState } from './records.ts';
 
 /** States that count as a failure for exit codes and `max_failures`. */
 export const FAILED_STATES: ReadonlySet<RunState> = new Set(['failed', 'timed_out']);

@@ -2,18 +2,10 @@
 // (local or SLURM tasks) append to the same file; each entry is one short O_APPEND write.
 import * as os from 'node:os';
 import { appendJsonl, readJsonl } from '../util/fs.ts';
-import { sweepFiles, type RunState } from './layout.ts';
+import { sweepFiles } from './layout.ts';
+import { ledgerEntrySchema, type LedgerEntry, type RunState } from './records.ts';
 
-export interface LedgerEntry {
-  id: string;
-  state: RunState;
-  attempt: number;
-  time: string;
-  pid: number;
-  host: string;
-  error?: string;
-  slurm_job?: string;
-}
+export type { LedgerEntry };
 
 export function appendLedger(
   sweepDir: string,
@@ -35,9 +27,13 @@ export function appendLedger(
 }
 
 export function readLedger(sweepDir: string): LedgerEntry[] {
-  return readJsonl<LedgerEntry>(sweepFiles(sweepDir).ledger).filter(
-    (e) => e && typeof e.id === 'string' && typeof e.state === 'string',
-  );
+  // A line that is not a ledger entry (hand-edited, another tool's) is no transition.
+  const out: LedgerEntry[] = [];
+  for (const line of readJsonl(sweepFiles(sweepDir).ledger)) {
+    const e = ledgerEntrySchema.safeParse(line);
+    if (e.success) out.push(e.data);
+  }
+  return out;
 }
 
 /** Per run: its entries in time order. */

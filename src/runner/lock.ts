@@ -6,17 +6,9 @@ import * as os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { readJsonOrUndefined, writeJsonAtomic } from '../util/fs.ts';
 import { slurmJobId } from './ledger.ts';
+import { lockInfoSchema, type LockInfo } from './records.ts';
 
-export interface LockInfo {
-  pid: number;
-  host: string;
-  token: string;
-  started: string;
-  heartbeat: string;
-  /** The worker process that does the work, once spawned (its death is checked too). */
-  worker_pid?: number;
-  slurm_job?: string;
-}
+export type { LockInfo };
 
 /** Heartbeat period and how many missed beats make a lock stale; env overrides are for tests. */
 export function heartbeatMs(): number {
@@ -49,8 +41,9 @@ export type LockVerdict =
 
 export function inspectLock(file: string, now = Date.now()): LockVerdict {
   if (!fs.existsSync(file)) return { kind: 'free' };
-  const info = readJsonOrUndefined<LockInfo>(file);
-  if (!info || typeof info.pid !== 'number') {
+  const parsed = lockInfoSchema.safeParse(readJsonOrUndefined(file));
+  const info = parsed.success ? parsed.data : undefined;
+  if (!info) {
     // A lock we cannot parse: its writer died between create and write. Trust its age only.
     const age = ageMs(file, now);
     return age === undefined
@@ -167,7 +160,7 @@ export class RunLock {
 
   /** Still ours? (A lock can be taken over if this process stalled past the stale limit.) */
   owned(): boolean {
-    const cur = readJsonOrUndefined<LockInfo>(this.file);
+    const cur = readJsonOrUndefined<Partial<LockInfo>>(this.file);
     return !!cur && cur.token === this.info.token;
   }
 

@@ -7,11 +7,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FAILURE_CLASSES } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
 import { appendLedger, lastLine, ledgerByRun, nextAttempt, readLedger, slurmJobId } from './ledger.ts';
-import { FAILED_STATES, runFiles, type RunState } from './layout.ts';
+import { FAILED_STATES, runFiles } from './layout.ts';
+import type { FailureClass, RunState } from './records.ts';
 import { heartbeatMs, RunLock } from './lock.ts';
 import type { ProgressSink } from './progress.ts';
 import type { ExecutionSettings, RunRef } from './sweep-dir.ts';
@@ -19,7 +19,7 @@ import { finishedState, inspectSummary, readStatus, viewRun, type AttemptRecord,
 import { slurmEndReason } from './slurm.ts';
 import { WORKER_CANCELLED_EXIT, WORKER_ERROR_EXIT, type WorkerMessage, type WorkerStart } from './worker-protocol.ts';
 
-export type FailureClass = (typeof FAILURE_CLASSES)[number];
+export type { FailureClass };
 
 export interface SchedulerOptions {
   sweepDir: string;

@@ -7,18 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
 import { appendJsonl, readJsonl, writeFileAtomic } from '../util/fs.ts';
 import { sweepFiles } from './layout.ts';
+import { slurmJobRecordSchema, type SlurmJobRecord } from './records.ts';
 
 export const DEFAULT_MAX_ARRAY_SIZE = 1001;
 
-/** One submitted array, as recorded in slurm/jobs.jsonl. */
-export interface SlurmJobRecord {
-  job_id: string;
-  array: number;
-  script: string;
-  ids_file: string;
-  ids: string[];
-  time: string;
-}
+export type { SlurmJobRecord };
 
 /** POSIX single-quoting: the only safe way to put a path in a shell script. */
 export function shq(s: string): string {
@@ -89,7 +82,10 @@ export function slurmEndReason(env: NodeJS.ProcessEnv = process.env): string | u
 }
 
 export function readSlurmJobs(sweepDir: string): SlurmJobRecord[] {
-  return readJsonl<SlurmJobRecord>(sweepFiles(sweepDir).slurmJobs);
+  return readJsonl(sweepFiles(sweepDir).slurmJobs).flatMap((j) => {
+    const r = slurmJobRecordSchema.safeParse(j);
+    return r.success ? [r.data] : [];
+  });
 }
 
 /** Run id -> its SLURM task id (`<job>_<index>`) for the latest submission of each run. */

@@ -3,32 +3,11 @@
 import * as fs from 'node:fs';
 import { readJsonOrUndefined } from '../util/fs.ts';
 import { inspectLock, type LockVerdict } from './lock.ts';
-import { runFiles, type RunState } from './layout.ts';
+import { runFiles } from './layout.ts';
+import { runStatusSchema, type AttemptRecord, type RunState, type RunStatusFile } from './records.ts';
 import type { LedgerEntry } from './ledger.ts';
 
-export interface RunStatusFile {
-  id: string;
-  state: RunState;
-  attempt: number;
-  attempts: AttemptRecord[];
-  updated: string;
-  error?: string;
-}
-
-export interface AttemptRecord {
-  attempt: number;
-  state: RunState;
-  start: string;
-  end?: string;
-  wall_s?: number;
-  pid: number;
-  host: string;
-  worker_pid?: number;
-  exit_code?: number | null;
-  signal?: string | null;
-  error?: string;
-  slurm_job?: string;
-}
+export type { AttemptRecord, RunStatusFile };
 
 export interface RunView {
   state: RunState;
@@ -70,7 +49,8 @@ export function readSummary(sweepDir: string, id: string): Record<string, unknow
 }
 
 export function readStatus(sweepDir: string, id: string): RunStatusFile | undefined {
-  return readJsonOrUndefined<RunStatusFile>(runFiles(sweepDir, id).status);
+  const s = runStatusSchema.safeParse(readJsonOrUndefined(runFiles(sweepDir, id).status));
+  return s.success ? s.data : undefined;
 }
 
 /**

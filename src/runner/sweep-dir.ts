@@ -2,12 +2,14 @@
 // Nothing already there is deleted or overwritten: a new config adds runs, never removes them.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { z } from 'zod';
 import { executionSchema, type ExecutionConfig } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import { sha256Hex } from '../util/hash.ts';
 import { readJsonOrUndefined, writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { RunLock } from './lock.ts';
 import { runFiles, sweepFiles, SWEEP_FORMAT_VERSION } from './layout.ts';
+import { firstIssue, planEntrySchema, type PlanEntry } from './records.ts';
 
 /** The part of config/plan.ts's Plan the runner needs (structural, so tests can build one). */
 export interface SweepPlan {
@@ -21,28 +23,24 @@ export interface SweepPlan {
 /** The execution settings: config/schema.ts's, defaults included (one definition). */
 export type ExecutionSettings = ExecutionConfig;
 
-export interface PlanEntry {
-  id: string;
-  index: number;
-  axes: Record<string, unknown>;
-  case?: string;
-  config: string;
-  added: string;
-}
-
 /** What executing a run needs of its plan entry (a planned run from config/plan.ts is one too). */
 export type RunRef = Pick<PlanEntry, 'id' | 'axes' | 'case'>;
 
-export interface PlanFile {
-  format_version: number;
-  name: string;
-  created: string;
-  updated: string;
-  execution: ExecutionSettings;
-  runs: PlanEntry[];
+export type { PlanEntry };
+
+/** plan.json (format_version is checked first, so an old layout gets the version message). */
+export const planFileSchema = z.object({
+  format_version: z.number(),
+  name: z.string(),
+  created: z.string().optional(),
+  updated: z.string().optional(),
+  // Missing (a hand-made or older plan): the schema's defaults, as for a config without `execution`.
+  execution: executionSchema.prefault({}),
+  runs: z.array(planEntrySchema),
   /** Absolute paths of the config files whose runs are in this sweep (absent in older sweeps). */
-  sources?: string[];
-}
+  sources: z.array(z.string()).optional(),
+});
+export type PlanFile = z.infer<typeof planFileSchema>;
 
 export interface PrepareOptions {
   /** The config file the plan came from (a different file with the same name is refused without `yes`). */
@@ -57,20 +55,17 @@ export interface PrepareOptions {
 export function readPlanFile(sweepDir: string): PlanFile | undefined {
   const file = sweepFiles(sweepDir).plan;
   if (!fs.existsSync(file)) return undefined;
-  const plan = readJsonOrUndefined<PlanFile>(file);
-  if (!plan || typeof plan !== 'object' || !Array.isArray(plan.runs))
+  const raw = readJsonOrUndefined<Record<string, unknown>>(file);
+  if (!raw || typeof raw !== 'object' || !Array.isArray(raw.runs))
     throw new UserError(`${file} is not a seqlab plan file (unreadable JSON); move it away or pick another output.root`);
-  if (plan.format_version !== SWEEP_FORMAT_VERSION)
+  if (raw.format_version !== SWEEP_FORMAT_VERSION)
     throw new UserError(
-      `${sweepDir} was written by an incompatible seqlab version (sweep format ${String(plan.format_version)}, this seqlab reads ${SWEEP_FORMAT_VERSION}); use another output.root or that seqlab version`,
+      `${sweepDir} was written by an incompatible seqlab version (sweep format ${String(raw.format_version)}, this seqlab reads ${SWEEP_FORMAT_VERSION}); use another output.root or that seqlab version`,
     );
-  // The settings `exec` applies on a cluster node: through the schema, so its defaults hold here too.
-  const ex = executionSchema.safeParse(plan.execution ?? {});
-  if (!ex.success) {
-    const issue = ex.error.issues[0]!;
-    throw new UserError(`${file}: execution.${issue.path.join('.')}: ${issue.message}`);
-  }
-  return { ...plan, execution: ex.data };
+  // Through the schema: the execution settings `exec` applies on a node get their defaults here too.
+  const plan = planFileSchema.safeParse(raw);
+  if (!plan.success) throw new UserError(`${file}: ${firstIssue(plan.error)} (a damaged plan file; move it away or pick another output.root)`);
+  return plan.data;
 }
 
 export function requirePlanFile(sweepDir: string): PlanFile {

@@ -37,9 +37,9 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.error(`[worker] ${sig}: stopping`);
+    // The trainer stops at its next step boundary and keeps what it has (train/loop.ts); a step
+    // longer than the runner's grace (SEQLAB_KILL_GRACE_MS) ends in its SIGKILL instead.
     abort.abort(new Error(`stopped by ${sig}`));
-    // The trainer may not check its signal often; the parent SIGKILLs after its grace anyway.
-    setTimeout(() => process.exit(WORKER_CANCELLED_EXIT), 1500).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
