@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildReport } from '../src/commands/report.ts';
 import { renderGroupsCsv, renderLatex, renderMarkdown, renderRunsCsv } from '../src/report/render.ts';
-import { lossCurvesSvg } from '../src/report/plots.ts';
+import { figureSvg, lossCurvesFigure } from '../src/report/plots.ts';
 import { SWEEP_FORMAT_VERSION } from '../src/runner/layout.ts';
 
 /** A finished sweep on disk: 2 presets x 2 lrs x 2 seeds with known summaries. */
@@ -84,7 +84,7 @@ describe('seqlab report', () => {
 
   it('writes an SVG of the loss curves', async () => {
     const r = buildReport([dir], {});
-    const svg = await lossCurvesSvg(r.groups);
+    const svg = await figureSvg(lossCurvesFigure({ groups: r.groups, groupBy: r.groupBy, band: 'std' })!);
     expect(svg).toMatch(/^<svg/);
     expect(svg).toContain('loss (nats/token)');
   });

@@ -10,7 +10,7 @@ import { Resvg } from '@resvg/resvg-js';
 import tquantile from '@stdlib/stats-base-dists-t-quantile';
 import { axisTitle, resolveMetric } from '../metrics/names.ts';
 import { meanStd } from '../stats/welch.ts';
-import { keyValue, lossCurve, type ReportGroup, type ReportRun } from './collect.ts';
+import { keyValue, lossCurve, type ReportGroup } from './collect.ts';
 
 export type Band = 'std' | 'ci95';
 
@@ -376,11 +376,3 @@ export function svgToPng(svg: string, scale = 2): Buffer {
   const r = new Resvg(svg, { fitTo: { mode: 'zoom', value: scale }, background: 'white', font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } });
   return r.render().asPng();
 }
-
-/** Kept for callers of the old API: the loss-curve figure as SVG. */
-export async function lossCurvesSvg(groups: ReportGroup[]): Promise<string | undefined> {
-  const f = lossCurvesFigure({ groups, groupBy: [], band: 'std' });
-  return f ? figureSvg(f) : undefined;
-}
-
-export type { ReportRun };
