@@ -11,8 +11,12 @@ sweep=$root/paper-$paper
 out=docs/results/$paper
 [ -d "$sweep" ] || { echo "no sweep directory $sweep" >&2; exit 2; }
 mkdir -p "$out"
-report_args=()
-[ "$paper" = zoology ] && report_args=(--best-over train.lr --by valid_loss)
+case $paper in
+  induction) report_args=(--metric "test_accuracy@N=16,test_accuracy@N=32,test_accuracy@N=64,test_accuracy@N=128,test_accuracy@N=256,test_accuracy@N=512,params,train_tokens_per_s,wall_s") ;;
+  zoology) report_args=(--best-over train.lr --by valid_loss) ;;
+  fusion) report_args=(--metric "test_bpb,valid_bpb,params,train_tokens_per_s,prefill_tokens_per_s@256,prefill_tokens_per_s@1024,prefill_tokens_per_s@4096,decode_ms_per_token@256,decode_ms_per_token@1024,decode_ms_per_token@4096,peak_tensor_bytes,rss_peak_bytes") ;;
+  *) report_args=(--metric "accuracy,exact_match,params,train_tokens_per_s,wall_s") ;;
+esac
 node bin/seqlab.js report "$sweep" "${report_args[@]}" > /dev/null
 node bin/seqlab.js check "configs/paper/$paper.yaml" --set "output.root=$root" > /dev/null
 echo "check exit code: $? (1 = some claim fails)"
