@@ -20,6 +20,7 @@
  */
 #include <node_api.h>
 #include <cblas.h>
+#include "seqlab.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -198,6 +199,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"config", NULL, config, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  if (seqlab_register_scan(env, exports) != napi_ok) return NULL;
   return exports;
 }
 

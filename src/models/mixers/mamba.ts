@@ -6,7 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { causalConv1d, convState, convStep } from '../../ops/conv.ts';
-import { scanStep, selectiveScan, type ScanMode } from '../../ops/scan.ts';
+import { scanStep, type ScanMode } from '../../ops/scan.ts';
+import { gatedScan } from '../../ops/scan-fused.ts';
 import { constant, dtBias, ones, scaled, torchLinear, uniform, values, zeros } from '../init.ts';
 import { field, linear, rmsNormalize, silu, type Mixer, type MixerContext, type MixerOptions, type MixerState, type Spec, type StepOptions } from './common.ts';
 
@@ -76,8 +77,8 @@ export class Mamba implements Mixer {
     const { dt, Bm, Cm, A } = this.selective(xa, opts?.keep);
     const mode: ScanMode = this.scan;
     const chunk = this.scanChunk ?? Math.max(1, Math.round(Math.sqrt(u.shape[1])));
-    const { y, h } = selectiveScan(xa, dt, A, Bm, Cm, { mode, chunk });
-    const out = linear(y.add(xa.mul(this.w.D)).mul(silu(z)), this.w.w_out, this.w.b_out) as tf.Tensor3D;
+    const { y, h } = gatedScan(xa, dt, A, Bm, Cm, { D: this.w.D, z, mode, chunk });
+    const out = linear(y, this.w.w_out, this.w.b_out) as tf.Tensor3D;
     return { y: out, state: withState ? { conv: convState(x, this.K), h } : undefined };
   }
 
