@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { RunConfig } from '../config/schema.ts';
+import { guardWasmHeap } from '../backend/heap-guard.ts';
 import { median, withPeakBytes } from '../metrics/measure.ts';
 import type { LanguageModel } from '../models/types.ts';
 import { appendJsonl } from '../util/fs.ts';
@@ -103,6 +104,7 @@ function trainStep(
 
 export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunConfig, opts: LoopOptions): Promise<LoopResult> {
   const t = cfg.train;
+  guardWasmHeap(); // a tensor that does not fit fails the run with one line, not heap corruption
   const params = [...model.weights];
   const opt = new AdamW(model.weights, t);
   const dataSeed = subSeed(cfg.seed, 'data');
