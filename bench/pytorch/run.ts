@@ -212,7 +212,7 @@ async function main(): Promise<void> {
       if (p.status !== 0) throw new Error(`PyTorch ${family} failed: ${(p.stderr || '').trim().split('\n').slice(-3).join(' | ')}`);
       const pt = lastJson(p.stdout, `PyTorch ${family}`);
       rows.push({ family, seqlab: sl, torch: pt });
-      console.error(`bench:torch: ${family} done (seqlab ${fmt(sl.train_tokens_per_s)} tok/s, PyTorch ${fmt(pt.train_tokens_per_s)} tok/s)`);
+      console.error(`bench:torch: ${family} done: seqlab ${JSON.stringify(sl)} PyTorch ${JSON.stringify(pt)}`);
     }
     const head = ['family', 'train tok/s seqlab', 'PyTorch', 'ratio'];
     for (const L of o.lengths) head.push(`decode ms/tok @${L} seqlab`, 'PyTorch', 'ratio');
