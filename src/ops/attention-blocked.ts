@@ -62,10 +62,11 @@ export function blockedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
     const o = os.length === 1 ? os[0] : tf.concat(os, 2);
     const lse = lses.length === 1 ? lses[0] : tf.concat(lses, 2);
     if (os.length > 1) tf.dispose([...os, ...lses]);
-    save([qq, kk, vv, o, lse]);
+    // the mask too: it may be disposed (end of the caller's tidy) before the backward runs
+    save(allowed ? [qq, kk, vv, o, lse, allowed] : [qq, kk, vv, o, lse]);
     return {
       value: o,
-      gradFunc: (dO: tf.Tensor, [q0, k0, v0, o0, lse0]: tf.Tensor[]) => {
+      gradFunc: (dO: tf.Tensor, [q0, k0, v0, o0, lse0, mask0]: tf.Tensor[]) => {
         const dq: tf.Tensor[] = [];
         let dk: tf.Tensor = tf.zeros([B, H, Tk, dh]);
         let dv: tf.Tensor = tf.zeros([B, H, Tk, dh]);
@@ -73,7 +74,7 @@ export function blockedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
         for (const [i0, i1, kEnd] of blocks) {
           const c = i1 - i0;
           const [dqb, dkNew, dvNew] = tf.tidy(() => {
-            const { S, a } = logits(q0, k0, allowed, i0, i1, kEnd);
+            const { S, a } = logits(q0, k0, mask0, i0, i1, kEnd);
             const P = tf.exp(S.sub(lse0.slice([0, 0, i0, 0], [B, H, c, 1]))); // [B, H, c, kEnd]
             const dOb = dO.slice([0, 0, i0, 0], [B, H, c, dh]);
             const ob = o0.slice([0, 0, i0, 0], [B, H, c, dh]);
