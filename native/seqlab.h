@@ -20,7 +20,8 @@
 /* X-macro of the modules whose exports the init registers (one line per C source). */
 #define SEQLAB_MODULES(X) \
   X(matmul)               \
-  X(gemm)
+  X(gemm)                 \
+  X(scan)
 
 #define SEQLAB_DECLARE_REGISTER(name) napi_status seqlab_register_##name(napi_env env, napi_value exports);
 SEQLAB_MODULES(SEQLAB_DECLARE_REGISTER)

@@ -123,10 +123,10 @@ export function matmulGeometry(aShape: number[], bShape: number[], transA: boole
 }
 
 /** Where a tensor's float32 data lives: a view plus a byte offset into it. */
-interface Located { view: ArrayBufferView; off: number }
+export interface Located { view: ArrayBufferView; off: number }
 
 /** Backend memory access the kernels need; wasm and cpu differ only here. */
-interface Memory {
+export interface Memory {
   /** False when a tensor's data is not a float32 buffer the addon can read. */
   usable(t: tf.TensorInfo): boolean;
   alloc(shape: number[]): tf.TensorInfo;
@@ -134,7 +134,7 @@ interface Memory {
   locate(t: tf.TensorInfo): Located;
 }
 
-function memoryOf(backend: tf.KernelBackend): Memory {
+export function memoryOf(backend: tf.KernelBackend): Memory {
   const be = backend as any;
   if (be.wasm && be.dataIdMap) {
     return {

@@ -40,6 +40,7 @@ export const trainSchema = z.strictObject({
   log_every: posInt().default(10).describe('steps between training-loss lines in metrics.jsonl'),
   timing_warmup: z.number().int().nonnegative().default(3).describe('first steps excluded from train_tokens_per_s'),
   checkpoint: z.boolean().default(true).describe('save final weights (safetensors) in checkpoint/'),
+  checkpoint_activations: z.boolean().default(false).describe("recompute each block's forward in the backward pass: same loss and gradients, one block's activations in memory, ~1 extra forward"),
 });
 
 export const evalSchema = z.strictObject({

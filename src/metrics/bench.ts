@@ -52,11 +52,11 @@ async function timeIt(fn: () => tf.Tensor, repeats: number): Promise<{ s: number
   return { s: (await medianMs(fn, { minReps: repeats, warmup: false })) / 1000, peakBytes: first.peakBytes };
 }
 
-function fwdBwd(model: LanguageModel, x: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor {
+function fwdBwd(model: LanguageModel, x: tf.Tensor2D, y: tf.Tensor2D, checkpointActivations: boolean): tf.Tensor {
   return tf.tidy(() => {
     const vars = [...model.weights.values()];
     const { value, grads } = tf.variableGrads(() => {
-      const { logits, auxLoss } = model.forward(x);
+      const { logits, auxLoss } = model.forward(x, { checkpointActivations });
       const loss = nllSum(logits, y);
       return auxLoss ? (tf.add(loss, auxLoss) as tf.Scalar) : loss;
     }, vars);
@@ -102,7 +102,7 @@ export async function benchModel(cfg: RunConfig, opts: BenchOptions = {}): Promi
           state_bytes_per_sequence: NaN,
         };
         if (!opts.forwardOnly) {
-          const fb = await timeIt(() => fwdBwd(model, x, y), repeats);
+          const fb = await timeIt(() => fwdBwd(model, x, y, cfg.train.checkpoint_activations), repeats);
           row.fwd_bwd_tokens_per_s = (B * L) / fb.s;
           row.fwd_bwd_peak_bytes = fb.peakBytes;
         }

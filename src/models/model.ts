@@ -30,10 +30,11 @@ import { ParamStore, normal, type ParamScope } from './init.ts';
 import { mixerDef } from './kinds/registry.ts';
 import type { BuildSpec, Mixer, MixerContext, MixerState } from './mixers/common.ts';
 import { buildMixer } from './mixers/registry.ts';
+import { recomputed } from './recompute.ts';
 import { SharedInsertion } from './mixers/shared.ts';
 import type { FfnSpec, LayerSpec, ResolvedModel } from './resolved.ts';
 import { Block, Embedding, Ffn, Norm, type NormKind } from './shell.ts';
-import type { DecodeState, ForwardResult, LanguageModel } from './types.ts';
+import type { DecodeState, ForwardOptions, ForwardResult, LanguageModel } from './types.ts';
 
 type Layer = { kind: 'block'; block: Block } | { kind: 'shared'; ins: SharedInsertion };
 
@@ -110,19 +111,30 @@ class Model implements LanguageModel {
     return out.reshape([...lead, this.config.vocab_size]);
   }
 
-  forward(tokens: tf.Tensor2D): ForwardResult {
+  /** The weights layer i reads (its own `layers.<i>.` ones, plus `shared.` for a shared insertion). */
+  private layerWeights(i: number): tf.Variable[] {
+    const own = `layers.${i}.`;
+    const shared = this.layers[i].kind === 'shared';
+    return [...this.weights].filter(([n]) => n.startsWith(own) || (shared && n.startsWith('shared.'))).map(([, v]) => v);
+  }
+
+  forward(tokens: tf.Tensor2D, opts?: ForwardOptions): ForwardResult {
     return tf.tidy(() => {
       let h = this.embedTokens(tokens, 0) as tf.Tensor3D;
       const emb = h;
       const aux: tf.Scalar[] = [];
-      for (const L of this.layers) {
-        if (L.kind === 'shared') h = L.ins.forward(h, emb).h;
-        else {
-          const r = L.block.forward(h);
-          h = r.h;
-          if (r.aux) aux.push(r.aux);
-        }
-      }
+      this.layers.forEach((L, i) => {
+        // one block's outputs: [h] or [h, aux]
+        const run = (x: tf.Tensor, e: tf.Tensor): tf.Tensor[] => {
+          if (L.kind === 'shared') return [L.ins.forward(x as tf.Tensor3D, e as tf.Tensor3D).h];
+          const r = L.block.forward(x as tf.Tensor3D);
+          return r.aux ? [r.h, r.aux] : [r.h];
+        };
+        // activation checkpointing (train.checkpoint_activations): recompute the block in the backward pass
+        const outs = opts?.checkpointActivations ? recomputed(run, [h, emb], this.layerWeights(i)) : run(h, emb);
+        h = outs[0] as tf.Tensor3D;
+        if (outs[1]) aux.push(outs[1] as tf.Scalar);
+      });
       const logits = this.logits(h) as tf.Tensor3D;
       return aux.length ? { logits, auxLoss: tf.addN(aux) as tf.Scalar } : { logits };
     }) as ForwardResult;

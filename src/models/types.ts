@@ -18,13 +18,18 @@ export interface ForwardResult {
   auxLoss?: tf.Scalar;
 }
 
+export interface ForwardOptions {
+  /** Recompute each block's forward in the backward pass instead of keeping its activations. */
+  checkpointActivations?: boolean;
+}
+
 export interface LanguageModel {
   /** The resolved model config (explicit layer list), as stored in checkpoints. */
   readonly config: unknown;
   /** Trainable weights by stable hierarchical name, e.g. `layers.3.mixer.w_q`; stored [in, out]. */
   readonly weights: Map<string, import('@tensorflow/tfjs').Variable>;
   /** Training / evaluation path (chunkwise or parallel forms, per the config's `form`). */
-  forward(tokens: tf.Tensor2D): ForwardResult; // tokens [B, T]
+  forward(tokens: tf.Tensor2D, opts?: ForwardOptions): ForwardResult; // tokens [B, T]
   /** Forward over a prompt that also returns the decode state after its last token. */
   prefill(tokens: tf.Tensor2D): { logits: tf.Tensor3D; state: DecodeState };
   /** One decode step from `state`; returns a NEW state (the old one is not disposed). */

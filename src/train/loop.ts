@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { RunConfig } from '../config/schema.ts';
+import { guardWasmHeap } from '../backend/heap-guard.ts';
 import { median, withPeakBytes } from '../metrics/measure.ts';
 import type { LanguageModel } from '../models/types.ts';
 import { appendJsonl } from '../util/fs.ts';
@@ -78,6 +79,7 @@ function trainStep(
   micro: Batch[],
   clip: number,
   lr: number,
+  checkpointActivations: boolean,
 ): tf.Tensor1D {
   return tf.tidy(() => {
     const scored = micro.reduce((n, b) => n + countScored(b.targets), 0);
@@ -88,7 +90,7 @@ function trainStep(
       const { value, grads } = tf.variableGrads(() => {
         const x = tf.tensor2d(b.inputs, [b.batch, b.seqLen], 'int32');
         const y = tf.tensor2d(b.targets, [b.batch, b.seqLen], 'int32');
-        const { logits, auxLoss } = model.forward(x);
+        const { logits, auxLoss } = model.forward(x, { checkpointActivations });
         const lm = tf.div(nllSum(logits, y), Math.max(1, scored)) as tf.Scalar;
         // The routed layers' balance loss is per micro-batch; average it over the micro-batches.
         return auxLoss ? (tf.add(lm, tf.div(auxLoss, micro.length)) as tf.Scalar) : lm;
@@ -105,6 +107,7 @@ function trainStep(
 
 export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunConfig, opts: LoopOptions): Promise<LoopResult> {
   const t = cfg.train;
+  guardWasmHeap(); // a tensor that does not fit fails the run with one line, not heap corruption
   const params = [...model.weights];
   const opt = new AdamW(model.weights, t);
   const dataSeed = subSeed(cfg.seed, 'data');
@@ -144,7 +147,7 @@ export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunC
       const micro: Batch[] = [];
       for (let k = 0; k < t.grad_accum; k++) micro.push(data.trainBatch(step * t.grad_accum + k, t.batch_size, dataSeed));
       // Peak live tensor bytes of every step (observing the engine's byte counter costs nothing).
-      const p = await withPeakBytes(() => trainStep(model, params, opt, micro, t.clip, lr));
+      const p = await withPeakBytes(() => trainStep(model, params, opt, micro, t.clip, lr, t.checkpoint_activations));
       const out = p.result;
       res.peakTensorBytes = Math.max(res.peakTensorBytes, p.peakBytes);
       const [loss, norm] = await out.data();

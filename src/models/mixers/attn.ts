@@ -4,6 +4,7 @@
  * (KV cache [B, H, n, dh]); swa trims the cache to the last W entries after each append.
  */
 import * as tf from '@tensorflow/tfjs';
+import { blockedAttention } from '../../ops/attention-blocked.ts';
 import { NEG } from '../../ops/mask.ts';
 import { faultActive } from '../fault.ts';
 import { applyRope, ropeTables } from '../../ops/rope.ts';
@@ -11,6 +12,10 @@ import { normal, zeros } from '../init.ts';
 import type { AttnSpec } from '../kinds/attn.ts';
 import type { SwaSpec } from '../kinds/swa.ts';
 import { linear, mergeHeads, splitHeads, type Mixer, type MixerContext, type MixerOptions, type MixerState, type StepOptions } from './common.ts';
+
+/** Query lengths above which attention runs in blocks of ATTN_BLOCK rows (src/ops/attention-blocked.ts). */
+const BLOCKED_ABOVE = 512;
+const ATTN_BLOCK = 256;
 
 export class Attention implements Mixer {
   readonly H: number;
@@ -64,9 +69,11 @@ export class Attention implements Mixer {
   }
 
   /** softmax((q k^T) / sqrt(dh) masked) v; allowed [.., Tq, Tk] 0/1 broadcastable to [B, H, Tq, Tk]. */
-  private attend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, allowed?: tf.Tensor): tf.Tensor4D {
+  private attend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, allowed?: tf.Tensor, causal = false): tf.Tensor4D {
     const [B, H, Tq, dh] = q.shape;
     const Tk = k.shape[2];
+    // Long sequences: query blocks with a recomputing backward, O(block * T) memory (same function).
+    if (Tq > BLOCKED_ABOVE) return blockedAttention(q, k, v, allowed, { block: ATTN_BLOCK, causal });
     let S = tf
       .matMul(q.reshape([B * H, Tq, dh]), k.reshape([B * H, Tk, dh]), false, true)
       .reshape([B, H, Tq, Tk])
@@ -94,7 +101,7 @@ export class Attention implements Mixer {
 
   private prefillInner(u: tf.Tensor3D, opts?: MixerOptions): { y: tf.Tensor3D; k: tf.Tensor4D; v: tf.Tensor4D } {
     const [q, k, v] = this.qkv(u, 0);
-    const o = this.attend(q, k, v, this.mask(u.shape[1], opts?.keep));
+    const o = this.attend(q, k, v, this.mask(u.shape[1], opts?.keep), true);
     return { y: linear(mergeHeads(o), this.wo, this.bo) as tf.Tensor3D, k, v };
   }
 

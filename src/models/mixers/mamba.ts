@@ -6,7 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { causalConv1d, convState, convStep } from '../../ops/conv.ts';
-import { scanStep, selectiveScan, type ScanMode } from '../../ops/scan.ts';
+import { scanStep, type ScanMode } from '../../ops/scan.ts';
+import { gatedScan } from '../../ops/scan-fused.ts';
 import { constant, dtBias, ones, scaled, torchLinear, uniform, values, zeros } from '../init.ts';
 import type { MambaSpec } from '../kinds/mamba.ts';
 import { linear, rmsNormalize, silu, type Mixer, type MixerContext, type MixerOptions, type MixerState, type StepOptions } from './common.ts';
@@ -75,8 +76,8 @@ export class Mamba implements Mixer {
     const [x, z] = tf.split(xz, 2, 2);
     const xa = silu(causalConv1d(x, this.w.conv_w, this.w.conv_b));
     const { dt, Bm, Cm, A } = this.selective(xa, opts?.keep);
-    const { y, h } = selectiveScan(xa, dt, A, Bm, Cm, { mode: this.scan, chunk: this.scanChunk });
-    const out = linear(y.add(xa.mul(this.w.D)).mul(silu(z)), this.w.w_out, this.w.b_out) as tf.Tensor3D;
+    const { y, h } = gatedScan(xa, dt, A, Bm, Cm, { D: this.w.D, z, mode: this.scan, chunk: this.scanChunk });
+    const out = linear(y, this.w.w_out, this.w.b_out) as tf.Tensor3D;
     return { y: out, state: withState ? { conv: convState(x, this.K), h } : undefined };
   }
 
