@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A one-node SLURM cluster on localhost for the SLURM integration test (test/runner-slurm.test.ts).
-# Recipe: shared/reference/slurm-localhost.md (Debian bookworm, root, no systemd, no accounting DB).
+# Recipe: docs/runner.md 7.1 (Debian bookworm, root, no systemd, no accounting DB).
 # MaxArraySize=5 forces seqlab's array splitting. Idempotent: a running cluster is left alone.
 # Exit 0 only when `sinfo` shows the node idle; the test skips (and says so) otherwise.
 set -euo pipefail

@@ -1,5 +1,5 @@
 /*
- * Fused Mamba-1 selective scan (models.md 4.1 steps 7-9), forward and backward, in place on
+ * Fused Mamba-1 selective scan (docs/models.md 4.1 steps 7-9), forward and backward, in place on
  * memory owned by JavaScript (the tfjs wasm heap or the cpu backend's Float32Arrays).
  *
  *   a_t[d, n] = exp(dt_t[d] A[d, n])                                   (discretisation, 4.2)

@@ -1,5 +1,5 @@
 // The CLI on bad input, spawned as a user runs it: exit 2, one clear message naming the place,
-// never a stack trace (runner.md section 8).
+// never a stack trace (docs/runner.md section 8).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -231,7 +231,7 @@ describe('seqlab plan', () => {
 });
 
 describe('seqlab --help', () => {
-  it('every command shows an example in its --help (runner.md 1)', () => {
+  it('every command shows an example in its --help (docs/runner.md 1)', () => {
     const top = seqlab('--help');
     expect(top.code).toBe(0);
     const commands = [...top.stdout.matchAll(/^  ([a-z-]+) (?:\[options\]|<)/gm)].map((m) => m[1]);

@@ -13,8 +13,8 @@ beforeAll(async () => {
   await selectBackend('wasm');
 });
 
-describe('metric names (runner.md 5)', () => {
-  it('the list holds every name of runner.md section 5 with its unit', () => {
+describe('metric names (docs/runner.md 5)', () => {
+  it('the list holds every name of docs/runner.md section 5 with its unit', () => {
     const spec: Record<string, string> = {
       params: 'count', params_non_embedding: 'count', flops_per_token_fwd: 'FLOP', train_flops: 'FLOP',
       train_tokens_per_s: 'tokens/s', mfu: 'ratio', 'prefill_tokens_per_s@256': 'tokens/s', 'decode_ms_per_token@256': 'ms',

@@ -1,4 +1,4 @@
-/** Initialization (models.md 11) and determinism of buildModel. cpu backend. */
+/** Initialization (docs/models.md 11) and determinism of buildModel. cpu backend. */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildModel } from '../src/models/model.ts';

@@ -1,5 +1,5 @@
 /**
- * Full-model properties for every preset (models.md 6.5 + the pure baselines): T6 causality,
+ * Full-model properties for every preset (docs/models.md 6.5 + the pure baselines): T6 causality,
  * T11 prefill + decode == forward, T12 decode from empty == forward, weight count == countParams,
  * no tensor leaks in training and decoding, safetensors checkpoint round trip.
  */
@@ -76,7 +76,7 @@ describe('every preset', () => {
       expectClose(dec, full, 2e-4, 1e-3, `${preset} decode from empty`);
       const pre = decodeLogits(m, ids, 7);
       expectClose(pre, full, 2e-4, 1e-3, `${preset} prefill 7 + decode`);
-      // the decode state holds exactly the floats models.md 9 counts (metrics use the formula)
+      // the decode state holds exactly the floats docs/models.md 9 counts (metrics use the formula)
       expect(lastStateBytes).toBe(4 * B * decodeStateFloats(cfg, T));
       tf.dispose([ids, ids2, full, full2, dec, pre]);
       m.dispose();

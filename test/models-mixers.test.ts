@@ -1,5 +1,5 @@
 /**
- * Mixer-level properties (models.md 12): T6 causality, T11/T12 decode == forward per mixer,
+ * Mixer-level properties (docs/models.md 12): T6 causality, T11/T12 decode == forward per mixer,
  * T9 reductions, T16 per-head norm, T17 parallel/routed layers, T19 Switch aux loss.
  * cpu backend (float32 oracle semantics).
  */
@@ -111,7 +111,7 @@ describe('T11/T12 per mixer: prefill + decode == forward, decode from empty == f
   }
 });
 
-describe('T9 reductions (models.md 5.8)', () => {
+describe('T9 reductions (docs/models.md 5.8)', () => {
   it('selret fixed/none == retnet with shared weights, in every form', () => {
     for (const form of ['parallel', 'chunk', 'recurrent']) {
       const r = makeMixer(M('retnet', { heads: 2, form, chunk: 4 }), d, T, 4);

@@ -313,7 +313,7 @@ const one = (m: ModelConfigInput, c = ctx) => {
   return { r, layer: layerParams(r.layers[0]!, r.d_model, r.norm) };
 };
 
-describe('T20 parameter counts (models.md 7)', () => {
+describe('T20 parameter counts (docs/models.md 7)', () => {
   it('Mamba-1 check value: d 768, 24 layers, V 50280 -> 3,771,648 per layer, 129,135,360 total', () => {
     const { r, layer } = one({ preset: 'mamba', d_model: 768, n_layers: 24 }, { vocabSize: 50280, seqLen: 1024 });
     expect(mixerOf(r.layers[0]!)).toMatchObject({ d_inner: 1536, d_state: 16, dt_rank: 48, d_conv: 4 });
@@ -386,7 +386,7 @@ describe('T20 parameter counts (models.md 7)', () => {
   });
 });
 
-describe('T21 FLOPs per token (models.md 8 worked example: d 256, T 256, C 64, H 4)', () => {
+describe('T21 FLOPs per token (docs/models.md 8 worked example: d 256, T 256, C 64, H 4)', () => {
   const T = 256;
   const f = (m: ModelConfigInput) => {
     const r = resolve(m);
@@ -424,7 +424,7 @@ describe('T21 FLOPs per token (models.md 8 worked example: d 256, T 256, C 64, H
   });
 });
 
-describe('decode state floats (models.md 9, d 256)', () => {
+describe('decode state floats (docs/models.md 9, d 256)', () => {
   const per = (m: ModelConfigInput, t: number) => {
     const r = resolve({ ...m, n_layers: 1 });
     return decodeStateFloats(r, t);

@@ -10,7 +10,7 @@ import { resolveModelInput } from '../src/models/spec.ts';
 /** What the mixer harness builds: a resolved kind or a parallel / routed combinator of them. */
 export type Spec = BuildSpec;
 
-/** max|x - y| <= atol + rtol * max|y| (models.md 12); returns the max deviation for messages. */
+/** max|x - y| <= atol + rtol * max|y| (docs/models.md 12); returns the max deviation for messages. */
 export function expectClose(x: tf.Tensor, y: tf.Tensor, atol: number, rtol: number, what = ''): number {
   const a = x.dataSync();
   const b = y.dataSync();

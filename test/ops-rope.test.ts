@@ -7,7 +7,7 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-/** Float64 reference of the normative pair rotation (models.md 1.4). */
+/** Float64 reference of the normative pair rotation (docs/models.md 1.4). */
 function ropeRef(x: Float64Array, p: number, th: Float64Array): Float64Array {
   const y = new Float64Array(x.length);
   for (let i = 0; i < x.length / 2; i++) {

@@ -116,7 +116,7 @@ describe('Mamba-1 selective scan', () => {
 });
 
 describe('Mamba causal depthwise conv', () => {
-  /** float64 reference of models.md 4.1 step 2 */
+  /** float64 reference of docs/models.md 4.1 step 2 */
   function convRef(x: Float64Array, w: Float64Array, b: Float64Array, B: number, T: number, C: number, K: number) {
     const y = new Float64Array(B * T * C);
     for (let bb = 0; bb < B; bb++)

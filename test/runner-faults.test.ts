@@ -1,4 +1,4 @@
-// Fault tests as a user causes them, against the CLI with the fake trainer (runner.md section 4):
+// Fault tests as a user causes them, against the CLI with the fake trainer (docs/runner.md section 4):
 // kill -9 a worker, kill -9 the runner, two runners on one sweep, timeouts, throws, Ctrl-C.
 import * as fs from 'node:fs';
 import * as path from 'node:path';

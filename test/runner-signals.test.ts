@@ -1,6 +1,6 @@
 // Signals against the REAL trainer (not the fake one): a training loop on the wasm and cpu backends
 // never yields to the event loop on its own, so these catch a worker that cannot hear SIGTERM or
-// the death of its runner (runner.md section 4). Tiny model, thousands of cheap steps.
+// the death of its runner (docs/runner.md section 4). Tiny model, thousands of cheap steps.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -15,7 +15,7 @@ const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-lm-'));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-corpus-'));
 const SAMPLE = 'Fellow-Citizens — the “Union” is 100° strong’s.\n\tNaïve café, 日本, 🚀 emoji.\n\nEnd.';
 
-describe('split rule (tasks.md 5.4)', () => {
+describe('split rule (docs/tasks.md 5.4)', () => {
   const counts = (name: string) => {
     const c = loadCorpus(name);
     return (['train', 'valid', 'test'] as const).map((s) => [c.splits[s].length, splitBytes(c.splits[s])]);

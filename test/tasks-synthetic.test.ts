@@ -53,7 +53,7 @@ describe('PRNG (0.2)', () => {
   });
 });
 
-describe('T-MQAR (tasks.md 1)', () => {
+describe('T-MQAR (docs/tasks.md 1)', () => {
   it('reproduces the worked example of 1.3 (V=12, N=16, D=2)', () => {
     const ex = mqarLayout(16, 1, [2, 4], [8, 7], [4, 1]);
     expect(Array.from(ex.inputs)).toEqual([2, 8, 4, 7, 0, 0, 4, 0, 0, 0, 0, 0, 2, 0, 0, 0]);
@@ -92,7 +92,7 @@ describe('T-MQAR (tasks.md 1)', () => {
   });
 });
 
-describe('T-copy selective copying (tasks.md 2)', () => {
+describe('T-copy selective copying (docs/tasks.md 2)', () => {
   it('targets equal the non-zero prefix tokens in order, at the marker positions', () => {
     const p = { L: 32, M: 4, A: 8, selective: true };
     const rng = new Rng(9);
@@ -113,7 +113,7 @@ describe('T-copy selective copying (tasks.md 2)', () => {
   });
 });
 
-describe('T-induction (tasks.md 3)', () => {
+describe('T-induction (docs/tasks.md 3)', () => {
   it('the trigger occurs exactly twice and the answer is the token after the first trigger', () => {
     const rng = new Rng(3);
     for (let e = 0; e < 300; e++) {
@@ -132,7 +132,7 @@ describe('T-induction (tasks.md 3)', () => {
   });
 });
 
-describe('T-listops (tasks.md 4)', () => {
+describe('T-listops (docs/tasks.md 4)', () => {
   it('evaluator hand cases', () => {
     expect(evaluateListOps('[MED 1 2 3 4 X')).toBe(2);
     expect(evaluateListOps('[SM 9 9 X')).toBe(8);

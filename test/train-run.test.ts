@@ -1,6 +1,6 @@
 /**
  * One real run end to end (real task, model, checkpoint) on wasm with a tiny config: the files of
- * runner.md 4, the metrics of runner.md 5, FLOPs = models.md 8, determinism, divergence, memory,
+ * docs/runner.md 4, the metrics of docs/runner.md 5, FLOPs = docs/models.md 8, determinism, divergence, memory,
  * and the checkpoint round trip through the generate path.
  */
 import * as fs from 'node:fs';
@@ -122,7 +122,7 @@ describe('runTraining (real model and task)', () => {
     expect(s).not.toHaveProperty('valid_bpb');
   });
 
-  it('FLOPs and params in summary.json equal models.md 7/8 for the config', () => {
+  it('FLOPs and params in summary.json equal docs/models.md 7/8 for the config', () => {
     const s = first.summary;
     const fwd = flopsPerToken(cfg.model, 16);
     expect(s.flops_per_token_fwd).toBe(fwd);

@@ -1,5 +1,5 @@
 /**
- * The one place for TensorFlow.js gap workarounds (models.md 0.3). Each function has the same
+ * The one place for TensorFlow.js gap workarounds (docs/models.md 0.3). Each function has the same
  * value as the stock op and a gradient that works on every backend we use (cpu, wasm).
  * Gaps covered (tfjs 4.22): wasm has no UnsortedSegmentSum, so tf.gather's gradient (embeddings,
  * target-logit picking in the loss) fails there; tf.cumsum's gradient is wrong on a non-last axis

@@ -1,5 +1,5 @@
 /**
- * `seqlab bench` measurements of one model config (runner.md 1): forward and forward+backward
+ * `seqlab bench` measurements of one model config (docs/runner.md 1): forward and forward+backward
  * tokens/s and peak live tensor bytes across sequence lengths, prefill throughput and per-token
  * decode latency. Random weights: speed and memory do not depend on training.
  */

@@ -47,7 +47,7 @@ const peakCache = new Map<string, number>();
 
 /**
  * The backend's matmul throughput in GFLOP/s: median of timed 1024 x 1024 x 1024 products after
- * one untimed warmup, measured once per process and backend (runner.md 5, mfu).
+ * one untimed warmup, measured once per process and backend (docs/runner.md 5, mfu).
  */
 export async function matmulPeakGflops(n = 1024, repeats = 5): Promise<number> {
   const key = `${tf.getBackend()}:${n}`;

@@ -33,7 +33,7 @@ export interface MetricName {
   applies: 'all' | 'lm' | 'synthetic';
   /** Per split (valid_/test_ prefix; 'optional-split': with or without one) or per prefill length (@L). */
   per?: 'split' | 'optional-split' | 'length';
-  /** Part of the summary.json contract of runner.md section 5 (metricKeys lists these). */
+  /** Part of the summary.json contract of docs/runner.md section 5 (metricKeys lists these). */
   contract: boolean;
   description: string;
 }
@@ -41,9 +41,9 @@ export interface MetricName {
 type Def = Omit<MetricName, 'contract'>;
 
 const CONTRACT: Def[] = [
-  { name: 'params', unit: 'count', label: 'parameters', short: 'params', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, applies: 'all', description: 'all trainable parameters (models.md 7)' },
+  { name: 'params', unit: 'count', label: 'parameters', short: 'params', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, applies: 'all', description: 'all trainable parameters (docs/models.md 7)' },
   { name: 'params_non_embedding', unit: 'count', label: 'non-embedding parameters', short: 'params (non-emb.)', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, applies: 'all', description: 'parameters minus the token embedding' },
-  { name: 'flops_per_token_fwd', unit: 'FLOP', label: 'forward FLOPs per token', short: 'FLOP/tok', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, applies: 'all', description: "forward FLOPs per token at the run's seq_len (models.md 8)" },
+  { name: 'flops_per_token_fwd', unit: 'FLOP', label: 'forward FLOPs per token', short: 'FLOP/tok', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, applies: 'all', description: "forward FLOPs per token at the run's seq_len (docs/models.md 8)" },
   { name: 'train_flops', unit: 'FLOP', label: 'training FLOPs', short: 'train FLOP', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, applies: 'all', description: '3 x forward x tokens trained' },
   { name: 'train_tokens_per_s', unit: 'tokens/s', label: 'training throughput', short: 'train tok/s', direction: 'higher', style: 'si', precision: 3, variesOverSeeds: true, applies: 'all', description: 'median over timed steps, warmup steps excluded, data loading included' },
   { name: 'mfu', unit: 'ratio', label: 'model FLOP utilisation', short: 'MFU', direction: 'higher', style: 'percent', precision: 2, variesOverSeeds: true, applies: 'all', description: "achieved training FLOP/s over the machine's matmul peak (env.json)" },
@@ -53,7 +53,7 @@ const CONTRACT: Def[] = [
   { name: 'rss_peak_bytes', unit: 'bytes', label: 'peak resident memory', short: 'RSS', direction: 'lower', style: 'bytes', precision: 3, variesOverSeeds: true, applies: 'all', description: 'process peak resident memory' },
   { name: 'state_bytes_per_sequence', unit: 'bytes', label: 'decode state per sequence', short: 'state', direction: 'lower', style: 'bytes', precision: 3, variesOverSeeds: false, applies: 'all', description: 'decode-time state per sequence (KV cache at the largest bench L for attention)' },
   { name: 'loss', unit: 'nats/token', label: 'loss', short: 'loss', direction: 'lower', style: 'decimal', precision: 3, variesOverSeeds: true, applies: 'all', per: 'split', description: 'mean over all scored tokens of the split (non-overlapping windows)' },
-  { name: 'bpb', unit: 'bits/byte', label: 'bits per byte', short: 'bpb', direction: 'lower', style: 'decimal', precision: 3, variesOverSeeds: true, applies: 'lm', per: 'split', description: 'tasks.md 5.6' },
+  { name: 'bpb', unit: 'bits/byte', label: 'bits per byte', short: 'bpb', direction: 'lower', style: 'decimal', precision: 3, variesOverSeeds: true, applies: 'lm', per: 'split', description: 'docs/tasks.md 5.6' },
   { name: 'ppl', unit: '', label: 'perplexity', short: 'ppl', direction: 'lower', style: 'decimal', precision: 2, variesOverSeeds: true, applies: 'all', per: 'split', description: 'token perplexity exp(loss)' },
   { name: 'accuracy', unit: 'fraction', label: 'accuracy', short: 'accuracy', direction: 'higher', style: 'decimal', precision: 3, variesOverSeeds: true, applies: 'synthetic', per: 'optional-split', description: 'argmax accuracy over the scored positions of the test split' },
   { name: 'exact_match', unit: 'fraction', label: 'exact match', short: 'exact match', direction: 'higher', style: 'decimal', precision: 3, variesOverSeeds: true, applies: 'synthetic', per: 'optional-split', description: 'fraction of test examples whose scored positions are all correct' },
@@ -71,7 +71,7 @@ const AUXILIARY: Def[] = [
   { name: 'eval_windows', unit: 'count', label: 'evaluated windows', short: 'windows', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, applies: 'all', per: 'split', description: 'evaluation windows / examples of the split' },
 ];
 
-/** The runner.md section 5 metrics (the summary.json contract). */
+/** The docs/runner.md section 5 metrics (the summary.json contract). */
 export const METRICS: readonly MetricName[] = CONTRACT.map((d) => ({ ...d, contract: true }));
 /** Every metric the registry knows. */
 export const REGISTRY: readonly MetricName[] = [...METRICS, ...AUXILIARY.map((d) => ({ ...d, contract: false }))];

@@ -1,5 +1,5 @@
 /**
- * Forward FLOPs per token (models.md 8) and decode-state sizes (models.md 9), as pure functions
+ * Forward FLOPs per token (docs/models.md 8) and decode-state sizes (docs/models.md 9), as pure functions
  * of the resolved model: each mixer kind counts its own (kinds/*.ts); here the layers, combinators
  * and the head. One multiply-add = 2 FLOPs; lower-order (O(width)) terms are omitted except the
  * exps the spec lists; softmax is not counted (the spec's worked example omits it).
@@ -8,7 +8,7 @@ import { mixerFlops, mixerStateFloats } from './kinds/registry.ts';
 import type { LayerSpec, ResolvedModel } from './resolved.ts';
 
 /** Bump when any formula changes (stored with every FLOP figure). */
-export const FLOPS_FORMULA_VERSION = 'models.md#8/v1';
+export const FLOPS_FORMULA_VERSION = 'docs/models.md#8/v1';
 
 export { mixerFlops, mixerStateFloats };
 

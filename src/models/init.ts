@@ -1,5 +1,5 @@
 /**
- * Explicit, seeded initializers (models.md Section 11). Every weight draws from its own stream
+ * Explicit, seeded initializers (docs/models.md Section 11). Every weight draws from its own stream
  * `subSeed(seed, 'init:' + name)`, so a weight's initial value depends only on (seed, name, shape)
  * and never on construction order. tfjs's glorotUniform has gain 1, hence the explicit Xavier.
  */
@@ -53,7 +53,7 @@ export function softplusInv(y: number): number {
   return y + Math.log(-Math.expm1(-y));
 }
 
-/** Mamba dt init (models.md 4.6): dt0 = exp(U(log dtMin, log dtMax)) floored, b = softplus_inv(dt0). */
+/** Mamba dt init (docs/models.md 4.6): dt0 = exp(U(log dtMin, log dtMax)) floored, b = softplus_inv(dt0). */
 export const dtBias =
   (dtMin: number, dtMax: number, floor: number): InitFn =>
   (shape, seed) =>

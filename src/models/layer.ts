@@ -1,5 +1,5 @@
 /**
- * Config schemas of a layer (models.md 6.1): the mixer (any kind of kinds/registry.ts, or a
+ * Config schemas of a layer (docs/models.md 6.1): the mixer (any kind of kinds/registry.ts, or a
  * parallel / routed combinator of them), the FFN, and the stacking patterns. Pure zod.
  */
 import { z } from 'zod';
@@ -13,7 +13,7 @@ export const parallelSchema = z
   .strictObject({
     kind: z.literal('parallel'),
     branches: z.array(mixerSchema).min(2).describe('mixers that all read the same normed input'),
-    merge: z.enum(['normMean', 'normGateStatic', 'normGateToken']).default('normMean').describe('how branch outputs are merged (models.md 6.3)'),
+    merge: z.enum(['normMean', 'normGateStatic', 'normGateToken']).default('normMean').describe('how branch outputs are merged (docs/models.md 6.3)'),
     width_scale: z.number().positive().max(1).default(0.5).describe('internal widths of each branch (heads, dqk, dvt, expand) are multiplied by this'),
   })
   .describe('parallel branches in one layer (Hymba-like)');

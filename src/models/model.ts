@@ -1,5 +1,5 @@
 /**
- * buildModel: the TensorFlow.js language model of a resolved model spec (models.md 1, 6).
+ * buildModel: the TensorFlow.js language model of a resolved model spec (docs/models.md 1, 6).
  *
  * Weight naming scheme (stable; used by checkpoints). Every weight is stored [in, out] (a Linear
  * computes x @ W); norms hold `w` (and `b` for LayerNorm).
@@ -66,7 +66,7 @@ class Model implements LanguageModel {
       const n1 = norm(p.scope('norm1.'), width);
       const mixer: Mixer = buildMixer(mixerSpec, ctx);
       if (!ffn) return new Block(n1, mixer);
-      // Mamba-style stacks rescale the FFN's output projection like W_out (models.md 4.6).
+      // Mamba-style stacks rescale the FFN's output projection like W_out (docs/models.md 4.6).
       const ssm = mixerSpec.kind !== 'parallel' && mixerSpec.kind !== 'routed' && mixerDef(mixerSpec.kind).ssmInit;
       const ffnMod = new Ffn(p.scope('ffn.'), width, ffn, nL, ssm ? 1 / Math.sqrt(nRes * nL) : 1);
       return new Block(n1, mixer, norm(p.scope('norm2.'), width), ffnMod);

@@ -1,5 +1,5 @@
 /**
- * Exact parameter counts (models.md 7). Every tensor the tf model creates is counted: each mixer
+ * Exact parameter counts (docs/models.md 7). Every tensor the tf model creates is counted: each mixer
  * kind counts its own (kinds/*.ts); here the shell: norms (and LayerNorm biases), FFNs, the
  * parallel merge and router weights, the shared block and its per-insertion Linears, an untied
  * head, learned positions.

@@ -1,5 +1,5 @@
 /**
- * Deterministic expansion of a hybrid stacking pattern (models.md 6.1-6.2) into a layer list.
+ * Deterministic expansion of a hybrid stacking pattern (docs/models.md 6.1-6.2) into a layer list.
  * Pure data: the mixers stay config mixers ('auto' resolved later by spec.ts).
  */
 import { UserError } from '../errors.ts';
@@ -47,7 +47,7 @@ export function expandPattern(p: Pattern, defaultLayers: number, where = 'model.
   }
 }
 
-/** Ratio r:m as an interleave (period r + m, r evenly spread offsets), models.md 6.2. */
+/** Ratio r:m as an interleave (period r + m, r evenly spread offsets), docs/models.md 6.2. */
 export function ratioOffsets(minority: number, majority: number): { period: number; offsets: number[] } {
   const period = minority + majority;
   const offsets = Array.from({ length: minority }, (_, j) => Math.floor(((j + 0.5) * period) / minority));

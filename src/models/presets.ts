@@ -1,5 +1,5 @@
 /**
- * Named presets (models.md 6.5 plus the pure baselines): each is a Pattern in config form;
+ * Named presets (docs/models.md 6.5 plus the pure baselines): each is a Pattern in config form;
  * spec.ts parses it (filling mixer defaults) and resolves it like a user pattern.
  */
 import { isDeepStrictEqual } from 'node:util';

@@ -5,7 +5,7 @@
  *   in ./kinds resolves to (head widths: attn dh; retention dk = dqk / heads, dv = dvt / heads;
  *   mamba/mamba2 `d_inner` = expand * d, the inner width; mamba2 Hm = d_inner / head_dim).
  * - Parallel branches are ALREADY width-scaled (width_scale is informational; do not scale again).
- *   Each branch maps d -> d with its own output projection; merge per models.md 6.3.
+ *   Each branch maps d -> d with its own output projection; merge per docs/models.md 6.3.
  *   Routed branches are full width (6.4).
  * - Shared block (zamba, 6.2): a marker layer { mixer: { kind: 'shared', index: k }, ffn: null }
  *   means: g = concat(h, h_emb) [2d]; g <- g + Mixer(Norm1(g)); if ffn: g <- g + FFN(Norm2(g))

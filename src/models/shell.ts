@@ -1,5 +1,5 @@
 /**
- * The model shell (models.md 1.1-1.3): embedding, norms, FFNs, head. Mixers live in ./mixers.
+ * The model shell (docs/models.md 1.1-1.3): embedding, norms, FFNs, head. Mixers live in ./mixers.
  */
 import * as tf from '@tensorflow/tfjs';
 import { embeddingLookup } from '../backend/compat.ts';
@@ -31,7 +31,7 @@ export class Norm {
 /**
  * gelu: GELU(x W1) W2 (nanoGPT init, W2 rescaled by 1/sqrt(2 nL));
  * swiglu: (silu(x W1) * (x Wg)) W2 (PyTorch Linear default init; W2 additionally divided by
- * sqrt(nRes nL) in Mamba-style stacks, models.md 4.6, passed in as `w2Rescale`).
+ * sqrt(nRes nL) in Mamba-style stacks, docs/models.md 4.6, passed in as `w2Rescale`).
  */
 export class Ffn {
   readonly w1: tf.Variable;

@@ -1,5 +1,5 @@
 /**
- * Micro-benchmarks of the sequence-mixing kernels, forward + backward (models.md 4.4, 5.5).
+ * Micro-benchmarks of the sequence-mixing kernels, forward + backward (docs/models.md 4.4, 5.5).
  * Run: npx tsx -e "import('./src/ops/bench.ts').then(m=>m.benchOps())"
  */
 import * as tf from '@tensorflow/tfjs';

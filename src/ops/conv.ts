@@ -1,5 +1,5 @@
 /**
- * Mamba causal depthwise conv (models.md 4.1 step 2, 4.3):
+ * Mamba causal depthwise conv (docs/models.md 4.1 step 2, 4.3):
  * y_t[c] = b[c] + sum_{j=0}^{K-1} w[c, j] * x_{t-K+1+j}[c], x_{<0} = 0; tap K-1 is the current token.
  */
 import * as tf from '@tensorflow/tfjs';

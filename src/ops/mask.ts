@@ -1,5 +1,5 @@
 /**
- * Causal masks and the "stable segsum" of log-decays (models.md 0.4 N2, 5.4).
+ * Causal masks and the "stable segsum" of log-decays (docs/models.md 0.4 N2, 5.4).
  * Every mask is applied in the exponent before exp, so masked entries are exp(NEG) = 0 exactly
  * and no inf * 0 = NaN can appear in values or gradients.
  */
@@ -30,7 +30,7 @@ export function maskedExp(x: tf.Tensor, mask01: tf.Tensor): tf.Tensor {
 /**
  * seg[..., t, s] = sum_{r=s+1..t} a_r for s <= t (0 on the diagonal) and NEG for s > t,
  * built by a cumsum over t of X[t, s] = a_t * [t > s] (no difference of long cumsums, rule N3).
- * a: [..., T] -> [..., T, T]. exp(stableSegsum(a)) is the decay matrix M of models.md 5.4.
+ * a: [..., T] -> [..., T, T]. exp(stableSegsum(a)) is the decay matrix M of docs/models.md 5.4.
  */
 export function stableSegsum(a: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {

@@ -19,7 +19,7 @@ export function retention(form: RetentionFormName, q: tf.Tensor, k: tf.Tensor, v
 }
 
 /**
- * retScale 'decaySqrt' (models.md 3.4, 5.7): z_t = exp(a_t) z_{t-1} + beta_t with z_{-1} = z0
+ * retScale 'decaySqrt' (docs/models.md 3.4, 5.7): z_t = exp(a_t) z_{t-1} + beta_t with z_{-1} = z0
  * (default 0), and the output is divided by sqrt(z_t). z is itself a scalar-decay retention with
  * dk = dv = 1 (q = v = 1, k = beta), so it runs through the same form and matches every form
  * exactly. a, beta: [B, H, T] (beta defaults to 1); state z [B, H, 1, 1].

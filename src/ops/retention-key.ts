@@ -1,5 +1,5 @@
 /**
- * Per-key-dimension decay retention (GLA-style, models.md 5.6).
+ * Per-key-dimension decay retention (GLA-style, docs/models.md 5.6).
  * S_t = exp(a_t)[:, None] * S_{t-1} + outer(k_t, v_t);  o_t = q_t @ S_t.
  * Shapes: q, k, a [B, H, T, dk] (a <= 0, beta folded into k); v [B, H, T, dv]; S [B, H, dk, dv].
  * Same signature as the scalar forms of retention.ts.
@@ -17,7 +17,7 @@ export interface RetentionKeyOpts extends RetentionOpts {
    * 'factorized': (q * exp(g)) @ (k * exp(-g))^T; exp(-g) overflows unless chunk * |aMin| <= 60.
    */
   intraMode?: KeyIntraMode;
-  /** The caller's clamp of a (models.md 5.2 aMin); when given, 'factorized' checks chunk * |aMin| <= 60. */
+  /** The caller's clamp of a (docs/models.md 5.2 aMin); when given, 'factorized' checks chunk * |aMin| <= 60. */
   aMin?: number;
 }
 

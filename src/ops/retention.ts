@@ -1,5 +1,5 @@
 /**
- * Scalar-per-head-decay retention core (models.md 3.3, 5.4, 5.5 SD-CHUNK).
+ * Scalar-per-head-decay retention core (docs/models.md 3.3, 5.4, 5.5 SD-CHUNK).
  * S_t = exp(a_t) S_{t-1} + outer(k_t, v_t);  o_t = q_t @ S_t.
  * Shapes: q, k [B, H, T, dk]; v [B, H, T, dv]; a [B, H, T] (log-decay <= 0; write strength beta
  * already folded into k); state S [B, H, dk, dv]. RetNet is the case a_t = log gamma_h.
@@ -122,7 +122,7 @@ export function passStates(
 }
 
 /**
- * Chunkwise form SD-CHUNK (models.md 5.5): intra-chunk parallel + inter-chunk state passing.
+ * Chunkwise form SD-CHUNK (docs/models.md 5.5): intra-chunk parallel + inter-chunk state passing.
  * T need not be a multiple of chunk: q, k, v, a are padded after the projections (N5) and unpadded.
  */
 export function retentionChunk(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: tf.Tensor, opts?: RetentionOpts): RetentionOutput {
@@ -160,7 +160,7 @@ export function retentionChunk(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: tf.T
 
 /**
  * One decode step. q, k [B, H, dk]; v [B, H, dv]; state [B, H, dk, dv]; a [B, H] (per-head decay)
- * or [B, H, dk] (per-key decay, models.md 5.6: row i of S decays with a[i]).
+ * or [B, H, dk] (per-key decay, docs/models.md 5.6: row i of S decays with a[i]).
  */
 export function retentionStep(
   q: tf.Tensor,

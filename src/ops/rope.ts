@@ -1,5 +1,5 @@
 /**
- * Rotary position encoding, normative interleaved-pair form of models.md 1.4:
+ * Rotary position encoding, normative interleaved-pair form of docs/models.md 1.4:
  * rope(x, p) = x * COS[p] + swapPairs(x) * SIN[p], swapPairs(x) = x @ Psw.
  */
 import * as tf from '@tensorflow/tfjs';

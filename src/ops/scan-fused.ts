@@ -1,5 +1,5 @@
 /**
- * The fused Mamba-1 selective scan (models.md 4.1 steps 7-9) on the native addon (native/scan.c):
+ * The fused Mamba-1 selective scan (docs/models.md 4.1 steps 7-9) on the native addon (native/scan.c):
  *   h_t = exp(dt_t (x) A) * h_{t-1} + (dt_t * x_t) (x) Bm_t;  s_t = h_t @ Cm_t + Dsk * x_t;  y_t = s_t * silu(z_t)
  * x, dt, z, y [B, T, D]; A [D, N]; Bm, Cm [B, T, N]; Dsk [D]; h0, h [B, D, N].
  *

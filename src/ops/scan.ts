@@ -1,5 +1,5 @@
 /**
- * Mamba-1 selective scan (models.md 4.1 steps 7-8, 4.4), without the D skip and the gate:
+ * Mamba-1 selective scan (docs/models.md 4.1 steps 7-8, 4.4), without the D skip and the gate:
  *   h_t[d, n] = exp(dt_t[d] A[d, n]) h_{t-1}[d, n] + dt_t[d] x_t[d] Bm_t[n];  y_t[d] = sum_n Cm_t[n] h_t[d, n]
  * Shapes: x, dt [B, T, D]; A [D, N] (< 0); Bm, Cm [B, T, N]; h [B, D, N].
  * The decay differs per (d, n), so no shared decay matrix exists (no SSD trick): every form
@@ -131,7 +131,7 @@ function scanLogDepth(x: tf.Tensor, dt: tf.Tensor, A: tf.Tensor, Bm: tf.Tensor, 
 }
 
 /**
- * S2: two-level chunked scan (models.md 4.4), chunk-major layout [C, B, nc, ...] so that each
+ * S2: two-level chunked scan (docs/models.md 4.4), chunk-major layout [C, B, nc, ...] so that each
  * in-chunk step is a contiguous slice batched over all B * nc chunks.
  *   pass 1: C steps from a zero state -> chunk-local end states (total chunk decays come from
  *           the chunk's summed dt: one small [B, nc, D, N] exp);

@@ -1,5 +1,5 @@
 /**
- * Mamba-2 SSD core (models.md 4.5): SD-CHUNK with q = Cm, k = dt * Bm, v = x (per head), a = dt * A_h,
+ * Mamba-2 SSD core (docs/models.md 4.5): SD-CHUNK with q = Cm, k = dt * Bm, v = x (per head), a = dt * A_h,
  * no rotation, no D skip. Per head h (group g(h) = floor(h / (Hm / G))):
  *   S_t = exp(dt_t A_h) S_{t-1} + dt_t outer(Bm_t, x_t^h)   (N x P);  y_t^h = Cm_t @ S_t
  * Shapes: x [B, T, Hm, P]; dt [B, T, Hm]; A [Hm] (< 0); Bm, Cm [B, T, G, N]; state [B, Hm, N, P].

@@ -1,5 +1,5 @@
 // Shared by `run` and `exec`: run a selection of a sweep's runs with the scheduler, handle
-// Ctrl-C, then print the results table and the failures; returns the exit code (runner.md 1).
+// Ctrl-C, then print the results table and the failures; returns the exit code (docs/runner.md 1).
 import * as os from 'node:os';
 import { executionSchema } from '../config/schema.ts';
 import { UserError } from '../errors.ts';

@@ -30,7 +30,7 @@ export interface LaunchRequest {
 }
 
 export interface Launcher {
-  /** Hand the runs over; resolves with the command's exit code (runner.md section 1). */
+  /** Hand the runs over; resolves with the command's exit code (docs/runner.md section 1). */
   launch(req: LaunchRequest): Promise<number>;
 }
 
@@ -66,7 +66,7 @@ export interface SlurmOptions {
 /** SLURM states in which a task still holds its run (it will start or is running). */
 const IN_QUEUE = new Set(['PENDING', 'RUNNING', 'CONFIGURING', 'COMPLETING', 'REQUEUED', 'RESIZING', 'SUSPENDED']);
 
-/** SLURM job arrays of the pending runs (runner.md section 7); returns once sbatch has them. */
+/** SLURM job arrays of the pending runs (docs/runner.md section 7); returns once sbatch has them. */
 export class SlurmLauncher implements Launcher {
   constructor(private o: SlurmOptions) {}
 

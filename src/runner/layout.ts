@@ -1,4 +1,4 @@
-// Where everything of a sweep lives on disk (runner.md section 4). One place, so the local runner,
+// Where everything of a sweep lives on disk (docs/runner.md section 4). One place, so the local runner,
 // `exec` on a SLURM node and `status` can never disagree about a path.
 import * as path from 'node:path';
 import type { RunState } from './records.ts';

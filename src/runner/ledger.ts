@@ -1,4 +1,4 @@
-// The append-only ledger of state transitions (runner.md section 4). Several runner processes
+// The append-only ledger of state transitions (docs/runner.md section 4). Several runner processes
 // (local or SLURM tasks) append to the same file; each entry is one short O_APPEND write.
 import * as os from 'node:os';
 import { appendJsonl, readJsonl } from '../util/fs.ts';

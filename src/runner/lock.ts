@@ -1,4 +1,4 @@
-// One process at a time owns a run (runner.md section 4): a lock file created with O_EXCL that
+// One process at a time owns a run (docs/runner.md section 4): a lock file created with O_EXCL that
 // holds the owner's pid, host and a heartbeat the owner refreshes. A lock is stale when its owner
 // is provably dead (same host, pid gone) or its heartbeat has missed too many beats (any host).
 import * as fs from 'node:fs';

@@ -1,4 +1,4 @@
-// The runner's on-disk records (runner.md section 4) as zod schemas: their TypeScript types are
+// The runner's on-disk records (docs/runner.md section 4) as zod schemas: their TypeScript types are
 // inferred from these, and whatever is read back from disk (by another process, another host, or
 // after a hand edit) is checked against the same definition. plan.json's schema, which embeds the
 // config's execution settings, lives in sweep-dir.ts: this module stays light (the lock, ledger and

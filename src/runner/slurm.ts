@@ -1,4 +1,4 @@
-// SLURM hand-off (runner.md section 7): sbatch array scripts that reference only the sweep
+// SLURM hand-off (docs/runner.md section 7): sbatch array scripts that reference only the sweep
 // directory and an index file of run ids, split to fit MaxArraySize, throttled with %N.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';

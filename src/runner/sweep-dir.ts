@@ -51,7 +51,7 @@ export interface PrepareOptions {
   note?: (line: string) => void;
 }
 
-/** Read plan.json; refuse one written by another format version (runner.md section 8). */
+/** Read plan.json; refuse one written by another format version (docs/runner.md section 8). */
 export function readPlanFile(sweepDir: string): PlanFile | undefined {
   const file = sweepFiles(sweepDir).plan;
   if (!fs.existsSync(file)) return undefined;

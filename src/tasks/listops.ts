@@ -1,4 +1,4 @@
-// LRA ListOps (long-range-arena `data/listops.py`, input pipeline; tasks.md 4).
+// LRA ListOps (long-range-arena `data/listops.py`, input pipeline; docs/tasks.md 4).
 import type { Rng } from './prng.ts';
 import { UserError } from '../errors.ts';
 

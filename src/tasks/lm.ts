@@ -1,4 +1,4 @@
-// Language modelling on real text (tasks.md 5): split streams `EOS doc1 EOS doc2 ... EOS`, random training
+// Language modelling on real text (docs/tasks.md 5): split streams `EOS doc1 EOS doc2 ... EOS`, random training
 // windows, non-overlapping evaluation windows (5.6).
 import type { LmTask } from './schema.ts';
 import { IGNORE, type Batch, type EvalSplit, type TaskData } from './types.ts';

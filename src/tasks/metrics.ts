@@ -1,4 +1,4 @@
-// Metric formulas of tasks.md 0.1 and 5.6.
+// Metric formulas of docs/tasks.md 0.1 and 5.6.
 import { IGNORE } from './types.ts';
 
 /** Σℓ / (n_bytes · ln 2): bits per UTF-8 byte of the scored text (EOS = 1 byte). */

@@ -1,4 +1,4 @@
-// MQAR: multi-query associative recall (Zoology `multiquery_ar`; tasks.md 1).
+// MQAR: multi-query associative recall (Zoology `multiquery_ar`; docs/tasks.md 1).
 import type { Rng } from './prng.ts';
 import { IGNORE } from './types.ts';
 

@@ -1,4 +1,4 @@
-// The one PRNG of every generator (tasks.md 0.2): xoshiro128** seeded by four splitmix32 draws.
+// The one PRNG of every generator (docs/tasks.md 0.2): xoshiro128** seeded by four splitmix32 draws.
 
 /** splitmix32 step (golden-ratio increment, murmur3 fmix32 finaliser): returns [output, nextState]. */
 function splitmix32(state: number): [number, number] {

@@ -1,4 +1,4 @@
-// The config's `task:` section (tasks.md): a discriminated union on `kind`, defaults = the spec's "tiny"
+// The config's `task:` section (docs/tasks.md): a discriminated union on `kind`, defaults = the docs/tasks.md "tiny"
 // settings (lm keeps seq_len 256). Constraint checks that need more than one field live in validateTask
 // (config only: validate and plan never read a corpus); those that need the data in checkTaskData.
 import { z } from 'zod';
@@ -16,7 +16,7 @@ const dataSeed = z
   .describe('base seed of the fixed valid/test sets (and of a fixed training pool); the run seed drives training order');
 
 export const lmTaskSchema = z.strictObject({
-  kind: z.literal('lm').default('lm').describe('language modelling on real text (tasks.md 5)'),
+  kind: z.literal('lm').default('lm').describe('language modelling on real text (docs/tasks.md 5)'),
   corpus: z
     .string()
     .default('sotu')
@@ -25,7 +25,7 @@ export const lmTaskSchema = z.strictObject({
   bpe_vocab: posInt('BPE vocabulary size including 256 bytes and EOS (tokenizer: bpe only)').min(258).max(65536).default(1024),
   seq_len: posInt('context length T of training and evaluation windows').default(256),
   ascii_fold: z.boolean().default(false).describe('fold ’ “ ” — – ° to ASCII before tokenising (small closed alphabet for char runs)'),
-  split: z.enum(['default', 'chronological']).default('default').describe('default: the tasks.md 5.4 split; chronological: SOTU train ≤ 1990, valid 1991–2005, test 2006–'),
+  split: z.enum(['default', 'chronological']).default('default').describe('default: the docs/tasks.md 5.4 split; chronological: SOTU train ≤ 1990, valid 1991–2005, test 2006–'),
   eval_windows: z
     .union([posInt('number of windows'), z.literal('all')])
     .default(200)
@@ -33,7 +33,7 @@ export const lmTaskSchema = z.strictObject({
 });
 
 export const mqarTaskSchema = z.strictObject({
-  kind: z.literal('mqar').describe('multi-query associative recall (Zoology; tasks.md 1)'),
+  kind: z.literal('mqar').describe('multi-query associative recall (Zoology; docs/tasks.md 1)'),
   vocab_size: posInt('V: vocabulary size; keys 1..V/2-1, values V/2..V-1, 0 = filler').default(64),
   seq_len: posInt('N: input length (even)').default(32),
   num_kv_pairs: posInt('D: key-value pairs per example (= scored positions)').default(4),
@@ -46,7 +46,7 @@ export const mqarTaskSchema = z.strictObject({
 });
 
 export const selectiveCopyTaskSchema = z.strictObject({
-  kind: z.literal('selective_copy').describe('selective copying (Mamba paper 4.1.1; tasks.md 2)'),
+  kind: z.literal('selective_copy').describe('selective copying (Mamba paper 4.1.1; docs/tasks.md 2)'),
   noise_len: posInt('L: blank positions; input length T = L + 2M').default(32),
   copy_len: posInt('M: data tokens to remember and copy').default(4),
   alphabet_size: posInt('A: ids incl. specials: 0 blank, 1..A-2 data, A-1 marker').default(8),
@@ -57,7 +57,7 @@ export const selectiveCopyTaskSchema = z.strictObject({
 });
 
 export const inductionTaskSchema = z.strictObject({
-  kind: z.literal('induction').describe('induction heads with length extrapolation (Mamba paper 4.1.2; tasks.md 3)'),
+  kind: z.literal('induction').describe('induction heads with length extrapolation (Mamba paper 4.1.2; docs/tasks.md 3)'),
   vocab_size: posInt('V: ids 0..V-3 ordinary, V-2 trigger, V-1 unused').default(16),
   seq_len: posInt('N: training body length (inputs are N+1 tokens)').default(32),
   train_loss: z.enum(['answer', 'all']).default('answer').describe("answer: train on the final answer only; all: plain LM loss on every position (safari)"),
@@ -68,7 +68,7 @@ export const inductionTaskSchema = z.strictObject({
 });
 
 export const listopsTaskSchema = z.strictObject({
-  kind: z.literal('listops').describe('LRA ListOps, 10-way classification read at the appended EOS (tasks.md 4)'),
+  kind: z.literal('listops').describe('LRA ListOps, 10-way classification read at the appended EOS (docs/tasks.md 4)'),
   max_depth: posInt('maximum tree depth (root = 1)').default(4),
   max_args: posInt('maximum arguments per operator (min 2)').default(5),
   min_len: int('accept trees with min_len < length (tokens, without EOS)').nonnegative().default(10),
@@ -170,7 +170,7 @@ export function taskSeqLen(task: TaskConfig): number {
   }
 }
 
-/** Cross-field constraints (tasks.md 6) from the config alone; throws a UserError naming the offending key. */
+/** Cross-field constraints (docs/tasks.md 6) from the config alone; throws a UserError naming the offending key. */
 export function validateTask(task: TaskConfig): void {
   const fail = (key: string, msg: string): never => {
     throw new UserError(`task.${key}: ${msg}`);

@@ -1,4 +1,4 @@
-// UTF-8 decoding with a byte offset on failure, and the normalisation of tasks.md 5.3.
+// UTF-8 decoding with a byte offset on failure, and the normalisation of docs/tasks.md 5.3.
 import { isUtf8 } from 'node:buffer';
 
 /** Byte offset of the first invalid UTF-8 sequence, or -1 when the buffer is valid UTF-8. */
@@ -39,7 +39,7 @@ const ASCII_FOLD: Record<string, string> = {
   '\u00b0': ' deg',
 };
 
-/** tasks.md 5.3: CRLF -> LF, drop C0 controls except \n and \t, NFC; optional ASCII folding. */
+/** docs/tasks.md 5.3: CRLF -> LF, drop C0 controls except \n and \t, NFC; optional ASCII folding. */
 export function normalizeText(text: string, asciiFold = false): string {
   let t = text.replace(/\r\n/g, '\n').replace(/[\x00-\x08\x0b-\x1f]/g, '').normalize('NFC');
   if (asciiFold) t = t.replace(/[\u2019\u2018\u201c\u201d\u2014\u2013\u00b0]/g, (c) => ASCII_FOLD[c]);

@@ -1,4 +1,4 @@
-// Tokenisers of tasks.md 5.5: byte (default), char (alphabet from the training split), byte-level BPE.
+// Tokenisers of docs/tasks.md 5.5: byte (default), char (alphabet from the training split), byte-level BPE.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { sha256Hex } from '../util/hash.ts';

@@ -55,7 +55,7 @@ export function evaluateSplit(
   return tot;
 }
 
-/** The tasks.md 0.1 / 5.6 metrics of a split (tasks/metrics.ts); an empty split gives NaN, not 0. */
+/** The docs/tasks.md 0.1 / 5.6 metrics of a split (tasks/metrics.ts); an empty split gives NaN, not 0. */
 export function splitMetrics(t: SplitTotals, kind: 'lm' | 'synthetic'): SplitMetrics {
   const tokens = t.counts.scored;
   const out: SplitMetrics = {

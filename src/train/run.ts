@@ -1,6 +1,6 @@
 /**
  * One run, from its resolved config to summary.json: backend, data, model, training, final
- * evaluation, checkpoint, decode benchmarks and the runner.md section 5 metrics. The scheduler
+ * evaluation, checkpoint, decode benchmarks and the docs/runner.md section 5 metrics. The scheduler
  * (src/runner) owns config.json, status.json, the ledger and log.txt; this writes metrics.jsonl,
  * env.json, checkpoint/ and, last and atomically, summary.json.
  */

@@ -1,5 +1,5 @@
 /**
- * Float64 oracle of the retention recurrence (models.md 5.1, 5.6), plain loops:
+ * Float64 oracle of the retention recurrence (docs/models.md 5.1, 5.6), plain loops:
  * S_t = diag(exp(a_t)) S_{t-1} + outer(k_t, v_t), o_t = q_t @ S_t.
  * Layouts are row-major: q, k [B, H, T, dk]; v [B, H, T, dv]; a [B, H, T] (scalar decay) or
  * [B, H, T, dk] (per-key decay); state [B, H, dk, dv].

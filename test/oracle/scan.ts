@@ -1,5 +1,5 @@
 /**
- * Float64 oracles of the Mamba-1 selective scan (models.md 4.1 steps 7-8) and the Mamba-2 SSD
+ * Float64 oracles of the Mamba-1 selective scan (docs/models.md 4.1 steps 7-8) and the Mamba-2 SSD
  * recurrence (4.5), plain loops. Row-major layouts as in src/ops/scan.ts and src/ops/ssd.ts.
  */
 export function scanOracle(

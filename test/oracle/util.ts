@@ -1,4 +1,4 @@
-/** Test helpers: seeded random arrays, tolerance checks (models.md 12: max|x-y| <= atol + rtol*max|y|). */
+/** Test helpers: seeded random arrays, tolerance checks (docs/models.md 12: max|x-y| <= atol + rtol*max|y|). */
 import * as tf from '@tensorflow/tfjs';
 
 export function rng(seed: number): () => number {

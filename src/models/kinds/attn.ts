@@ -1,4 +1,4 @@
-/** Causal softmax attention with RoPE (models.md 2): schema, resolution, counts. */
+/** Causal softmax attention with RoPE (docs/models.md 2): schema, resolution, counts. */
 import { z } from 'zod';
 import { auto, fail, heads, posInt, rope, ropeBase, ropeFreqs, scaledHeadWidth, scaleHeads } from './fields.ts';
 import { defineMixer, type ResolveContext } from './types.ts';

@@ -1,4 +1,4 @@
-/** Mamba-1 selective SSM block (models.md 4.1-4.4, 4.6): schema, resolution, counts. */
+/** Mamba-1 selective SSM block (docs/models.md 4.1-4.4, 4.6): schema, resolution, counts. */
 import { z } from 'zod';
 import { auto, convBias, dConv, dState, expand, fail, innerWidth, posInt, ssmBias } from './fields.ts';
 import { defineMixer } from './types.ts';

@@ -1,4 +1,4 @@
-/** Mamba-2 block with the SSD core (models.md 4.5, 4.6): schema, resolution, counts. */
+/** Mamba-2 block with the SSD core (docs/models.md 4.5, 4.6): schema, resolution, counts. */
 import { z } from 'zod';
 import { chunk, convBias, dConv, dState, expand, fail, innerWidth, posInt, ssmBias } from './fields.ts';
 import { defineMixer } from './types.ts';

@@ -1,4 +1,4 @@
-/** RetNet multi-scale retention (models.md 3): schema, resolution, counts. */
+/** RetNet multi-scale retention (docs/models.md 3): schema, resolution, counts. */
 import { z } from 'zod';
 import { chunk, dqk, dvt, fail, form, headNormEps, heads, resolveForm, ropeBase, ropeFreqs, round8, scaledHeadWidth, scaleHeads, type Form } from './fields.ts';
 import { defineMixer, type ResolveContext } from './types.ts';

@@ -1,5 +1,5 @@
 /**
- * Selective retention (models.md 5): RetNet's retention with an input-dependent log-decay and
+ * Selective retention (docs/models.md 5): RetNet's retention with an input-dependent log-decay and
  * write strength. Schema, resolution, counts.
  */
 import { z } from 'zod';
@@ -64,7 +64,7 @@ export const selret = defineMixer({
 });
 export type SelretSpec = ReturnType<typeof selret.resolve>;
 
-/** Gate parameters on top of RetNet (models.md 5.2, 5.6, 7). */
+/** Gate parameters on top of RetNet (docs/models.md 5.2, 5.6, 7). */
 export function selretGateParams(m: { heads: number; dqk: number; granularity: 'head' | 'key'; decay: string; write: string }, d: number): number {
   const H = m.heads;
   const pairs = m.dqk / H / 2; // per-key decays are tied on rope pairs

@@ -26,15 +26,15 @@ export interface MixerDef<K extends string, S extends z.ZodType<{ kind: K }>, R 
   schema: S;
   /** The FFN a layer of this kind gets when its `ffn` is 'auto'. */
   defaultFfn: FfnKind | null;
-  /** SSM-style stacks rescale the FFN output projection like W_out (models.md 4.6). */
+  /** SSM-style stacks rescale the FFN output projection like W_out (docs/models.md 4.6). */
   ssmInit: boolean;
   /** Fill every 'auto', apply the width scale, check shapes (errors name the config key). */
   resolve(m: z.infer<S>, c: ResolveContext): R;
-  /** Exact parameters of the mixer at width d (its input norm not included), models.md 7. */
+  /** Exact parameters of the mixer at width d (its input norm not included), docs/models.md 7. */
   params(m: R, d: number): number;
-  /** Forward FLOPs per token at width d and context T, models.md 8. */
+  /** Forward FLOPs per token at width d and context T, docs/models.md 8. */
   flops(m: R, d: number, T: number): number;
-  /** Decode-state floats per sequence after t tokens, models.md 9. */
+  /** Decode-state floats per sequence after t tokens, docs/models.md 9. */
   stateFloats(m: R, t: number): number;
   /** One line, e.g. `attn(H4 dh64 rope=false)`. */
   describe(m: R): string;

@@ -1,5 +1,5 @@
 /**
- * Causal softmax self-attention with RoPE (models.md 2.1-2.3) and its sliding-window variant
+ * Causal softmax self-attention with RoPE (docs/models.md 2.1-2.3) and its sliding-window variant
  * `swa` (window W: keys s with t - W < s <= t). Decode keeps rotated keys and raw values
  * (KV cache [B, H, n, dh]); swa trims the cache to the last W entries after each append.
  */

@@ -14,7 +14,7 @@ export type BuildSpec = MixerSpec | ParallelSpec | RoutedSpec;
 export type MixerState = Record<string, tf.Tensor>;
 
 export interface MixerOptions {
-  /** stateSkip routing (models.md 6.4): 1 where the token is absorbed by this branch, else 0. [B, T] */
+  /** stateSkip routing (docs/models.md 6.4): 1 where the token is absorbed by this branch, else 0. [B, T] */
   keep?: tf.Tensor2D;
 }
 
@@ -95,7 +95,7 @@ export function unprefixState(prefix: string, s: MixerState): MixerState {
   return out;
 }
 
-/** RetNet multi-scale log-decays log(1 - 2^(-5-h)), h = 0..H-1 (models.md 3.2). */
+/** RetNet multi-scale log-decays log(1 - 2^(-5-h)), h = 0..H-1 (docs/models.md 3.2). */
 export function retnetLogGammas(H: number): number[] {
   return Array.from({ length: H }, (_, h) => Math.log1p(-Math.pow(2, -5 - h)));
 }

@@ -1,5 +1,5 @@
 /**
- * Mamba-1 selective SSM block (models.md 4.1-4.4, init 4.6), after mamba_simple.py:
+ * Mamba-1 selective SSM block (docs/models.md 4.1-4.4, init 4.6), after mamba_simple.py:
  * in_proj -> causal depthwise conv -> silu -> x_proj (dtr, Bm, Cm) -> dt = softplus(dtr W_dt + b_dt)
  * -> selective scan with A = -exp(A_log) -> + D * xa -> * silu(z) -> out_proj.
  * Decode state: conv [B, din, K] (pre-conv x, oldest first) and ssm h [B, din, N].

@@ -1,5 +1,5 @@
 /**
- * Mamba-2 block (models.md 4.5, init 4.6), after mamba2_simple.py: in_proj [z | x | B | C | dt],
+ * Mamba-2 block (docs/models.md 4.5, init 4.6), after mamba2_simple.py: in_proj [z | x | B | C | dt],
  * causal conv + silu over xBC, SSD core with a scalar decay dt * A_h per SSM head (B, C shared by
  * the heads of a group), + D_h x, gate silu(z) then RMSNorm (gate first), out_proj.
  * Decode state: conv [B, din + 2GN, K] and ssm S [B, Hm, N, P].

@@ -1,5 +1,5 @@
 /**
- * Parallel branches in one layer (Hymba-like, models.md 6.3): every branch reads the same u and
+ * Parallel branches in one layer (Hymba-like, docs/models.md 6.3): every branch reads the same u and
  * produces y_b [B, T, d]; each is RMS-normalized with its own weight (Hymba's beta_b) and the
  * results are merged by a mean, a static softmax gate, or a per-token softmax gate.
  * Branch widths (heads, dvt, expand) are already scaled by width_scale in the resolved spec.

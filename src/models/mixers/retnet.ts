@@ -1,5 +1,5 @@
 /**
- * RetNet multi-scale retention (models.md 3.1-3.6), written as the general retention layer that
+ * RetNet multi-scale retention (docs/models.md 3.1-3.6), written as the general retention layer that
  * selective retention (selret.ts) extends by overriding `decay`: projections q, k * dk^-1/2, v, g;
  * RoPE (torchscale frequencies) on q, k; a scalar (or per-key) log-decay a <= 0 per head and
  * position with write strength beta folded into k; the un-normalized core in the configured form;

@@ -1,5 +1,5 @@
 /**
- * Token-wise routing between branches (models.md 6.4). Router p_t = softmax(u_t W_r / temperature),
+ * Token-wise routing between branches (docs/models.md 6.4). Router p_t = softmax(u_t W_r / temperature),
  * W_r init 0. soft: y = sum_b p_b RMS_b(y_b); top1: y = p_b* y_b* with the Switch load-balancing
  * loss. All branches see all tokens unless stateSkip, where a branch absorbs only the tokens routed
  * to it (argmax of p; the decision gets no gradient). Routing reads only u_t: causal, and decode

@@ -1,5 +1,5 @@
 /**
- * Selective retention (models.md 5.1-5.3, 5.6): RetNet's layer with an input-dependent log-decay
+ * Selective retention (docs/models.md 5.1-5.3, 5.6): RetNet's layer with an input-dependent log-decay
  * a_t,h <= 0 and write strength beta_t,h (folded into k). Initialized so the layer is RetNet at
  * init: with decayInit 'retnet', dt ~= 1 and a ~= log gamma_h.
  */

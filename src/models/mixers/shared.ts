@@ -1,5 +1,5 @@
 /**
- * Zamba's shared attention block (models.md 6.2): ONE pre-norm block (attention + FFN) at width 2d,
+ * Zamba's shared attention block (docs/models.md 6.2): ONE pre-norm block (attention + FFN) at width 2d,
  * applied at several depths. Insertion k reads g = concat(h, h_emb) [.., 2d], runs the shared
  * block (residual form at width 2d) and adds g @ W_k to the residual stream, W_k a per-insertion
  * Linear 2d -> d without bias. Each insertion keeps its own KV cache (its own decode state).
@@ -19,7 +19,7 @@ export class SharedInsertion {
     d: number,
     nLayers: number,
   ) {
-    // A residual output projection: nanoGPT's N(0, 0.02 / sqrt(2 nL)) (the spec leaves it open).
+    // A residual output projection: nanoGPT's N(0, 0.02 / sqrt(2 nL)) (docs/models.md 6.2 leaves it open).
     this.proj = params.create('w_proj', [2 * d, d], normal(0.02 / Math.sqrt(2 * nLayers)));
   }
 
