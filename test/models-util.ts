@@ -5,6 +5,9 @@ import { mixerSchemas, resolveMixer, type MixerSpec } from '../src/models/kinds/
 import type { BuildSpec, Mixer, MixerContext } from '../src/models/mixers/common.ts';
 import { buildMixer } from '../src/models/mixers/registry.ts';
 import type { ResolvedModel } from '../src/models/resolved.ts';
+import { patternSchema } from '../src/models/layer.ts';
+import { expandPattern } from '../src/models/patterns.ts';
+import { presetPattern, type PresetName } from '../src/models/presets.ts';
 import { resolveModelInput } from '../src/models/spec.ts';
 
 /** What the mixer harness builds: a resolved kind or a parallel / routed combinator of them. */
@@ -32,21 +35,16 @@ export function tinyModel(preset: string, opts: { seqLen?: number; vocab?: numbe
   const nLayers = opts.nLayers ?? (preset === 'jamba' ? 5 : 2);
   const base = { preset, d_model: d, n_layers: nLayers };
   const ctx = { vocabSize: opts.vocab ?? 13, seqLen: opts.seqLen ?? 16 };
-  // Overrides a preset lacks are user errors: drop the field the error names and retry.
-  const mixer: Record<string, unknown> = { head_dim: 8, d_state: 8, chunk: 4, ...opts.mixer };
-  let heads = true;
-  for (;;) {
-    const cfg: Record<string, unknown> = { ...base, ...(heads ? { heads: 2 } : {}), ...(Object.keys(mixer).length ? { mixer } : {}) };
-    try {
-      return resolveModelInput(cfg as never, ctx);
-    } catch (e) {
-      const msg = String((e as Error).message);
-      const f = /^model\.mixer\.(\w+): no mixer/.exec(msg);
-      if (f && f[1]! in mixer) delete mixer[f[1]!];
-      else if (heads && msg.startsWith('model.heads: no mixer')) heads = false;
-      else throw e;
-    }
-  }
+  // Pass only the small-shape overrides some mixer of this preset has (an override no mixer has
+  // is a user error): the preset's own pattern, expanded as resolveModel does, says which.
+  const expanded = expandPattern(patternSchema.parse(presetPattern(preset as PresetName, nLayers)), nLayers);
+  const configMixers = [...expanded.layers, ...(expanded.shared ? [expanded.shared] : [])].flatMap((l) =>
+    l === 'shared' ? [] : l.mixer.kind === 'parallel' || l.mixer.kind === 'routed' ? l.mixer.branches : [l.mixer],
+  );
+  const wanted: Record<string, unknown> = { head_dim: 8, d_state: 8, chunk: 4, ...opts.mixer };
+  const mixer = Object.fromEntries(Object.entries(wanted).filter(([k]) => configMixers.some((m) => k in m)));
+  const cfg = { ...base, heads: 2, ...(Object.keys(mixer).length ? { mixer } : {}) };
+  return resolveModelInput(cfg as never, ctx);
 }
 
 /** Resolve one mixer spec of a kind (defaults filled) at width d. */

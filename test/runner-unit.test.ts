@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { executionSchema } from '../src/config/schema.ts';
 import { UserError } from '../src/errors.ts';
-import { DEFAULT_COLUMNS, formatMetric, meanStd, renderResultsTable, type ResultRow } from '../src/report/table.ts';
+import { DEFAULT_COLUMNS, formatMetric, meanStd, renderResultsTable, type ResultRow } from '../src/metrics/table.ts';
 import { autoJobs, threadsPerRun } from '../src/runner/execute.ts';
 import { appendLedger, lastLine, ledgerByRun, nextAttempt, readLedger } from '../src/runner/ledger.ts';
 import { inspectLock, RunLock } from '../src/runner/lock.ts';
@@ -218,7 +218,7 @@ describe('run selection', () => {
   });
 });
 
-describe('results table (src/report/table.ts)', () => {
+describe('results table (src/metrics/table.ts)', () => {
   it('mean and sample std (ddof 1) have known answers', () => {
     const s = meanStd([1, 2, 3, 4]);
     expect(s.n).toBe(4);

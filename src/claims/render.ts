@@ -1,5 +1,5 @@
 /** The claims table: Markdown for people (terminal, reports/claims.md) and JSON for machines. */
-import { formatMetric } from '../report/table.ts';
+import { formatMetric } from '../metrics/table.ts';
 import { markdownTable } from '../util/format.ts';
 import { countVerdicts, describeSelection, TEST_NOTE, type ClaimResult, type Side } from './evaluate.ts';
 

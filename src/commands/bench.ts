@@ -6,7 +6,7 @@ import type { RunConfig } from '../config/schema.ts';
 import { PRESETS } from '../models/presets.ts';
 import { canonicalJson } from '../config/identity.ts';
 import { humanCount, markdownTable } from '../util/format.ts';
-import { collect } from './validate.ts';
+import { collect } from './options.ts';
 
 interface BenchCliOptions {
   preset: string[];

@@ -6,7 +6,7 @@ import { renderClaimsJson, renderClaimsMarkdown } from '../claims/render.ts';
 import { loadClaimSource } from '../claims/source.ts';
 import { reportsDir } from '../report/collect.ts';
 import { writeFileAtomic } from '../util/fs.ts';
-import { collect } from './validate.ts';
+import { collect } from './options.ts';
 
 export interface CheckOptions {
   strict?: boolean;

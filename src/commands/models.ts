@@ -5,16 +5,11 @@ import { UserError } from '../errors.ts';
 import { DEFAULT_EXAMPLE, modelCatalog, presetInfo, type CatalogExample, type KindInfo } from '../models/catalog.ts';
 import { PRESETS, type PresetName } from '../models/presets.ts';
 import { humanCount, markdownTable } from '../util/format.ts';
+import { positiveInt } from './options.ts';
 
 const fmt = (v: unknown): string => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : typeof v === 'string' ? v : JSON.stringify(v));
 
-function posInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new UserError(`${name}: expected a positive integer, got '${v}'`);
-    return n;
-  };
-}
+const posInt = (flag: string) => (v: string): number => positiveInt(flag, v)!;
 
 function kindTable(kinds: KindInfo[]): string {
   const rows = kinds.flatMap((k) => k.fields.map((f, i) => [i === 0 ? k.kind : '', f.name, fmt(f.default), f.meaning]));

@@ -28,4 +28,3 @@ export function registerValidate(program: Command): void {
     });
 }
 
-export { collect };

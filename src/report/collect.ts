@@ -10,7 +10,7 @@ import { readLedger, ledgerByRun } from '../runner/ledger.ts';
 import { requirePlanFile } from '../runner/sweep-dir.ts';
 import { viewRun } from '../runner/state.ts';
 import { machinesLine } from '../runner/provenance.ts';
-import { meanStd, type Stats } from './table.ts';
+import { meanStd, type Stats } from '../metrics/table.ts';
 import { directionOf } from '../metrics/names.ts';
 
 export interface ReportRun {

@@ -10,7 +10,7 @@ import { readJsonOrUndefined } from '../util/fs.ts';
 import { runFiles } from '../runner/layout.ts';
 import { getPath, splitKey } from '../config/load.ts';
 import type { ReportGroup, ReportRun } from './collect.ts';
-import { statText } from './table.ts';
+import { statText } from '../metrics/table.ts';
 import { meanStd } from '../stats/welch.ts';
 
 /** Config subtrees that define what is measured: two sets that differ here are not comparable. */

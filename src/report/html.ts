@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { directionOf } from '../metrics/names.ts';
 import { bestIndex, headerWithUnit, keyCell, type RenderInput } from './render.ts';
 import { compileFigure, type Figure } from './plots.ts';
-import { statText } from './table.ts';
+import { statText } from '../metrics/table.ts';
 
 const require = createRequire(import.meta.url);
 

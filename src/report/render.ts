@@ -4,7 +4,7 @@
 import { markdownTable } from '../util/format.ts';
 import { axisTitle, directionOf, formatValue, headerUnit, resolveMetric, shortLabel } from '../metrics/names.ts';
 import { keyValue, type ReportGroup, type ReportRun } from './collect.ts';
-import { statText, type Stats } from './table.ts';
+import { statText, type Stats } from '../metrics/table.ts';
 import type { ClaimsSection } from './claims.ts';
 
 export interface RenderInput {

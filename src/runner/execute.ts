@@ -3,7 +3,7 @@
 import * as os from 'node:os';
 import { executionSchema } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
-import { renderResultsTable, type ResultRow } from '../report/table.ts';
+import { renderResultsTable, type ResultRow } from '../metrics/table.ts';
 import { FAILED_STATES, runFiles } from './layout.ts';
 import { machinesLine } from './provenance.ts';
 import { slurmJobId } from './ledger.ts';

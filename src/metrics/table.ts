@@ -4,7 +4,7 @@
 // full tables. Headers, decimals and directions come from the metric registry.
 import { markdownTable } from '../util/format.ts';
 import { meanStd, type Stats } from '../stats/welch.ts';
-import { formatValue, resolveMetric, shortLabel } from '../metrics/names.ts';
+import { formatValue, resolveMetric, shortLabel } from './names.ts';
 export { meanStd, type Stats };
 
 export interface ResultRow {
