@@ -316,25 +316,33 @@ static int threads_for(const int64_t *dims, int64_t units) {
 #define GET(i, n, opt, name, dst) \
   if (!get_ptr(env, fn, views, offs, i, n, opt, name, dst)) return NULL
 
+/* The arguments both entry points share: the dims, the chunk layout and inputs 0-7 (x, dt, A, Bm,
+ * Cm and the optional Dsk, z, h0). Returns 0 with a JS exception pending on bad input. */
+static int shared_args(napi_env env, napi_callback_info info, const char *fn, napi_value *views, napi_value *offs,
+                       int64_t *dims, scan_args *a) {
+  if (!setup(env, info, fn, views, offs, dims)) return 0;
+  memset(a, 0, sizeof *a);
+  a->B = dims[0], a->T = dims[1], a->D = dims[2], a->N = dims[3], a->C = dims[4] < dims[1] ? dims[4] : dims[1];
+  a->nc = (a->T + a->C - 1) / a->C;
+  a->nd = (a->D + DB - 1) / DB;
+  const int64_t BTD = a->B * a->T * a->D, BTN = a->B * a->T * a->N, DN = a->D * a->N, BDN = a->B * a->D * a->N;
+  return get_ptr(env, fn, *views, *offs, 0, BTD, 0, "x", (float **)&a->x) &&
+         get_ptr(env, fn, *views, *offs, 1, BTD, 0, "dt", (float **)&a->dt) &&
+         get_ptr(env, fn, *views, *offs, 2, DN, 0, "A", (float **)&a->A) &&
+         get_ptr(env, fn, *views, *offs, 3, BTN, 0, "Bm", (float **)&a->Bm) &&
+         get_ptr(env, fn, *views, *offs, 4, BTN, 0, "Cm", (float **)&a->Cm) &&
+         get_ptr(env, fn, *views, *offs, 5, a->D, 1, "Dsk", (float **)&a->Dsk) &&
+         get_ptr(env, fn, *views, *offs, 6, BTD, 1, "z", (float **)&a->z) &&
+         get_ptr(env, fn, *views, *offs, 7, BDN, 1, "h0", (float **)&a->h0);
+}
+
 static napi_value scan_forward(napi_env env, napi_callback_info info) {
   const char *fn = "scanForward";
   napi_value views, offs;
   int64_t dims[6];
-  if (!setup(env, info, fn, &views, &offs, dims)) return NULL;
   scan_args a;
-  memset(&a, 0, sizeof a);
-  a.B = dims[0], a.T = dims[1], a.D = dims[2], a.N = dims[3], a.C = dims[4] < dims[1] ? dims[4] : dims[1];
-  a.nc = (a.T + a.C - 1) / a.C;
-  a.nd = (a.D + DB - 1) / DB;
-  const int64_t BTD = a.B * a.T * a.D, BTN = a.B * a.T * a.N, DN = a.D * a.N, BDN = a.B * a.D * a.N;
-  GET(0, BTD, 0, "x", (float **)&a.x);
-  GET(1, BTD, 0, "dt", (float **)&a.dt);
-  GET(2, DN, 0, "A", (float **)&a.A);
-  GET(3, BTN, 0, "Bm", (float **)&a.Bm);
-  GET(4, BTN, 0, "Cm", (float **)&a.Cm);
-  GET(5, a.D, 1, "Dsk", (float **)&a.Dsk);
-  GET(6, BTD, 1, "z", (float **)&a.z);
-  GET(7, BDN, 1, "h0", (float **)&a.h0);
+  if (!shared_args(env, info, fn, &views, &offs, dims, &a)) return NULL;
+  const int64_t BTD = a.B * a.T * a.D, BDN = a.B * a.D * a.N;
   GET(8, BTD, 0, "y", &a.y);
   GET(9, BDN, 0, "hT", &a.hT);
   GET(10, BDN * a.nc, 0, "S", &a.S);
@@ -351,21 +359,9 @@ static napi_value scan_backward(napi_env env, napi_callback_info info) {
   const char *fn = "scanBackward";
   napi_value views, offs;
   int64_t dims[6];
-  if (!setup(env, info, fn, &views, &offs, dims)) return NULL;
   scan_args a;
-  memset(&a, 0, sizeof a);
-  a.B = dims[0], a.T = dims[1], a.D = dims[2], a.N = dims[3], a.C = dims[4] < dims[1] ? dims[4] : dims[1];
-  a.nc = (a.T + a.C - 1) / a.C;
-  a.nd = (a.D + DB - 1) / DB;
+  if (!shared_args(env, info, fn, &views, &offs, dims, &a)) return NULL;
   const int64_t BTD = a.B * a.T * a.D, BTN = a.B * a.T * a.N, DN = a.D * a.N, BDN = a.B * a.D * a.N;
-  GET(0, BTD, 0, "x", (float **)&a.x);
-  GET(1, BTD, 0, "dt", (float **)&a.dt);
-  GET(2, DN, 0, "A", (float **)&a.A);
-  GET(3, BTN, 0, "Bm", (float **)&a.Bm);
-  GET(4, BTN, 0, "Cm", (float **)&a.Cm);
-  GET(5, a.D, 1, "Dsk", (float **)&a.Dsk);
-  GET(6, BTD, 1, "z", (float **)&a.z);
-  GET(7, BDN, 1, "h0", (float **)&a.h0);
   GET(8, BDN * a.nc, 0, "S", (float **)&a.Sin);
   GET(9, BTD, 0, "dy", (float **)&a.dy);
   GET(10, BDN, 1, "dhT", (float **)&a.dhT);
