@@ -1,22 +1,12 @@
 // The CLI on bad input, spawned as a user runs it: exit 2, one clear message naming the place,
 // never a stack trace (docs/runner.md section 8).
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cliSandbox } from './fixtures/cli.ts';
 
 const root = path.resolve(__dirname, '..');
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-cli-'));
-function write(name: string, text: string): string {
-  const file = path.join(dir, name);
-  fs.writeFileSync(file, text);
-  return file;
-}
-function seqlab(...args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(root, 'bin/seqlab.js'), ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const { dir, write, seqlab } = cliSandbox('seqlab-cli-');
 function expectUserError(r: ReturnType<typeof seqlab>, pattern: RegExp) {
   expect(r.code, r.stderr).toBe(2);
   expect(r.stderr).toMatch(pattern);

@@ -1,10 +1,9 @@
 // Claims: evaluation over seeds (verdicts, for_each, best_over, selections that inherit keys) and
 // their rejection at validate time (unknown metric, unknown selection key, no or two operators).
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cliSandbox } from './fixtures/cli.ts';
 import { claimSchema, type Claim } from '../src/config/claims.ts';
 import { checkExitCode, evaluateClaims } from '../src/claims/evaluate.ts';
 import { isKnownMetric } from '../src/claims/metrics.ts';
@@ -12,8 +11,7 @@ import { renderClaimsMarkdown } from '../src/claims/render.ts';
 import type { ReportRun } from '../src/report/collect.ts';
 import { UserError } from '../src/errors.ts';
 
-const root = path.resolve(__dirname, '..');
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-claims-'));
+const { dir, write, seqlab } = cliSandbox('seqlab-claims-');
 
 let nextId = 0;
 function run(axes: Record<string, unknown>, summary: Record<string, unknown>, state = 'done'): ReportRun {
@@ -144,15 +142,6 @@ describe('claim evaluation', () => {
   });
 });
 
-function seqlab(...args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(root, 'bin/seqlab.js'), ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-function write(name: string, text: string): string {
-  const file = path.join(dir, name);
-  fs.writeFileSync(file, text);
-  return file;
-}
 const BASE = 'task: { kind: mqar }\nsweep: { grid: { model.preset: [mamba, retnet] } }\n';
 
 describe('bad claims are rejected at validate time', () => {

@@ -1,24 +1,12 @@
 // Profiles: named override sets chosen with --profile, applied after extends and before --set;
 // run ids follow the resolved values; bad profiles are one error line naming the place.
-import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cliSandbox } from './fixtures/cli.ts';
 import { loadPlan } from '../src/config/plan.ts';
 import { UserError } from '../src/errors.ts';
 
-const root = path.resolve(__dirname, '..');
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-profiles-'));
-function write(name: string, text: string): string {
-  const file = path.join(dir, name);
-  fs.writeFileSync(file, text);
-  return file;
-}
-function seqlab(...args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(root, 'bin/seqlab.js'), ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const { dir, write, seqlab } = cliSandbox('seqlab-profiles-');
 function userError(f: () => unknown): string {
   try {
     f();
