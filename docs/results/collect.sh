@@ -17,10 +17,10 @@ case $paper in
   fusion) report_args=(--metric "test_bpb,valid_bpb,params,train_tokens_per_s,prefill_tokens_per_s@256,prefill_tokens_per_s@1024,prefill_tokens_per_s@4096,decode_ms_per_token@256,decode_ms_per_token@1024,decode_ms_per_token@4096,peak_tensor_bytes,rss_peak_bytes") ;;
   *) report_args=(--metric "accuracy,exact_match,params,train_tokens_per_s,wall_s") ;;
 esac
-node bin/seqlab.js report "$sweep" "${report_args[@]}" > /dev/null
+node bin/seqlab.js report "$sweep" "${report_args[@]}" --out "$sweep/reports/docs" > /dev/null
 node bin/seqlab.js check "configs/paper/$paper.yaml" --set "output.root=$root" > /dev/null
 echo "check exit code: $? (1 = some claim fails)"
-cp "$sweep"/reports/table.md "$sweep"/reports/table.csv "$sweep"/reports/claims.md "$sweep"/reports/claims.json "$out"/
-for f in "$sweep"/reports/*.svg; do [ -s "$f" ] && cp "$f" "$out"/; done
+cp "$sweep"/reports/docs/table.md "$sweep"/reports/docs/runs.csv "$sweep"/reports/docs/groups.csv "$sweep"/reports/claims.md "$sweep"/reports/claims.json "$out"/
+for f in "$sweep"/reports/docs/*.svg "$sweep"/reports/docs/*.png; do [ -s "$f" ] && cp "$f" "$out"/; done
 ls "$out"
 grep "^== $paper " "$root/paper-runs.log" 2>/dev/null

@@ -23,8 +23,9 @@ function contrast(r: ClaimResult): string {
   return describeSelection(diff);
 }
 
-export function renderClaimsMarkdown(results: readonly ClaimResult[]): string {
-  const header = ['claim', 'metric', 'left mean ± std (n)', '', 'right', 'margin', 'p', 'level', 'verdict'];
+/** The claims table as header + rows of text cells (the Markdown table and the report's claims section). */
+export function claimsTable(results: readonly ClaimResult[]): { columns: string[]; rows: string[][] } {
+  const columns = ['claim', 'metric', 'left mean ± std (n)', '', 'right', 'margin', 'p', 'level', 'verdict'];
   const rows = results.map((r) => [
     r.name,
     r.metric,
@@ -36,8 +37,13 @@ export function renderClaimsMarkdown(results: readonly ClaimResult[]): string {
     String(r.level),
     r.verdict + (r.note ? ` (${r.note})` : ''),
   ]);
+  return { columns, rows };
+}
+
+export function renderClaimsMarkdown(results: readonly ClaimResult[]): string {
+  const { columns, rows } = claimsTable(results);
   const n = countVerdicts(results);
-  return `${markdownTable(header, rows)}\n\n${TEST_NOTE}\n${n.pass} pass, ${n.fail} fail, ${n.inconclusive} inconclusive.\n`;
+  return `${markdownTable(columns, rows)}\n\n${TEST_NOTE}\n${n.pass} pass, ${n.fail} fail, ${n.inconclusive} inconclusive.\n`;
 }
 
 const num = (v: number) => (Number.isFinite(v) ? v : null);

@@ -12,8 +12,8 @@ import { renderGroupsCsv, renderJson, renderLatex, renderMarkdown, renderRunsCsv
 import { reportDirName, replaceDir, runProvenance } from '../report/output.ts';
 import { runFiles } from '../runner/layout.ts';
 import { checkClaims } from './check.ts';
-import { renderClaimsJson, renderClaimsMarkdown } from '../claims/render.ts';
-import { claimsFromJson } from '../report/claims.ts';
+import { claimsTable, renderClaimsMarkdown } from '../claims/render.ts';
+import { TEST_NOTE } from '../claims/evaluate.ts';
 import { loadTask } from '../tasks/index.ts';
 
 const FORMATS = ['md', 'csv', 'tex', 'json', 'html'] as const;
@@ -27,7 +27,7 @@ export function list(v: string): string[] {
 function claimsSection(dirs: string[]): { table: string; section: ClaimsSection; written: string[] } | undefined {
   try {
     const { results, written } = checkClaims(dirs, {});
-    return { table: renderClaimsMarkdown(results), section: claimsFromJson(JSON.parse(renderClaimsJson(results))), written };
+    return { table: renderClaimsMarkdown(results), section: { title: 'Claims (seqlab check)', ...claimsTable(results), note: TEST_NOTE }, written };
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
     // Sweeps without claims (or folders of runs without a sweep config) simply have no claims table.

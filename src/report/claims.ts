@@ -10,6 +10,8 @@ export interface ClaimsSection {
   title: string;
   columns: string[];
   rows: ClaimCell[][];
+  /** one line under the table (e.g. which test gave p) */
+  note?: string;
 }
 
 function cellOf(v: unknown): ClaimCell {

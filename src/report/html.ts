@@ -66,7 +66,7 @@ function claimsTable(r: RenderInput): string {
   if (!c || c.rows.length === 0) return '';
   const head = c.columns.map((h) => `<th>${esc(h)}</th>`).join('');
   const rows = c.rows.map((row) => `<tr>${row.map((v) => `<td>${esc(keyCell(v))}</td>`).join('')}</tr>`).join('\n');
-  return `<section id="claims"><h2>${esc(c.title)}</h2><table class="claims"><thead><tr>${head}</tr></thead><tbody>\n${rows}\n</tbody></table></section>`;
+  return `<section id="claims"><h2>${esc(c.title)}</h2><table class="claims"><thead><tr>${head}</tr></thead><tbody>\n${rows}\n</tbody></table>${c.note ? `<p class="note">${esc(c.note)}</p>` : ''}</section>`;
 }
 
 export interface HtmlInput {

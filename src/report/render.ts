@@ -55,7 +55,7 @@ const nDone = (g: ReportGroup) => g.runs.filter((x) => x.state === 'done').lengt
 /** The claims section as Markdown (empty when there are no claims). */
 export function claimsMarkdown(c: ClaimsSection | undefined): string {
   if (!c || c.rows.length === 0) return '';
-  return `\n## ${c.title}\n\n${markdownTable(c.columns, c.rows.map((r) => r.map((v) => keyCell(v))))}\n`;
+  return `\n## ${c.title}\n\n${markdownTable(c.columns, c.rows.map((r) => r.map((v) => keyCell(v))))}\n${c.note ? `\n${c.note}\n` : ''}`;
 }
 
 export function renderMarkdown(r: RenderInput): string {
