@@ -230,30 +230,45 @@ function chanceRule(chance: number | undefined) {
   ];
 }
 
-/** Training loss (and the eval losses) over steps: colour = family, dash = split. */
+/**
+ * Training loss (and the eval losses) over steps: colour = family, dash = split, and one panel per
+ * value of the other grouping keys (task.selective, lr, ...) so that two groups of one family are
+ * never two unlabelled lines of the same colour.
+ */
 export function lossCurvesFigure(ctx: FigureContext, colours = familyColours(ctx.groups)): Figure | undefined {
-  const points: (Point & { split: string })[] = [];
+  const points: (Point & { split: string; panel: string })[] = [];
   for (const g of ctx.groups) {
+    const panel = variantOf(g, []);
     for (const run of g.runs) {
-      for (const p of lossCurve(run)) points.push({ family: familyOf(g), series: `${labelOf(g, [])} · ${p.series}`, x: p.step, y: p.value, split: p.series });
+      for (const p of lossCurve(run)) points.push({ family: familyOf(g), series: `${labelOf(g, [])} · ${p.series}`, x: p.step, y: p.value, split: p.series, panel });
     }
   }
   if (points.length === 0) return undefined;
   const splitOf = new Map(points.map((p) => [p.series, p.split]));
-  const values = aggregate(points, ctx.band).map((a) => ({ ...a, split: splitOf.get(a.series)! }));
-  return {
-    name: 'loss_curves',
-    title: 'Loss over training',
-    spec: {
-      ...base('Loss over training', bandText(ctx.band, values.map((v) => v.n))),
-      ...lineLayers(values as Agg[], colours, 'optimizer step', 'loss (nats/token)', {
-        dashField: 'split',
-        dashTitle: 'split',
-        dashScale: { domain: ['train', 'valid', 'test'], range: [[1, 0], [7, 3], [2, 2]] },
-        linearX: true,
-      }),
-    } as unknown as vl.TopLevelSpec,
-  };
+  const panelOf = new Map(points.map((p) => [p.series, p.panel]));
+  const values = aggregate(points, ctx.band).map((a) => ({ ...a, split: splitOf.get(a.series)!, panel: panelOf.get(a.series)! }));
+  const head = base('Loss over training', bandText(ctx.band, values.map((v) => v.n)));
+  const layers = lineLayers(values as Agg[], colours, 'optimizer step', 'loss (nats/token)', {
+    dashField: 'split',
+    dashTitle: 'split',
+    dashScale: { domain: ['train', 'valid', 'test'], range: [[1, 0], [7, 3], [2, 2]] },
+    linearX: true,
+  });
+  if (new Set(values.map((v) => v.panel)).size > 1) {
+    const { data, ...inner } = layers;
+    return {
+      name: 'loss_curves',
+      title: 'Loss over training',
+      spec: {
+        ...head,
+        data,
+        facet: { column: { field: 'panel', type: 'ordinal', title: null, header: { labelLimit: 0 } } },
+        spec: { ...inner, width: 260, height: 220 },
+        resolve: { scale: { y: 'shared' } },
+      } as unknown as vl.TopLevelSpec,
+    };
+  }
+  return { name: 'loss_curves', title: 'Loss over training', spec: { ...head, ...layers } as unknown as vl.TopLevelSpec };
 }
 
 /** A summary metric against a numeric key (axis or metric), mean and band over seeds; optional facet. */
