@@ -10,8 +10,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import { fusedScanStatus, gatedScan, selectiveScanFused } from '../src/ops/scan-fused.ts';
 import { selectiveScan } from '../src/ops/scan.ts';
 import { withPeakBytes } from '../src/metrics/measure.ts';
-import { scanOracle } from './oracle/scan.ts';
-import { allFinite, assertClose, randn, rng, t, tidyData, uniform } from './oracle/util.ts';
+import { gatedScanInputs, scanOracle } from './oracle/scan.ts';
+import { allFinite, assertClose, randn, rng, t, tidyData } from './oracle/util.ts';
 
 const prevThreads = process.env.SEQLAB_BLAS_THREADS;
 beforeAll(async () => {
@@ -25,22 +25,9 @@ afterAll(async () => {
 
 const available = fusedScanStatus('cpu').available;
 
-function inputs(seed: number, B: number, T: number, D: number, N: number, dtMax = 1, aMax = 4) {
-  const r = rng(seed);
-  return {
-    x: randn(B * T * D, r),
-    dt: uniform(B * T * D, r, 0.001, dtMax),
-    A: uniform(D * N, r, -aMax, -0.1),
-    Bm: randn(B * T * N, r),
-    Cm: randn(B * T * N, r),
-    Dsk: randn(D, r),
-    z: randn(B * T * D, r),
-    h0: randn(B * D * N, r),
-  };
-}
 
 /** float64 (scan + Dsk x) * silu(z) from the oracle's scan. */
-function gatedOracle(s: ReturnType<typeof inputs>, dims: { B: number; T: number; D: number; N: number }, h0: boolean) {
+function gatedOracle(s: ReturnType<typeof gatedScanInputs>, dims: { B: number; T: number; D: number; N: number }, h0: boolean) {
   const ref = scanOracle(s.x, s.dt, s.A, s.Bm, s.Cm, dims, h0 ? s.h0 : undefined);
   const y = new Float64Array(ref.y.length);
   for (let i = 0; i < y.length; i++) {
@@ -58,7 +45,7 @@ describe.skipIf(!available)('fused selective scan (native)', () => {
         process.env.SEQLAB_BLAS_THREADS = threads;
         // the second shape is large enough (B T D N >= 64k) for the kernel to use the threads
         for (const [B, T, D, N, C] of [[2, 37, 19, 3, 8], [3, 70, 40, 17, 9], [1, 5, 4, 1, 64], [2, 16, 16, 16, 16]]) {
-          const s = inputs(900 + T, B, T, D, N);
+          const s = gatedScanInputs(900 + T, B, T, D, N);
           const dims = { B, T, D, N };
           for (const withH0 of [false, true]) {
             const plain = scanOracle(s.x, s.dt, s.A, s.Bm, s.Cm, dims, withH0 ? s.h0 : undefined);
@@ -83,7 +70,7 @@ describe.skipIf(!available)('fused selective scan (native)', () => {
   it('T13 gradients w.r.t. x, dt, A, Bm, Cm, D, z, h0 (through y and the final state) == sequential tensor form', async () => {
     await tf.setBackend('cpu');
     const B = 2, T = 13, D = 18, N = 5;
-    const s = inputs(131, B, T, D, N);
+    const s = gatedScanInputs(131, B, T, D, N);
     const r = rng(132);
     const wy = randn(B * T * D, r), wh = randn(B * D * N, r);
     const loss = (fused: boolean) => (x: tf.Tensor, dt: tf.Tensor, A: tf.Tensor, Bm: tf.Tensor, Cm: tf.Tensor, Dsk: tf.Tensor, z: tf.Tensor, h0: tf.Tensor) => {
@@ -106,7 +93,7 @@ describe.skipIf(!available)('fused selective scan (native)', () => {
   it('T13 gradients on two threads (wasm) == one thread, and with dt up to 20 and A down to -16 all finite', async () => {
     await tf.setBackend('wasm');
     const B = 3, T = 70, D = 40, N = 17;
-    const s = inputs(133, B, T, D, N, 20, 16);
+    const s = gatedScanInputs(133, B, T, D, N, 20, 16);
     const w = randn(B * T * D, rng(134));
     const grads = (threads: string) => {
       process.env.SEQLAB_BLAS_THREADS = threads;
@@ -126,7 +113,7 @@ describe.skipIf(!available)('fused selective scan (native)', () => {
   it('keeps no [B, T, D, N] tensor: forward + backward peak stays under one such tensor (the tensor form needs several)', async () => {
     await tf.setBackend('cpu');
     const B = 2, T = 64, D = 32, N = 16, C = 8;
-    const s = inputs(5, B, T, D, N);
+    const s = gatedScanInputs(5, B, T, D, N);
     const X = t(s.x, [B, T, D]), DT = t(s.dt, [B, T, D]), A = t(s.A, [D, N]), Bm = t(s.Bm, [B, T, N]), Cm = t(s.Cm, [B, T, N]);
     const before = tf.memory().numTensors;
     const peak = async (fused: boolean) => {
@@ -150,7 +137,7 @@ describe.skipIf(!available)('fused selective scan (native)', () => {
   it('gatedScan: every mode (fused chunked, tensor sequential and logdepth) gives the oracle y', async () => {
     await tf.setBackend('cpu');
     const B = 1, T = 9, D = 5, N = 2;
-    const s = inputs(7, B, T, D, N);
+    const s = gatedScanInputs(7, B, T, D, N);
     const ref = gatedOracle(s, { B, T, D, N }, false);
     tf.tidy(() => {
       for (const mode of ['chunked', 'sequential', 'logdepth'] as const) {

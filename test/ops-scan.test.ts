@@ -2,24 +2,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { scanStep, selectiveScan, type ScanMode } from '../src/ops/scan.ts';
 import { causalConv1d, convState, convStep } from '../src/ops/conv.ts';
-import { scanOracle } from './oracle/scan.ts';
-import { allFinite, assertClose, randn, rng, t, tidyData, uniform } from './oracle/util.ts';
+import { scanInputs, scanOracle } from './oracle/scan.ts';
+import { allFinite, assertClose, randn, rng, t, tidyData } from './oracle/util.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-function scanInputs(seed: number, B: number, T: number, D: number, N: number, dtMax = 1, aMax = 4) {
-  const r = rng(seed);
-  return {
-    x: randn(B * T * D, r),
-    dt: uniform(B * T * D, r, 0.001, dtMax),
-    A: uniform(D * N, r, -aMax, -0.1),
-    Bm: randn(B * T * N, r),
-    Cm: randn(B * T * N, r),
-    h0: randn(B * D * N, r),
-  };
-}
 
 describe('Mamba-1 selective scan', () => {
   it('T7 mamba scan: sequential == chunked (every C) == logdepth == float64 oracle, with and without h0', () => {

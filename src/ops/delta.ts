@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { causalMask } from './mask.ts';
-import { output, padTime, type RetentionOpts, type RetentionOutput } from './retention.ts';
+import { chunkInputs, output, padTime, type RetentionOpts, type RetentionOutput } from './retention.ts';
 
 export type DeltaFormName = 'parallel' | 'chunk' | 'recurrent';
 
@@ -41,15 +41,7 @@ export function unitLowerInverse(N: tf.Tensor3D): tf.Tensor3D {
  */
 export function deltaChunk(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, beta: tf.Tensor, opts?: RetentionOpts): RetentionOutput {
   return tf.tidy(() => {
-    const [B, H, T, dk] = q.shape;
-    const dv = v.shape[3]!;
-    const C = Math.max(1, Math.min(opts?.chunk ?? 64, T));
-    const nc = Math.ceil(T / C);
-    const Tp = nc * C;
-    const n = B * H * nc;
-    const qc = padTime(q, Tp).reshape([n, C, dk]) as tf.Tensor3D;
-    const kc = padTime(k, Tp).reshape([n, C, dk]) as tf.Tensor3D;
-    const vc = padTime(v, Tp).reshape([n, C, dv]) as tf.Tensor3D;
+    const { B, H, T, dk, dv, C, nc, Tp, n, qc, kc, vc } = chunkInputs(q, k, v, opts?.chunk);
     const bc = padTime(beta, Tp).reshape([n, C, 1]);
 
     const kb = tf.mul(kc, bc); // diag(beta) K

@@ -122,20 +122,29 @@ export function passStates(
 }
 
 /**
+ * The chunk layout shared by the chunkwise forms: C = min(chunk, T), nc chunks of the time axis
+ * padded to Tp = nc * C (docs/models.md N5), and q, k, v as [n = B*H*nc, C, d] chunk batches.
+ */
+export function chunkInputs(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, chunk = 64) {
+  const [B, H, T, dk] = q.shape as [number, number, number, number];
+  const dv = v.shape[3]!;
+  const C = Math.max(1, Math.min(chunk, T));
+  const nc = Math.ceil(T / C);
+  const Tp = nc * C;
+  const n = B * H * nc;
+  const qc = padTime(q, Tp).reshape([n, C, dk]) as tf.Tensor3D;
+  const kc = padTime(k, Tp).reshape([n, C, dk]) as tf.Tensor3D;
+  const vc = padTime(v, Tp).reshape([n, C, dv]) as tf.Tensor3D;
+  return { B, H, T, dk, dv, C, nc, Tp, n, qc, kc, vc };
+}
+
+/**
  * Chunkwise form SD-CHUNK (docs/models.md 5.5): intra-chunk parallel + inter-chunk state passing.
  * T need not be a multiple of chunk: q, k, v, a are padded after the projections (N5) and unpadded.
  */
 export function retentionChunk(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: tf.Tensor, opts?: RetentionOpts): RetentionOutput {
   return tf.tidy(() => {
-    const [B, H, T, dk] = q.shape;
-    const dv = v.shape[3]!;
-    const C = Math.max(1, Math.min(opts?.chunk ?? 64, T));
-    const nc = Math.ceil(T / C);
-    const Tp = nc * C;
-    const n = B * H * nc;
-    const qc = padTime(q, Tp).reshape([n, C, dk]);
-    const kc = padTime(k, Tp).reshape([n, C, dk]);
-    const vc = padTime(v, Tp).reshape([n, C, dv]);
+    const { B, H, T, dk, dv, C, nc, Tp, n, qc, kc, vc } = chunkInputs(q, k, v, opts?.chunk);
     const g = cumsum(padTime(a, Tp).reshape([B, H, nc, C]), 3); // chunk-local inclusive cumsum (N3)
     const gl = g.slice([0, 0, 0, C - 1], [B, H, nc, 1]); // [B, H, nc, 1] total decay per chunk
 

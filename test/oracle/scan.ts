@@ -1,3 +1,4 @@
+import { randn, rng, uniform } from './util.ts';
 /**
  * Float64 oracles of the Mamba-1 selective scan (docs/models.md 4.1 steps 7-8) and the Mamba-2 SSD
  * recurrence (4.5), plain loops. Row-major layouts as in src/ops/scan.ts and src/ops/ssd.ts.
@@ -61,4 +62,27 @@ export function ssdOracle(
         }
       }
   return { y, state: S };
+}
+
+function drawScan(r: () => number, B: number, T: number, D: number, N: number, dtMax: number, aMax: number) {
+  return {
+    x: randn(B * T * D, r),
+    dt: uniform(B * T * D, r, 0.001, dtMax),
+    A: uniform(D * N, r, -aMax, -0.1),
+    Bm: randn(B * T * N, r),
+    Cm: randn(B * T * N, r),
+    h0: randn(B * D * N, r),
+  };
+}
+
+/** Random inputs of the selective scan: x, dt in (0.001, dtMax), A in (-aMax, -0.1), Bm, Cm, h0. */
+export function scanInputs(seed: number, B: number, T: number, D: number, N: number, dtMax = 1, aMax = 4) {
+  return drawScan(rng(seed), B, T, D, N, dtMax, aMax);
+}
+
+/** The same scan inputs of a seed plus the fused Mamba op's D skip and z gate (drawn after them). */
+export function gatedScanInputs(seed: number, B: number, T: number, D: number, N: number, dtMax = 1, aMax = 4) {
+  const r = rng(seed);
+  const base = drawScan(r, B, T, D, N, dtMax, aMax);
+  return { ...base, Dsk: randn(D, r), z: randn(B * T * D, r) };
 }
