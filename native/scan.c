@@ -38,7 +38,8 @@
 /* exp(x) for x <= 0 in straight-line arithmetic the compiler vectorises over n: Cody-Waite
  * reduction x = k ln2 + r, |r| <= ln2/2, a degree-6 Taylor polynomial (relative error < 4e-8
  * before rounding) and 2^k by exponent bits. Below -87.3 (under FLT_MIN) the result is 0. */
-static inline float exp_nonpos(float x) {
+#define INLINE static inline __attribute__((always_inline))
+INLINE float exp_nonpos(float x) {
   const float lo = -87.3f;
   const float xc = x < lo ? lo : x;
   const float magic = 12582912.0f; /* 1.5 * 2^23: adding and subtracting rounds to an integer */
@@ -58,7 +59,7 @@ static inline float exp_nonpos(float x) {
   return x < lo ? 0.0f : out;
 }
 
-static inline float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
+INLINE float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
 
 typedef struct {
   const float *x, *dt, *A, *Bm, *Cm, *Dsk, *z, *h0;
@@ -77,7 +78,7 @@ typedef struct {
 } scan_job;
 
 /* Forward over one unit: batch row b, channels [d0, d1). */
-static void scan_forward_unit(const scan_args *a, int64_t b, int64_t d0, int64_t d1) {
+INLINE void scan_forward_body(const scan_args *a, int64_t b, int64_t d0, int64_t d1) {
   const int64_t T = a->T, D = a->D, N = a->N, C = a->C;
   float h[DB * 64];
   const int64_t nb = d1 - d0;
@@ -120,7 +121,7 @@ static void scan_forward_unit(const scan_args *a, int64_t b, int64_t d0, int64_t
  *          ddt += q A[d, n];  dA[d, n] += q dt;  lam[n] = l a_t[n]
  *   dx += dw dt;  ddt += dw x;   after t = 0: dh0 = lam.
  */
-static void scan_backward_unit(const scan_args *a, scan_job *job, int64_t b, int64_t d0, int64_t d1) {
+INLINE void scan_backward_body(const scan_args *a, scan_job *job, int64_t b, int64_t d0, int64_t d1) {
   const int64_t T = a->T, D = a->D, N = a->N, C = a->C;
   const int64_t nb = d1 - d0, W = nb * N;
   float lam[DB * 64];
@@ -193,6 +194,47 @@ static void scan_backward_unit(const scan_args *a, scan_job *job, int64_t b, int
   }
   if (a->dh0)
     for (int64_t dd = 0; dd < nb; dd++) memcpy(a->dh0 + (b * D + d0 + dd) * N, lam + dd * N, (size_t)N * sizeof(float));
+}
+
+/*
+ * The unit bodies compiled twice: for AVX2+FMA (8-lane vectors over n, fused multiply-adds) and
+ * for the baseline ISA, chosen at run time, so one binary runs on every x86-64.
+ */
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) static void scan_forward_avx2(const scan_args *a, int64_t b, int64_t d0, int64_t d1) {
+  scan_forward_body(a, b, d0, d1);
+}
+__attribute__((target("avx2,fma"))) static void scan_backward_avx2(const scan_args *a, scan_job *job, int64_t b, int64_t d0, int64_t d1) {
+  scan_backward_body(a, job, b, d0, d1);
+}
+static int have_avx2(void) {
+  static int v = -1;
+  if (v < 0) {
+    __builtin_cpu_init();
+    v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }
+  return v;
+}
+#endif
+
+static void scan_forward_unit(const scan_args *a, int64_t b, int64_t d0, int64_t d1) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (have_avx2()) {
+    scan_forward_avx2(a, b, d0, d1);
+    return;
+  }
+#endif
+  scan_forward_body(a, b, d0, d1);
+}
+
+static void scan_backward_unit(const scan_args *a, scan_job *job, int64_t b, int64_t d0, int64_t d1) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (have_avx2()) {
+    scan_backward_avx2(a, job, b, d0, d1);
+    return;
+  }
+#endif
+  scan_backward_body(a, job, b, d0, d1);
 }
 
 static void *forward_job(void *p) {

@@ -21,7 +21,8 @@
 #define SEQLAB_MODULES(X) \
   X(matmul)               \
   X(gemm)                 \
-  X(scan)
+  X(scan)                 \
+  X(eltwise)
 
 #define SEQLAB_DECLARE_REGISTER(name) napi_status seqlab_register_##name(napi_env env, napi_value exports);
 SEQLAB_MODULES(SEQLAB_DECLARE_REGISTER)

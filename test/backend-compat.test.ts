@@ -170,4 +170,28 @@ describe('backend compat workarounds', () => {
       }),
     );
   });
+
+  it('patched wasm GatherV2 and comparisons give the cpu values (every axis, broadcasting, NaN, dtypes; out-of-range ids throw)', async () => {
+    const run = () =>
+      tf.tidy(() => {
+        const out: tf.Tensor[] = [];
+        const x = tf.tensor(Array.from({ length: 60 }, (_, i) => i * 0.25 - 7), [3, 4, 5]);
+        const xi = x.mul(4).cast('int32');
+        const ids = tf.tensor2d([[0, 2], [1, 1], [2, 0]], [3, 2], 'int32');
+        for (let ax = 0; ax < 3; ax++) out.push(tf.gather(x, tf.minimum(ids, tf.scalar(x.shape[ax] - 1, 'int32')), ax), tf.gather(xi, tf.minimum(ids, tf.scalar(x.shape[ax] - 1, 'int32')), ax).cast('float32'));
+        out.push(tf.gather(tf.tensor1d([1, 2, 3]), tf.tensor1d([0, 2, 2, 1], 'int32'))); // element gather
+        const t = tf.range(0, 9, 1, 'int32');
+        const f = tf.tensor([0.5, NaN, -1, 2, 2, 3], [2, 3]);
+        for (const cmp of [tf.greater, tf.greaterEqual, tf.less, tf.lessEqual, tf.equal, tf.notEqual]) {
+          out.push(cmp(t.reshape([9, 1]), t.reshape([1, 9])).cast('float32')); // causal mask pattern
+          out.push(cmp(f, tf.tensor1d([2, NaN, -1])).cast('float32'), cmp(f, tf.scalar(2)).cast('float32'));
+          out.push(cmp(tf.tensor([[1], [2]], [2, 1], 'int32'), tf.tensor([[1, 2, 3]], [1, 3], 'int32')).cast('float32'));
+        }
+        return vals(out);
+      });
+    const cpu = await on('cpu', run);
+    const wasm = await on('wasm', run);
+    expect(wasm).toEqual(cpu);
+    await on('wasm', () => expect(() => tf.gather(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor1d([1, 5], 'int32'))).toThrow(/index value 5 is not in \[0, 1\]/));
+  });
 });

@@ -8,6 +8,7 @@
  * logSigmoid is kept as the stable -softplus(-x) form (the stock gradient works in 4.22).
  */
 import * as tf from '@tensorflow/tfjs';
+import { broadcastLayout } from './eltwise.ts';
 
 /** log(sigmoid(x)) = -softplus(-x): exact, stable for large |x|, differentiable everywhere. */
 export function logSigmoid(x: tf.Tensor): tf.Tensor {
@@ -110,6 +111,9 @@ export function cumsum(x: tf.Tensor, axis = 0, exclusive = false, reverse = fals
 // wasm Slice / Unpack / SplitV: tfjs-backend-wasm 4.22 reads the WHOLE input with readSync (a
 // full heap copy) for every slice it takes, so unstacking a [T, ...] tensor costs T full copies
 // (seconds for a 2M-element tensor). The replacements below copy from a heap view instead.
+// wasm GatherV2 (axis gather, batchDims 0) and the comparison kernels under broadcasting are
+// orders of magnitude slower than a plain copy loop (see the header); they are replaced by loops
+// over heap views with the same values and errors (an out-of-range id throws, as stock does).
 // wasm Identity and same-dtype Cast copy their input (autograd emits one per mul/add gradient);
 // the replacements share the buffer by reference count, as the cpu backend does (tensors are
 // immutable). Cast to bool is fixed (the stock kernel copies bytes, so -2 became 254).
@@ -125,6 +129,55 @@ interface WasmBackendLike {
   incRef(dataId: object): void;
   makeOutput(shape: number[], dtype: tf.DataType): WasmTensorInfo;
   typedArrayFromHeap(t: WasmTensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+function viewGather(x: WasmTensorInfo, indices: WasmTensorInfo, axis: number, backend: WasmBackendLike): WasmTensorInfo {
+  const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+  const outer = tf.util.sizeFromShape(x.shape.slice(0, ax)), N = x.shape[ax], inner = tf.util.sizeFromShape(x.shape.slice(ax + 1));
+  const M = tf.util.sizeFromShape(indices.shape);
+  const out = backend.makeOutput([...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)], x.dtype);
+  if (outer * M * inner === 0) return out;
+  const o = backend.typedArrayFromHeap(out), xv = backend.typedArrayFromHeap(x), iv = backend.typedArrayFromHeap(indices);
+  for (let m = 0; m < M; m++) tf.util.assert(iv[m] >= 0 && iv[m] < N, () => `GatherV2: the index value ${iv[m]} is not in [0, ${N - 1}]`);
+  for (let p = 0; p < outer; p++) {
+    for (let m = 0; m < M; m++) {
+      const id = iv[m], dst = (p * M + m) * inner;
+      if (inner === 1) o[dst] = xv[p * N + id];
+      else o.set(xv.subarray((p * N + id) * inner, (p * N + id + 1) * inner), dst);
+    }
+  }
+  return out;
+}
+
+const COMPARE: Record<string, (a: number, b: number) => boolean> = {
+  Greater: (a, b) => a > b,
+  GreaterEqual: (a, b) => a >= b,
+  Less: (a, b) => a < b,
+  LessEqual: (a, b) => a <= b,
+  Equal: (a, b) => a === b,
+  NotEqual: (a, b) => a !== b,
+};
+
+function viewCompare(name: string, a: WasmTensorInfo, b: WasmTensorInfo, backend: WasmBackendLike): WasmTensorInfo | undefined {
+  const layout = broadcastLayout(a.shape, b.shape);
+  if (!layout) return undefined; // let the stock kernel report the shape error
+  const out = backend.makeOutput(layout.out, 'bool');
+  const n = tf.util.sizeFromShape(layout.out);
+  if (n === 0) return out;
+  const o = backend.typedArrayFromHeap(out), av = backend.typedArrayFromHeap(a), bv = backend.typedArrayFromHeap(b);
+  const m = layout.meta, r = m[0], inner = m[r], ia = m[2 * r], ib = m[3 * r];
+  const cmp = COMPARE[name];
+  for (let row = 0; row < n / inner; row++) {
+    let oa = 0, ob = 0, rem = row;
+    for (let d = r - 2; d >= 0; d--) {
+      const idx = rem % m[1 + d];
+      rem = (rem - idx) / m[1 + d];
+      oa += idx * m[1 + r + d];
+      ob += idx * m[1 + 2 * r + d];
+    }
+    for (let i = 0, y = row * inner; i < inner; i++, y++) o[y] = cmp(av[oa + i * ia], bv[ob + i * ib]) ? 1 : 0;
+  }
+  return out;
 }
 
 function viewSlice(x: WasmTensorInfo, begin: number[], size: number[], backend: WasmBackendLike): WasmTensorInfo {
@@ -183,8 +236,9 @@ export function patchWasmKernels(): boolean {
     SplitV: tf.getKernel('SplitV', 'wasm'),
     Identity: tf.getKernel('Identity', 'wasm'),
     Cast: tf.getKernel('Cast', 'wasm'),
+    GatherV2: tf.getKernel('GatherV2', 'wasm'),
   };
-  if (!stock.Slice || !stock.Unpack || !stock.SplitV || !stock.Identity || !stock.Cast) return false;
+  if (Object.values(stock).some((k) => !k)) return false;
   type Args = { inputs: Record<string, WasmTensorInfo>; attrs: Record<string, unknown>; backend: WasmBackendLike };
   const register = (name: keyof typeof stock, f: (a: Args) => WasmTensorInfo | WasmTensorInfo[]) => {
     tf.unregisterKernel(name, 'wasm');
@@ -240,6 +294,25 @@ export function patchWasmKernels(): boolean {
   };
   register('Identity', share);
   register('Cast', share); // only same-dtype casts reach here (see register)
+  register('GatherV2', (args) => {
+    const { x, indices } = args.inputs;
+    if ((args.attrs.batchDims as number | undefined ?? 0) !== 0 || x.dtype === 'complex64') return stock.GatherV2!.kernelFunc(args as never) as WasmTensorInfo;
+    return viewGather(x, indices, args.attrs.axis as number, args.backend);
+  });
+  for (const name of Object.keys(COMPARE)) {
+    const cmpStock = tf.getKernel(name, 'wasm');
+    if (!cmpStock) continue;
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'wasm',
+      kernelFunc: ((args: Args) => {
+        const { a, b } = args.inputs;
+        const ok = a.dtype !== 'string' && b.dtype !== 'string' && a.dtype !== 'complex64' && b.dtype !== 'complex64';
+        return (ok && viewCompare(name, a, b, args.backend)) || cmpStock.kernelFunc(args as never);
+      }) as unknown as tf.KernelFunc,
+    });
+  }
   wasmPatched = true;
   return true;
 }

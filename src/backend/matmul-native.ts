@@ -129,7 +129,8 @@ export interface Located { view: ArrayBufferView; off: number }
 export interface Memory {
   /** False when a tensor's data is not a float32 buffer the addon can read. */
   usable(t: tf.TensorInfo): boolean;
-  alloc(shape: number[]): tf.TensorInfo;
+  /** A fresh output (float32 unless said; 4-byte dtypes only). */
+  alloc(shape: number[], dtype?: 'float32' | 'int32'): tf.TensorInfo;
   /** Valid until the next allocation (wasm memory growth detaches the old buffer). */
   locate(t: tf.TensorInfo): Located;
 }
@@ -139,7 +140,7 @@ export function memoryOf(backend: tf.KernelBackend): Memory {
   if (be.wasm && be.dataIdMap) {
     return {
       usable: (t) => be.dataIdMap.get(t.dataId)?.memoryOffset != null,
-      alloc: (shape) => be.makeOutput(shape, 'float32'),
+      alloc: (shape, dtype = 'float32') => be.makeOutput(shape, dtype),
       locate: (t) => ({ view: be.wasm.HEAPU8 as Uint8Array, off: be.dataIdMap.get(t.dataId).memoryOffset as number }),
     };
   }

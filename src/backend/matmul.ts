@@ -13,6 +13,7 @@ import { availableParallelism } from 'node:os';
 import { UserError } from '../errors.ts';
 import { loadNativeAddon, nativeKernels } from './matmul-native.ts';
 import { fallbackKernels } from './matmul-fallback.ts';
+import { installEltwiseKernels, type EltwiseInfo } from './eltwise.ts';
 
 export type MatmulPath = 'native' | 'builtin' | 'fallback' | 'stock';
 export const MATMUL_PATHS: readonly MatmulPath[] = ['native', 'builtin', 'fallback', 'stock'];
@@ -34,6 +35,8 @@ export interface MatmulInfo {
   blas?: { config: string | null; core: string | null; core_source: string; core_note: string };
   /** The built-in GEMM's micro-kernel (builtin path), e.g. "avx512 12x32". */
   kernel?: string;
+  /** The element-wise kernels installed with the matmul (src/backend/eltwise.ts). */
+  eltwise?: EltwiseInfo;
 }
 
 const ENABLE_HINT = 'to enable the native path: apt-get install -y build-essential libopenblas-dev, then `node native/build.js` (or `npm ci`)';
@@ -190,9 +193,10 @@ export async function installMatmulKernels(opts: MatmulOptions = {}): Promise<Ma
   const threads = resolveThreads(opts.threads);
   const stock = stockFor(backendName);
   const done = (info: MatmulInfo): MatmulInfo => {
-    last = info;
-    log(`matmul: ${info.path} path on ${backendName} (${info.reason})`);
-    return info;
+    // The non-matmul kernels share the matmul's thread budget.
+    last = { ...info, eltwise: installEltwiseKernels(threads) };
+    log(`matmul: ${info.path} path on ${backendName} (${info.reason}); element-wise: ${last.eltwise!.reason}`);
+    return last;
   };
   const fail = (why: string): never => {
     throw new UserError(`matmul mode '${mode}' is not available on backend ${backendName}: ${why}`);

@@ -12,7 +12,7 @@ import type { MatmulPeak } from '../backend/peak.ts';
 import type { TfThreads } from '../backend/select.ts';
 import { readJsonOrUndefined } from '../util/fs.ts';
 
-export type MatmulChoice = Pick<MatmulInfo, 'path' | 'reason'> & Partial<Pick<MatmulInfo, 'threads' | 'blas' | 'kernel'>>;
+export type MatmulChoice = Pick<MatmulInfo, 'path' | 'reason'> & Partial<Pick<MatmulInfo, 'threads' | 'blas' | 'kernel' | 'eltwise'>>;
 
 /** Route wasm matmuls through the native-BLAS helper (src/backend/matmul.ts); it logs its choice. */
 export async function installMatmul(threads: number | undefined, log: (line: string) => void): Promise<MatmulChoice> {
@@ -109,6 +109,9 @@ export async function collectEnv(o: {
     openblas_core_source: o.matmul.blas?.core_source ?? null,
     openblas_core_note: o.matmul.blas?.core_note ?? null,
     builtin_gemm_kernel: o.matmul.kernel ?? null,
+    eltwise_kernels: o.matmul.eltwise?.enabled ? 'native' : 'stock',
+    eltwise_reason: o.matmul.eltwise?.reason ?? null,
+    eltwise_threads: o.matmul.eltwise?.enabled ? o.matmul.eltwise.threads : null,
     ...nativeBuild(),
     matmul_peak_gflops: Number(o.peak.gflops.toFixed(3)),
     matmul_peak_shape: o.peak.shape,

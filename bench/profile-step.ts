@@ -1,0 +1,73 @@
+/**
+ * `npm run bench:profile`: where one training step of each reference model (bench/pytorch/reference.yaml)
+ * spends its kernel time: tf.profile of one full step (forward, backward, AdamW) after warm-up
+ * steps, kernels grouped by name, largest first, with the step's wall time and the share of time
+ * outside any kernel (dispatch, JavaScript glue).
+ *
+ *   npm run bench:profile -- [--families transformer,retnet,selret,mamba] [--top 15] [--threads 2] [--set k=v]...
+ */
+import { parseArgs } from 'node:util';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { loadPlan } from '../src/config/plan.ts';
+import { installMatmulKernels } from '../src/backend/matmul.ts';
+import { selectBackend } from '../src/backend/select.ts';
+import { buildModel } from '../src/models/model.ts';
+import { nllSum } from '../src/train/loss.ts';
+import { AdamW, clipByGlobalNorm } from '../src/train/optimizer.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      families: { type: 'string', default: 'transformer,retnet,selret,mamba' },
+      top: { type: 'string', default: '15' },
+      threads: { type: 'string', default: '2' },
+      backend: { type: 'string', default: 'wasm' },
+      set: { type: 'string', multiple: true, default: [] },
+    },
+  });
+  await selectBackend(values.backend!);
+  await installMatmulKernels({ threads: Number(values.threads), log: () => {} });
+  const plan = loadPlan(path.join(here, 'pytorch/reference.yaml'), { set: values.set! });
+  for (const family of values.families!.split(',')) {
+    const cfg = plan.runs.find((r) => r.case === family)?.config;
+    if (!cfg) throw new Error(`unknown family ${family}`);
+    const model = buildModel(cfg.model, 0);
+    const opt = new AdamW(model.weights, cfg.train);
+    const B = cfg.train.batch_size, T = cfg.model.seq_len;
+    const ids = new Int32Array(B * T).map((_, i) => (i * 7919) % 256);
+    const params = [...model.weights];
+    const step = () => tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => {
+        const x = tf.tensor2d(ids, [B, T], 'int32');
+        const { logits } = model.forward(x, {});
+        return tf.div(nllSum(logits, x), B * T) as tf.Scalar;
+      }, params.map(([, v]) => v));
+      const clipped = clipByGlobalNorm(params.map(([, v]) => grads[v.name]!), 1);
+      opt.apply(new Map(params.map(([n], i) => [n, clipped.grads[i]!])), 1e-3);
+      return value;
+    });
+    for (let i = 0; i < 2; i++) step().dataSync();
+    const t0 = performance.now();
+    step().dataSync();
+    const wall = performance.now() - t0;
+    const info = await tf.profile(() => { const y = step(); y.dataSync(); return y; });
+    tf.dispose(info.result as tf.Tensor);
+    const by = new Map<string, { calls: number; ms: number }>();
+    for (const k of info.kernels) {
+      const e = by.get(k.name) ?? { calls: 0, ms: 0 };
+      e.calls++; e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+      by.set(k.name, e);
+    }
+    const rows = [...by].sort((a, b) => b[1].ms - a[1].ms);
+    const total = rows.reduce((s, [, e]) => s + e.ms, 0);
+    console.log(`${family}: step ${wall.toFixed(0)} ms wall (${((B * T) / wall * 1000).toFixed(0)} tok/s), ${total.toFixed(0)} ms in ${info.kernels.length} kernels`);
+    for (const [name, e] of rows.slice(0, Number(values.top))) console.log(`  ${name.padEnd(22)} ${String(e.calls).padStart(5)} ${e.ms.toFixed(1).padStart(8)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%`);
+    opt.dispose();
+    model.dispose();
+  }
+}
+main().catch((e) => { console.error(e); process.exit(1); });

@@ -1,0 +1,724 @@
+/*
+ * Native element-wise, reduction, transpose, cumsum and softmax kernels: the non-matmul work of a
+ * training step (docs/runner.md 9.3). The tfjs wasm kernels run these single-threaded and call
+ * the wasm libm for exp / erf (tens of nanoseconds per element); here they run on a small
+ * persistent thread pool with an AVX2 exp when the CPU has it (runtime dispatch through target
+ * attributes, so one binary runs on every x86-64), in place on the backend's memory.
+ *
+ * JS API (offsets in BYTES into the view, counts in elements; every view may alias one heap):
+ *   unary(op, x, xOff, y, yOff, n)                 y = f(x), op in UNARY_OPS below
+ *   binary(op, a, aOff, b, bOff, y, yOff, meta)    y = a (op) b with broadcasting; meta is an
+ *        Int32Array [rank, shape[rank], strideA[rank], strideB[rank]] of the output's collapsed
+ *        shape, operand strides in elements (0 on broadcast dims)
+ *   reduce(op, x, xOff, y, yOff, outer, R, inner)  x viewed as [outer, R, inner] -> y [outer, inner]
+ *        (op 0 sum, 1 mean, 2 max)
+ *   transpose(x, xOff, y, yOff, meta)              4-byte elements; meta Int32Array [rank,
+ *        shape[rank] (input), perm[rank]]
+ *   cumsum(x, xOff, y, yOff, rows, n, exclusive, reverse)   along the last axis of [rows, n]
+ *   softmax(x, xOff, y, yOff, rows, n)             along the last axis of [rows, n]
+ *   setEltwiseThreads(n) -> n;  eltwiseThreads() -> n;  eltwiseIsa() -> "avx2" | "generic"
+ */
+#include "seqlab.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SEQLAB_X86 1
+#endif
+
+#define THREADS_MAX 64
+/* Below this many elements per part a thread's wake-up costs more than it saves. */
+#define GRAIN 32768
+
+/* ---- a persistent pool running fn(ctx, lo, hi) over parts of [0, n) ---- */
+
+typedef void (*range_fn)(void *ctx, int64_t lo, int64_t hi);
+
+static int g_threads = 1;
+static pthread_mutex_t g_call = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_go = PTHREAD_COND_INITIALIZER, g_done = PTHREAD_COND_INITIALIZER;
+static int g_workers = 0, g_pending = 0, g_parts = 1;
+static long g_gen = 0, g_start_gen[THREADS_MAX];
+static range_fn g_fn;
+static void *g_ctx;
+static int64_t g_n;
+
+static void part_range(int64_t n, int part, int parts, int64_t *lo, int64_t *hi) {
+  *lo = n * part / parts;
+  *hi = n * (part + 1) / parts;
+}
+
+static void *worker(void *arg) {
+  const int id = (int)(intptr_t)arg;
+  pthread_mutex_lock(&g_mu);
+  long seen = g_start_gen[id];
+  for (;;) {
+    while (g_gen == seen) pthread_cond_wait(&g_go, &g_mu);
+    seen = g_gen;
+    const int parts = g_parts;
+    const range_fn fn = g_fn;
+    void *ctx = g_ctx;
+    const int64_t n = g_n;
+    pthread_mutex_unlock(&g_mu);
+    if (id < parts) {
+      int64_t lo, hi;
+      part_range(n, id, parts, &lo, &hi);
+      if (lo < hi) fn(ctx, lo, hi);
+    }
+    pthread_mutex_lock(&g_mu);
+    if (--g_pending == 0) pthread_cond_signal(&g_done);
+  }
+  return NULL;
+}
+
+/* Runs fn over [0, n) in parts of at least `grain` units, on up to g_threads threads. */
+static void seqlab_parallel_for(int64_t n, int64_t grain, range_fn fn, void *ctx) {
+  if (n <= 0) return;
+  pthread_mutex_lock(&g_call);
+  int parts = g_threads;
+  if (grain < 1) grain = 1;
+  if (n / grain < parts) parts = (int)(n / grain) > 1 ? (int)(n / grain) : 1;
+  while (g_workers < parts - 1) {
+    pthread_t t;
+    g_start_gen[g_workers + 1] = g_gen;
+    if (pthread_create(&t, NULL, worker, (void *)(intptr_t)(g_workers + 1)) != 0) break;
+    pthread_detach(t);
+    g_workers++;
+  }
+  if (parts > g_workers + 1) parts = g_workers + 1;
+  if (parts <= 1) {
+    fn(ctx, 0, n);
+    pthread_mutex_unlock(&g_call);
+    return;
+  }
+  pthread_mutex_lock(&g_mu);
+  g_fn = fn, g_ctx = ctx, g_n = n, g_parts = parts, g_pending = g_workers;
+  g_gen++;
+  pthread_cond_broadcast(&g_go);
+  pthread_mutex_unlock(&g_mu);
+  int64_t lo, hi;
+  part_range(n, 0, parts, &lo, &hi);
+  fn(ctx, lo, hi);
+  pthread_mutex_lock(&g_mu);
+  while (g_pending > 0) pthread_cond_wait(&g_done, &g_mu);
+  pthread_mutex_unlock(&g_mu);
+  pthread_mutex_unlock(&g_call);
+}
+
+/* ---- scalar math (the reference the vector code follows, and the tails) ---- */
+
+enum { U_EXP, U_ERF, U_SIGMOID, U_SOFTPLUS, U_LOG, U_TANH, U_NEG, U_SQUARE, U_SQRT, U_RSQRT, U_RECIP, U_ABS, U_RELU, U_LOG1P, U_COUNT };
+enum { B_ADD, B_SUB, B_MUL, B_DIV, B_SQDIFF, B_COUNT };
+
+static inline float unary_s(int op, float x) {
+  switch (op) {
+    case U_EXP: return expf(x);
+    case U_ERF: return erff(x); /* libm: the A&S 7.1.26 formula loses 5e-7 near 0 in float32 */
+    case U_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    case U_SOFTPLUS: return (x > 0 ? x : 0.0f) + log1pf(expf(-fabsf(x)));
+    case U_LOG: return logf(x);
+    case U_TANH: return tanhf(x);
+    case U_NEG: return -x;
+    case U_SQUARE: return x * x;
+    case U_SQRT: return sqrtf(x);
+    case U_RSQRT: return 1.0f / sqrtf(x);
+    case U_RECIP: return 1.0f / x;
+    case U_ABS: return fabsf(x);
+    case U_RELU: return x > 0 ? x : (x == x ? 0.0f : x);
+    default: return log1pf(x);
+  }
+}
+
+static inline float binary_s(int op, float a, float b) {
+  switch (op) {
+    case B_ADD: return a + b;
+    case B_SUB: return a - b;
+    case B_MUL: return a * b;
+    case B_DIV: return a / b;
+    default: return (a - b) * (a - b);
+  }
+}
+
+/* ---- AVX2 vector math ---- */
+
+#ifdef SEQLAB_X86
+#define AVX2 __attribute__((target("avx2,fma")))
+
+/* exp(x): x = n ln2 + r, |r| <= ln2/2, Cephes' degree-6 polynomial for e^r, times 2^n. Exact 0
+ * below -87.3 (denormals flushed; exp(-1e4) must be exactly 0), +inf above 88.7, NaN kept. */
+AVX2 static inline __m256 exp8(__m256 x) {
+  const __m256 hi = _mm256_set1_ps(88.3762626647949f), lo = _mm256_set1_ps(-87.3365447505531f);
+  const __m256 big = _mm256_cmp_ps(x, hi, _CMP_GT_OQ), small = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+  const __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+  __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+  __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500E-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507E-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073E-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894E-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+  y = _mm256_blendv_ps(y, _mm256_setzero_ps(), small);
+  y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), big);
+  return _mm256_blendv_ps(y, x, nan);
+}
+
+/* Returns how many leading elements were done (a multiple of 8); the caller does the tail. */
+AVX2 static int64_t unary_avx2(int op, const float *x, float *y, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps(), sign = _mm256_set1_ps(-0.0f);
+  int64_t i = 0;
+  switch (op) {
+    case U_EXP:
+      for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, exp8(_mm256_loadu_ps(x + i)));
+      break;
+    case U_SIGMOID:
+      for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        _mm256_storeu_ps(y + i, _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_xor_ps(v, sign)))));
+      }
+      break;
+    case U_NEG:
+      for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_xor_ps(_mm256_loadu_ps(x + i), sign));
+      break;
+    case U_SQUARE:
+      for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(v, v));
+      }
+      break;
+    case U_SQRT:
+      for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_sqrt_ps(_mm256_loadu_ps(x + i)));
+      break;
+    case U_RSQRT:
+      for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_div_ps(one, _mm256_sqrt_ps(_mm256_loadu_ps(x + i))));
+      break;
+    case U_RECIP:
+      for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_div_ps(one, _mm256_loadu_ps(x + i)));
+      break;
+    case U_ABS:
+      for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+      break;
+    case U_RELU:
+      for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        /* max(v, 0) but NaN stays NaN */
+        _mm256_storeu_ps(y + i, _mm256_blendv_ps(_mm256_max_ps(v, zero), v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
+      }
+      break;
+    default: break; /* erf, softplus, log, tanh, log1p: scalar libm */
+  }
+  return i;
+}
+
+#define BIN_LOOP(expr)                                                                          \
+  for (; i + 8 <= n; i += 8) {                                                                  \
+    const __m256 va = sa ? _mm256_loadu_ps(a + i) : _mm256_broadcast_ss(a);                     \
+    const __m256 vb = sb ? _mm256_loadu_ps(b + i) : _mm256_broadcast_ss(b);                     \
+    _mm256_storeu_ps(y + i, expr);                                                              \
+  }
+
+/* One inner run of n outputs with operand strides sa, sb in {0, 1}; returns the elements done. */
+AVX2 static int64_t binary_avx2(int op, const float *a, int64_t sa, const float *b, int64_t sb, float *y, int64_t n) {
+  int64_t i = 0;
+  switch (op) {
+    case B_ADD: BIN_LOOP(_mm256_add_ps(va, vb)) break;
+    case B_SUB: BIN_LOOP(_mm256_sub_ps(va, vb)) break;
+    case B_MUL: BIN_LOOP(_mm256_mul_ps(va, vb)) break;
+    case B_DIV: BIN_LOOP(_mm256_div_ps(va, vb)) break;
+    case B_SQDIFF: BIN_LOOP(_mm256_mul_ps(_mm256_sub_ps(va, vb), _mm256_sub_ps(va, vb))) break;
+  }
+  return i;
+}
+
+AVX2 static float sum_avx2(const float *x, int64_t n, int64_t *done) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_add_ps(s0, _mm256_loadu_ps(x + i));
+    s1 = _mm256_add_ps(s1, _mm256_loadu_ps(x + i + 8));
+  }
+  for (; i + 8 <= n; i += 8) s0 = _mm256_add_ps(s0, _mm256_loadu_ps(x + i));
+  s0 = _mm256_add_ps(s0, s1);
+  float lanes[8];
+  _mm256_storeu_ps(lanes, s0);
+  *done = i;
+  return ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+}
+
+AVX2 static void exp_shift_avx2(const float *x, float *y, int64_t n, float m, int64_t *done) {
+  const __m256 vm = _mm256_set1_ps(m);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm)));
+  *done = i;
+}
+
+static int g_avx2 = -1;
+static int have_avx2(void) {
+  if (g_avx2 < 0) {
+    __builtin_cpu_init();
+    g_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }
+  return g_avx2;
+}
+#else
+static int have_avx2(void) { return 0; }
+#endif
+
+/* ---- kernels over ranges ---- */
+
+typedef struct {
+  int op;
+  const float *x;
+  float *y;
+} unary_ctx;
+
+static void unary_range(void *p, int64_t lo, int64_t hi) {
+  const unary_ctx *c = (const unary_ctx *)p;
+  int64_t i = 0;
+  const float *x = c->x + lo;
+  float *y = c->y + lo;
+  const int64_t n = hi - lo;
+#ifdef SEQLAB_X86
+  if (have_avx2()) i = unary_avx2(c->op, x, y, n);
+#endif
+  for (; i < n; i++) y[i] = unary_s(c->op, x[i]);
+}
+
+#define RANK_MAX 8
+
+typedef struct {
+  int op, rank;
+  const float *a, *b;
+  float *y;
+  int64_t shape[RANK_MAX], sa[RANK_MAX], sb[RANK_MAX];
+} binary_ctx;
+
+/* Output rows [lo, hi) of the collapsed shape (a row = the innermost dimension). */
+static void binary_range(void *p, int64_t lo, int64_t hi) {
+  const binary_ctx *c = (const binary_ctx *)p;
+  const int r = c->rank;
+  const int64_t inner = c->shape[r - 1], ia = c->sa[r - 1], ib = c->sb[r - 1];
+  for (int64_t row = lo; row < hi; row++) {
+    int64_t oa = 0, ob = 0, rem = row;
+    for (int d = r - 2; d >= 0; d--) {
+      const int64_t idx = rem % c->shape[d];
+      rem /= c->shape[d];
+      oa += idx * c->sa[d];
+      ob += idx * c->sb[d];
+    }
+    const float *a = c->a + oa, *b = c->b + ob;
+    float *y = c->y + row * inner;
+    int64_t i = 0;
+#ifdef SEQLAB_X86
+    if (have_avx2() && (ia == 0 || ia == 1) && (ib == 0 || ib == 1)) i = binary_avx2(c->op, a, ia, b, ib, y, inner);
+#endif
+    for (; i < inner; i++) y[i] = binary_s(c->op, a[i * ia], b[i * ib]);
+  }
+}
+
+typedef struct {
+  int op;
+  const float *x;
+  float *y;
+  int64_t R, inner;
+} reduce_ctx;
+
+/* inner == 1: one output per row of R; ranges are over rows. */
+static void reduce_rows(void *p, int64_t lo, int64_t hi) {
+  const reduce_ctx *c = (const reduce_ctx *)p;
+  const int64_t R = c->R;
+  for (int64_t o = lo; o < hi; o++) {
+    const float *x = c->x + o * R;
+    if (c->op == 2) {
+      float m = -INFINITY;
+      for (int64_t r = 0; r < R; r++) m = (x[r] > m || x[r] != x[r]) ? x[r] : m;
+      c->y[o] = m;
+      continue;
+    }
+    int64_t i = 0;
+    float s = 0.0f;
+#ifdef SEQLAB_X86
+    if (have_avx2()) s = sum_avx2(x, R, &i);
+#endif
+    for (; i < R; i++) s += x[i];
+    c->y[o] = c->op == 1 ? s / (float)R : s;
+  }
+}
+
+/* inner > 1: y[o, :] = reduce over r of x[o, r, :]; ranges are over (outer x inner-block) units. */
+#define INNER_BLOCK 1024
+static void reduce_cols(void *p, int64_t lo, int64_t hi) {
+  const reduce_ctx *c = (const reduce_ctx *)p;
+  const int64_t R = c->R, inner = c->inner, nb = (inner + INNER_BLOCK - 1) / INNER_BLOCK;
+  for (int64_t u = lo; u < hi; u++) {
+    const int64_t o = u / nb, j0 = (u % nb) * INNER_BLOCK, j1 = j0 + INNER_BLOCK < inner ? j0 + INNER_BLOCK : inner;
+    float *y = c->y + o * inner;
+    const float *x = c->x + o * R * inner;
+    if (c->op == 2) {
+      for (int64_t j = j0; j < j1; j++) y[j] = -INFINITY;
+      for (int64_t r = 0; r < R; r++)
+        for (int64_t j = j0; j < j1; j++) {
+          const float v = x[r * inner + j];
+          y[j] = (v > y[j] || v != v) ? v : y[j];
+        }
+      continue;
+    }
+    for (int64_t j = j0; j < j1; j++) y[j] = 0.0f;
+    for (int64_t r = 0; r < R; r++) {
+      const float *xr = x + r * inner;
+#pragma omp simd
+      for (int64_t j = j0; j < j1; j++) y[j] += xr[j];
+    }
+    if (c->op == 1)
+      for (int64_t j = j0; j < j1; j++) y[j] /= (float)R;
+  }
+}
+
+typedef struct {
+  int rank;
+  const uint32_t *x;
+  uint32_t *y;
+  int64_t oshape[RANK_MAX], istride[RANK_MAX]; /* output shape; input stride of each output dim */
+} transpose_ctx;
+
+/* Output rows [lo, hi) (a row = the output's innermost dimension). */
+static void transpose_range(void *p, int64_t lo, int64_t hi) {
+  const transpose_ctx *c = (const transpose_ctx *)p;
+  const int r = c->rank;
+  const int64_t inner = c->oshape[r - 1], s = c->istride[r - 1];
+  for (int64_t row = lo; row < hi; row++) {
+    int64_t off = 0, rem = row;
+    for (int d = r - 2; d >= 0; d--) {
+      off += (rem % c->oshape[d]) * c->istride[d];
+      rem /= c->oshape[d];
+    }
+    const uint32_t *x = c->x + off;
+    uint32_t *y = c->y + row * inner;
+    if (s == 1) memcpy(y, x, (size_t)inner * 4);
+    else
+      for (int64_t i = 0; i < inner; i++) y[i] = x[i * s];
+  }
+}
+
+/* [.., A, B] -> [.., B, A]: 32 x 32 tiles over the slices; units are (slice, tile row). */
+typedef struct {
+  const uint32_t *x;
+  uint32_t *y;
+  int64_t A, B, tilesA;
+} swap_ctx;
+
+static void swap_range(void *p, int64_t lo, int64_t hi) {
+  const swap_ctx *c = (const swap_ctx *)p;
+  const int64_t A = c->A, B = c->B;
+  for (int64_t u = lo; u < hi; u++) {
+    const int64_t s = u / c->tilesA, a0 = (u % c->tilesA) * 32, a1 = a0 + 32 < A ? a0 + 32 : A;
+    const uint32_t *x = c->x + s * A * B;
+    uint32_t *y = c->y + s * A * B;
+    for (int64_t b0 = 0; b0 < B; b0 += 32) {
+      const int64_t b1 = b0 + 32 < B ? b0 + 32 : B;
+      for (int64_t a = a0; a < a1; a++)
+        for (int64_t b = b0; b < b1; b++) y[b * A + a] = x[a * B + b];
+    }
+  }
+}
+
+typedef struct {
+  const float *x;
+  float *y;
+  int64_t n;
+  int exclusive, reverse;
+} scan_ctx;
+
+static void cumsum_range(void *p, int64_t lo, int64_t hi) {
+  const scan_ctx *c = (const scan_ctx *)p;
+  const int64_t n = c->n;
+  for (int64_t row = lo; row < hi; row++) {
+    const float *x = c->x + row * n;
+    float *y = c->y + row * n;
+    float s = 0.0f;
+    if (!c->reverse) {
+      for (int64_t i = 0; i < n; i++) {
+        const float v = x[i];
+        if (c->exclusive) y[i] = s, s += v;
+        else s += v, y[i] = s;
+      }
+    } else {
+      for (int64_t i = n - 1; i >= 0; i--) {
+        const float v = x[i];
+        if (c->exclusive) y[i] = s, s += v;
+        else s += v, y[i] = s;
+      }
+    }
+  }
+}
+
+static void softmax_range(void *p, int64_t lo, int64_t hi) {
+  const scan_ctx *c = (const scan_ctx *)p;
+  const int64_t n = c->n;
+  for (int64_t row = lo; row < hi; row++) {
+    const float *x = c->x + row * n;
+    float *y = c->y + row * n;
+    float m = -INFINITY;
+    for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+    int64_t i = 0;
+#ifdef SEQLAB_X86
+    if (have_avx2()) exp_shift_avx2(x, y, n, m, &i);
+#endif
+    for (; i < n; i++) y[i] = expf(x[i] - m);
+    float s = 0.0f;
+    for (i = 0; i < n; i++) s += y[i];
+    const float inv = 1.0f / s;
+    for (i = 0; i < n; i++) y[i] *= inv;
+  }
+}
+
+/* ---- N-API glue ---- */
+
+static int get_i64(napi_env env, napi_value v, int64_t *out, const char *name) {
+  if (napi_get_value_int64(env, v, out) != napi_ok) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "seqlab eltwise: %s must be a number", name);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  return 1;
+}
+
+/* views[i] at byte offset offs[i] must hold `elems` 4-byte elements. */
+static int get_ptr(napi_env env, napi_value view, napi_value off, int64_t elems, const char *name, void **out) {
+  seqlab_view v;
+  int64_t o;
+  if (!seqlab_get_view(env, view, &v, name) || !get_i64(env, off, &o, name)) return 0;
+  if (!seqlab_in_bounds(env, &v, o, 0, 1, elems, name)) return 0;
+  *out = v.data + o;
+  return 1;
+}
+
+/* An Int32Array of meta data (shape, strides, perm). */
+static int get_meta(napi_env env, napi_value v, int32_t **out, size_t *len) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  void *data;
+  napi_value ab;
+  size_t off;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, v, &type, len, &data, &ab, &off) != napi_ok || type != napi_int32_array || *len < 1) {
+    napi_throw_type_error(env, NULL, "seqlab eltwise: meta must be a non-empty Int32Array");
+    return 0;
+  }
+  *out = (int32_t *)data;
+  return 1;
+}
+
+#define ARGS(count)                                                                         \
+  size_t argc = count;                                                                      \
+  napi_value argv[count];                                                                   \
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != count) {   \
+    napi_throw_type_error(env, NULL, "seqlab eltwise: expected " #count " arguments");     \
+    return NULL;                                                                            \
+  }
+
+static napi_value js_unary(napi_env env, napi_callback_info info) {
+  ARGS(6)
+  int64_t op, n;
+  void *x, *y;
+  if (!get_i64(env, argv[0], &op, "op") || !get_i64(env, argv[5], &n, "n")) return NULL;
+  if (op < 0 || op >= U_COUNT || n < 0) {
+    napi_throw_range_error(env, NULL, "seqlab eltwise.unary: op or n out of range");
+    return NULL;
+  }
+  if (n == 0) return NULL;
+  if (!get_ptr(env, argv[1], argv[2], n, "x", &x) || !get_ptr(env, argv[3], argv[4], n, "y", &y)) return NULL;
+  unary_ctx c = {(int)op, (const float *)x, (float *)y};
+  seqlab_parallel_for(n, GRAIN, unary_range, &c);
+  return NULL;
+}
+
+static napi_value js_binary(napi_env env, napi_callback_info info) {
+  ARGS(8)
+  int64_t op;
+  int32_t *meta;
+  size_t len;
+  if (!get_i64(env, argv[0], &op, "op") || !get_meta(env, argv[7], &meta, &len)) return NULL;
+  const int r = meta[0];
+  if (op < 0 || op >= B_COUNT || r < 1 || r > RANK_MAX || len != (size_t)(1 + 3 * r)) {
+    napi_throw_range_error(env, NULL, "seqlab eltwise.binary: op or meta out of range");
+    return NULL;
+  }
+  binary_ctx c;
+  memset(&c, 0, sizeof c);
+  c.op = (int)op, c.rank = r;
+  int64_t n = 1, ea = 1, eb = 1; /* output size; operand extents (last index + 1) */
+  for (int d = 0; d < r; d++) {
+    c.shape[d] = meta[1 + d], c.sa[d] = meta[1 + r + d], c.sb[d] = meta[1 + 2 * r + d];
+    if (c.shape[d] < 1 || c.sa[d] < 0 || c.sb[d] < 0) {
+      napi_throw_range_error(env, NULL, "seqlab eltwise.binary: negative extent or stride");
+      return NULL;
+    }
+    n *= c.shape[d];
+    ea += (c.shape[d] - 1) * c.sa[d];
+    eb += (c.shape[d] - 1) * c.sb[d];
+  }
+  void *a, *b, *y;
+  if (!get_ptr(env, argv[1], argv[2], ea, "a", &a) || !get_ptr(env, argv[3], argv[4], eb, "b", &b) ||
+      !get_ptr(env, argv[5], argv[6], n, "y", &y))
+    return NULL;
+  c.a = (const float *)a, c.b = (const float *)b, c.y = (float *)y;
+  const int64_t inner = c.shape[r - 1];
+  seqlab_parallel_for(n / inner, (GRAIN + inner - 1) / inner, binary_range, &c);
+  return NULL;
+}
+
+static napi_value js_reduce(napi_env env, napi_callback_info info) {
+  ARGS(8)
+  int64_t op, outer, R, inner;
+  if (!get_i64(env, argv[0], &op, "op") || !get_i64(env, argv[5], &outer, "outer") || !get_i64(env, argv[6], &R, "R") ||
+      !get_i64(env, argv[7], &inner, "inner"))
+    return NULL;
+  if (op < 0 || op > 2 || outer < 1 || R < 1 || inner < 1) {
+    napi_throw_range_error(env, NULL, "seqlab eltwise.reduce: op or extents out of range");
+    return NULL;
+  }
+  void *x, *y;
+  if (!get_ptr(env, argv[1], argv[2], outer * R * inner, "x", &x) || !get_ptr(env, argv[3], argv[4], outer * inner, "y", &y))
+    return NULL;
+  reduce_ctx c = {(int)op, (const float *)x, (float *)y, R, inner};
+  if (inner == 1) seqlab_parallel_for(outer, (GRAIN + R - 1) / R, reduce_rows, &c);
+  else {
+    const int64_t nb = (inner + INNER_BLOCK - 1) / INNER_BLOCK, per = R * (inner < INNER_BLOCK ? inner : INNER_BLOCK);
+    seqlab_parallel_for(outer * nb, (GRAIN + per - 1) / per, reduce_cols, &c);
+  }
+  return NULL;
+}
+
+static napi_value js_transpose(napi_env env, napi_callback_info info) {
+  ARGS(5)
+  int32_t *meta;
+  size_t len;
+  if (!get_meta(env, argv[4], &meta, &len)) return NULL;
+  const int r = meta[0];
+  if (r < 1 || r > RANK_MAX || len != (size_t)(1 + 2 * r)) {
+    napi_throw_range_error(env, NULL, "seqlab eltwise.transpose: meta out of range");
+    return NULL;
+  }
+  int64_t ishape[RANK_MAX], istr[RANK_MAX], n = 1;
+  int seen = 0;
+  for (int d = 0; d < r; d++) {
+    ishape[d] = meta[1 + d];
+    if (ishape[d] < 1 || meta[1 + r + d] < 0 || meta[1 + r + d] >= r || (seen & (1 << meta[1 + r + d]))) {
+      napi_throw_range_error(env, NULL, "seqlab eltwise.transpose: bad shape or permutation");
+      return NULL;
+    }
+    seen |= 1 << meta[1 + r + d];
+    n *= ishape[d];
+  }
+  for (int d = r - 1, s = 1; d >= 0; d--) istr[d] = s, s *= (int)ishape[d];
+  void *x, *y;
+  if (!get_ptr(env, argv[0], argv[1], n, "x", &x) || !get_ptr(env, argv[2], argv[3], n, "y", &y)) return NULL;
+  const int *perm = meta + 1 + r;
+  if (r >= 2 && perm[r - 1] == r - 2 && perm[r - 2] == r - 1) {
+    int identity = 1;
+    for (int d = 0; d < r - 2; d++) identity &= perm[d] == d;
+    if (identity) {
+      const int64_t A = ishape[r - 2], B = ishape[r - 1];
+      swap_ctx c = {(const uint32_t *)x, (uint32_t *)y, A, B, (A + 31) / 32};
+      const int64_t units = n / (A * B) * c.tilesA;
+      seqlab_parallel_for(units, (GRAIN + 32 * B - 1) / (32 * B), swap_range, &c);
+      return NULL;
+    }
+  }
+  transpose_ctx c;
+  memset(&c, 0, sizeof c);
+  c.rank = r, c.x = (const uint32_t *)x, c.y = (uint32_t *)y;
+  for (int d = 0; d < r; d++) c.oshape[d] = ishape[perm[d]], c.istride[d] = istr[perm[d]];
+  const int64_t inner = c.oshape[r - 1];
+  seqlab_parallel_for(n / inner, (GRAIN + inner - 1) / inner, transpose_range, &c);
+  return NULL;
+}
+
+static napi_value js_cumsum(napi_env env, napi_callback_info info) {
+  ARGS(8)
+  int64_t rows, n, ex, rev;
+  if (!get_i64(env, argv[4], &rows, "rows") || !get_i64(env, argv[5], &n, "n") || !get_i64(env, argv[6], &ex, "exclusive") ||
+      !get_i64(env, argv[7], &rev, "reverse"))
+    return NULL;
+  if (rows < 1 || n < 1) {
+    napi_throw_range_error(env, NULL, "seqlab eltwise.cumsum: extents out of range");
+    return NULL;
+  }
+  void *x, *y;
+  if (!get_ptr(env, argv[0], argv[1], rows * n, "x", &x) || !get_ptr(env, argv[2], argv[3], rows * n, "y", &y)) return NULL;
+  scan_ctx c = {(const float *)x, (float *)y, n, ex != 0, rev != 0};
+  seqlab_parallel_for(rows, (GRAIN + n - 1) / n, cumsum_range, &c);
+  return NULL;
+}
+
+static napi_value js_softmax(napi_env env, napi_callback_info info) {
+  ARGS(6)
+  int64_t rows, n;
+  if (!get_i64(env, argv[4], &rows, "rows") || !get_i64(env, argv[5], &n, "n")) return NULL;
+  if (rows < 1 || n < 1) {
+    napi_throw_range_error(env, NULL, "seqlab eltwise.softmax: extents out of range");
+    return NULL;
+  }
+  void *x, *y;
+  if (!get_ptr(env, argv[0], argv[1], rows * n, "x", &x) || !get_ptr(env, argv[2], argv[3], rows * n, "y", &y)) return NULL;
+  scan_ctx c = {(const float *)x, (float *)y, n, 0, 0};
+  seqlab_parallel_for(rows, (GRAIN / 4 + n - 1) / n, softmax_range, &c);
+  return NULL;
+}
+
+static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+  ARGS(1)
+  int32_t n;
+  napi_value out;
+  if (napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1) {
+    napi_throw_range_error(env, NULL, "seqlab eltwise.setEltwiseThreads: expected a positive integer");
+    return NULL;
+  }
+  pthread_mutex_lock(&g_call);
+  g_threads = n < THREADS_MAX ? n : THREADS_MAX;
+  pthread_mutex_unlock(&g_call);
+  napi_create_int32(env, g_threads, &out);
+  return out;
+}
+
+static napi_value js_threads(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  napi_create_int32(env, g_threads, &out);
+  return out;
+}
+
+static napi_value js_isa(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  napi_create_string_utf8(env, have_avx2() ? "avx2" : "generic", NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+napi_status seqlab_register_eltwise(napi_env env, napi_value exports) {
+  static const struct {
+    const char *name;
+    napi_callback fn;
+  } fns[] = {
+      {"unary", js_unary},         {"binary", js_binary},   {"reduce", js_reduce},
+      {"transpose", js_transpose}, {"cumsum", js_cumsum},   {"softmax", js_softmax},
+      {"setEltwiseThreads", js_set_threads}, {"eltwiseThreads", js_threads}, {"eltwiseIsa", js_isa},
+  };
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    napi_status s = seqlab_export(env, exports, fns[i].name, fns[i].fn);
+    if (s != napi_ok) return s;
+  }
+  return napi_ok;
+}
