@@ -4,7 +4,9 @@
  * steps, kernels grouped by name, largest first, with the step's wall time and the share of time
  * outside any kernel (dispatch, JavaScript glue).
  *
- *   npm run bench:profile -- [--families transformer,retnet,selret,mamba] [--top 15] [--threads 2] [--set k=v]...
+ *   npm run bench:profile -- [--families transformer,retnet,selret,mamba] [--top 15] [--threads 2] [--set k=v]... [--shapes]
+ *
+ * --shapes adds the costliest (kernel, input shapes) pairs.
  */
 import { parseArgs } from 'node:util';
 import path from 'node:path';
@@ -27,6 +29,7 @@ async function main(): Promise<void> {
       threads: { type: 'string', default: '2' },
       backend: { type: 'string', default: 'wasm' },
       set: { type: 'string', multiple: true, default: [] },
+      shapes: { type: 'boolean', default: false },
     },
   });
   await selectBackend(values.backend!);
@@ -66,6 +69,17 @@ async function main(): Promise<void> {
     const total = rows.reduce((s, [, e]) => s + e.ms, 0);
     console.log(`${family}: step ${wall.toFixed(0)} ms wall (${((B * T) / wall * 1000).toFixed(0)} tok/s), ${total.toFixed(0)} ms in ${info.kernels.length} kernels`);
     for (const [name, e] of rows.slice(0, Number(values.top))) console.log(`  ${name.padEnd(22)} ${String(e.calls).padStart(5)} ${e.ms.toFixed(1).padStart(8)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%`);
+    if (values.shapes) {
+      // the costliest (kernel, input shapes) pairs
+      const byShape = new Map<string, { calls: number; ms: number }>();
+      for (const k of info.kernels) {
+        const key = `${k.name} ${k.inputShapes.map((s) => `[${s}]`).join(' ')}`;
+        const e = byShape.get(key) ?? { calls: 0, ms: 0 };
+        e.calls++; e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+        byShape.set(key, e);
+      }
+      for (const [key, e] of [...byShape].sort((a, b) => b[1].ms - a[1].ms).slice(0, Number(values.top))) console.log(`    ${e.ms.toFixed(1).padStart(8)} ms ${String(e.calls).padStart(4)}x ${key}`);
+    }
     opt.dispose();
     model.dispose();
   }

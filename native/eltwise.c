@@ -1,6 +1,6 @@
 /*
  * Native element-wise, reduction, transpose, cumsum and softmax kernels: the non-matmul work of a
- * training step (docs/runner.md 9.3). The tfjs wasm kernels run these single-threaded and call
+ * training step (docs/models.md 0.3). The tfjs wasm kernels run these single-threaded and call
  * the wasm libm for exp / erf (tens of nanoseconds per element); here they run on a small
  * persistent thread pool with an AVX2 exp when the CPU has it (runtime dispatch through target
  * attributes, so one binary runs on every x86-64), in place on the backend's memory.
@@ -118,7 +118,7 @@ enum { B_ADD, B_SUB, B_MUL, B_DIV, B_SQDIFF, B_COUNT };
 static inline float unary_s(int op, float x) {
   switch (op) {
     case U_EXP: return expf(x);
-    case U_ERF: return erff(x); /* libm: the A&S 7.1.26 formula loses 5e-7 near 0 in float32 */
+    case U_ERF: return erff(x); /* libm on the tails and CPUs without AVX2 */
     case U_SIGMOID: return 1.0f / (1.0f + expf(-x));
     case U_SOFTPLUS: return (x > 0 ? x : 0.0f) + log1pf(expf(-fabsf(x)));
     case U_LOG: return logf(x);
@@ -173,6 +173,27 @@ AVX2 static inline __m256 exp8(__m256 x) {
   return _mm256_blendv_ps(y, x, nan);
 }
 
+/* erf(x) as x P(x^2) / Q(x^2) on x clamped to [-4, 4] (erf is +-1 in float32 beyond): the
+ * rational approximation of Eigen's and XLA's float erf, within 2e-7 of erf for |x| < 1 and 4.2e-7
+ * (7 ulps, near |x| = 3.3) everywhere; libm's erff costs ~10 ns an element. NaN kept. */
+AVX2 static inline __m256 erf8(__m256 x) {
+  const __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+  const __m256 xc = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-4.0f)), _mm256_set1_ps(4.0f));
+  const __m256 x2 = _mm256_mul_ps(xc, xc);
+  __m256 p = _mm256_fmadd_ps(x2, _mm256_set1_ps(-2.72614225801306e-10f), _mm256_set1_ps(2.77068142495902e-08f));
+  p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-2.10102402082508e-06f));
+  p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-5.69250639462346e-05f));
+  p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-7.34990630326855e-04f));
+  p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-2.95459980854025e-03f));
+  p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(-1.60960333262415e-02f));
+  p = _mm256_mul_ps(xc, p);
+  __m256 q = _mm256_fmadd_ps(x2, _mm256_set1_ps(-1.45660718464996e-05f), _mm256_set1_ps(-2.13374055278905e-04f));
+  q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(-1.68282697438203e-03f));
+  q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(-7.37332916720468e-03f));
+  q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(-1.42647390514189e-02f));
+  return _mm256_blendv_ps(_mm256_div_ps(p, q), x, nan);
+}
+
 /* Returns how many leading elements were done (a multiple of 8); the caller does the tail. */
 AVX2 static int64_t unary_avx2(int op, const float *x, float *y, int64_t n) {
   const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps(), sign = _mm256_set1_ps(-0.0f);
@@ -180,6 +201,9 @@ AVX2 static int64_t unary_avx2(int op, const float *x, float *y, int64_t n) {
   switch (op) {
     case U_EXP:
       for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, exp8(_mm256_loadu_ps(x + i)));
+      break;
+    case U_ERF:
+      for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, erf8(_mm256_loadu_ps(x + i)));
       break;
     case U_SIGMOID:
       for (; i + 8 <= n; i += 8) {
@@ -215,7 +239,7 @@ AVX2 static int64_t unary_avx2(int op, const float *x, float *y, int64_t n) {
         _mm256_storeu_ps(y + i, _mm256_blendv_ps(_mm256_max_ps(v, zero), v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
       }
       break;
-    default: break; /* erf, softplus, log, tanh, log1p: scalar libm */
+    default: break; /* softplus, log, tanh, log1p: scalar libm */
   }
   return i;
 }

@@ -92,8 +92,9 @@ for (const backend of ['wasm', 'cpu'] as const) {
         for (const shape of [[16, 256, 128], [3, 37], [5]]) {
           const v = prep(rand(shape, 11, 12));
           const r = both(() => op(tf.tensor(v, shape)));
-          // erf: native and stock wasm call libm's erf, stock cpu A&S 7.1.26 (|error| <= 1.5e-7).
-          close(r.native[0], r.stock[0], rel, name === 'erf' ? 3e-7 : 0);
+          // erf: native is Eigen/XLA's float rational (|error| <= 4.2e-7), stock wasm libm's erf,
+          // stock cpu A&S 7.1.26 (|error| <= 1.5e-7)
+          close(r.native[0], r.stock[0], rel, name === 'erf' ? 6e-7 : 0);
         }
       });
     }

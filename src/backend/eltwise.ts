@@ -1,5 +1,5 @@
 /**
- * Native element-wise kernels for the wasm and cpu backends (docs/runner.md 9.3): unary math
+ * Native element-wise kernels for the wasm and cpu backends (docs/models.md 0.3): unary math
  * (Exp, Erf, Sigmoid, Softplus, Log, ...), broadcasting binary ops (Add, Sub, Multiply, RealDiv,
  * ...), Sum / Mean / Max over a contiguous block of axes, Transpose, Cumsum on the last axis and
  * Softmax, computed by native/eltwise.c in place on the backend's memory on the addon's thread
