@@ -17,6 +17,7 @@
  *   cumsum(x, xOff, y, yOff, rows, n, exclusive, reverse)   along the last axis of [rows, n]
  *   softmax(x, xOff, y, yOff, rows, n)             along the last axis of [rows, n]
  *   setEltwiseThreads(n) -> n;  eltwiseThreads() -> n;  eltwiseIsa() -> "avx2" | "generic"
+ *   setEltwiseIsa("generic" | "avx2") -> whether that code path is now in use
  */
 #include "seqlab.h"
 
@@ -279,11 +280,28 @@ AVX2 static float sum_avx2(const float *x, int64_t n, int64_t *done) {
   return ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
 }
 
-AVX2 static void exp_shift_avx2(const float *x, float *y, int64_t n, float m, int64_t *done) {
-  const __m256 vm = _mm256_set1_ps(m);
+/* One softmax row in two passes: max, then exp(x - max) stored and summed; then a scale. */
+AVX2 static void softmax_row_avx2(const float *x, float *y, int64_t n) {
+  __m256 vm = _mm256_set1_ps(-INFINITY);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm)));
-  *done = i;
+  for (; i + 8 <= n; i += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + i));
+  float lanes[8], m = -INFINITY;
+  _mm256_storeu_ps(lanes, vm);
+  for (int k = 0; k < 8; k++) m = lanes[k] > m ? lanes[k] : m;
+  for (; i < n; i++) m = x[i] > m ? x[i] : m;
+  vm = _mm256_set1_ps(m);
+  __m256 vs = _mm256_setzero_ps();
+  for (i = 0; i + 8 <= n; i += 8) {
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+    _mm256_storeu_ps(y + i, e);
+    vs = _mm256_add_ps(vs, e);
+  }
+  _mm256_storeu_ps(lanes, vs);
+  float s = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+  for (; i < n; i++) s += (y[i] = expf(x[i] - m));
+  const __m256 inv = _mm256_set1_ps(1.0f / s);
+  for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(y + i), inv));
+  for (; i < n; i++) y[i] *= 1.0f / s;
 }
 
 static int g_avx2 = -1;
@@ -492,17 +510,17 @@ static void softmax_range(void *p, int64_t lo, int64_t hi) {
   for (int64_t row = lo; row < hi; row++) {
     const float *x = c->x + row * n;
     float *y = c->y + row * n;
-    float m = -INFINITY;
-    for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
-    int64_t i = 0;
 #ifdef SEQLAB_X86
-    if (have_avx2()) exp_shift_avx2(x, y, n, m, &i);
+    if (have_avx2()) {
+      softmax_row_avx2(x, y, n);
+      continue;
+    }
 #endif
-    for (; i < n; i++) y[i] = expf(x[i] - m);
-    float s = 0.0f;
-    for (i = 0; i < n; i++) s += y[i];
+    float m = -INFINITY, s = 0.0f;
+    for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+    for (int64_t i = 0; i < n; i++) s += (y[i] = expf(x[i] - m));
     const float inv = 1.0f / s;
-    for (i = 0; i < n; i++) y[i] *= inv;
+    for (int64_t i = 0; i < n; i++) y[i] *= inv;
   }
 }
 
@@ -724,6 +742,28 @@ static napi_value js_threads(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* setEltwiseIsa("generic" | "avx2") -> whether that code now runs (tests reach both paths). */
+static napi_value js_set_isa(napi_env env, napi_callback_info info) {
+  ARGS(1)
+  char name[16];
+  size_t len;
+  napi_value out;
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "seqlab eltwise.setEltwiseIsa: expected a string");
+    return NULL;
+  }
+  pthread_mutex_lock(&g_call);
+#ifdef SEQLAB_X86
+  g_avx2 = -1;
+  const int ok = strcmp(name, "generic") == 0 ? (g_avx2 = 0, 1) : strcmp(name, "avx2") == 0 ? have_avx2() : (have_avx2(), 0);
+#else
+  const int ok = strcmp(name, "generic") == 0;
+#endif
+  pthread_mutex_unlock(&g_call);
+  napi_get_boolean(env, ok, &out);
+  return out;
+}
+
 static napi_value js_isa(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out;
@@ -738,7 +778,7 @@ napi_status seqlab_register_eltwise(napi_env env, napi_value exports) {
   } fns[] = {
       {"unary", js_unary},         {"binary", js_binary},   {"reduce", js_reduce},
       {"transpose", js_transpose}, {"cumsum", js_cumsum},   {"softmax", js_softmax},
-      {"setEltwiseThreads", js_set_threads}, {"eltwiseThreads", js_threads}, {"eltwiseIsa", js_isa},
+      {"setEltwiseThreads", js_set_threads}, {"eltwiseThreads", js_threads}, {"eltwiseIsa", js_isa}, {"setEltwiseIsa", js_set_isa},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_status s = seqlab_export(env, exports, fns[i].name, fns[i].fn);

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { installMatmulKernels } from '../src/backend/matmul.ts';
 import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/matmul-native.ts';
-import { broadcastLayout, eltwiseInfo, installEltwiseKernels, transposeLayout } from '../src/backend/eltwise.ts';
+import { broadcastLayout, eltwiseInfo, installEltwiseKernels, transposeLayout, type EltwiseAddon } from '../src/backend/eltwise.ts';
 import { selectBackend } from '../src/backend/select.ts';
 
 const native = loadNativeAddon(DEFAULT_ADDON_PATH);
@@ -190,6 +190,18 @@ for (const backend of ['wasm', 'cpu'] as const) {
       close(r.native[0], r.stock[0], 2e-6, 1e-8);
       close(r.native[1], r.stock[1], 2e-6, 1e-8);
       expect(r.native[0][0]).toBe(1);
+    });
+
+    it('the portable (non-AVX2) code gives the same values as the stock kernels', () => {
+      const el = native.addon as unknown as EltwiseAddon;
+      expect(el.setEltwiseIsa('generic')).toBe(true);
+      try {
+        const v = rand([1000, 37], 3, 6);
+        const r = both(() => [tf.exp(tf.tensor(v)), tf.erf(tf.tensor(v)), tf.sigmoid(tf.tensor(v)), tf.softmax(tf.tensor(v, [1000, 37])), tf.sum(tf.tensor(v, [1000, 37]), 1), tf.mul(tf.tensor(v, [1000, 37]), tf.tensor(v.slice(0, 37)))]);
+        [2e-7, 0, 5e-7, 2e-6, 2e-6, 0].forEach((rel, i) => close(r.native[i], r.stock[i], rel, i === 1 ? 3e-7 : i === 4 ? 1e-4 : 1e-8));
+      } finally {
+        el.setEltwiseIsa('avx2');
+      }
     });
 
     it('one thread and two threads give identical results', () => {

@@ -23,6 +23,8 @@ export interface EltwiseAddon {
   setEltwiseThreads(n: number): number;
   eltwiseThreads(): number;
   eltwiseIsa(): string;
+  /** Forces the portable code ('generic') or AVX2 again; false when this CPU lacks it. */
+  setEltwiseIsa(isa: 'generic' | 'avx2'): boolean;
 }
 
 /** Op codes of native/eltwise.c (enum order there). */
