@@ -16,6 +16,9 @@
  *        shape[rank] (input), perm[rank]]
  *   cumsum(x, xOff, y, yOff, rows, n, exclusive, reverse)   along the last axis of [rows, n]
  *   softmax(x, xOff, y, yOff, rows, n)             along the last axis of [rows, n]
+ *   maskedSoftmax(x, xOff, mask|null, maskOff, y, yOff, meta, scale)       attention's masked
+ *        softmax over [B, H, Tq, Tk]; meta Int32Array [B, H, Tq, Tk, mask strides sb, sh, si, sj]
+ *   maskedSoftmaxGrad(p, pOff, dp, dpOff, mask|null, maskOff, dx, dxOff, meta, scale)   its gradient
  *   setEltwiseThreads(n) -> n;  eltwiseThreads() -> n;  eltwiseIsa() -> "avx2" | "generic"
  *   setEltwiseIsa("generic" | "avx2") -> whether that code path is now in use
  */
@@ -524,6 +527,65 @@ static void softmax_range(void *p, int64_t lo, int64_t hi) {
   }
 }
 
+/* ---- attention's masked softmax (docs/models.md 2.1, rule N2 of 0.4) ----
+ * z = a (scale x) + (1 - a) NEG over rows of Tk, p = softmax(z); backward dx = scale a p (dp - <dp, p>).
+ * The mask a (0/1, or NULL for none) is broadcast over [B, H, Tq, Tk] by element strides. */
+
+#define NEG_LOGIT -1e4f
+
+typedef struct {
+  const float *x, *a, *p, *dp;
+  float *y;
+  int64_t H, Tq, Tk, sb, sh, si, sj;
+  float scale;
+} msm_ctx;
+
+static const float *mask_row(const msm_ctx *c, int64_t row) {
+  if (!c->a) return NULL;
+  const int64_t i = row % c->Tq, h = (row / c->Tq) % c->H, b = row / (c->Tq * c->H);
+  return c->a + b * c->sb + h * c->sh + i * c->si;
+}
+
+static void msm_forward_range(void *p, int64_t lo, int64_t hi) {
+  const msm_ctx *c = (const msm_ctx *)p;
+  const int64_t n = c->Tk;
+  for (int64_t row = lo; row < hi; row++) {
+    const float *x = c->x + row * n, *a = mask_row(c, row);
+    float *y = c->y + row * n;
+    for (int64_t j = 0; j < n; j++) {
+      const float t = x[j] * c->scale;
+      y[j] = a ? t * a[j * c->sj] + (1.0f - a[j * c->sj]) * NEG_LOGIT : t;
+    }
+#ifdef SEQLAB_X86
+    if (have_avx2()) {
+      softmax_row_avx2(y, y, n);
+      continue;
+    }
+#endif
+    float m = -INFINITY, s = 0.0f;
+    for (int64_t j = 0; j < n; j++) m = y[j] > m ? y[j] : m;
+    for (int64_t j = 0; j < n; j++) s += (y[j] = expf(y[j] - m));
+    const float inv = 1.0f / s;
+    for (int64_t j = 0; j < n; j++) y[j] *= inv;
+  }
+}
+
+static void msm_backward_range(void *p, int64_t lo, int64_t hi) {
+  const msm_ctx *c = (const msm_ctx *)p;
+  const int64_t n = c->Tk;
+  for (int64_t row = lo; row < hi; row++) {
+    const float *pr = c->p + row * n, *dp = c->dp + row * n, *a = mask_row(c, row);
+    float *dx = c->y + row * n;
+    float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+    for (int64_t j = 0; j < n; j++) dot += dp[j] * pr[j];
+    for (int64_t j = 0; j < n; j++) {
+      const float dz = pr[j] * (dp[j] - dot);
+      dx[j] = (a ? dz * a[j * c->sj] : dz) * c->scale;
+    }
+  }
+}
+
 /* ---- N-API glue ---- */
 
 static int get_i64(napi_env env, napi_value v, int64_t *out, const char *name) {
@@ -720,6 +782,66 @@ static napi_value js_softmax(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Optional mask view (null / undefined: no mask). */
+static int get_mask(napi_env env, napi_value view, napi_value off, int64_t extent, void **out) {
+  napi_valuetype t;
+  if (napi_typeof(env, view, &t) != napi_ok) return 0;
+  if (t == napi_null || t == napi_undefined) {
+    *out = NULL;
+    return 1;
+  }
+  return get_ptr(env, view, off, extent, "mask", out);
+}
+
+/* meta: Int32Array [B, H, Tq, Tk, sb, sh, si, sj] (mask strides in elements). */
+static int msm_meta(napi_env env, napi_value v, msm_ctx *c, int64_t *n, int64_t *mask_extent) {
+  int32_t *m;
+  size_t len;
+  if (!get_meta(env, v, &m, &len)) return 0;
+  if (len != 8 || m[0] < 1 || m[1] < 1 || m[2] < 1 || m[3] < 1 || m[4] < 0 || m[5] < 0 || m[6] < 0 || m[7] < 0) {
+    napi_throw_range_error(env, NULL, "seqlab eltwise.maskedSoftmax: meta must be [B, H, Tq, Tk, sb, sh, si, sj] >= 0");
+    return 0;
+  }
+  c->H = m[1], c->Tq = m[2], c->Tk = m[3], c->sb = m[4], c->sh = m[5], c->si = m[6], c->sj = m[7];
+  *n = (int64_t)m[0] * m[1] * m[2] * m[3];
+  *mask_extent = 1 + (int64_t)(m[0] - 1) * m[4] + (int64_t)(m[1] - 1) * m[5] + (int64_t)(m[2] - 1) * m[6] + (int64_t)(m[3] - 1) * m[7];
+  return 1;
+}
+
+/* maskedSoftmax(x, xOff, mask|null, maskOff, y, yOff, meta, scale) */
+static napi_value js_masked_softmax(napi_env env, napi_callback_info info) {
+  ARGS(8)
+  msm_ctx c;
+  memset(&c, 0, sizeof c);
+  int64_t n, extent;
+  double scale;
+  void *x, *a, *y;
+  if (!msm_meta(env, argv[6], &c, &n, &extent) || napi_get_value_double(env, argv[7], &scale) != napi_ok) return NULL;
+  if (!get_ptr(env, argv[0], argv[1], n, "x", &x) || !get_mask(env, argv[2], argv[3], extent, &a) ||
+      !get_ptr(env, argv[4], argv[5], n, "y", &y))
+    return NULL;
+  c.x = (const float *)x, c.a = (const float *)a, c.y = (float *)y, c.scale = (float)scale;
+  seqlab_parallel_for(n / c.Tk, (GRAIN / 4 + c.Tk - 1) / c.Tk, msm_forward_range, &c);
+  return NULL;
+}
+
+/* maskedSoftmaxGrad(p, pOff, dp, dpOff, mask|null, maskOff, dx, dxOff, meta, scale) */
+static napi_value js_masked_softmax_grad(napi_env env, napi_callback_info info) {
+  ARGS(10)
+  msm_ctx c;
+  memset(&c, 0, sizeof c);
+  int64_t n, extent;
+  double scale;
+  void *p, *dp, *a, *dx;
+  if (!msm_meta(env, argv[8], &c, &n, &extent) || napi_get_value_double(env, argv[9], &scale) != napi_ok) return NULL;
+  if (!get_ptr(env, argv[0], argv[1], n, "p", &p) || !get_ptr(env, argv[2], argv[3], n, "dp", &dp) ||
+      !get_mask(env, argv[4], argv[5], extent, &a) || !get_ptr(env, argv[6], argv[7], n, "dx", &dx))
+    return NULL;
+  c.p = (const float *)p, c.dp = (const float *)dp, c.a = (const float *)a, c.y = (float *)dx, c.scale = (float)scale;
+  seqlab_parallel_for(n / c.Tk, (GRAIN / 4 + c.Tk - 1) / c.Tk, msm_backward_range, &c);
+  return NULL;
+}
+
 static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   ARGS(1)
   int32_t n;
@@ -779,6 +901,7 @@ napi_status seqlab_register_eltwise(napi_env env, napi_value exports) {
       {"unary", js_unary},         {"binary", js_binary},   {"reduce", js_reduce},
       {"transpose", js_transpose}, {"cumsum", js_cumsum},   {"softmax", js_softmax},
       {"setEltwiseThreads", js_set_threads}, {"eltwiseThreads", js_threads}, {"eltwiseIsa", js_isa}, {"setEltwiseIsa", js_set_isa},
+      {"maskedSoftmax", js_masked_softmax}, {"maskedSoftmaxGrad", js_masked_softmax_grad},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_status s = seqlab_export(env, exports, fns[i].name, fns[i].fn);

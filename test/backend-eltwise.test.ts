@@ -9,6 +9,7 @@ import { installMatmulKernels } from '../src/backend/matmul.ts';
 import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/matmul-native.ts';
 import { broadcastLayout, eltwiseInfo, installEltwiseKernels, transposeLayout, type EltwiseAddon } from '../src/backend/eltwise.ts';
 import { selectBackend } from '../src/backend/select.ts';
+import { maskedSoftmax } from '../src/ops/softmax-masked.ts';
 
 const native = loadNativeAddon(DEFAULT_ADDON_PATH);
 const SKIP = native.addon ? '' : ` (SKIPPED: ${native.reason})`;
@@ -202,6 +203,32 @@ for (const backend of ['wasm', 'cpu'] as const) {
       } finally {
         el.setEltwiseIsa('avx2');
       }
+    });
+
+    it('maskedSoftmax: the fused kernels equal the tensor ops in value and gradient for every mask layout', () => {
+      const [B, H, T] = [3, 2, 9];
+      const causal = tf.tidy(() => tf.linalg.bandPart(tf.ones([T, T]), -1, 0));
+      const masks: (tf.Tensor | undefined)[] = [
+        undefined,
+        causal.reshape([1, 1, T, T]), // training: causal
+        tf.mul(causal.reshape([1, 1, T, T]), tf.tensor(rand([B], 3).map((x) => (x > -0.5 ? 1 : 0)), [B, 1, 1, 1])).reshape([B, 1, T, T]) as tf.Tensor, // stateSkip keep
+        tf.tensor(rand([B * T], 4).map((x) => (x > 0 ? 1 : 0)), [B, 1, 1, T]), // decode key mask
+      ];
+      for (const mask of masks) {
+        const s = tf.tensor(rand([B, H, T, T], 5, 4), [B, H, T, T]);
+        const w = tf.tensor(rand([B, H, T, T], 6), [B, H, T, T]);
+        const f = (x: tf.Tensor) => tf.sum(tf.mul(maskedSoftmax(x, mask, 0.3), w));
+        const r = both(() => [maskedSoftmax(s, mask, 0.3), tf.grad(f)(s)]);
+        close(r.native[0], r.stock[0], 2e-6, 1e-8);
+        close(r.native[1], r.stock[1], 1e-5, 1e-7);
+        if (mask === masks[1]) {
+          // causal: masked entries are exactly 0 (a fully masked row would be uniform instead)
+          const m = tf.broadcastTo(mask!, [B, H, T, T]).dataSync();
+          for (let i = 0; i < m.length; i++) if (m[i] === 0 && r.native[0][i] !== 0) throw new Error(`masked entry ${i} = ${r.native[0][i]}`);
+        }
+        tf.dispose([s, w]);
+      }
+      tf.dispose([causal, ...masks.filter((m): m is tf.Tensor => !!m)]);
     });
 
     it('one thread and two threads give identical results', () => {

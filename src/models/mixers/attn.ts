@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { blockedAttention } from '../../ops/attention-blocked.ts';
-import { NEG } from '../../ops/mask.ts';
+import { maskedSoftmax } from '../../ops/softmax-masked.ts';
 import { faultActive } from '../fault.ts';
 import { applyRope, ropeTables } from '../../ops/rope.ts';
 import { normal, zeros } from '../init.ts';
@@ -74,13 +74,9 @@ export class Attention implements Mixer {
     const Tk = k.shape[2];
     // Long sequences: query blocks with a recomputing backward, O(block * T) memory (same function).
     if (Tq > BLOCKED_ABOVE) return blockedAttention(q, k, v, allowed, { block: ATTN_BLOCK, causal });
-    let S = tf
-      .matMul(q.reshape([B * H, Tq, dh]), k.reshape([B * H, Tk, dh]), false, true)
-      .reshape([B, H, Tq, Tk])
-      .mul(1 / Math.sqrt(dh));
+    const S = tf.matMul(q.reshape([B * H, Tq, dh]), k.reshape([B * H, Tk, dh]), false, true).reshape([B, H, Tq, Tk]);
     // Rule N2: masked logits become NEG before the softmax's exp (exp(NEG - max) === 0).
-    if (allowed) S = S.mul(allowed).add(tf.sub(1, allowed).mul(NEG));
-    const P = tf.softmax(S, -1);
+    const P = maskedSoftmax(S, allowed, 1 / Math.sqrt(dh));
     return tf.matMul(P.reshape([B * H, Tq, Tk]), v.reshape([B * H, Tk, dh])).reshape([B, H, Tq, dh]) as tf.Tensor4D;
   }
 
