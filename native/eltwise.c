@@ -507,24 +507,24 @@ static void cumsum_range(void *p, int64_t lo, int64_t hi) {
   }
 }
 
+/* y = softmax(x) over one row of n (x == y allowed). */
+static void softmax_row(const float *x, float *y, int64_t n) {
+#ifdef SEQLAB_X86
+  if (have_avx2()) {
+    softmax_row_avx2(x, y, n);
+    return;
+  }
+#endif
+  float m = -INFINITY, s = 0.0f;
+  for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+  for (int64_t i = 0; i < n; i++) s += (y[i] = expf(x[i] - m));
+  const float inv = 1.0f / s;
+  for (int64_t i = 0; i < n; i++) y[i] *= inv;
+}
+
 static void softmax_range(void *p, int64_t lo, int64_t hi) {
   const scan_ctx *c = (const scan_ctx *)p;
-  const int64_t n = c->n;
-  for (int64_t row = lo; row < hi; row++) {
-    const float *x = c->x + row * n;
-    float *y = c->y + row * n;
-#ifdef SEQLAB_X86
-    if (have_avx2()) {
-      softmax_row_avx2(x, y, n);
-      continue;
-    }
-#endif
-    float m = -INFINITY, s = 0.0f;
-    for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
-    for (int64_t i = 0; i < n; i++) s += (y[i] = expf(x[i] - m));
-    const float inv = 1.0f / s;
-    for (int64_t i = 0; i < n; i++) y[i] *= inv;
-  }
+  for (int64_t row = lo; row < hi; row++) softmax_row(c->x + row * c->n, c->y + row * c->n, c->n);
 }
 
 /* ---- attention's masked softmax (docs/models.md 2.1, rule N2 of 0.4) ----
@@ -556,17 +556,7 @@ static void msm_forward_range(void *p, int64_t lo, int64_t hi) {
       const float t = x[j] * c->scale;
       y[j] = a ? t * a[j * c->sj] + (1.0f - a[j * c->sj]) * NEG_LOGIT : t;
     }
-#ifdef SEQLAB_X86
-    if (have_avx2()) {
-      softmax_row_avx2(y, y, n);
-      continue;
-    }
-#endif
-    float m = -INFINITY, s = 0.0f;
-    for (int64_t j = 0; j < n; j++) m = y[j] > m ? y[j] : m;
-    for (int64_t j = 0; j < n; j++) s += (y[j] = expf(y[j] - m));
-    const float inv = 1.0f / s;
-    for (int64_t j = 0; j < n; j++) y[j] *= inv;
+    softmax_row(y, y, n);
   }
 }
 
