@@ -19,6 +19,8 @@
  *   maskedSoftmax(x, xOff, mask|null, maskOff, y, yOff, meta, scale)       attention's masked
  *        softmax over [B, H, Tq, Tk]; meta Int32Array [B, H, Tq, Tk, mask strides sb, sh, si, sj]
  *   maskedSoftmaxGrad(p, pOff, dp, dpOff, mask|null, maskOff, dx, dxOff, meta, scale)   its gradient
+ *   decayMatrix(a, aOff, m, mOff, rows, T)          a [rows, T] -> M [rows, T, T] (retention's decay)
+ *   decayMatrixGrad(m, mOff, dm, dmOff, da, daOff, rows, T)                            its gradient
  *   setEltwiseThreads(n) -> n;  eltwiseThreads() -> n;  eltwiseIsa() -> "avx2" | "generic"
  *   setEltwiseIsa("generic" | "avx2") -> whether that code path is now in use
  */
@@ -576,6 +578,55 @@ static void msm_backward_range(void *p, int64_t lo, int64_t hi) {
   }
 }
 
+/* ---- the decay matrix of retention (docs/models.md 5.4) ----
+ * M[t, s] = exp(a_{s+1} + ... + a_t) for s <= t (1 on the diagonal), exactly 0 above it, per row of
+ * a [rows, T], summed in the order of the tensor form exp(stableSegsum(a)) (no difference of long
+ * cumulative sums, rule N3 of 0.4). Gradient: with G = dM * M, da_r = sum_{t >= r} sum_{s < r} G[t, s]. */
+
+typedef struct {
+  const float *a, *m, *dm;
+  float *out;
+  int64_t T;
+} decay_ctx;
+
+static void decay_forward_range(void *p, int64_t lo, int64_t hi) {
+  const decay_ctx *c = (const decay_ctx *)p;
+  const int64_t T = c->T;
+  float seg[4096];
+  for (int64_t row = lo; row < hi; row++) {
+    const float *a = c->a + row * T;
+    float *M = c->out + row * T * T;
+    for (int64_t t = 0; t < T; t++) {
+      for (int64_t s = 0; s < t; s++) seg[s] += a[t];
+      seg[t] = 0.0f;
+      float *Mt = M + t * T;
+      int64_t s = 0;
+#ifdef SEQLAB_X86
+      if (have_avx2()) s = unary_avx2(U_EXP, seg, Mt, t + 1);
+#endif
+      for (; s <= t; s++) Mt[s] = expf(seg[s]);
+      for (s = t + 1; s < T; s++) Mt[s] = 0.0f;
+    }
+  }
+}
+
+static void decay_backward_range(void *p, int64_t lo, int64_t hi) {
+  const decay_ctx *c = (const decay_ctx *)p;
+  const int64_t T = c->T;
+  for (int64_t row = lo; row < hi; row++) {
+    const float *M = c->m + row * T * T, *dM = c->dm + row * T * T;
+    float *da = c->out + row * T;
+    for (int64_t r = 0; r < T; r++) da[r] = 0.0f;
+    for (int64_t t = 0; t < T; t++) {
+      float pre = 0.0f; /* sum_{s < r} G[t, s] */
+      for (int64_t r = 0; r <= t; r++) {
+        da[r] += pre;
+        pre += dM[t * T + r] * M[t * T + r];
+      }
+    }
+  }
+}
+
 /* ---- N-API glue ---- */
 
 static int get_i64(napi_env env, napi_value v, int64_t *out, const char *name) {
@@ -832,6 +883,42 @@ static napi_value js_masked_softmax_grad(napi_env env, napi_callback_info info) 
   return NULL;
 }
 
+#define DECAY_T_MAX 4096
+
+/* decayMatrix(a, aOff, m, mOff, rows, T) */
+static napi_value js_decay_matrix(napi_env env, napi_callback_info info) {
+  ARGS(6)
+  int64_t rows, T;
+  void *a, *m;
+  if (!get_i64(env, argv[4], &rows, "rows") || !get_i64(env, argv[5], &T, "T")) return NULL;
+  if (rows < 1 || T < 1 || T > DECAY_T_MAX) {
+    napi_throw_range_error(env, NULL, "seqlab eltwise.decayMatrix: rows >= 1 and 1 <= T <= 4096");
+    return NULL;
+  }
+  if (!get_ptr(env, argv[0], argv[1], rows * T, "a", &a) || !get_ptr(env, argv[2], argv[3], rows * T * T, "m", &m)) return NULL;
+  decay_ctx c = {(const float *)a, NULL, NULL, (float *)m, T};
+  seqlab_parallel_for(rows, (GRAIN + T * T - 1) / (T * T), decay_forward_range, &c);
+  return NULL;
+}
+
+/* decayMatrixGrad(m, mOff, dm, dmOff, da, daOff, rows, T) */
+static napi_value js_decay_matrix_grad(napi_env env, napi_callback_info info) {
+  ARGS(8)
+  int64_t rows, T;
+  void *m, *dm, *da;
+  if (!get_i64(env, argv[6], &rows, "rows") || !get_i64(env, argv[7], &T, "T")) return NULL;
+  if (rows < 1 || T < 1 || T > DECAY_T_MAX) {
+    napi_throw_range_error(env, NULL, "seqlab eltwise.decayMatrixGrad: rows >= 1 and 1 <= T <= 4096");
+    return NULL;
+  }
+  if (!get_ptr(env, argv[0], argv[1], rows * T * T, "m", &m) || !get_ptr(env, argv[2], argv[3], rows * T * T, "dm", &dm) ||
+      !get_ptr(env, argv[4], argv[5], rows * T, "da", &da))
+    return NULL;
+  decay_ctx c = {NULL, (const float *)m, (const float *)dm, (float *)da, T};
+  seqlab_parallel_for(rows, (GRAIN + T * T - 1) / (T * T), decay_backward_range, &c);
+  return NULL;
+}
+
 static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   ARGS(1)
   int32_t n;
@@ -892,6 +979,7 @@ napi_status seqlab_register_eltwise(napi_env env, napi_value exports) {
       {"transpose", js_transpose}, {"cumsum", js_cumsum},   {"softmax", js_softmax},
       {"setEltwiseThreads", js_set_threads}, {"eltwiseThreads", js_threads}, {"eltwiseIsa", js_isa}, {"setEltwiseIsa", js_set_isa},
       {"maskedSoftmax", js_masked_softmax}, {"maskedSoftmaxGrad", js_masked_softmax_grad},
+      {"decayMatrix", js_decay_matrix}, {"decayMatrixGrad", js_decay_matrix_grad},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_status s = seqlab_export(env, exports, fns[i].name, fns[i].fn);

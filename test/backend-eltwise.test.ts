@@ -10,6 +10,10 @@ import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/matmul-nativ
 import { broadcastLayout, eltwiseInfo, installEltwiseKernels, transposeLayout, type EltwiseAddon } from '../src/backend/eltwise.ts';
 import { selectBackend } from '../src/backend/select.ts';
 import { maskedSoftmax } from '../src/ops/softmax-masked.ts';
+import { decayMatrix } from '../src/ops/mask.ts';
+import { sparseCrossEntropy } from '../src/backend/compat.ts';
+import { buildModel } from '../src/models/model.ts';
+import { tinyModel, tokens } from './models-util.ts';
 
 const native = loadNativeAddon(DEFAULT_ADDON_PATH);
 const SKIP = native.addon ? '' : ` (SKIPPED: ${native.reason})`;
@@ -90,7 +94,7 @@ for (const backend of ['wasm', 'cpu'] as const) {
     ];
     for (const [name, op, rel, prep] of unary) {
       it(`${name}: equals the stock kernel on long (threaded, vector) and odd (tail) lengths`, () => {
-        for (const shape of [[16, 256, 128], [3, 37], [5]]) {
+        for (const shape of [[8, 64, 128], [3, 37], [5]]) {
           const v = prep(rand(shape, 11, 12));
           const r = both(() => op(tf.tensor(v, shape)));
           // erf: native is Eigen/XLA's float rational (|error| <= 4.2e-7), stock wasm libm's erf,
@@ -119,10 +123,10 @@ for (const backend of ['wasm', 'cpu'] as const) {
     });
 
     const BROADCASTS: [number[], number[]][] = [
-      [[16, 256, 128], [16, 256, 128]], // same shape
-      [[16, 256, 128], [128]], // bias / gain row
-      [[16, 256, 128], [16, 256, 1]], // per-token scale
-      [[16, 4, 64, 64], [64, 64]], // mask over heads
+      [[4, 64, 128], [4, 64, 128]], // same shape (threaded)
+      [[4, 64, 128], [128]], // bias / gain row
+      [[4, 64, 128], [4, 64, 1]], // per-token scale
+      [[4, 4, 64, 64], [64, 64]], // mask over heads
       [[1, 4, 1, 7], [3, 1, 5, 1]], // both sides broadcast
       [[3, 5, 7], []], // scalar
       [[], [2, 3]],
@@ -140,9 +144,9 @@ for (const backend of ['wasm', 'cpu'] as const) {
     }
 
     const REDUCES: [number[], number | number[], boolean][] = [
-      [[16, 256, 128], -1, false], // row sums
-      [[16, 256, 128], [0, 1], false], // bias gradient
-      [[16, 256, 128], 1, true], // middle axis, keepDims
+      [[4, 64, 128], -1, false], // row sums
+      [[4, 64, 128], [0, 1], false], // bias gradient
+      [[4, 64, 128], 1, true], // middle axis, keepDims
       [[4, 3, 5], [0, 1, 2], false], // everything
       [[4, 3, 5, 6], [1, 2], true],
       [[4096, 257], 1, true], // loss rows
@@ -160,8 +164,8 @@ for (const backend of ['wasm', 'cpu'] as const) {
     }
 
     const PERMS: [number[], number[]][] = [
-      [[16, 256, 4, 32], [0, 2, 1, 3]], // heads out
-      [[16, 4, 256, 32], [0, 2, 1, 3]], // heads back
+      [[4, 64, 4, 32], [0, 2, 1, 3]], // heads out
+      [[4, 4, 64, 32], [0, 2, 1, 3]], // heads back
       [[64, 64], [1, 0]],
       [[5, 33, 70], [0, 2, 1]], // swap last two, ragged tiles
       [[2, 3, 4, 5, 6], [4, 2, 0, 3, 1]], // general
@@ -178,16 +182,16 @@ for (const backend of ['wasm', 'cpu'] as const) {
 
     it('cumsum: equals the stock kernel (last axis, exclusive and reverse; other axes via stock)', () => {
       for (const [exclusive, reverse] of [[false, false], [true, false], [false, true], [true, true]]) {
-        const r = both(() => [tf.cumsum(tf.tensor(rand([16, 4, 64, 64], 3), [16, 4, 64, 64]), 3, exclusive, reverse), tf.cumsum(tf.tensor(rand([5, 6], 4), [5, 6]), 0, exclusive, reverse)]);
+        const r = both(() => [tf.cumsum(tf.tensor(rand([4, 4, 64, 64], 3), [4, 4, 64, 64]), 3, exclusive, reverse), tf.cumsum(tf.tensor(rand([5, 6], 4), [5, 6]), 0, exclusive, reverse)]);
         close(r.native[0], r.stock[0], 1e-6, 1e-5);
         close(r.native[1], r.stock[1], 0);
       }
     });
 
     it('softmax: equals the stock kernel, rows sum to 1, large logits stay finite', () => {
-      const v = rand([16, 4, 64, 64], 9, 20);
+      const v = rand([4, 4, 64, 64], 9, 20);
       v[0] = 1e4;
-      const r = both(() => [tf.softmax(tf.tensor(v, [16, 4, 64, 64])), tf.softmax(tf.tensor(rand([3, 257], 2), [3, 257]))]);
+      const r = both(() => [tf.softmax(tf.tensor(v, [4, 4, 64, 64])), tf.softmax(tf.tensor(rand([3, 257], 2), [3, 257]))]);
       close(r.native[0], r.stock[0], 2e-6, 1e-8);
       close(r.native[1], r.stock[1], 2e-6, 1e-8);
       expect(r.native[0][0]).toBe(1);
@@ -230,6 +234,55 @@ for (const backend of ['wasm', 'cpu'] as const) {
       }
       tf.dispose([causal, ...masks.filter((m): m is tf.Tensor => !!m)]);
     });
+
+    it('decayMatrix: the fused kernels equal exp(stableSegsum(a)) in value and gradient', () => {
+      for (const shape of [[2, 3, 17], [1, 2, 4, 9], [5], [2, 1, 1]]) {
+        const a = tf.tensor(rand(shape, 8, 0.7).map((x) => -Math.abs(x)), shape); // log-decays <= 0
+        const T = shape[shape.length - 1];
+        const w = tf.tensor(rand([...shape, T], 9), [...shape, T]);
+        const r = both(() => [decayMatrix(a), tf.grad((x: tf.Tensor) => tf.sum(tf.mul(decayMatrix(x), w)))(a)]);
+        close(r.native[0], r.stock[0], 2e-7); // same summation order; exp within an ulp
+        close(r.native[1], r.stock[1], 1e-5, 1e-6);
+        // exactly 0 above the diagonal, 1 on it
+        for (let i = 0; i < r.native[0].length; i++) {
+          const t = Math.floor(i / T) % T, s0 = i % T;
+          if (s0 > t) expect(r.native[0][i]).toBe(0);
+          if (s0 === t) expect(r.native[0][i]).toBe(1);
+        }
+        tf.dispose([a, w]);
+      }
+    });
+
+    // Every native kernel inside real model graphs: loss and every weight's gradient of each
+    // family (both retention forms, the key-decay form, both attention paths) equal stock kernels.
+    const MODELS: [string, Record<string, unknown>][] = [
+      ['transformer', {}], ['retnet', {}], ['retnet', { form: 'chunk', chunk: 4 }], ['selret', {}], ['selret', { form: 'chunk', chunk: 3 }],
+      ['selret', { granularity: 'key', key_decay_init: 'spread' }], ['gla', {}], ['mamba', {}], ['mamba2', {}], ['deltanet', {}], ['fusion-alt', {}],
+    ];
+    for (const [preset, mixer] of MODELS) {
+      it(`${preset} ${JSON.stringify(mixer)}: loss and gradients with native kernels equal the stock kernels`, () => {
+        const [V, B, T] = [11, 2, 12];
+        const cfg = tinyModel(preset, { vocab: V, seqLen: T, mixer });
+        const ids = tokens(B, T, V, 1), targets = tokens(B, T, V, 2);
+        const run = (): tf.Tensor[] => {
+          const m = buildModel(cfg, 3);
+          const { value, grads } = tf.variableGrads(() => {
+            const { sumLoss, count } = sparseCrossEntropy(m.forward(ids).logits.reshape([-1, V]), targets.reshape([-1]));
+            return sumLoss.div(count) as tf.Scalar;
+          }, [...m.weights.values()]);
+          const out = [value, ...[...m.weights.values()].map((v) => grads[v.name])];
+          m.dispose();
+          return out;
+        };
+        const r = both(run);
+        close(r.native[0], r.stock[0], 1e-5);
+        for (let i = 1; i < r.native.length; i++) {
+          const scale = r.stock[i].reduce((mx, x) => Math.max(mx, Math.abs(x)), 0);
+          close(r.native[i], r.stock[i], 1e-4, 1e-4 * scale + 1e-7);
+        }
+        tf.dispose([ids, targets]);
+      });
+    }
 
     it('one thread and two threads give identical results', () => {
       const f = () => [tf.exp(tf.tensor(rand([300000], 1))), tf.sum(tf.tensor(rand([1000, 300], 2), [1000, 300]), 0), tf.mul(tf.tensor(rand([600, 500], 3), [600, 500]), tf.tensor(rand([500], 4)))];

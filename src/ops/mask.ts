@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { cumsum } from '../backend/compat.ts';
+import { decayFusedAvailable, decayMatrixFused } from './decay-fused.ts';
 
 /** Finite "minus infinity": exp(NEG) is exactly 0 in float32 (test T15), and NEG * 0 stays finite. */
 export const NEG = -1e4;
@@ -43,4 +44,14 @@ export function stableSegsum(a: tf.Tensor): tf.Tensor {
     const lower = causalMask(T);
     return tf.add(seg, tf.mul(tf.sub(1, lower), NEG)); // seg is exactly 0 above the diagonal
   });
+}
+
+/**
+ * The decay matrix M = exp(stableSegsum(a)) of docs/models.md 5.4: a [..., T] -> [..., T, T], 0
+ * above the diagonal. One fused native pass where available (src/ops/decay-fused.ts), else the
+ * tensor form; the same function either way.
+ */
+export function decayMatrix(a: tf.Tensor): tf.Tensor {
+  if (decayFusedAvailable(a)) return decayMatrixFused(a);
+  return tf.tidy(() => tf.exp(stableSegsum(a)));
 }

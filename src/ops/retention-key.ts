@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { cumsum } from '../backend/compat.ts';
-import { causalMask, maskedExp, stableSegsum } from './mask.ts';
+import { causalMask, decayMatrix, maskedExp } from './mask.ts';
 import { boundaryTerms, output, padTime, type RetentionOpts, type RetentionOutput } from './retention.ts';
 
 export type KeyIntraMode = 'pairwise' | 'factorized';
@@ -26,7 +26,7 @@ export function retentionKeyParallel(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a
   return tf.tidy(() => {
     const [B, H, T] = q.shape;
     const dv = v.shape[3]!;
-    const M = tf.exp(stableSegsum(a.transpose([0, 1, 3, 2]))); // [B, H, dk, T, T]
+    const M = decayMatrix(a.transpose([0, 1, 3, 2])); // [B, H, dk, T, T]
     const qT = q.transpose([0, 1, 3, 2]).expandDims(4); // [B, H, dk, T, 1]
     const kT = k.transpose([0, 1, 3, 2]).expandDims(3); // [B, H, dk, 1, T]
     const A = tf.sum(tf.mul(tf.mul(qT, kT), M), 2).reshape([B * H, T, T]);

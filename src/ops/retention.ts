@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { cumsum } from '../backend/compat.ts';
-import { causalMask, maskedExp, stableSegsum } from './mask.ts';
+import { causalMask, decayMatrix, maskedExp } from './mask.ts';
 
 export type StatePassing = 'matrix' | 'loop';
 
@@ -65,7 +65,7 @@ export function retentionParallel(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: t
   return tf.tidy(() => {
     const [B, H, T, dk] = q.shape;
     const dv = v.shape[3]!;
-    const M = tf.exp(stableSegsum(a)).reshape([B * H, T, T]); // decay matrix, 0 above the diagonal
+    const M = decayMatrix(a).reshape([B * H, T, T]); // decay matrix, 0 above the diagonal
     const S = tf.matMul(q.reshape([B * H, T, dk]), k.reshape([B * H, T, dk]), false, true); // [BH, T, T]
     let o = tf.matMul(tf.mul(S, M), v.reshape([B * H, T, dv])).reshape([B, H, T, dv]);
     if (!opts?.initialState && !opts?.outputFinalState) return { o: o as tf.Tensor4D };
@@ -100,7 +100,7 @@ export function passStates(
     if (mode === 'matrix') {
       // Z = W @ [S0, U_0, .., U_{nc-1}], W = exp(segsum([0, gl_0, .., gl_{nc-1}])), lower triangular
       const Lp = tf.concat([tf.zeros([B, H, 1]), gl], 2); // [B, H, nc+1]
-      const W = tf.exp(stableSegsum(Lp)).reshape([B * H, nc + 1, nc + 1]);
+      const W = decayMatrix(Lp).reshape([B * H, nc + 1, nc + 1]);
       const X = tf.concat([S0.reshape([B, H, 1, dk * dv]), U.reshape([B, H, nc, dk * dv])], 2);
       const Z = tf.matMul(W, X.reshape([B * H, nc + 1, dk * dv])).reshape([B, H, nc + 1, dk, dv]);
       return {

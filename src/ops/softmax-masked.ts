@@ -71,6 +71,9 @@ function addon(): MaskedSoftmaxAddon | undefined {
 function fused(s: tf.Tensor, allowed?: tf.Tensor): boolean {
   if (!eltwiseInfo()?.enabled || !BACKENDS.includes(tf.getBackend()) || s.rank !== 4 || s.dtype !== 'float32') return false;
   if (allowed && (allowed.rank !== 4 || allowed.dtype !== 'float32' || allowed.shape.some((n, i) => n !== 1 && n !== s.shape[i]))) return false;
+  // the data must be float32 memory the addon can read (a cpu tensor cast from bool may keep its bytes)
+  const mem = memoryOf(tf.backend());
+  if (!mem.usable(s) || (allowed && !mem.usable(allowed))) return false;
   return addon() !== undefined;
 }
 
