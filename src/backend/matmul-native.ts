@@ -153,9 +153,13 @@ export function memoryOf(backend: tf.KernelBackend): Memory {
 
 const ACT: Record<string, 0 | 1> = { linear: 0, relu: 1 };
 
-/** C = act(op(A) @ op(B) + bias) into a fresh output; the caller has checked the geometry. */
+/**
+ * C = act(op(A) @ op(B) + bias) into a fresh output; the caller has checked the geometry. Batched
+ * products go to `batched` when given: OpenBLAS pays a threaded call per slice (attention's
+ * [B*H, T, dh] products ran 2x slower than the built-in GEMM, which splits the batch over threads).
+ */
 function run(gemm: GemmFn, mem: Memory, a: tf.TensorInfo, b: tf.TensorInfo, g: Geometry,
-  transA: boolean, transB: boolean, bias: tf.TensorInfo | null, act: 0 | 1): tf.TensorInfo {
+  transA: boolean, transB: boolean, bias: tf.TensorInfo | null, act: 0 | 1, batched: GemmFn = gemm): tf.TensorInfo {
   const out = mem.alloc(g.outShape);
   // Locate only after the allocation: it may have grown (and detached) the wasm heap.
   const A = mem.locate(a), B = mem.locate(b), C = mem.locate(out);
@@ -165,7 +169,7 @@ function run(gemm: GemmFn, mem: Memory, a: tf.TensorInfo, b: tf.TensorInfo, g: G
     gemm(A.view, A.off, 0, B.view, B.off, 0, C.view, C.off, bi?.view ?? null, bi?.off ?? 0,
       1, g.batch * g.M, g.N, g.K, false, transB, act);
   } else {
-    gemm(A.view, A.off, g.strideA, B.view, B.off, g.strideB, C.view, C.off, bi?.view ?? null, bi?.off ?? 0,
+    (g.batch > 1 ? batched : gemm)(A.view, A.off, g.strideA, B.view, B.off, g.strideB, C.view, C.off, bi?.view ?? null, bi?.off ?? 0,
       g.batch, g.M, g.N, g.K, transA, transB, act);
   }
   return out;
@@ -173,8 +177,11 @@ function run(gemm: GemmFn, mem: Memory, a: tf.TensorInfo, b: tf.TensorInfo, g: G
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
-/** Kernel configs for one backend on one engine; `stock` handles whatever the addon does not. */
-export function nativeKernels(gemm: GemmFn, stock: { batchMatMul: tf.KernelConfig; fusedMatMul: tf.KernelConfig }): tf.KernelConfig[] {
+/**
+ * Kernel configs for one backend on one engine (`batched`: the engine of batched products, default
+ * the same); `stock` handles whatever the addon does not.
+ */
+export function nativeKernels(gemm: GemmFn, stock: { batchMatMul: tf.KernelConfig; fusedMatMul: tf.KernelConfig }, batched: GemmFn = gemm): tf.KernelConfig[] {
   const batchMatMul = (args: KernelArgs) => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const { transposeA = false, transposeB = false } = args.attrs as { transposeA?: boolean; transposeB?: boolean };
@@ -182,7 +189,7 @@ export function nativeKernels(gemm: GemmFn, stock: { batchMatMul: tf.KernelConfi
     const g = a.dtype === 'float32' && b.dtype === 'float32' && mem.usable(a) && mem.usable(b)
       ? matmulGeometry(a.shape, b.shape, transposeA, transposeB) : undefined;
     if (!g) return stock.batchMatMul.kernelFunc(args);
-    return run(gemm, mem, a, b, g, transposeA, transposeB, null, 0);
+    return run(gemm, mem, a, b, g, transposeA, transposeB, null, 0, batched);
   };
   const fusedMatMul = (args: KernelArgs) => {
     const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
@@ -194,7 +201,7 @@ export function nativeKernels(gemm: GemmFn, stock: { batchMatMul: tf.KernelConfi
     // Bias must be one row of N (any rank, e.g. [N] or [1, N]) to be broadcast by the addon.
     const biasOk = bias == null || (bias.dtype === 'float32' && mem.usable(bias) && tf.util.sizeFromShape(bias.shape) === g?.N && bias.shape[bias.shape.length - 1] === g.N);
     if (!g || !biasOk) return stock.fusedMatMul.kernelFunc(args);
-    return run(gemm, mem, a!, b!, g, transposeA, transposeB, bias ?? null, act);
+    return run(gemm, mem, a!, b!, g, transposeA, transposeB, bias ?? null, act, batched);
   };
   return [
     { ...stock.batchMatMul, kernelFunc: batchMatMul as unknown as tf.KernelFunc },

@@ -219,10 +219,11 @@ export async function installMatmulKernels(opts: MatmulOptions = {}): Promise<Ma
     if (addon && mode !== 'builtin') {
       if (addon.gemm && addon.setThreads) {
         const used = addon.setThreads(threads);
-        const why = tryPath(nativeKernels(addon.gemm, stock));
+        addon.setBuiltinThreads(threads); // batched products run on the built-in GEMM (matmul-native.ts run)
+        const why = tryPath(nativeKernels(addon.gemm, stock, addon.gemmBuiltin));
         const core = blas?.core ? `, core ${blas.core}${blas.source === 'tuned' ? ` (tuned; OpenBLAS detects ${blas.detected})` : blas.source === 'user' ? ` (${blas.note})` : ''}` : '';
         const info = blas ? { config: blas.config, core: blas.core, core_source: blas.source, core_note: blas.note } : undefined;
-        if (!why) return done({ path: 'native', reason: `OpenBLAS sgemm${core}, ${used} thread${used === 1 ? '' : 's'}`, threads: used, blas: info });
+        if (!why) return done({ path: 'native', reason: `OpenBLAS sgemm${core} (batched products: built-in GEMM ${addon.builtinKernel()}), ${used} thread${used === 1 ? '' : 's'}`, threads: used, blas: info });
         whyNotNative = `native addon rejected: ${why}`;
         hint = '; please report this (SEQLAB_NATIVE_MATMUL=off silences it)';
       } else {
