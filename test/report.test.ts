@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildReport } from '../src/commands/report.ts';
 import { renderGroupsCsv, renderLatex, renderMarkdown, renderRunsCsv } from '../src/report/render.ts';
-import { figureSvg, lossCurvesFigure } from '../src/report/plots.ts';
+import { familyColours, familyOf, figureSvg, lossCurvesFigure, variantOf } from '../src/report/plots.ts';
+import type { ReportGroup } from '../src/report/collect.ts';
 import { SWEEP_FORMAT_VERSION } from '../src/runner/layout.ts';
 
 /** A finished sweep on disk: 2 presets x 2 lrs x 2 seeds with known summaries. */
@@ -95,3 +96,28 @@ describe('seqlab report', () => {
     expect(() => buildReport([empty], {})).toThrow(/no finished runs/);
   });
 });
+
+describe('figure families and variants', () => {
+  const g = (key: Record<string, unknown>) => ({ key, runs: [], stats: {} }) as unknown as ReportGroup;
+  // a sweep of named cases: two plain families, a pattern-built one (preset 'custom') and an ablation
+  const groups = [
+    g({ case: 'retnet', 'model.preset': 'retnet', 'model.d_model': 48, 'model.mixer.decay': undefined }),
+    g({ case: 'interleave-1:1', 'model.preset': 'custom', 'model.d_model': 52, 'model.mixer.decay': undefined }),
+    g({ case: 'ablation', 'model.preset': 'selret', 'model.d_model': 48, 'model.mixer.decay': 'gla' }),
+    g({ case: 'ablation', 'model.preset': 'selret', 'model.d_model': 48, 'model.mixer.decay': 'fixed' }),
+  ];
+  it('the family is the case when there is one, else the preset', () => {
+    expect(groups.map(familyOf)).toEqual(['retnet', 'interleave-1:1', 'ablation', 'ablation']);
+    expect(familyOf(g({ 'model.preset': 'mamba', 'train.lr': 0.01 }))).toBe('mamba');
+  });
+  it('a variant names only the keys that differ within its family, never an unset one', () => {
+    expect(groups.map((x) => variantOf(x, [], groups))).toEqual(['', '', 'decay gla', 'decay fixed']);
+    expect(variantOf(groups[0]!, [])).toBe('preset retnet, d_model 48'); // without the groups: every set key
+  });
+  it('up to 20 families get 20 distinct colours', () => {
+    const many = Array.from({ length: 13 }, (_, i) => g({ case: `c${String(i).padStart(2, '0')}` }));
+    expect(new Set(familyColours(many).range).size).toBe(13);
+    expect(new Set(familyColours(many.slice(0, 5)).range).size).toBe(5);
+  });
+});
+

@@ -29,8 +29,11 @@ export interface FigureContext {
   chance?: number;
 }
 
-// Tableau 10 (colour-blind-aware, print-safe); families beyond 10 cycle with a dash variant.
+// Tableau 10 (colour-blind-aware, print-safe); more than 10 families take Tableau 20 (vega's
+// tableau20: each hue in a dark and a light shade), so no two of up to 20 families share a colour.
 const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+const PALETTE_20 = ['#4c78a8', '#9ecae9', '#f58518', '#ffbf79', '#54a24b', '#88d27a', '#b79a20', '#f2cf5b', '#439894', '#83bcb6',
+  '#e45756', '#ff9d98', '#79706e', '#bab0ac', '#d67195', '#fcbfd2', '#b279a2', '#d6a5c9', '#9e765f', '#d8b5a5'];
 
 /** Axis titles for config keys that figures put on x. */
 const KEY_TITLES: Record<string, string> = {
@@ -46,10 +49,18 @@ export function keyTitle(key: string): string {
   return KEY_TITLES[key] ?? (resolveMetric(key) ? axisTitle(key) : key);
 }
 
-/** The family of a group: its model.preset (or case) value, else its whole label. */
+/**
+ * The key that names a group's family: the sweep's case when it has one (the user's own labels:
+ * a pattern-built model has no preset of its own), else model.preset.
+ */
+function familyKey(g: ReportGroup): string | undefined {
+  return ['case', 'model.preset'].find((k) => g.key[k] !== undefined);
+}
+
+/** The family of a group: its case (or model.preset) value, else its whole label. */
 export function familyOf(g: ReportGroup): string {
-  for (const k of ['model.preset', 'case']) if (g.key[k] !== undefined) return String(g.key[k]);
-  return labelOf(g, []);
+  const k = familyKey(g);
+  return k ? String(g.key[k]) : labelOf(g, []);
 }
 
 function str(v: unknown): string {
@@ -64,11 +75,16 @@ export function labelOf(g: ReportGroup, without: string[]): string {
   return parts.join(' / ') || 'all';
 }
 
-/** The group's key values other than its family and `without`: "d_model 64 / seq_len 32". */
-export function variantOf(g: ReportGroup, without: string[]): string {
-  const fam = ['model.preset', 'case'].find((k) => g.key[k] !== undefined);
+/**
+ * The group's key values other than its family and `without`: "d_model 64, seq_len 32". Given all
+ * groups, only the keys whose value differs between groups of the same family are named (a key
+ * that is constant within a family, or unset, tells its lines apart from nothing).
+ */
+export function variantOf(g: ReportGroup, without: string[], all?: ReportGroup[]): string {
+  const fam = familyKey(g);
+  const varies = (k: string) => !all || new Set(all.filter((h) => familyOf(h) === familyOf(g)).map((h) => str(h.key[k]))).size > 1;
   return Object.entries(g.key)
-    .filter(([k]) => k !== fam && !without.includes(k))
+    .filter(([k, v]) => k !== fam && v !== undefined && !without.includes(k) && varies(k))
     .map(([k, v]) => `${k.split('.').pop()} ${str(v)}`)
     .join(', ');
 }
@@ -76,7 +92,8 @@ export function variantOf(g: ReportGroup, without: string[]): string {
 /** One colour per family for the whole report, in sorted family order. */
 export function familyColours(groups: ReportGroup[]): { domain: string[]; range: string[] } {
   const domain = [...new Set(groups.map(familyOf))].sort();
-  return { domain, range: domain.map((_, i) => PALETTE[i % PALETTE.length]!) };
+  const palette = domain.length > PALETTE.length ? PALETTE_20 : PALETTE;
+  return { domain, range: domain.map((_, i) => palette[i % palette.length]!) };
 }
 
 interface Point {
@@ -238,7 +255,7 @@ function chanceRule(chance: number | undefined) {
 export function lossCurvesFigure(ctx: FigureContext, colours = familyColours(ctx.groups)): Figure | undefined {
   const points: (Point & { split: string; panel: string })[] = [];
   for (const g of ctx.groups) {
-    const panel = variantOf(g, []);
+    const panel = variantOf(g, [], ctx.groups);
     for (const run of g.runs) {
       for (const p of lossCurve(run)) points.push({ family: familyOf(g), series: `${labelOf(g, [])} · ${p.series}`, x: p.step, y: p.value, split: p.series, panel });
     }
@@ -297,7 +314,7 @@ export function metricVsKeyFigure(
       const facet = o.facet ? keyValue(r, o.facet) : undefined;
       if (typeof x === 'number' && typeof y === 'number' && Number.isFinite(y)) {
         const without = [o.xKey, ...(o.facet ? [o.facet] : []), ...redundant];
-        points.push({ family: familyOf(g), variant: variantOf(g, without), series: `${labelOf(g, without)}${o.facet ? ` | ${str(facet)}` : ''}`, x, y, facet });
+        points.push({ family: familyOf(g), variant: variantOf(g, without, ctx.groups), series: `${labelOf(g, without)}${o.facet ? ` | ${str(facet)}` : ''}`, x, y, facet });
       }
     }
   }
@@ -339,7 +356,7 @@ export function suffixSeriesFigure(
         const x = Number(/(\d+)$/.exec(k)?.[1]);
         if (!Number.isFinite(x)) continue;
         metricKey ??= k;
-        points.push({ family: familyOf(g), variant: variantOf(g, []), series: labelOf(g, []), x, y: v });
+        points.push({ family: familyOf(g), variant: variantOf(g, [], ctx.groups), series: labelOf(g, []), x, y: v });
       }
     }
   }
