@@ -84,6 +84,12 @@ export function loadNativeAddon(path = process.env.SEQLAB_NATIVE_MATMUL_PATH ?? 
   return out;
 }
 
+/** The loaded addon as T when it exports every function in `names` (an older build may lack some). */
+export function addonWith<T>(...names: (keyof T & string)[]): T | undefined {
+  const a = loadNativeAddon().addon as unknown as Record<string, unknown> | undefined;
+  return a && names.every((n) => typeof a[n] === 'function') ? (a as T) : undefined;
+}
+
 /** Shapes of one matmul as the addon sees it, or undefined when only the stock kernel handles it. */
 export interface Geometry {
   batch: number; // number of output slices

@@ -7,9 +7,9 @@
  * tensor form (same function).
  */
 import * as tf from '@tensorflow/tfjs';
-import { customOp } from '../backend/custom-op.ts';
+import { customOp, registerKernelsOnce } from '../backend/custom-op.ts';
 import { eltwiseInfo } from '../backend/eltwise.ts';
-import { loadNativeAddon, memoryOf } from '../backend/matmul-native.ts';
+import { addonWith, memoryOf } from '../backend/matmul-native.ts';
 
 type View = ArrayBufferView;
 interface DecayAddon {
@@ -28,9 +28,8 @@ let registered: DecayAddon | undefined;
 
 function addon(): DecayAddon | undefined {
   if (registered) return registered;
-  const a = loadNativeAddon().addon as unknown as Partial<DecayAddon> | undefined;
-  if (!a || typeof a.decayMatrix !== 'function' || typeof a.decayMatrixGrad !== 'function') return undefined;
-  const native = a as DecayAddon;
+  const native = addonWith<DecayAddon>('decayMatrix', 'decayMatrixGrad');
+  if (!native) return undefined;
   const forward = ({ inputs, backend }: KernelArgs) => {
     const { a: x } = inputs as { a: tf.TensorInfo };
     const T = x.shape[x.shape.length - 1];
@@ -49,11 +48,7 @@ function addon(): DecayAddon | undefined {
     native.decayMatrixGrad(M.view, M.off, DM.view, DM.off, DA.view, DA.off, tf.util.sizeFromShape(da.shape) / T, T);
     return da;
   };
-  for (const backendName of BACKENDS) {
-    if (tf.getKernel(FORWARD, backendName)) continue;
-    tf.registerKernel({ kernelName: FORWARD, backendName, kernelFunc: forward as unknown as tf.KernelFunc });
-    tf.registerKernel({ kernelName: BACKWARD, backendName, kernelFunc: backward as unknown as tf.KernelFunc });
-  }
+  registerKernelsOnce({ [FORWARD]: forward, [BACKWARD]: backward }, BACKENDS);
   return (registered = native);
 }
 

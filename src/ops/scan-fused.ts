@@ -11,7 +11,7 @@
  * function with the tensor forms of src/ops/scan.ts.
  */
 import * as tf from '@tensorflow/tfjs';
-import { customOp } from '../backend/custom-op.ts';
+import { customOp, registerKernelsOnce } from '../backend/custom-op.ts';
 import { matmulInfo, resolveThreads } from '../backend/matmul.ts';
 import { loadNativeAddon, memoryOf, type NativeAddon } from '../backend/matmul-native.ts';
 import { selectiveScan, type ScanMode } from './scan.ts';
@@ -105,11 +105,7 @@ function registerKernels(addon: ScanAddon): void {
     addon.scanBackward(views, offs, [B, T, D, N, (attrs as { chunk: number }).chunk, threads()]);
     return outs.filter((o): o is tf.TensorInfo => o !== undefined);
   };
-  for (const backendName of BACKENDS) {
-    if (tf.getKernel(FORWARD, backendName)) continue;
-    tf.registerKernel({ kernelName: FORWARD, backendName, kernelFunc: forward as unknown as tf.KernelFunc });
-    tf.registerKernel({ kernelName: BACKWARD, backendName, kernelFunc: backward as unknown as tf.KernelFunc });
-  }
+  registerKernelsOnce({ [FORWARD]: forward, [BACKWARD]: backward }, BACKENDS);
 }
 
 export interface FusedScanOpts {

@@ -7,9 +7,9 @@
  * (or with SEQLAB_ELTWISE=off) the tensor ops compute the same function.
  */
 import * as tf from '@tensorflow/tfjs';
-import { customOp } from '../backend/custom-op.ts';
+import { customOp, registerKernelsOnce } from '../backend/custom-op.ts';
 import { eltwiseInfo } from '../backend/eltwise.ts';
-import { loadNativeAddon, memoryOf } from '../backend/matmul-native.ts';
+import { addonWith, memoryOf } from '../backend/matmul-native.ts';
 import { NEG } from './mask.ts';
 
 type View = ArrayBufferView;
@@ -41,9 +41,8 @@ let registered: MaskedSoftmaxAddon | undefined;
 
 function addon(): MaskedSoftmaxAddon | undefined {
   if (registered) return registered;
-  const a = loadNativeAddon().addon as unknown as Partial<MaskedSoftmaxAddon> | undefined;
-  if (!a || typeof a.maskedSoftmax !== 'function' || typeof a.maskedSoftmaxGrad !== 'function') return undefined;
-  const native = a as MaskedSoftmaxAddon;
+  const native = addonWith<MaskedSoftmaxAddon>('maskedSoftmax', 'maskedSoftmaxGrad');
+  if (!native) return undefined;
   const locate = (backend: tf.KernelBackend, t: tf.TensorInfo | undefined) => (t ? memoryOf(backend).locate(t) : { view: null, off: 0 });
   const forward = ({ inputs, attrs, backend }: KernelArgs) => {
     const { s, mask } = inputs as { s: tf.TensorInfo; mask?: tf.TensorInfo };
@@ -59,11 +58,7 @@ function addon(): MaskedSoftmaxAddon | undefined {
     native.maskedSoftmaxGrad(P.view!, P.off, DP.view!, DP.off, M.view, M.off, DX.view!, DX.off, meta(p.shape, mask?.shape), (attrs as { scale: number }).scale);
     return dx;
   };
-  for (const backendName of BACKENDS) {
-    if (tf.getKernel(FORWARD, backendName)) continue;
-    tf.registerKernel({ kernelName: FORWARD, backendName, kernelFunc: forward as unknown as tf.KernelFunc });
-    tf.registerKernel({ kernelName: BACKWARD, backendName, kernelFunc: backward as unknown as tf.KernelFunc });
-  }
+  registerKernelsOnce({ [FORWARD]: forward, [BACKWARD]: backward }, BACKENDS);
   return (registered = native);
 }
 
