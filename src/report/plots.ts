@@ -279,7 +279,9 @@ export function lossCurvesFigure(ctx: FigureContext, colours = familyColours(ctx
       spec: {
         ...head,
         data,
-        facet: { column: { field: 'panel', type: 'ordinal', title: null, header: { labelLimit: 0 } } },
+        // panels wrap after 4 (an ablation of 10 variants would otherwise be one strip 11 panels wide)
+        facet: { field: 'panel', type: 'ordinal', title: null, header: { labelLimit: 0 } },
+        columns: 4,
         spec: { ...inner, width: 260, height: 220 },
         resolve: { scale: { y: 'shared' } },
       } as unknown as vl.TopLevelSpec,
