@@ -255,19 +255,21 @@ for (const backend of ['wasm', 'cpu'] as const) {
 
     // Every native kernel inside real model graphs: loss and every weight's gradient of each
     // family (both retention forms, the key-decay form, both attention paths) equal stock kernels.
-    const MODELS: [string, Record<string, unknown>][] = [
+    // (the last two recompute every block in the backward pass: the fused ops run twice there)
+    const MODELS: [string, Record<string, unknown>, boolean?][] = [
       ['transformer', {}], ['retnet', {}], ['retnet', { form: 'chunk', chunk: 4 }], ['selret', {}], ['selret', { form: 'chunk', chunk: 3 }],
       ['selret', { granularity: 'key', key_decay_init: 'spread' }], ['gla', {}], ['mamba', {}], ['mamba2', {}], ['deltanet', {}], ['fusion-alt', {}],
+      ['transformer', {}, true], ['selret', {}, true],
     ];
-    for (const [preset, mixer] of MODELS) {
-      it(`${preset} ${JSON.stringify(mixer)}: loss and gradients with native kernels equal the stock kernels`, () => {
+    for (const [preset, mixer, checkpointActivations = false] of MODELS) {
+      it(`${preset} ${JSON.stringify(mixer)}${checkpointActivations ? ' with checkpoint_activations' : ''}: loss and gradients with native kernels equal the stock kernels`, () => {
         const [V, B, T] = [11, 2, 12];
         const cfg = tinyModel(preset, { vocab: V, seqLen: T, mixer });
         const ids = tokens(B, T, V, 1), targets = tokens(B, T, V, 2);
         const run = (): tf.Tensor[] => {
           const m = buildModel(cfg, 3);
           const { value, grads } = tf.variableGrads(() => {
-            const { sumLoss, count } = sparseCrossEntropy(m.forward(ids).logits.reshape([-1, V]), targets.reshape([-1]));
+            const { sumLoss, count } = sparseCrossEntropy(m.forward(ids, { checkpointActivations }).logits.reshape([-1, V]), targets.reshape([-1]));
             return sumLoss.div(count) as tf.Scalar;
           }, [...m.weights.values()]);
           const out = [value, ...[...m.weights.values()].map((v) => grads[v.name])];
