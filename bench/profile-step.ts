@@ -16,8 +16,8 @@ import { loadPlan } from '../src/config/plan.ts';
 import { installMatmulKernels } from '../src/backend/matmul.ts';
 import { selectBackend } from '../src/backend/select.ts';
 import { buildModel } from '../src/models/model.ts';
-import { nllSum } from '../src/train/loss.ts';
-import { AdamW, clipByGlobalNorm } from '../src/train/optimizer.ts';
+import { trainStep } from '../src/train/loop.ts';
+import { AdamW } from '../src/train/optimizer.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -42,20 +42,18 @@ async function main(): Promise<void> {
     const opt = new AdamW(model.weights, cfg.train);
     const B = cfg.train.batch_size, T = cfg.model.seq_len;
     const ids = new Int32Array(B * T).map((_, i) => (i * 7919) % 256);
+    const batch = { inputs: ids, targets: ids, batch: B, seqLen: T };
     const params = [...model.weights];
-    const step = () => tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => {
-        const x = tf.tensor2d(ids, [B, T], 'int32');
-        const { logits } = model.forward(x, {});
-        return tf.div(nllSum(logits, x), B * T) as tf.Scalar;
-      }, params.map(([, v]) => v));
-      const clipped = clipByGlobalNorm(params.map(([, v]) => grads[v.name]!), 1);
-      opt.apply(new Map(params.map(([n], i) => [n, clipped.grads[i]!])), 1e-3);
-      return value;
-    });
-    for (let i = 0; i < 2; i++) step().dataSync();
+    // the training loop's own step (forward, backward, clipping, AdamW)
+    const step = () => trainStep(model, params, opt, [batch], cfg.train.clip, 1e-3, cfg.train.checkpoint_activations);
+    const run = () => {
+      const out = step();
+      out.dataSync();
+      out.dispose();
+    };
+    for (let i = 0; i < 2; i++) run();
     const t0 = performance.now();
-    step().dataSync();
+    run();
     const wall = performance.now() - t0;
     const info = await tf.profile(() => { const y = step(); y.dataSync(); return y; });
     tf.dispose(info.result as tf.Tensor);

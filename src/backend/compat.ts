@@ -230,29 +230,25 @@ let wasmPatched = false;
  */
 export function patchWasmKernels(): boolean {
   if (wasmPatched) return true;
-  const stock = {
-    Slice: tf.getKernel('Slice', 'wasm'),
-    Unpack: tf.getKernel('Unpack', 'wasm'),
-    SplitV: tf.getKernel('SplitV', 'wasm'),
-    Identity: tf.getKernel('Identity', 'wasm'),
-    Cast: tf.getKernel('Cast', 'wasm'),
-    GatherV2: tf.getKernel('GatherV2', 'wasm'),
-  };
-  if (Object.values(stock).some((k) => !k)) return false;
+  const names = ['Slice', 'Unpack', 'SplitV', 'Identity', 'Cast', 'GatherV2', ...Object.keys(COMPARE)];
+  const stock = Object.fromEntries(names.map((n) => [n, tf.getKernel(n, 'wasm')]));
+  if (names.some((n) => !stock[n])) return false;
   type Args = { inputs: Record<string, WasmTensorInfo>; attrs: Record<string, unknown>; backend: WasmBackendLike };
-  const register = (name: keyof typeof stock, f: (a: Args) => WasmTensorInfo | WasmTensorInfo[]) => {
+  /** Replaces kernel `name`; string and complex inputs, and cases f declines (undefined), go to stock. */
+  const register = (name: string, f: (a: Args) => WasmTensorInfo | WasmTensorInfo[] | undefined) => {
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel({
       kernelName: name,
       backendName: 'wasm',
       kernelFunc: ((args: Args) => {
+        const viaStock = () => stock[name]!.kernelFunc(args as never) as WasmTensorInfo | WasmTensorInfo[];
+        if (Object.values(args.inputs).some((t) => t.dtype === 'string' || t.dtype === 'complex64')) return viaStock();
         const x = args.inputs.x ?? args.inputs.value;
-        if (x.dtype === 'string') return stock[name]!.kernelFunc(args as never);
         if (name === 'Cast' && args.attrs.dtype !== x.dtype) {
           if (args.attrs.dtype === 'bool') return castToBool(x, args.backend);
-          return stock[name]!.kernelFunc(args as never);
+          return viaStock();
         }
-        return f(args);
+        return f(args) ?? viaStock();
       }) as unknown as tf.KernelFunc,
     });
   };
@@ -294,25 +290,10 @@ export function patchWasmKernels(): boolean {
   };
   register('Identity', share);
   register('Cast', share); // only same-dtype casts reach here (see register)
-  register('GatherV2', (args) => {
-    const { x, indices } = args.inputs;
-    if ((args.attrs.batchDims as number | undefined ?? 0) !== 0 || x.dtype === 'complex64') return stock.GatherV2!.kernelFunc(args as never) as WasmTensorInfo;
-    return viewGather(x, indices, args.attrs.axis as number, args.backend);
-  });
-  for (const name of Object.keys(COMPARE)) {
-    const cmpStock = tf.getKernel(name, 'wasm');
-    if (!cmpStock) continue;
-    tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({
-      kernelName: name,
-      backendName: 'wasm',
-      kernelFunc: ((args: Args) => {
-        const { a, b } = args.inputs;
-        const ok = a.dtype !== 'string' && b.dtype !== 'string' && a.dtype !== 'complex64' && b.dtype !== 'complex64';
-        return (ok && viewCompare(name, a, b, args.backend)) || cmpStock.kernelFunc(args as never);
-      }) as unknown as tf.KernelFunc,
-    });
-  }
+  register('GatherV2', ({ inputs, attrs, backend }) =>
+    ((attrs.batchDims as number | undefined) ?? 0) === 0 ? viewGather(inputs.x, inputs.indices, attrs.axis as number, backend) : undefined,
+  );
+  for (const name of Object.keys(COMPARE)) register(name, ({ inputs, backend }) => viewCompare(name, inputs.a, inputs.b, backend));
   wasmPatched = true;
   return true;
 }

@@ -8,7 +8,7 @@
  * shapes, axes) goes to the stock kernel. SEQLAB_ELTWISE=off keeps every stock kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import { loadNativeAddon, memoryOf, type Memory, type NativeAddon } from './matmul-native.ts';
+import { addonWith, loadNativeAddon, memoryOf, type Memory } from './matmul-native.ts';
 
 type View = ArrayBufferView;
 
@@ -35,7 +35,9 @@ export const REDUCE_OPS = ['Sum', 'Mean', 'Max'] as const;
 export const OTHER_OPS = ['Transpose', 'Cumsum', 'Softmax'] as const;
 export const ELTWISE_KERNELS: readonly string[] = [...UNARY_OPS, ...BINARY_OPS, ...REDUCE_OPS, ...OTHER_OPS];
 
-const BACKENDS = ['wasm', 'cpu'] as const;
+/** The backends whose kernels the addon can replace (it reads their memory in place). */
+export const NATIVE_BACKENDS = ['wasm', 'cpu'] as const;
+const BACKENDS = NATIVE_BACKENDS;
 const RANK_MAX = 8;
 
 export interface EltwiseInfo {
@@ -63,7 +65,7 @@ function stock(name: string, backend: string): tf.KernelConfig | undefined {
   return k;
 }
 
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+const size = tf.util.sizeFromShape;
 
 /**
  * The output shape of a broadcast and each operand's element strides over it, with size-1 dims
@@ -231,6 +233,17 @@ export function eltwiseInfo(): EltwiseInfo | undefined {
 }
 
 /**
+ * Whether a fused native op (attention's masked softmax, retention's decay matrix) may run on these
+ * tensors now: the native element-wise kernels are installed, the active backend is wasm or cpu, and
+ * every tensor is float32 memory the addon can read (a cpu tensor cast from bool keeps its bytes).
+ */
+export function nativeOpsReady(...ts: tf.Tensor[]): boolean {
+  if (!last?.enabled || !(BACKENDS as readonly string[]).includes(tf.getBackend())) return false;
+  const mem = memoryOf(tf.backend());
+  return ts.every((t) => t.dtype === 'float32' && t.size > 0 && mem.usable(t));
+}
+
+/**
  * Registers the native element-wise kernels on the active backend (wasm or cpu) when the addon
  * has them, or puts the stock kernels back (SEQLAB_ELTWISE=off, other backends, no addon).
  * Idempotent; call after tf.setBackend and tf.ready.
@@ -253,14 +266,14 @@ export function installEltwiseKernels(threads: number): EltwiseInfo {
   if (/^(off|0|false|no)$/i.test(process.env.SEQLAB_ELTWISE ?? '')) return off('native element-wise kernels disabled by SEQLAB_ELTWISE=off');
   if (!(BACKENDS as readonly string[]).includes(backendName)) return off(`backend ${backendName} keeps its own element-wise kernels`);
   const { addon, reason } = loadNativeAddon();
-  const a = addon as (NativeAddon & Partial<EltwiseAddon>) | undefined;
-  if (!a || typeof a.unary !== 'function') return off(a ? 'native addon has no element-wise kernels (rebuild it: `node native/build.js`)' : reason);
-  const el = a as unknown as EltwiseAddon;
+  const el = addonWith<EltwiseAddon>('unary', 'binary', 'reduce', 'transpose', 'cumsum', 'softmax', 'setEltwiseThreads');
+  if (!el) return off(addon ? 'native addon has no element-wise kernels (rebuild it: `node native/build.js`)' : reason);
   const used = el.setEltwiseThreads(threads);
   for (const name of ELTWISE_KERNELS) stock(name, backendName); // capture before replacing
   for (const c of kernels(el, backendName)) {
     tf.unregisterKernel(c.kernelName, c.backendName);
     tf.registerKernel(c);
   }
-  return (last = { enabled: true, reason: `native element-wise kernels (${el.eltwiseIsa()}), ${used} thread${used === 1 ? '' : 's'}`, threads: used, isa: el.eltwiseIsa() });
+  const isa = el.eltwiseIsa();
+  return (last = { enabled: true, reason: `native element-wise kernels (${isa}), ${used} thread${used === 1 ? '' : 's'}`, threads: used, isa });
 }

@@ -141,7 +141,16 @@ export interface Memory {
   locate(t: tf.TensorInfo): Located;
 }
 
+// One Memory per backend instance: kernels ask for it on every call.
+const memories = new WeakMap<tf.KernelBackend, Memory>();
+
 export function memoryOf(backend: tf.KernelBackend): Memory {
+  let m = memories.get(backend);
+  if (!m) memories.set(backend, (m = makeMemory(backend)));
+  return m;
+}
+
+function makeMemory(backend: tf.KernelBackend): Memory {
   const be = backend as any;
   if (be.wasm && be.dataIdMap) {
     return {
@@ -152,7 +161,10 @@ export function memoryOf(backend: tf.KernelBackend): Memory {
   }
   return {
     usable: (t) => be.data.get(t.dataId)?.values instanceof Float32Array,
-    alloc: (shape) => be.makeTensorInfo(shape, 'float32', new Float32Array(tf.util.sizeFromShape(shape))),
+    alloc: (shape, dtype = 'float32') => {
+      const n = tf.util.sizeFromShape(shape);
+      return be.makeTensorInfo(shape, dtype, dtype === 'int32' ? new Int32Array(n) : new Float32Array(n));
+    },
     locate: (t) => ({ view: be.data.get(t.dataId).values as Float32Array, off: 0 }),
   };
 }

@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { customOp, registerKernelsOnce } from '../backend/custom-op.ts';
-import { eltwiseInfo } from '../backend/eltwise.ts';
+import { NATIVE_BACKENDS, nativeOpsReady } from '../backend/eltwise.ts';
 import { addonWith, memoryOf } from '../backend/matmul-native.ts';
 
 type View = ArrayBufferView;
@@ -19,7 +19,6 @@ interface DecayAddon {
 
 const FORWARD = 'SeqlabDecayMatrix';
 const BACKWARD = 'SeqlabDecayMatrixGrad';
-const BACKENDS = ['wasm', 'cpu'];
 /** The native kernel keeps one row of T floats on the stack. */
 export const DECAY_T_MAX = 4096;
 
@@ -48,17 +47,14 @@ function addon(): DecayAddon | undefined {
     native.decayMatrixGrad(M.view, M.off, DM.view, DM.off, DA.view, DA.off, tf.util.sizeFromShape(da.shape) / T, T);
     return da;
   };
-  registerKernelsOnce({ [FORWARD]: forward, [BACKWARD]: backward }, BACKENDS);
+  registerKernelsOnce({ [FORWARD]: forward, [BACKWARD]: backward }, NATIVE_BACKENDS);
   return (registered = native);
 }
 
-/** Whether decayMatrixFused runs for `a` here. */
+/** Whether decayMatrixFused runs for `a` here (src/backend/eltwise.ts nativeOpsReady). */
 export function decayFusedAvailable(a: tf.Tensor): boolean {
   const T = a.shape[a.rank - 1] ?? 0;
-  return (
-    eltwiseInfo()?.enabled === true && BACKENDS.includes(tf.getBackend()) && a.dtype === 'float32' && a.rank >= 1 &&
-    T >= 1 && T <= DECAY_T_MAX && a.size > 0 && memoryOf(tf.backend()).usable(a) && addon() !== undefined
-  );
+  return a.rank >= 1 && T <= DECAY_T_MAX && nativeOpsReady(a) && addon() !== undefined;
 }
 
 /** M = exp(stableSegsum(a)), fused; check decayFusedAvailable first. */

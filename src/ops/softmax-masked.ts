@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { customOp, registerKernelsOnce } from '../backend/custom-op.ts';
-import { eltwiseInfo } from '../backend/eltwise.ts';
+import { NATIVE_BACKENDS, nativeOpsReady } from '../backend/eltwise.ts';
 import { addonWith, memoryOf } from '../backend/matmul-native.ts';
 import { NEG } from './mask.ts';
 
@@ -20,7 +20,6 @@ interface MaskedSoftmaxAddon {
 
 const FORWARD = 'SeqlabMaskedSoftmax';
 const BACKWARD = 'SeqlabMaskedSoftmaxGrad';
-const BACKENDS = ['wasm', 'cpu'];
 
 /** [B, H, Tq, Tk] and the mask's element strides over it (0 on broadcast dims). */
 function meta(shape: number[], mask?: number[]): Int32Array {
@@ -58,18 +57,14 @@ function addon(): MaskedSoftmaxAddon | undefined {
     native.maskedSoftmaxGrad(P.view!, P.off, DP.view!, DP.off, M.view, M.off, DX.view!, DX.off, meta(p.shape, mask?.shape), (attrs as { scale: number }).scale);
     return dx;
   };
-  registerKernelsOnce({ [FORWARD]: forward, [BACKWARD]: backward }, BACKENDS);
+  registerKernelsOnce({ [FORWARD]: forward, [BACKWARD]: backward }, NATIVE_BACKENDS);
   return (registered = native);
 }
 
-/** Whether the fused kernels run here: native element-wise kernels installed on wasm or cpu. */
+/** Whether the fused kernels run here (src/backend/eltwise.ts nativeOpsReady) for this layout. */
 function fused(s: tf.Tensor, allowed?: tf.Tensor): boolean {
-  if (!eltwiseInfo()?.enabled || !BACKENDS.includes(tf.getBackend()) || s.rank !== 4 || s.dtype !== 'float32') return false;
-  if (allowed && (allowed.rank !== 4 || allowed.dtype !== 'float32' || allowed.shape.some((n, i) => n !== 1 && n !== s.shape[i]))) return false;
-  // the data must be float32 memory the addon can read (a cpu tensor cast from bool may keep its bytes)
-  const mem = memoryOf(tf.backend());
-  if (!mem.usable(s) || (allowed && !mem.usable(allowed))) return false;
-  return addon() !== undefined;
+  if (s.rank !== 4 || (allowed && (allowed.rank !== 4 || allowed.shape.some((n, i) => n !== 1 && n !== s.shape[i])))) return false;
+  return nativeOpsReady(s, ...(allowed ? [allowed] : [])) && addon() !== undefined;
 }
 
 /** softmax(allowed ? scale * s : NEG) over the last axis; see the header. */

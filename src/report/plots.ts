@@ -255,9 +255,9 @@ function chanceRule(chance: number | undefined) {
 export function lossCurvesFigure(ctx: FigureContext, colours = familyColours(ctx.groups)): Figure | undefined {
   const points: (Point & { split: string; panel: string })[] = [];
   for (const g of ctx.groups) {
-    const panel = variantOf(g, [], ctx.groups);
+    const [family, panel, label] = [familyOf(g), variantOf(g, [], ctx.groups), labelOf(g, [])];
     for (const run of g.runs) {
-      for (const p of lossCurve(run)) points.push({ family: familyOf(g), series: `${labelOf(g, [])} · ${p.series}`, x: p.step, y: p.value, split: p.series, panel });
+      for (const p of lossCurve(run)) points.push({ family, series: `${label} · ${p.series}`, x: p.step, y: p.value, split: p.series, panel });
     }
   }
   if (points.length === 0) return undefined;
@@ -309,14 +309,15 @@ export function metricVsKeyFigure(
         return [...seen.values()].every((v) => v.size === 1);
       })
     : [];
+  const without = [o.xKey, ...(o.facet ? [o.facet] : []), ...redundant];
   for (const g of ctx.groups) {
+    const [family, variant, label] = [familyOf(g), variantOf(g, without, ctx.groups), labelOf(g, without)];
     for (const r of g.runs) {
       const x = r.summary[o.xKey] ?? keyValue(r, o.xKey);
       const y = r.summary[o.metric];
       const facet = o.facet ? keyValue(r, o.facet) : undefined;
       if (typeof x === 'number' && typeof y === 'number' && Number.isFinite(y)) {
-        const without = [o.xKey, ...(o.facet ? [o.facet] : []), ...redundant];
-        points.push({ family: familyOf(g), variant: variantOf(g, without, ctx.groups), series: `${labelOf(g, without)}${o.facet ? ` | ${str(facet)}` : ''}`, x, y, facet });
+        points.push({ family, variant, series: `${label}${o.facet ? ` | ${str(facet)}` : ''}`, x, y, facet });
       }
     }
   }
@@ -352,13 +353,14 @@ export function suffixSeriesFigure(
   const points: Point[] = [];
   let metricKey: string | undefined;
   for (const g of ctx.groups) {
+    const [family, variant, series] = [familyOf(g), variantOf(g, [], ctx.groups), labelOf(g, [])];
     for (const r of g.runs) {
       for (const [k, v] of Object.entries(r.summary)) {
         if (!k.startsWith(o.prefix) || typeof v !== 'number' || !Number.isFinite(v)) continue;
         const x = Number(/(\d+)$/.exec(k)?.[1]);
         if (!Number.isFinite(x)) continue;
         metricKey ??= k;
-        points.push({ family: familyOf(g), variant: variantOf(g, [], ctx.groups), series: labelOf(g, []), x, y: v });
+        points.push({ family, variant, series, x, y: v });
       }
     }
   }

@@ -72,7 +72,7 @@ export function nextTurn(): Promise<void> {
  * the micro-batches (the same update as one batch of their union), clipped, applied. Returns
  * [loss, grad_norm] as one tensor (a single read-back per step).
  */
-function trainStep(
+export function trainStep(
   model: LanguageModel,
   params: [string, tf.Variable][],
   opt: AdamW,
