@@ -321,6 +321,8 @@ static int have_avx2(void) {
 static int have_avx2(void) { return 0; }
 #endif
 
+int seqlab_use_avx2(void) { return have_avx2(); }
+
 /* ---- kernels over ranges ---- */
 
 typedef struct {

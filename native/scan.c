@@ -35,29 +35,6 @@
 
 #define DB 16 /* channels per work unit: the unit's state is DB x N floats */
 
-/* exp(x) for x <= 0 in straight-line arithmetic the compiler vectorises over n: Cody-Waite
- * reduction x = k ln2 + r, |r| <= ln2/2, a degree-6 Taylor polynomial (relative error < 4e-8
- * before rounding) and 2^k by exponent bits. Below -87.3 (under FLT_MIN) the result is 0. */
-#define INLINE static inline __attribute__((always_inline))
-INLINE float exp_nonpos(float x) {
-  const float lo = -87.3f;
-  const float xc = x < lo ? lo : x;
-  const float magic = 12582912.0f; /* 1.5 * 2^23: adding and subtracting rounds to an integer */
-  float kf = (xc * 1.44269504088896341f + magic) - magic;
-  float r = xc - kf * 0.693145751953125f;
-  r = r - kf * 1.428606765330187045e-06f;
-  float p = 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  union { uint32_t u; float f; } s;
-  s.u = (uint32_t)((int32_t)kf + 127) << 23;
-  const float out = p * s.f;
-  return x < lo ? 0.0f : out;
-}
 
 INLINE float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
 

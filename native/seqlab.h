@@ -22,7 +22,8 @@
   X(matmul)               \
   X(gemm)                 \
   X(scan)                 \
-  X(eltwise)
+  X(eltwise)              \
+  X(decode)
 
 #define SEQLAB_DECLARE_REGISTER(name) napi_status seqlab_register_##name(napi_env env, napi_value exports);
 SEQLAB_MODULES(SEQLAB_DECLARE_REGISTER)
@@ -60,5 +61,36 @@ napi_status seqlab_export(napi_env env, napi_value exports, const char *name, na
 void seqlab_sgemm_batch(int64_t batch, int transA, int transB, int64_t M, int64_t N, int64_t K,
                         const float *A, int64_t strideA, const float *B, int64_t strideB, float *C,
                         const float *bias, int relu);
+
+
+/* ---- shared numerics ---- */
+
+/* Whether the AVX2+FMA code paths run (CPU support, unless setEltwiseIsa('generic') forced them off). */
+int seqlab_use_avx2(void);
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* exp(x) for x <= 0 in straight-line arithmetic the compiler vectorises over n: Cody-Waite
+ * reduction x = k ln2 + r, |r| <= ln2/2, a degree-6 Taylor polynomial (relative error < 4e-8
+ * before rounding) and 2^k by exponent bits. Below -87.3 (under FLT_MIN) the result is 0. */
+INLINE float exp_nonpos(float x) {
+  const float lo = -87.3f;
+  const float xc = x < lo ? lo : x;
+  const float magic = 12582912.0f; /* 1.5 * 2^23: adding and subtracting rounds to an integer */
+  float kf = (xc * 1.44269504088896341f + magic) - magic;
+  float r = xc - kf * 0.693145751953125f;
+  r = r - kf * 1.428606765330187045e-06f;
+  float p = 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  union { uint32_t u; float f; } s;
+  s.u = (uint32_t)((int32_t)kf + 127) << 23;
+  const float out = p * s.f;
+  return x < lo ? 0.0f : out;
+}
 
 #endif

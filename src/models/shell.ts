@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { embeddingLookup } from '../backend/compat.ts';
 import { normal, ones, scaled, torchLinear, zeros, type ParamScope } from './init.ts';
+import { fusedBlockStep } from './fused-step.ts';
 import type { FfnSpec } from './resolved.ts';
 import { layerNormalize, linear, rmsNormalize, silu, type Mixer, type MixerState } from './mixers/common.ts';
 
@@ -105,6 +106,8 @@ export class Block {
   }
 
   step(h: tf.Tensor2D, state: MixerState, pos: number): { h: tf.Tensor2D; state: MixerState } {
+    const fused = fusedBlockStep(this, h, state, pos);
+    if (fused) return fused;
     const r = this.mixer.step(this.norm1.apply(h) as tf.Tensor2D, state, pos);
     return { h: this.addFfn(h.add(r.y)) as tf.Tensor2D, state: r.state };
   }

@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { blockedAttention } from '../../ops/attention-blocked.ts';
 import { maskedSoftmax } from '../../ops/softmax-masked.ts';
 import { faultActive } from '../fault.ts';
-import { applyRope, ropeTables } from '../../ops/rope.ts';
+import { applyRope, ropeTables, ropeThetas } from '../../ops/rope.ts';
+import type { FusedMixerStep } from '../fused-step.ts';
 import { normal, zeros } from '../init.ts';
 import type { AttnSpec } from '../kinds/attn.ts';
 import type { SwaSpec } from '../kinds/swa.ts';
@@ -132,6 +133,20 @@ export class Attention implements Mixer {
     const o = this.attend(q, next.k as tf.Tensor4D, next.v as tf.Tensor4D, allowed);
     const y = linear(mergeHeads(o), this.wo, this.bo).reshape([B, -1]) as tf.Tensor2D;
     return { y, state: next };
+  }
+
+  /** The fused decode step (native/decode.c); not with a stateSkip key mask in the state. */
+  fusedStep(state: MixerState): FusedMixerStep | undefined {
+    if (state.m) return undefined;
+    const [B, H, n, dh] = state.k.shape;
+    const nOut = Math.min(n + 1, this.window);
+    return {
+      kind: 'attention',
+      ints: [H, dh, this.rope ? 1 : 0, n, nOut],
+      floats: this.rope ? [...ropeThetas(dh, this.ropeFreqs, this.ropeBase)] : [],
+      weights: [this.wq, this.wk, this.wv, this.wo, this.bq, this.bk, this.bv, this.bo],
+      state: [{ key: 'k', out: [B, H, nOut, dh] }, { key: 'v', out: [B, H, nOut, dh] }],
+    };
   }
 
   emptyState(batch: number): MixerState {

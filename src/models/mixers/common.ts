@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MixerSpec } from '../kinds/registry.ts';
 import type { ParamScope } from '../init.ts';
+import type { FusedMixerStep } from '../fused-step.ts';
 import type { ParallelSpec, RoutedSpec } from '../resolved.ts';
 
 /** What a mixer class is built from: one resolved kind, or a combinator of them. */
@@ -30,6 +31,8 @@ export interface Mixer {
   /** One token at absolute position `pos`: u [B, d] -> y [B, d] and the new state. */
   step(u: tf.Tensor2D, state: MixerState, pos: number, opts?: StepOptions): { y: tf.Tensor2D; state: MixerState };
   emptyState(batch: number): MixerState;
+  /** Its decode step in the fused native block step's layout (src/models/fused-step.ts), or undefined when it has none. */
+  fusedStep?(state: MixerState): FusedMixerStep | undefined;
 }
 
 /** Everything a mixer constructor needs besides its spec. */

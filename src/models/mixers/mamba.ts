@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { causalConv1d, convState, convStep } from '../../ops/conv.ts';
 import { scanStep, type ScanMode } from '../../ops/scan.ts';
 import { gatedScan } from '../../ops/scan-fused.ts';
+import type { FusedMixerStep } from '../fused-step.ts';
 import { constant, dtBias, ones, scaled, torchLinear, uniform, values, zeros } from '../init.ts';
 import type { MambaSpec } from '../kinds/mamba.ts';
 import { linear, rmsNormalize, silu, type Mixer, type MixerContext, type MixerOptions, type MixerState, type StepOptions } from './common.ts';
@@ -99,6 +100,17 @@ export class Mamba implements Mixer {
     const s = scanStep(xa, dt, A, Bm, Cm, state.h);
     const y = linear(s.y.add(xa.mul(this.w.D)).mul(silu(z)), this.w.w_out, this.w.b_out) as tf.Tensor2D;
     return { y, state: { conv: c.state, h: s.h } };
+  }
+
+  fusedStep(state: MixerState): FusedMixerStep {
+    const w = this.w;
+    return {
+      kind: 'mamba',
+      ints: [this.din, this.N, this.K, this.R, this.innerNorms ? 1 : 0],
+      floats: [],
+      weights: [w.w_in, w.b_in, w.conv_w, w.conv_b, w.w_x, w.w_dt, w.b_dt, w.A_log, w.D, w.w_out, w.b_out, w.dt_norm, w.b_norm, w.c_norm],
+      state: [{ key: 'conv', out: state.conv.shape }, { key: 'h', out: state.h.shape }],
+    };
   }
 
   emptyState(batch: number): MixerState {

@@ -6,8 +6,9 @@
  * per-head norm without affine; y = silu(g) * o; out = y @ Wo.
  */
 import * as tf from '@tensorflow/tfjs';
-import { applyRope, ropeTables } from '../../ops/rope.ts';
+import { applyRope, ropeTables, ropeThetas } from '../../ops/rope.ts';
 import { decaySqrtNormalizer, retention } from '../../ops/retention-forms.ts';
+import type { FusedMixerStep } from '../fused-step.ts';
 import { xavier } from '../init.ts';
 import type { Form } from '../kinds/fields.ts';
 import type { RetnetSpec } from '../kinds/retnet.ts';
@@ -28,6 +29,19 @@ import {
 } from './common.ts';
 
 export type RetForm = Form;
+
+/**
+ * The decay of the fused decode step (native/decode.c): 'fixed' log gamma_h or 'mamba'
+ * -softplus(u w_dt + b_dt) exp(A_log), clamped at aMin; write none / dt / sigmoid / complement.
+ */
+export interface FusedDecay {
+  decay: 'fixed' | 'mamba';
+  write: 'none' | 'dt' | 'sigmoid' | 'complement';
+  aMin: number;
+  weights: { w_dt?: tf.Tensor; b_dt?: tf.Tensor; A_log?: tf.Tensor; w_b?: tf.Tensor; b_b?: tf.Tensor };
+}
+const DECAY_CODE = { fixed: 0, mamba: 1 } as const;
+const WRITE_CODE = { none: 0, dt: 1, sigmoid: 2, complement: 3 } as const;
 
 /** Log-decay a (<= 0) and write strength beta (>= 0) for every head and position. */
 export interface Decay {
@@ -91,6 +105,24 @@ export class MultiScaleRetention implements Mixer {
     const [B, T] = u.shape;
     const lg = tf.tensor(this.logGammas, [1, this.H, 1]);
     return { a: tf.broadcastTo(lg, [B, this.H, T]) };
+  }
+
+  /** The decay in the fused decode step's terms (undefined: a variant it lacks). RetNet: fixed gammas. */
+  fusedDecay(): FusedDecay | undefined {
+    return { decay: 'fixed', write: 'none', aMin: -Infinity, weights: {} };
+  }
+
+  fusedStep(state: MixerState): FusedMixerStep | undefined {
+    const f = this.fusedDecay();
+    if (!f) return undefined;
+    const w = f.weights;
+    return {
+      kind: 'retention',
+      ints: [this.H, this.dk, this.dv, this.headNorm === 'layer' ? 1 : 0, this.rope ? 1 : 0, DECAY_CODE[f.decay], WRITE_CODE[f.write], this.retScale === 'decaySqrt' ? 1 : 0],
+      floats: [this.headNormEps, f.aMin, ...this.logGammas, ...(this.rope ? ropeThetas(this.dk, this.ropeFreqs, this.ropeBase) : new Float64Array(this.dk / 2))],
+      weights: [this.wq, this.wk, this.wv, this.wg, this.wo, w.w_dt, w.b_dt, w.A_log, w.w_b, w.b_b],
+      state: [{ key: 'S', out: state.S.shape }, { key: 'z', out: state.z?.shape }],
+    };
   }
 
   /** q, kt (beta folded in), v [B, H, T, .], a and beta for positions start..start+T-1. */

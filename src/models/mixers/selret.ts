@@ -8,7 +8,7 @@ import { logSigmoid } from '../../backend/compat.ts';
 import { constant, dtBias, logUniformA, normal, softplusInv, values } from '../init.ts';
 import { GLA_RANK, type SelretSpec } from '../kinds/selret.ts';
 import { linear, type MixerContext } from './common.ts';
-import { MultiScaleRetention, type Decay } from './retnet.ts';
+import { MultiScaleRetention, type Decay, type FusedDecay } from './retnet.ts';
 
 type DecayKind = SelretSpec['decay'];
 type WriteKind = SelretSpec['write'];
@@ -80,6 +80,15 @@ export class SelectiveRetention extends MultiScaleRetention {
     const half = this.dk / 2;
     const h = x.reshape([B, T, this.H, half, 1]);
     return tf.concat([h, h], 4).reshape([B, T, this.H, this.dk]).transpose([0, 2, 1, 3]);
+  }
+
+  /** Per-head 'fixed' or 'mamba' decays (any write) run fused; 'gla' and per-key decays do not. */
+  override fusedDecay(): FusedDecay | undefined {
+    if (this.perKey || this.decayKind === 'gla') return undefined;
+    const decay = this.decayKind === 'mamba' ? 'mamba' : 'fixed';
+    if (this.write === 'dt' && decay !== 'mamba') return undefined;
+    const { w_dt, b_dt, A_log, w_b, b_b } = this.w;
+    return { decay, write: this.write as FusedDecay['write'], aMin: this.aMin, weights: { w_dt, b_dt, A_log, w_b, b_b } };
   }
 
   override decay(u: tf.Tensor3D): Decay {
