@@ -24,6 +24,7 @@ from models import LM  # noqa: E402
 
 def main():
     family, path, steps, B, T, lengths, decode_tokens, threads, warmup = sys.argv[1:10]
+    repeats = int(sys.argv[10]) if len(sys.argv) > 10 else 1
     steps, B, T, decode_tokens, threads, warmup = map(int, (steps, B, T, decode_tokens, threads, warmup))
     lengths = [int(x) for x in lengths.split(",") if x]
     torch.set_num_threads(threads)
@@ -57,7 +58,7 @@ def main():
         for L in lengths:
             prompt = torch.randint(0, 257, (1, L), generator=gen)
             times = []
-            for r in range(2):  # one untimed round first
+            for r in range(1 + repeats):  # one untimed round first
                 logits, st = model.prefill(prompt, L + decode_tokens)
                 tok = logits[:, -1].argmax(-1)
                 t0 = time.perf_counter()

@@ -7,7 +7,10 @@
  * tokens/s, decode ms/token after prompts of each length, peak memory, and seqlab / PyTorch.
  *
  *   npm run bench:torch -- [--steps 20] [--warmup 3] [--families transformer,retnet,selret,mamba]
- *                          [--lengths 256,1024,4096] [--decode-tokens 16] [--threads 2] [--json FILE]
+ *                          [--lengths 256,1024,4096] [--decode-tokens 16] [--decode-repeats 3] [--threads 2] [--json FILE]
+ *
+ * Decode ms/token is the median over `decode-repeats` timed rounds (after one untimed round) of the
+ * mean over `decode-tokens` greedy steps, on both sides.
  *
  * Without a Python that imports torch (SEQLAB_PYTHON if set, else python3, /usr/bin/python3, python) it prints
  * one line and exits 0. Numbers depend on the machine and its load: rerun on an idle machine.
@@ -49,6 +52,7 @@ interface Options {
   families: string[];
   lengths: number[];
   decodeTokens: number;
+  decodeRepeats: number;
   threads: number;
   json?: string;
 }
@@ -69,6 +73,7 @@ function options(argv: string[]): Options & { side?: string; family?: string; ba
       families: { type: 'string', default: 'transformer,retnet,selret,mamba' },
       lengths: { type: 'string', default: '256,1024,4096' },
       'decode-tokens': { type: 'string', default: '16' },
+      'decode-repeats': { type: 'string', default: '3' },
       threads: { type: 'string', default: '2' },
       json: { type: 'string' },
       side: { type: 'string' },
@@ -77,13 +82,14 @@ function options(argv: string[]): Options & { side?: string; family?: string; ba
     },
     strict: true,
   });
-  const one = (k: 'steps' | 'warmup' | 'decode-tokens' | 'threads') => ints(values[k]!, k)[0]!;
+  const one = (k: 'steps' | 'warmup' | 'decode-tokens' | 'decode-repeats' | 'threads') => ints(values[k]!, k)[0]!;
   const o = {
     steps: one('steps'),
     warmup: Number(values.warmup),
     families: values.families!.split(',').filter(Boolean),
     lengths: ints(values.lengths!, 'lengths'),
     decodeTokens: one('decode-tokens'),
+    decodeRepeats: one('decode-repeats'),
     threads: one('threads'),
     json: values.json,
     side: values.side,
@@ -137,7 +143,7 @@ async function seqlabSide(family: string, file: string, o: Options): Promise<Sid
   const model = buildModel(cfg.model, 0);
   const loop = await trainLoop(model, data, cfg, { log: () => {} });
   const decode: Record<string, number> = {};
-  for (const L of o.lengths) decode[String(L)] = (await benchDecode(model, task.vocabSize, L, { decodeTokens: o.decodeTokens, repeats: 1 })).decodeMsPerToken;
+  for (const L of o.lengths) decode[String(L)] = (await benchDecode(model, task.vocabSize, L, { decodeTokens: o.decodeTokens, repeats: o.decodeRepeats })).decodeMsPerToken;
   let params = 0;
   for (const v of model.weights.values()) params += v.size;
   model.dispose();
@@ -196,7 +202,7 @@ async function main(): Promise<void> {
     console.error(`bench:torch: ${o.families.join(', ')} at d 128, 4 layers, T ${T}, batch ${B}, ${o.steps} steps (median after ${o.warmup}), ${o.threads} threads; PyTorch ${torch.version} (${torch.python})`);
     const rows: { family: string; seqlab: SideResult; torch: SideResult }[] = [];
     for (const family of o.families) {
-      const common = ['--steps', String(o.steps), '--warmup', String(o.warmup), '--lengths', o.lengths.join(','), '--decode-tokens', String(o.decodeTokens), '--threads', String(o.threads)];
+      const common = ['--steps', String(o.steps), '--warmup', String(o.warmup), '--lengths', o.lengths.join(','), '--decode-tokens', String(o.decodeTokens), '--decode-repeats', String(o.decodeRepeats), '--threads', String(o.threads)];
       const s = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--side', 'seqlab', '--family', family, '--batches', file, ...common], {
         encoding: 'utf8',
         env: { ...process.env, SEQLAB_BLAS_THREADS: String(o.threads) },
@@ -204,7 +210,7 @@ async function main(): Promise<void> {
       });
       if (s.status !== 0) throw new Error(`seqlab ${family} failed: ${(s.stderr || '').trim().split('\n').slice(-3).join(' | ')}`);
       const sl = lastJson(s.stdout, `seqlab ${family}`);
-      const p = spawnSync(torch.python, [path.join(here, 'bench.py'), family, file, String(o.steps), String(B), String(T), o.lengths.join(','), String(o.decodeTokens), String(o.threads), String(o.warmup)], {
+      const p = spawnSync(torch.python, [path.join(here, 'bench.py'), family, file, String(o.steps), String(B), String(T), o.lengths.join(','), String(o.decodeTokens), String(o.threads), String(o.warmup), String(o.decodeRepeats)], {
         encoding: 'utf8',
         env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: String(o.threads) },
         maxBuffer: 64 << 20,
