@@ -318,33 +318,6 @@ static napi_value fail(napi_env env, const char *what) {
   return NULL;
 }
 
-/* Slot i must hold `elems` floats, or be null when `optional`. Returns 0 with an exception pending. */
-static int slot(napi_env env, napi_value views, const double *offs, uint32_t n_offs, uint32_t i, int64_t elems,
-                int optional, float **out) {
-  char name[16];
-  snprintf(name, sizeof name, "slot %u", i);
-  napi_value v;
-  napi_valuetype t;
-  if (i >= n_offs || napi_get_element(env, views, i, &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok) {
-    fail(env, "views / offsets shorter than the mixer's slot layout");
-    return 0;
-  }
-  if (t == napi_null || t == napi_undefined) {
-    if (!optional) {
-      char msg[64];
-      snprintf(msg, sizeof msg, "%s is required", name);
-      fail(env, msg);
-      return 0;
-    }
-    *out = NULL;
-    return 1;
-  }
-  seqlab_view view;
-  if (!seqlab_get_view(env, v, &view, name) || !seqlab_in_bounds(env, &view, (int64_t)offs[i], 0, 1, elems, name)) return 0;
-  *out = (float *)(view.data + (int64_t)offs[i]);
-  return 1;
-}
-
 static napi_value block_step(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -369,7 +342,7 @@ static napi_value block_step(napi_env env, napi_callback_info info) {
   if (I[I_FFN] < FFN_NONE || I[I_FFN] > FFN_SWIGLU) return fail(env, "unknown FFN kind");
 
 #define SLOT(i, n, opt) \
-  if (!slot(env, argv[0], offs, n_offs, i, n, opt, &a.p[i])) return NULL
+  if (!seqlab_slot(env, "decode.blockStep", argv[0], offs, n_offs, i, n, opt, &a.p[i])) return NULL
   const int layer = I[I_NORM] == NORM_LAYER, ffn = I[I_FFN] != FFN_NONE, swiglu = I[I_FFN] == FFN_SWIGLU;
   SLOT(S_H, B * d, 0);
   SLOT(S_N1W, d, 0);

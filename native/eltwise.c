@@ -42,7 +42,7 @@
 
 /* ---- a persistent pool running fn(ctx, lo, hi) over parts of [0, n) ---- */
 
-typedef void (*range_fn)(void *ctx, int64_t lo, int64_t hi);
+typedef seqlab_range_fn range_fn;
 
 static int g_threads = 1;
 static pthread_mutex_t g_call = PTHREAD_MUTEX_INITIALIZER;
@@ -83,7 +83,7 @@ static void *worker(void *arg) {
 }
 
 /* Runs fn over [0, n) in parts of at least `grain` units, on up to g_threads threads. */
-static void seqlab_parallel_for(int64_t n, int64_t grain, range_fn fn, void *ctx) {
+void seqlab_parallel_for(int64_t n, int64_t grain, range_fn fn, void *ctx) {
   if (n <= 0) return;
   pthread_mutex_lock(&g_call);
   int parts = g_threads;

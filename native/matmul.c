@@ -86,6 +86,32 @@ int seqlab_in_bounds(napi_env env, const seqlab_view *v, int64_t off, int64_t st
   return 1;
 }
 
+int seqlab_slot(napi_env env, const char *fn, napi_value views, const double *offs, uint32_t n_offs, uint32_t i,
+                int64_t elems, int optional, float **out) {
+  char name[16], msg[200];
+  snprintf(name, sizeof name, "slot %u", i);
+  napi_value v;
+  napi_valuetype t;
+  if (i >= n_offs || napi_get_element(env, views, i, &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok) {
+    snprintf(msg, sizeof msg, "seqlab %s: views / offsets shorter than the slot layout (slot %u)", fn, i);
+    napi_throw_range_error(env, NULL, msg);
+    return 0;
+  }
+  if (t == napi_null || t == napi_undefined) {
+    if (!optional) {
+      snprintf(msg, sizeof msg, "seqlab %s: %s is required", fn, name);
+      napi_throw_range_error(env, NULL, msg);
+      return 0;
+    }
+    *out = NULL;
+    return 1;
+  }
+  seqlab_view view;
+  if (!seqlab_get_view(env, v, &view, name) || !seqlab_in_bounds(env, &view, (int64_t)offs[i], 0, 1, elems, name)) return 0;
+  *out = (float *)(view.data + (int64_t)offs[i]);
+  return 1;
+}
+
 napi_status seqlab_export(napi_env env, napi_value exports, const char *name, napi_callback fn) {
   napi_value f;
   napi_status s = napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);

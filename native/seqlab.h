@@ -23,7 +23,8 @@
   X(gemm)                 \
   X(scan)                 \
   X(eltwise)              \
-  X(decode)
+  X(decode)               \
+  X(attention)
 
 #define SEQLAB_DECLARE_REGISTER(name) napi_status seqlab_register_##name(napi_env env, napi_value exports);
 SEQLAB_MODULES(SEQLAB_DECLARE_REGISTER)
@@ -48,6 +49,14 @@ int seqlab_get_view(napi_env env, napi_value v, seqlab_view *out, const char *na
 int seqlab_in_bounds(napi_env env, const seqlab_view *v, int64_t off, int64_t stride, int64_t batch,
                      int64_t elems, const char *name);
 
+/*
+ * Slot i of a (views, offsets) pair of arguments (a JS array of typed arrays or nulls, and a
+ * Float64Array of byte offsets) as a pointer to `elems` float32s; null is accepted when `optional`
+ * (*out = NULL). Returns 0 with a RangeError naming `fn` and the slot pending otherwise.
+ */
+int seqlab_slot(napi_env env, const char *fn, napi_value views, const double *offs, uint32_t n_offs, uint32_t i,
+                int64_t elems, int optional, float **out);
+
 /* Defines `fn` as exports[name]; returns the N-API status. */
 napi_status seqlab_export(napi_env env, napi_value exports, const char *name, napi_callback fn);
 
@@ -62,6 +71,13 @@ void seqlab_sgemm_batch(int64_t batch, int transA, int transB, int64_t M, int64_
                         const float *A, int64_t strideA, const float *B, int64_t strideB, float *C,
                         const float *bias, int relu);
 
+
+/* ---- the element-wise kernels' thread pool (eltwise.c) ---- */
+
+typedef void (*seqlab_range_fn)(void *ctx, int64_t lo, int64_t hi);
+
+/* Runs fn over [0, n) in contiguous parts of at least `grain` units on the pool's threads (one call at a time). */
+void seqlab_parallel_for(int64_t n, int64_t grain, seqlab_range_fn fn, void *ctx);
 
 /* ---- shared numerics ---- */
 

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { blockedAttention } from '../../ops/attention-blocked.ts';
+import { attentionFusedAvailable, causalAttentionFused } from '../../ops/attention-fused.ts';
 import { maskedSoftmax } from '../../ops/softmax-masked.ts';
 import { faultActive } from '../fault.ts';
 import { applyRope, ropeTables, ropeThetas } from '../../ops/rope.ts';
@@ -98,7 +99,10 @@ export class Attention implements Mixer {
 
   private prefillInner(u: tf.Tensor3D, opts?: MixerOptions): { y: tf.Tensor3D; k: tf.Tensor4D; v: tf.Tensor4D } {
     const [q, k, v] = this.qkv(u, 0);
-    const o = this.attend(q, k, v, this.mask(u.shape[1], opts?.keep), true);
+    // The fused kernel (src/ops/attention-fused.ts) computes the same causal, windowed attention
+    // without [T, T] tensors; a stateSkip key mask (or the causal-mask fault) needs the tensor form.
+    const fused = !opts?.keep && !faultActive('attn-no-causal-mask') && attentionFusedAvailable(q, k, v);
+    const o = fused ? causalAttentionFused(q, k, v, this.window) : this.attend(q, k, v, this.mask(u.shape[1], opts?.keep), true);
     return { y: linear(mergeHeads(o), this.wo, this.bo) as tf.Tensor3D, k, v };
   }
 

@@ -1,0 +1,307 @@
+/*
+ * Fused causal softmax attention (docs/models.md 2.1-2.2, sliding window 2.3), forward and
+ * backward, in the manner of FlashAttention-2 (Dao 2023): the [T, T] score and probability
+ * matrices are never formed. Per (batch, head) the forward walks blocks of BK keys up to the
+ * diagonal (and no further back than the window), keeping each query row's running max m, sum l
+ * and output accumulator (online softmax), and stores o and the row's log-sum-exp
+ *   lse_i = m_i + log l_i,   P_ij = exp(s_ij - lse_i),   s_ij = (q_i . k_j) / sqrt(dh).
+ * The backward recomputes P from q, k and lse block by block:
+ *   D_i = dO_i . o_i,  dP_ij = dO_i . v_j,  dS_ij = P_ij (dP_ij - D_i),
+ *   dq_i = sum_j dS_ij k_j / sqrt(dh),  dk_j = sum_i dS_ij q_i / sqrt(dh),  dv_j = sum_i P_ij dO_i.
+ * Keys j attend to query i iff j <= i and j > i - window (window 0: no window). Masked pairs
+ * contribute exactly 0, as the tensor form's masked softmax (rule N2). Causality skips the blocks
+ * above the diagonal: at T 256 about 40% of the full product's work.
+ *
+ * Shapes (row-major): q, k, v, o, dO, dq, dk, dv [BH, T, dh]; lse [BH, T].
+ * JS API (views: Array of typed arrays, offs: Float64Array of byte offsets, dims: Float64Array):
+ *   attentionForward(views [q, k, v, o, lse], offs, dims [BH, T, dh, window])
+ *   attentionBackward(views [q, k, v, o, lse, dO, dq, dk, dv], offs, dims)
+ * Work is split over the BH (batch, head) pairs on the element-wise kernels' thread pool.
+ */
+#include "seqlab.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BQ 64 /* query rows per block */
+#define BK 64 /* keys per block */
+
+typedef struct {
+  const float *q, *k, *v, *o, *lse, *dO;
+  float *out, *lse_out, *dq, *dk, *dv;
+  int64_t T, dh, window;
+  float scale;
+  float *scratch; /* `per` floats for each (batch, head) pair */
+  int64_t per;
+} attn_args;
+
+/* The keys of query row i inside block [j0, j1): [lo, hi) relative to j0 (empty when lo >= hi). */
+INLINE void key_range(const attn_args *a, int64_t i, int64_t j0, int64_t j1, int64_t *lo, int64_t *hi) {
+  const int64_t first = a->window > 0 && i - a->window + 1 > j0 ? i - a->window + 1 : j0;
+  *lo = first - j0;
+  *hi = (i + 1 < j1 ? i + 1 : j1) - j0;
+}
+
+/* KT[c, j] = K[j0 + j, c] for j < n: a key block transposed, so a row of scores is an axpy over keys. */
+INLINE void transpose_block(const float *K, int64_t j0, int64_t n, int64_t dh, float *KT) {
+  for (int64_t j = 0; j < n; j++)
+    for (int64_t c = 0; c < dh; c++) KT[c * BK + j] = K[(j0 + j) * dh + c];
+  for (int64_t c = 0; c < dh; c++)
+    for (int64_t j = n; j < BK; j++) KT[c * BK + j] = 0.0f; /* a short last block: full-width rows stay finite */
+}
+
+/* s[j] = (x . KT[:, j]) for the whole block, j < BK (constant trip counts: s stays in registers). */
+INLINE void row_scores(const float *x, const float *KT, int64_t dh, float *s) {
+  float acc[BK] = {0};
+  for (int64_t c = 0; c < dh; c++) {
+    const float xc = x[c];
+    const float *kt = KT + c * BK;
+    for (int64_t j = 0; j < BK; j++) acc[j] += xc * kt[j];
+  }
+  for (int64_t j = 0; j < BK; j++) s[j] = acc[j];
+}
+
+/* The key blocks of query block [i0, i1): from the first key any row may see to the diagonal. */
+INLINE int64_t first_key(const attn_args *a, int64_t i0) {
+  const int64_t j = a->window > 0 && i0 - a->window + 1 > 0 ? i0 - a->window + 1 : 0;
+  return j - j % BK;
+}
+
+INLINE void forward_body(const attn_args *a, int64_t bh, float *scr, const int64_t dh) {
+  const int64_t T = a->T;
+  const float *q = a->q + bh * T * dh, *k = a->k + bh * T * dh, *v = a->v + bh * T * dh;
+  float *o = a->out + bh * T * dh, *lse = a->lse_out + bh * T;
+  float *KT = scr, *s = KT + dh * BK, *acc = s + BK, *m = acc + BQ * dh, *l = m + BQ;
+  for (int64_t i0 = 0; i0 < T; i0 += BQ) {
+    const int64_t i1 = i0 + BQ < T ? i0 + BQ : T;
+    for (int64_t r = 0; r < i1 - i0; r++) m[r] = -INFINITY, l[r] = 0.0f;
+    memset(acc, 0, (size_t)(BQ * dh) * sizeof(float));
+    for (int64_t j0 = first_key(a, i0); j0 < i1; j0 += BK) {
+      const int64_t j1 = j0 + BK < T ? j0 + BK : T;
+      transpose_block(k, j0, j1 - j0, dh, KT);
+      for (int64_t i = i0; i < i1; i++) {
+        int64_t lo, hi;
+        key_range(a, i, j0, j1, &lo, &hi);
+        if (lo >= hi) continue;
+        const int64_t r = i - i0;
+        row_scores(q + i * dh, KT, dh, s);
+        float mx = m[r];
+        for (int64_t j = lo; j < hi; j++) {
+          s[j] *= a->scale;
+          mx = s[j] > mx ? s[j] : mx;
+        }
+        const float corr = expf(m[r] - mx); /* 0 on the row's first block (m = -inf) */
+        float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+        for (int64_t j = lo; j < hi; j++) {
+          s[j] = exp_nonpos(s[j] - mx);
+          sum += s[j];
+        }
+        l[r] = l[r] * corr + sum;
+        m[r] = mx;
+        float *ar = acc + r * dh, o_r[dh];
+        for (int64_t c = 0; c < dh; c++) o_r[c] = ar[c] * corr;
+        for (int64_t j = lo; j < hi; j++) {
+          const float pj = s[j], *vj = v + (j0 + j) * dh;
+          for (int64_t c = 0; c < dh; c++) o_r[c] += pj * vj[c];
+        }
+        for (int64_t c = 0; c < dh; c++) ar[c] = o_r[c];
+      }
+    }
+    for (int64_t i = i0; i < i1; i++) {
+      const int64_t r = i - i0;
+      const float inv = 1.0f / l[r];
+      for (int64_t c = 0; c < dh; c++) o[i * dh + c] = acc[r * dh + c] * inv;
+      lse[i] = m[r] + logf(l[r]);
+    }
+  }
+}
+
+INLINE void backward_body(const attn_args *a, int64_t bh, float *scr, const int64_t dh) {
+  const int64_t T = a->T;
+  const size_t off = (size_t)(bh * T * dh);
+  const float *q = a->q + off, *k = a->k + off, *v = a->v + off, *o = a->o + off, *dO = a->dO + off, *lse = a->lse + bh * T;
+  float *dq = a->dq + off, *dk = a->dk + off, *dv = a->dv + off;
+  /* P and dS of one (query block, key block) pair, [BQ, BK] each; masked entries 0 */
+  float *KT = scr, *VT = KT + dh * BK, *P = VT + dh * BK, *DS = P + BQ * BK, *D = DS + BQ * BK;
+  memset(dq, 0, (size_t)(T * dh) * sizeof(float));
+  memset(dk, 0, (size_t)(T * dh) * sizeof(float));
+  memset(dv, 0, (size_t)(T * dh) * sizeof(float));
+  for (int64_t i = 0; i < T; i++) {
+    float d = 0.0f;
+    for (int64_t c = 0; c < dh; c++) d += dO[i * dh + c] * o[i * dh + c];
+    D[i] = d;
+  }
+  for (int64_t i0 = 0; i0 < T; i0 += BQ) {
+    const int64_t i1 = i0 + BQ < T ? i0 + BQ : T, nr = i1 - i0;
+    for (int64_t j0 = first_key(a, i0); j0 < i1; j0 += BK) {
+      const int64_t j1 = j0 + BK < T ? j0 + BK : T, nk = j1 - j0;
+      transpose_block(k, j0, nk, dh, KT);
+      transpose_block(v, j0, nk, dh, VT);
+      for (int64_t r = 0; r < nr; r++) {
+        const int64_t i = i0 + r;
+        int64_t lo, hi;
+        key_range(a, i, j0, j1, &lo, &hi);
+        float *p = P + r * BK, *ds = DS + r * BK;
+        row_scores(q + i * dh, KT, dh, p);
+        row_scores(dO + i * dh, VT, dh, ds);
+        const float li = lse[i], Di = D[i];
+        for (int64_t j = 0; j < BK; j++) {
+          const int in = j >= lo && j < hi;
+          const float pj = in ? exp_nonpos(p[j] * a->scale - li) : 0.0f;
+          p[j] = pj;
+          ds[j] = pj * (ds[j] - Di) * a->scale;
+        }
+      }
+      /* dq_i += sum_j dS_ij k_j;  dk_j += sum_i dS_ij q_i;  dv_j += sum_i P_ij dO_i */
+      for (int64_t r = 0; r < nr; r++) {
+        float acc[dh];
+        for (int64_t c = 0; c < dh; c++) acc[c] = dq[(i0 + r) * dh + c];
+        for (int64_t j = 0; j < nk; j++) {
+          const float sj = DS[r * BK + j], *kj = k + (j0 + j) * dh;
+          for (int64_t c = 0; c < dh; c++) acc[c] += sj * kj[c];
+        }
+        for (int64_t c = 0; c < dh; c++) dq[(i0 + r) * dh + c] = acc[c];
+      }
+      for (int64_t j = 0; j < nk; j++) {
+        float ak[dh], av[dh];
+        for (int64_t c = 0; c < dh; c++) ak[c] = dk[(j0 + j) * dh + c], av[c] = dv[(j0 + j) * dh + c];
+        for (int64_t r = 0; r < nr; r++) {
+          const float sj = DS[r * BK + j], pj = P[r * BK + j], *qi = q + (i0 + r) * dh, *gi = dO + (i0 + r) * dh;
+          for (int64_t c = 0; c < dh; c++) {
+            ak[c] += sj * qi[c];
+            av[c] += pj * gi[c];
+          }
+        }
+        for (int64_t c = 0; c < dh; c++) dk[(j0 + j) * dh + c] = ak[c], dv[(j0 + j) * dh + c] = av[c];
+      }
+    }
+  }
+}
+
+/* The bodies with the usual head widths as constants: fixed trip counts keep accumulators in registers. */
+#define BY_DH(body, a, bh, scr)                    \
+  switch ((a)->dh) {                               \
+    case 16: body(a, bh, scr, 16); break;          \
+    case 32: body(a, bh, scr, 32); break;          \
+    case 64: body(a, bh, scr, 64); break;          \
+    default: body(a, bh, scr, (a)->dh); break;     \
+  }
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) static void forward_avx2(const attn_args *a, int64_t bh, float *s) { BY_DH(forward_body, a, bh, s) }
+__attribute__((target("avx2,fma"))) static void backward_avx2(const attn_args *a, int64_t bh, float *s) { BY_DH(backward_body, a, bh, s) }
+#endif
+static void forward_generic(const attn_args *a, int64_t bh, float *s) { BY_DH(forward_body, a, bh, s) }
+static void backward_generic(const attn_args *a, int64_t bh, float *s) { BY_DH(backward_body, a, bh, s) }
+
+static void forward_range(void *ctx, int64_t lo, int64_t hi) {
+  const attn_args *a = (const attn_args *)ctx;
+  for (int64_t bh = lo; bh < hi; bh++) {
+    float *scr = a->scratch + bh * a->per;
+#if defined(__x86_64__) || defined(__i386__)
+    if (seqlab_use_avx2()) forward_avx2(a, bh, scr);
+    else
+#endif
+      forward_generic(a, bh, scr);
+  }
+}
+
+static void backward_range(void *ctx, int64_t lo, int64_t hi) {
+  const attn_args *a = (const attn_args *)ctx;
+  for (int64_t bh = lo; bh < hi; bh++) {
+    float *scr = a->scratch + bh * a->per;
+#if defined(__x86_64__) || defined(__i386__)
+    if (seqlab_use_avx2()) backward_avx2(a, bh, scr);
+    else
+#endif
+      backward_generic(a, bh, scr);
+  }
+}
+
+/* ---- N-API glue ---- */
+
+static int parse(napi_env env, napi_callback_info info, const char *fn, int backward, attn_args *a, int64_t *BH) {
+  size_t argc = 3;
+  napi_value argv[3];
+  char msg[160];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) {
+    snprintf(msg, sizeof msg, "seqlab %s: expected (views, offsets, dims)", fn);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  seqlab_view vo, vd;
+  if (!seqlab_get_view(env, argv[1], &vo, "offsets") || !seqlab_get_view(env, argv[2], &vd, "dims")) return 0;
+  const double *offs = (const double *)vo.data, *dims = (const double *)vd.data;
+  const uint32_t n_offs = (uint32_t)(vo.bytes / 8);
+  if (vd.bytes < 4 * 8) {
+    snprintf(msg, sizeof msg, "seqlab %s: dims must be [BH, T, dh, window]", fn);
+    napi_throw_range_error(env, NULL, msg);
+    return 0;
+  }
+  memset(a, 0, sizeof *a);
+  *BH = (int64_t)dims[0], a->T = (int64_t)dims[1], a->dh = (int64_t)dims[2], a->window = (int64_t)dims[3];
+  if (*BH < 1 || a->T < 1 || a->dh < 1 || a->window < 0) {
+    snprintf(msg, sizeof msg, "seqlab %s: dims out of range (BH, T, dh >= 1, window >= 0)", fn);
+    napi_throw_range_error(env, NULL, msg);
+    return 0;
+  }
+  a->scale = (float)(1.0 / sqrt((double)a->dh));
+  const int64_t X = *BH * a->T * a->dh, L = *BH * a->T;
+  float *p;
+#define SLOT(i, n, dst) \
+  if (!seqlab_slot(env, fn, argv[0], offs, n_offs, i, n, 0, &p)) return 0; \
+  dst = p
+  SLOT(0, X, a->q);
+  SLOT(1, X, a->k);
+  SLOT(2, X, a->v);
+  if (!backward) {
+    SLOT(3, X, a->out);
+    SLOT(4, L, a->lse_out);
+    return 1;
+  }
+  SLOT(3, X, a->o);
+  SLOT(4, L, a->lse);
+  SLOT(5, X, a->dO);
+  SLOT(6, X, a->dq);
+  SLOT(7, X, a->dk);
+  SLOT(8, X, a->dv);
+#undef SLOT
+  return 1;
+}
+
+/* Runs `range` over the (batch, head) pairs with `per` floats of scratch each. */
+static napi_value run(napi_env env, attn_args *a, int64_t BH, int64_t per, seqlab_range_fn range, const char *fn) {
+  a->per = per;
+  a->scratch = (float *)malloc((size_t)(BH * per) * sizeof(float));
+  if (!a->scratch) {
+    char msg[120];
+    snprintf(msg, sizeof msg, "seqlab %s: out of memory for %lld floats of scratch", fn, (long long)(BH * per));
+    napi_throw_error(env, NULL, msg);
+    return NULL;
+  }
+  seqlab_parallel_for(BH, 1, range, a);
+  free(a->scratch);
+  return NULL;
+}
+
+static napi_value js_forward(napi_env env, napi_callback_info info) {
+  attn_args a;
+  int64_t BH;
+  if (!parse(env, info, "attentionForward", 0, &a, &BH)) return NULL;
+  return run(env, &a, BH, a.dh * BK + BK + BQ * a.dh + 2 * BQ, forward_range, "attentionForward");
+}
+
+static napi_value js_backward(napi_env env, napi_callback_info info) {
+  attn_args a;
+  int64_t BH;
+  if (!parse(env, info, "attentionBackward", 1, &a, &BH)) return NULL;
+  return run(env, &a, BH, 2 * a.dh * BK + 2 * BQ * BK + a.T, backward_range, "attentionBackward");
+}
+
+napi_status seqlab_register_attention(napi_env env, napi_value exports) {
+  napi_status s = seqlab_export(env, exports, "attentionForward", js_forward);
+  return s != napi_ok ? s : seqlab_export(env, exports, "attentionBackward", js_backward);
+}
