@@ -1,5 +1,5 @@
 /*
- * Fused causal softmax attention (docs/models.md 2.1-2.2, sliding window 2.3), forward and
+ * Fused causal softmax attention (docs/models.md 2.1 and 0.3; sliding window as `swa`), forward and
  * backward, in the manner of FlashAttention-2 (Dao 2023): the [T, T] score and probability
  * matrices are never formed. Per (batch, head) the forward walks blocks of BK keys up to the
  * diagonal (and no further back than the window), keeping each query row's running max m, sum l
@@ -35,6 +35,7 @@ typedef struct {
   float scale;
   float *scratch; /* `per` floats for each (batch, head) pair */
   int64_t per;
+  void *unit; /* unit_fn: the body run on each pair */
 } attn_args;
 
 /* The keys of query row i inside block [j0, j1): [lo, hi) relative to j0 (empty when lo >= hi). */
@@ -193,32 +194,19 @@ INLINE void backward_body(const attn_args *a, int64_t bh, float *scr, const int6
 #if defined(__x86_64__) || defined(__i386__)
 __attribute__((target("avx2,fma"))) static void forward_avx2(const attn_args *a, int64_t bh, float *s) { BY_DH(forward_body, a, bh, s) }
 __attribute__((target("avx2,fma"))) static void backward_avx2(const attn_args *a, int64_t bh, float *s) { BY_DH(backward_body, a, bh, s) }
+#else
+#define forward_avx2 forward_generic
+#define backward_avx2 backward_generic
 #endif
 static void forward_generic(const attn_args *a, int64_t bh, float *s) { BY_DH(forward_body, a, bh, s) }
 static void backward_generic(const attn_args *a, int64_t bh, float *s) { BY_DH(backward_body, a, bh, s) }
 
-static void forward_range(void *ctx, int64_t lo, int64_t hi) {
-  const attn_args *a = (const attn_args *)ctx;
-  for (int64_t bh = lo; bh < hi; bh++) {
-    float *scr = a->scratch + bh * a->per;
-#if defined(__x86_64__) || defined(__i386__)
-    if (seqlab_use_avx2()) forward_avx2(a, bh, scr);
-    else
-#endif
-      forward_generic(a, bh, scr);
-  }
-}
+typedef void (*unit_fn)(const attn_args *a, int64_t bh, float *scr);
 
-static void backward_range(void *ctx, int64_t lo, int64_t hi) {
+/* The (batch, head) pairs [lo, hi) through `a->unit` (the forward or backward body for this CPU). */
+static void pairs_range(void *ctx, int64_t lo, int64_t hi) {
   const attn_args *a = (const attn_args *)ctx;
-  for (int64_t bh = lo; bh < hi; bh++) {
-    float *scr = a->scratch + bh * a->per;
-#if defined(__x86_64__) || defined(__i386__)
-    if (seqlab_use_avx2()) backward_avx2(a, bh, scr);
-    else
-#endif
-      backward_generic(a, bh, scr);
-  }
+  for (int64_t bh = lo; bh < hi; bh++) ((unit_fn)a->unit)(a, bh, a->scratch + bh * a->per);
 }
 
 /* ---- N-API glue ---- */
@@ -273,8 +261,14 @@ static int parse(napi_env env, napi_callback_info info, const char *fn, int back
 }
 
 /* Runs `range` over the (batch, head) pairs with `per` floats of scratch each. */
-static napi_value run(napi_env env, attn_args *a, int64_t BH, int64_t per, seqlab_range_fn range, const char *fn) {
+static napi_value run(napi_env env, attn_args *a, int64_t BH, int64_t per, unit_fn avx2, unit_fn generic, const char *fn) {
   a->per = per;
+#if defined(__x86_64__) || defined(__i386__)
+  a->unit = (void *)(seqlab_use_avx2() ? avx2 : generic);
+#else
+  (void)avx2;
+  a->unit = (void *)generic;
+#endif
   a->scratch = (float *)malloc((size_t)(BH * per) * sizeof(float));
   if (!a->scratch) {
     char msg[120];
@@ -282,7 +276,7 @@ static napi_value run(napi_env env, attn_args *a, int64_t BH, int64_t per, seqla
     napi_throw_error(env, NULL, msg);
     return NULL;
   }
-  seqlab_parallel_for(BH, 1, range, a);
+  seqlab_parallel_for(BH, 1, pairs_range, a);
   free(a->scratch);
   return NULL;
 }
@@ -291,14 +285,14 @@ static napi_value js_forward(napi_env env, napi_callback_info info) {
   attn_args a;
   int64_t BH;
   if (!parse(env, info, "attentionForward", 0, &a, &BH)) return NULL;
-  return run(env, &a, BH, a.dh * BK + BK + BQ * a.dh + 2 * BQ, forward_range, "attentionForward");
+  return run(env, &a, BH, a.dh * BK + BK + BQ * a.dh + 2 * BQ, forward_avx2, forward_generic, "attentionForward");
 }
 
 static napi_value js_backward(napi_env env, napi_callback_info info) {
   attn_args a;
   int64_t BH;
   if (!parse(env, info, "attentionBackward", 1, &a, &BH)) return NULL;
-  return run(env, &a, BH, 2 * a.dh * BK + 2 * BQ * BK + a.T, backward_range, "attentionBackward");
+  return run(env, &a, BH, 2 * a.dh * BK + 2 * BQ * BK + a.T, backward_avx2, backward_generic, "attentionBackward");
 }
 
 napi_status seqlab_register_attention(napi_env env, napi_value exports) {

@@ -1,5 +1,5 @@
 /*
- * Fused decode step of one pre-norm block (docs/models.md 1.1, 7.3): for each batch row,
+ * Fused decode step of one pre-norm block (docs/models.md 0.3, 1.1): for each batch row,
  *   u  = Norm1(h);  h1 = h + Mixer(u, state);  h' = h1 + FFN(Norm2(h1))   (FFN optional)
  * with the mixer's recurrent form over one token, in a single call. Decoding one token through
  * tfjs costs ~100 kernel launches per layer, each far larger in overhead than its arithmetic at

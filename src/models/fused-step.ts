@@ -1,5 +1,5 @@
 /**
- * The fused decode step (docs/models.md 7.3): one token through a whole pre-norm block (norm,
+ * The fused decode step (docs/models.md 0.3): one token through a whole pre-norm block (norm,
  * mixer's recurrent form, residual, norm, FFN, residual) as one native kernel (native/decode.c),
  * where the tensor path launches ~100 tfjs kernels per layer. A mixer opts in by describing its
  * weights and state in decode.c's layout (`Mixer.fusedStep`); every other mixer, backend or build
@@ -12,20 +12,14 @@ import * as tf from '@tensorflow/tfjs';
 import { registerKernelsOnce } from '../backend/custom-op.ts';
 import { NATIVE_BACKENDS, nativeOpsReady } from '../backend/eltwise.ts';
 import { addonWith, memoryOf } from '../backend/matmul-native.ts';
-import type { MixerState } from './mixers/common.ts';
-import type { Block } from './shell.ts';
+import type { Mixer, MixerState } from './mixers/common.ts';
 
-/** What a mixer hands the fused step (decode.c's MIX_* layout for its kind). */
-export interface FusedMixerStep {
-  kind: 'retention' | 'mamba' | 'attention';
-  /** the mixer's integer fields (decode.c IR_* / IM_*) */
-  ints: number[];
-  /** the mixer's float fields after the block's norm eps (decode.c FR_*) */
-  floats: number[];
-  /** weight slots in decode.c order; undefined = absent (a bias the config leaves out) */
-  weights: (tf.Tensor | undefined)[];
-  /** state tensors in slot order with the shape of their successor (out absent: not in this state) */
-  state: { key: string; out?: number[] }[];
+/** The parts of a pre-norm block the fused step reads (src/models/shell.ts Block). */
+export interface FusableBlock {
+  norm1: { w: tf.Tensor; b?: tf.Tensor; kind: 'rms' | 'layer'; eps: number };
+  norm2?: { w: tf.Tensor; b?: tf.Tensor };
+  ffn?: { w1: tf.Tensor; b1?: tf.Tensor; wg?: tf.Tensor; bg?: tf.Tensor; w2: tf.Tensor; b2?: tf.Tensor };
+  mixer: Mixer;
 }
 
 interface DecodeAddon {
@@ -83,12 +77,17 @@ function addon(): DecodeAddon | undefined {
 
 const disabled = () => /^(off|0|false|no)$/i.test(process.env.SEQLAB_FUSED_DECODE ?? '');
 
+/** Whether decoding may run fused here (backend, addon, SEQLAB_FUSED_DECODE); each layer still checks its mixer. */
+export function fusedDecodeAvailable(): boolean {
+  return !disabled() && nativeOpsReady() && addon() !== undefined;
+}
+
 /**
  * One decode step of `block` as one native kernel: h [B, d] -> h' [B, d] and the new mixer state
  * (fresh tensors; `state` is left as it is). Undefined when the fused step does not apply here
  * (mixer variant, backend, addon or SEQLAB_FUSED_DECODE=off): take the tensor path.
  */
-export function fusedBlockStep(block: Block, h: tf.Tensor2D, state: MixerState, pos: number): { h: tf.Tensor2D; state: MixerState } | undefined {
+export function fusedBlockStep(block: FusableBlock, h: tf.Tensor2D, state: MixerState, pos: number): { h: tf.Tensor2D; state: MixerState } | undefined {
   if (disabled()) return undefined;
   const m = block.mixer.fusedStep?.(state);
   if (!m || !addon()) return undefined;

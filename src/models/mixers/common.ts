@@ -5,7 +5,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MixerSpec } from '../kinds/registry.ts';
 import type { ParamScope } from '../init.ts';
-import type { FusedMixerStep } from '../fused-step.ts';
 import type { ParallelSpec, RoutedSpec } from '../resolved.ts';
 
 /** What a mixer class is built from: one resolved kind, or a combinator of them. */
@@ -21,6 +20,19 @@ export interface MixerOptions {
 
 export interface StepOptions {
   keep?: tf.Tensor1D; // [B]
+}
+
+/** What a mixer hands the fused decode step (src/models/fused-step.ts; native/decode.c's layout for its kind). */
+export interface FusedMixerStep {
+  kind: 'retention' | 'mamba' | 'attention';
+  /** the mixer's integer fields (decode.c IR_* / IM_*) */
+  ints: number[];
+  /** the mixer's float fields after the block's norm eps (decode.c FR_*) */
+  floats: number[];
+  /** weight slots in decode.c order; undefined = absent (a bias the config leaves out) */
+  weights: (tf.Tensor | undefined)[];
+  /** state tensors in slot order with the shape of their successor (out absent: not in this state) */
+  state: { key: string; out?: number[] }[];
 }
 
 export interface Mixer {

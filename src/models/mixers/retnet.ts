@@ -8,7 +8,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { applyRope, ropeTables, ropeThetas } from '../../ops/rope.ts';
 import { decaySqrtNormalizer, retention } from '../../ops/retention-forms.ts';
-import type { FusedMixerStep } from '../fused-step.ts';
 import { xavier } from '../init.ts';
 import type { Form } from '../kinds/fields.ts';
 import type { RetnetSpec } from '../kinds/retnet.ts';
@@ -21,6 +20,7 @@ import {
   rmsNormalize,
   silu,
   splitHeads,
+  type FusedMixerStep,
   type Mixer,
   type MixerContext,
   type MixerOptions,
