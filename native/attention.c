@@ -53,15 +53,83 @@ INLINE void transpose_block(const float *K, int64_t j0, int64_t n, int64_t dh, f
     for (int64_t j = n; j < BK; j++) KT[c * BK + j] = 0.0f; /* a short last block: full-width rows stay finite */
 }
 
-/* s[j] = (x . KT[:, j]) for the whole block, j < BK (constant trip counts: s stays in registers). */
-INLINE void row_scores(const float *x, const float *KT, int64_t dh, float *s) {
-  float acc[BK] = {0};
-  for (int64_t c = 0; c < dh; c++) {
-    const float xc = x[c];
-    const float *kt = KT + c * BK;
-    for (int64_t j = 0; j < BK; j++) acc[j] += xc * kt[j];
+/* Eight-float vectors (GCC vector extensions): ymm registers in the AVX2 build, SSE pairs otherwise. */
+typedef float v8f __attribute__((vector_size(32)));
+INLINE v8f ld8(const float *p) {
+  v8f v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+INLINE void st8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
+INLINE v8f bc8(float x) { return (v8f){x, x, x, x, x, x, x, x}; }
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+/* exp(x) for x <= 0 on eight lanes: exp_nonpos (seqlab.h) written with vector operations, since the
+ * compiler leaves the scalar one unvectorised here; below -87.3 (and -inf) the result is 0. */
+INLINE v8f exp8_nonpos(v8f x) {
+  const v8i under = x < bc8(-87.3f);
+  const v8f xc = (v8f)(((v8i)x & ~under) | ((v8i)bc8(-87.3f) & under));
+  const v8f kf = (xc * bc8(1.44269504088896341f) + bc8(12582912.0f)) - bc8(12582912.0f);
+  v8f r = xc - kf * bc8(0.693145751953125f);
+  r = r - kf * bc8(1.428606765330187045e-06f);
+  v8f p = bc8(1.0f / 720.0f);
+  p = p * r + bc8(1.0f / 120.0f);
+  p = p * r + bc8(1.0f / 24.0f);
+  p = p * r + bc8(1.0f / 6.0f);
+  p = p * r + bc8(0.5f);
+  p = p * r + bc8(1.0f);
+  p = p * r + bc8(1.0f);
+  const v8i two_k = (__builtin_convertvector(kf, v8i) + 127) << 23;
+  return (v8f)((v8i)(p * (v8f)two_k) & ~under);
+}
+
+/* s[j] = exp(s[j] * scale - shift) for j in [lo, hi), 0 elsewhere in the block; returns the sum. */
+INLINE float block_exp(float *s, float scale, float shift, int64_t lo, int64_t hi) {
+  v8f sum = bc8(0);
+  for (int64_t w = 0; w < BK / 8; w++) {
+    const v8i j = (v8i){0, 1, 2, 3, 4, 5, 6, 7} + (int32_t)(8 * w);
+    const v8i in = (j >= (int32_t)lo) & (j < (int32_t)hi);
+    const v8f z = ld8(s + 8 * w) * bc8(scale) - bc8(shift);
+    const v8f e = (v8f)((v8i)exp8_nonpos(z) & in);
+    st8(s + 8 * w, e);
+    sum += e;
   }
-  for (int64_t j = 0; j < BK; j++) s[j] = acc[j];
+  return ((sum[0] + sum[4]) + (sum[1] + sum[5])) + ((sum[2] + sum[6]) + (sum[3] + sum[7]));
+}
+
+/* s[j] = x . KT[:, j] for the whole block, j < BK = 64: eight accumulators held in registers. */
+INLINE void row_scores(const float *x, const float *KT, int64_t dh, float *s) {
+  v8f a0 = bc8(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  for (int64_t c = 0; c < dh; c++) {
+    const v8f xc = bc8(x[c]);
+    const float *kt = KT + c * BK;
+    a0 += xc * ld8(kt), a1 += xc * ld8(kt + 8), a2 += xc * ld8(kt + 16), a3 += xc * ld8(kt + 24);
+    a4 += xc * ld8(kt + 32), a5 += xc * ld8(kt + 40), a6 += xc * ld8(kt + 48), a7 += xc * ld8(kt + 56);
+  }
+  st8(s, a0), st8(s + 8, a1), st8(s + 16, a2), st8(s + 24, a3);
+  st8(s + 32, a4), st8(s + 40, a5), st8(s + 48, a6), st8(s + 56, a7);
+}
+
+/* acc[dh] = scale * acc + sum_{j < n} coef[j * stride] rows[j]: the row accumulator in registers when
+ * dh is a multiple of 8 up to 64 (a constant in the specialised bodies), plain loops otherwise. */
+INLINE void accumulate(float *acc, float scale, const float *coef, int64_t stride, const float *rows, int64_t n, int64_t dh) {
+  if (dh % 8 == 0 && dh <= 64) {
+    v8f r[8] = {{0}};
+#pragma GCC unroll 8
+    for (int64_t w = 0; w < dh / 8; w++) r[w] = ld8(acc + 8 * w) * bc8(scale);
+    for (int64_t j = 0; j < n; j++) {
+      const v8f cj = bc8(coef[j * stride]);
+      const float *row = rows + j * dh;
+#pragma GCC unroll 8
+      for (int64_t w = 0; w < dh / 8; w++) r[w] += cj * ld8(row + 8 * w);
+    }
+#pragma GCC unroll 8
+    for (int64_t w = 0; w < dh / 8; w++) st8(acc + 8 * w, r[w]);
+    return;
+  }
+  for (int64_t c = 0; c < dh; c++) acc[c] *= scale;
+  for (int64_t j = 0; j < n; j++)
+    for (int64_t c = 0; c < dh; c++) acc[c] += coef[j * stride] * rows[j * dh + c];
 }
 
 /* The key blocks of query block [i0, i1): from the first key any row may see to the diagonal. */
@@ -89,26 +157,12 @@ INLINE void forward_body(const attn_args *a, int64_t bh, float *scr, const int64
         const int64_t r = i - i0;
         row_scores(q + i * dh, KT, dh, s);
         float mx = m[r];
-        for (int64_t j = lo; j < hi; j++) {
-          s[j] *= a->scale;
-          mx = s[j] > mx ? s[j] : mx;
-        }
+        for (int64_t j = lo; j < hi; j++) mx = s[j] * a->scale > mx ? s[j] * a->scale : mx;
         const float corr = expf(m[r] - mx); /* 0 on the row's first block (m = -inf) */
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int64_t j = lo; j < hi; j++) {
-          s[j] = exp_nonpos(s[j] - mx);
-          sum += s[j];
-        }
+        const float sum = block_exp(s, a->scale, mx, lo, hi);
         l[r] = l[r] * corr + sum;
         m[r] = mx;
-        float *ar = acc + r * dh, o_r[dh];
-        for (int64_t c = 0; c < dh; c++) o_r[c] = ar[c] * corr;
-        for (int64_t j = lo; j < hi; j++) {
-          const float pj = s[j], *vj = v + (j0 + j) * dh;
-          for (int64_t c = 0; c < dh; c++) o_r[c] += pj * vj[c];
-        }
-        for (int64_t c = 0; c < dh; c++) ar[c] = o_r[c];
+        accumulate(acc + r * dh, corr, s + lo, 1, v + (j0 + lo) * dh, hi - lo, dh);
       }
     }
     for (int64_t i = i0; i < i1; i++) {
@@ -148,35 +202,15 @@ INLINE void backward_body(const attn_args *a, int64_t bh, float *scr, const int6
         float *p = P + r * BK, *ds = DS + r * BK;
         row_scores(q + i * dh, KT, dh, p);
         row_scores(dO + i * dh, VT, dh, ds);
-        const float li = lse[i], Di = D[i];
-        for (int64_t j = 0; j < BK; j++) {
-          const int in = j >= lo && j < hi;
-          const float pj = in ? exp_nonpos(p[j] * a->scale - li) : 0.0f;
-          p[j] = pj;
-          ds[j] = pj * (ds[j] - Di) * a->scale;
-        }
+        const float Di = D[i];
+        block_exp(p, a->scale, lse[i], lo, hi);
+        for (int64_t j = 0; j < BK; j++) ds[j] = p[j] * (ds[j] - Di) * a->scale;
       }
-      /* dq_i += sum_j dS_ij k_j;  dk_j += sum_i dS_ij q_i;  dv_j += sum_i P_ij dO_i */
-      for (int64_t r = 0; r < nr; r++) {
-        float acc[dh];
-        for (int64_t c = 0; c < dh; c++) acc[c] = dq[(i0 + r) * dh + c];
-        for (int64_t j = 0; j < nk; j++) {
-          const float sj = DS[r * BK + j], *kj = k + (j0 + j) * dh;
-          for (int64_t c = 0; c < dh; c++) acc[c] += sj * kj[c];
-        }
-        for (int64_t c = 0; c < dh; c++) dq[(i0 + r) * dh + c] = acc[c];
-      }
+      /* dq_i += sum_j dS_ij k_j;  dk_j += sum_i dS_ij q_i;  dv_j += sum_i P_ij dO_i (masked entries are 0) */
+      for (int64_t r = 0; r < nr; r++) accumulate(dq + (i0 + r) * dh, 1.0f, DS + r * BK, 1, k + j0 * dh, nk, dh);
       for (int64_t j = 0; j < nk; j++) {
-        float ak[dh], av[dh];
-        for (int64_t c = 0; c < dh; c++) ak[c] = dk[(j0 + j) * dh + c], av[c] = dv[(j0 + j) * dh + c];
-        for (int64_t r = 0; r < nr; r++) {
-          const float sj = DS[r * BK + j], pj = P[r * BK + j], *qi = q + (i0 + r) * dh, *gi = dO + (i0 + r) * dh;
-          for (int64_t c = 0; c < dh; c++) {
-            ak[c] += sj * qi[c];
-            av[c] += pj * gi[c];
-          }
-        }
-        for (int64_t c = 0; c < dh; c++) dk[(j0 + j) * dh + c] = ak[c], dv[(j0 + j) * dh + c] = av[c];
+        accumulate(dk + (j0 + j) * dh, 1.0f, DS + j, BK, q + i0 * dh, nr, dh);
+        accumulate(dv + (j0 + j) * dh, 1.0f, P + j, BK, dO + i0 * dh, nr, dh);
       }
     }
   }

@@ -4,7 +4,7 @@
       "target_name": "seqlab_matmul",
       "sources": ["matmul.c", "gemm.c", "scan.c", "eltwise.c", "decode.c", "attention.c"],
       "defines": ["NAPI_VERSION=8", "<!@(node -p \"process.env.SEQLAB_CBLAS === 'off' ? '' : 'SEQLAB_HAVE_CBLAS'\")"],
-      "cflags": ["-O3", "-std=gnu11", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fopenmp-simd"],
+      "cflags": ["-O3", "-std=gnu11", "-pthread", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-psabi", "-fopenmp-simd"],
       "include_dirs": ["<!(node -p \"process.env.SEQLAB_CBLAS_INCLUDE || '.'\")"],
       "libraries": ["-lpthread", "<!@(node -p \"process.env.SEQLAB_CBLAS === 'off' ? '' : (process.env.SEQLAB_BLAS_LIBS || '-lopenblas')\")"]
     }

@@ -117,7 +117,7 @@ async function build(cc, nodeInclude, blas) {
   rmSync(objDir, { recursive: true, force: true });
   mkdirSync(objDir, { recursive: true });
   mkdirSync(outDir, { recursive: true });
-  const flags = ['-O3', '-fPIC', '-pthread', '-std=gnu11', '-fopenmp-simd', '-Wall', '-Wextra', '-Wno-unused-parameter',
+  const flags = ['-O3', '-fPIC', '-pthread', '-std=gnu11', '-fopenmp-simd', '-Wall', '-Wextra', '-Wno-unused-parameter', '-Wno-psabi',
     '-DNAPI_VERSION=8', '-DNODE_GYP_MODULE_NAME=seqlab_matmul', `-I${nodeInclude}`, `-I${here}`,
     ...(blas ? ['-DSEQLAB_HAVE_CBLAS', ...(blas.include ? [`-I${blas.include}`] : [])] : [])];
   const srcs = sources();
