@@ -18,24 +18,19 @@
  *   attentionBackward(views [q, k, v, o, lse, dO, dq, dk, dv], offs, dims)
  * Work is split over the BH (batch, head) pairs on the element-wise kernels' thread pool.
  */
-#include "seqlab.h"
+#include "blockwise.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define BQ 64 /* query rows per block */
-#define BK 64 /* keys per block */
 
 typedef struct {
   const float *q, *k, *v, *o, *lse, *dO;
   float *out, *lse_out, *dq, *dk, *dv;
   int64_t T, dh, window;
   float scale;
-  float *scratch; /* `per` floats for each (batch, head) pair */
-  int64_t per;
-  void *unit; /* unit_fn: the body run on each pair */
 } attn_args;
 
 /* The keys of query row i inside block [j0, j1): [lo, hi) relative to j0 (empty when lo >= hi). */
@@ -43,44 +38,6 @@ INLINE void key_range(const attn_args *a, int64_t i, int64_t j0, int64_t j1, int
   const int64_t first = a->window > 0 && i - a->window + 1 > j0 ? i - a->window + 1 : j0;
   *lo = first - j0;
   *hi = (i + 1 < j1 ? i + 1 : j1) - j0;
-}
-
-/* KT[c, j] = K[j0 + j, c] for j < n: a key block transposed, so a row of scores is an axpy over keys. */
-INLINE void transpose_block(const float *K, int64_t j0, int64_t n, int64_t dh, float *KT) {
-  for (int64_t j = 0; j < n; j++)
-    for (int64_t c = 0; c < dh; c++) KT[c * BK + j] = K[(j0 + j) * dh + c];
-  for (int64_t c = 0; c < dh; c++)
-    for (int64_t j = n; j < BK; j++) KT[c * BK + j] = 0.0f; /* a short last block: full-width rows stay finite */
-}
-
-/* Eight-float vectors (GCC vector extensions): ymm registers in the AVX2 build, SSE pairs otherwise. */
-typedef float v8f __attribute__((vector_size(32)));
-INLINE v8f ld8(const float *p) {
-  v8f v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-INLINE void st8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
-INLINE v8f bc8(float x) { return (v8f){x, x, x, x, x, x, x, x}; }
-typedef int32_t v8i __attribute__((vector_size(32)));
-
-/* exp(x) for x <= 0 on eight lanes: exp_nonpos (seqlab.h) written with vector operations, since the
- * compiler leaves the scalar one unvectorised here; below -87.3 (and -inf) the result is 0. */
-INLINE v8f exp8_nonpos(v8f x) {
-  const v8i under = x < bc8(-87.3f);
-  const v8f xc = (v8f)(((v8i)x & ~under) | ((v8i)bc8(-87.3f) & under));
-  const v8f kf = (xc * bc8(1.44269504088896341f) + bc8(12582912.0f)) - bc8(12582912.0f);
-  v8f r = xc - kf * bc8(0.693145751953125f);
-  r = r - kf * bc8(1.428606765330187045e-06f);
-  v8f p = bc8(1.0f / 720.0f);
-  p = p * r + bc8(1.0f / 120.0f);
-  p = p * r + bc8(1.0f / 24.0f);
-  p = p * r + bc8(1.0f / 6.0f);
-  p = p * r + bc8(0.5f);
-  p = p * r + bc8(1.0f);
-  p = p * r + bc8(1.0f);
-  const v8i two_k = (__builtin_convertvector(kf, v8i) + 127) << 23;
-  return (v8f)((v8i)(p * (v8f)two_k) & ~under);
 }
 
 /* s[j] = exp(s[j] * scale - shift) for j in [lo, hi), 0 elsewhere in the block; returns the sum. */
@@ -95,41 +52,6 @@ INLINE float block_exp(float *s, float scale, float shift, int64_t lo, int64_t h
     sum += e;
   }
   return ((sum[0] + sum[4]) + (sum[1] + sum[5])) + ((sum[2] + sum[6]) + (sum[3] + sum[7]));
-}
-
-/* s[j] = x . KT[:, j] for the whole block, j < BK = 64: eight accumulators held in registers. */
-INLINE void row_scores(const float *x, const float *KT, int64_t dh, float *s) {
-  v8f a0 = bc8(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-  for (int64_t c = 0; c < dh; c++) {
-    const v8f xc = bc8(x[c]);
-    const float *kt = KT + c * BK;
-    a0 += xc * ld8(kt), a1 += xc * ld8(kt + 8), a2 += xc * ld8(kt + 16), a3 += xc * ld8(kt + 24);
-    a4 += xc * ld8(kt + 32), a5 += xc * ld8(kt + 40), a6 += xc * ld8(kt + 48), a7 += xc * ld8(kt + 56);
-  }
-  st8(s, a0), st8(s + 8, a1), st8(s + 16, a2), st8(s + 24, a3);
-  st8(s + 32, a4), st8(s + 40, a5), st8(s + 48, a6), st8(s + 56, a7);
-}
-
-/* acc[dh] = scale * acc + sum_{j < n} coef[j * stride] rows[j]: the row accumulator in registers when
- * dh is a multiple of 8 up to 64 (a constant in the specialised bodies), plain loops otherwise. */
-INLINE void accumulate(float *acc, float scale, const float *coef, int64_t stride, const float *rows, int64_t n, int64_t dh) {
-  if (dh % 8 == 0 && dh <= 64) {
-    v8f r[8] = {{0}};
-#pragma GCC unroll 8
-    for (int64_t w = 0; w < dh / 8; w++) r[w] = ld8(acc + 8 * w) * bc8(scale);
-    for (int64_t j = 0; j < n; j++) {
-      const v8f cj = bc8(coef[j * stride]);
-      const float *row = rows + j * dh;
-#pragma GCC unroll 8
-      for (int64_t w = 0; w < dh / 8; w++) r[w] += cj * ld8(row + 8 * w);
-    }
-#pragma GCC unroll 8
-    for (int64_t w = 0; w < dh / 8; w++) st8(acc + 8 * w, r[w]);
-    return;
-  }
-  for (int64_t c = 0; c < dh; c++) acc[c] *= scale;
-  for (int64_t j = 0; j < n; j++)
-    for (int64_t c = 0; c < dh; c++) acc[c] += coef[j * stride] * rows[j * dh + c];
 }
 
 /* The key blocks of query block [i0, i1): from the first key any row may see to the diagonal. */
@@ -234,99 +156,46 @@ __attribute__((target("avx2,fma"))) static void backward_avx2(const attn_args *a
 #endif
 static void forward_generic(const attn_args *a, int64_t bh, float *s) { BY_DH(forward_body, a, bh, s) }
 static void backward_generic(const attn_args *a, int64_t bh, float *s) { BY_DH(backward_body, a, bh, s) }
-
-typedef void (*unit_fn)(const attn_args *a, int64_t bh, float *scr);
-
-/* The (batch, head) pairs [lo, hi) through `a->unit` (the forward or backward body for this CPU). */
-static void pairs_range(void *ctx, int64_t lo, int64_t hi) {
-  const attn_args *a = (const attn_args *)ctx;
-  for (int64_t bh = lo; bh < hi; bh++) ((unit_fn)a->unit)(a, bh, a->scratch + bh * a->per);
-}
+PAIR_FN(forward_unit, attn_args, forward_avx2, forward_generic)
+PAIR_FN(backward_unit, attn_args, backward_avx2, backward_generic)
 
 /* ---- N-API glue ---- */
 
 static int parse(napi_env env, napi_callback_info info, const char *fn, int backward, attn_args *a, int64_t *BH) {
-  size_t argc = 3;
-  napi_value argv[3];
-  char msg[160];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) {
-    snprintf(msg, sizeof msg, "seqlab %s: expected (views, offsets, dims)", fn);
-    napi_throw_type_error(env, NULL, msg);
-    return 0;
-  }
-  seqlab_view vo, vd;
-  if (!seqlab_get_view(env, argv[1], &vo, "offsets") || !seqlab_get_view(env, argv[2], &vd, "dims")) return 0;
-  const double *offs = (const double *)vo.data, *dims = (const double *)vd.data;
-  const uint32_t n_offs = (uint32_t)(vo.bytes / 8);
-  if (vd.bytes < 4 * 8) {
-    snprintf(msg, sizeof msg, "seqlab %s: dims must be [BH, T, dh, window]", fn);
-    napi_throw_range_error(env, NULL, msg);
-    return 0;
-  }
+  static const int64_t min[4] = {1, 1, 1, 0};
+  kernel_args k;
+  if (!read_kernel_args(env, info, fn, "[BH, T, dh, window] (BH, T, dh >= 1, window >= 0)", min, &k)) return 0;
   memset(a, 0, sizeof *a);
-  *BH = (int64_t)dims[0], a->T = (int64_t)dims[1], a->dh = (int64_t)dims[2], a->window = (int64_t)dims[3];
-  if (*BH < 1 || a->T < 1 || a->dh < 1 || a->window < 0) {
-    snprintf(msg, sizeof msg, "seqlab %s: dims out of range (BH, T, dh >= 1, window >= 0)", fn);
-    napi_throw_range_error(env, NULL, msg);
-    return 0;
-  }
+  *BH = k.dims[0], a->T = k.dims[1], a->dh = k.dims[2], a->window = k.dims[3];
   a->scale = (float)(1.0 / sqrt((double)a->dh));
   const int64_t X = *BH * a->T * a->dh, L = *BH * a->T;
-  float *p;
-#define SLOT(i, n, dst) \
-  if (!seqlab_slot(env, fn, argv[0], offs, n_offs, i, n, 0, &p)) return 0; \
-  dst = p
-  SLOT(0, X, a->q);
-  SLOT(1, X, a->k);
-  SLOT(2, X, a->v);
+  float *p[9];
+  const int64_t n[9] = {X, X, X, X, L, X, X, X, X};
+  for (uint32_t i = 0; i < (backward ? 9u : 5u); i++)
+    if (!kernel_slot(env, fn, &k, i, n[i], &p[i])) return 0;
+  a->q = p[0], a->k = p[1], a->v = p[2];
   if (!backward) {
-    SLOT(3, X, a->out);
-    SLOT(4, L, a->lse_out);
+    a->out = p[3], a->lse_out = p[4];
     return 1;
   }
-  SLOT(3, X, a->o);
-  SLOT(4, L, a->lse);
-  SLOT(5, X, a->dO);
-  SLOT(6, X, a->dq);
-  SLOT(7, X, a->dk);
-  SLOT(8, X, a->dv);
-#undef SLOT
+  a->o = p[3], a->lse = p[4], a->dO = p[5], a->dq = p[6], a->dk = p[7], a->dv = p[8];
   return 1;
-}
-
-/* Runs `range` over the (batch, head) pairs with `per` floats of scratch each. */
-static napi_value run(napi_env env, attn_args *a, int64_t BH, int64_t per, unit_fn avx2, unit_fn generic, const char *fn) {
-  a->per = per;
-#if defined(__x86_64__) || defined(__i386__)
-  a->unit = (void *)(seqlab_use_avx2() ? avx2 : generic);
-#else
-  (void)avx2;
-  a->unit = (void *)generic;
-#endif
-  a->scratch = (float *)malloc((size_t)(BH * per) * sizeof(float));
-  if (!a->scratch) {
-    char msg[120];
-    snprintf(msg, sizeof msg, "seqlab %s: out of memory for %lld floats of scratch", fn, (long long)(BH * per));
-    napi_throw_error(env, NULL, msg);
-    return NULL;
-  }
-  seqlab_parallel_for(BH, 1, pairs_range, a);
-  free(a->scratch);
-  return NULL;
 }
 
 static napi_value js_forward(napi_env env, napi_callback_info info) {
   attn_args a;
   int64_t BH;
   if (!parse(env, info, "attentionForward", 0, &a, &BH)) return NULL;
-  return run(env, &a, BH, a.dh * BK + BK + BQ * a.dh + 2 * BQ, forward_avx2, forward_generic, "attentionForward");
+  seqlab_run_pairs(env, "attentionForward", &a, BH, a.dh * BK + BK + BQ * a.dh + 2 * BQ, forward_unit);
+  return NULL;
 }
 
 static napi_value js_backward(napi_env env, napi_callback_info info) {
   attn_args a;
   int64_t BH;
   if (!parse(env, info, "attentionBackward", 1, &a, &BH)) return NULL;
-  return run(env, &a, BH, 2 * a.dh * BK + 2 * BQ * BK + a.T, backward_avx2, backward_generic, "attentionBackward");
+  seqlab_run_pairs(env, "attentionBackward", &a, BH, 2 * a.dh * BK + 2 * BQ * BK + a.T, backward_unit);
+  return NULL;
 }
 
 napi_status seqlab_register_attention(napi_env env, napi_value exports) {

@@ -24,7 +24,8 @@
   X(scan)                 \
   X(eltwise)              \
   X(decode)               \
-  X(attention)
+  X(attention)            \
+  X(retention)
 
 #define SEQLAB_DECLARE_REGISTER(name) napi_status seqlab_register_##name(napi_env env, napi_value exports);
 SEQLAB_MODULES(SEQLAB_DECLARE_REGISTER)

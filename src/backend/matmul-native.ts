@@ -169,6 +169,23 @@ function makeMemory(backend: tf.KernelBackend): Memory {
   };
 }
 
+/**
+ * The (views, byte offsets) pair the native kernels take for a list of tensors in backend memory
+ * (undefined = an absent slot, passed as null). Call after the kernel's last allocation: one may
+ * have grown (and detached) the wasm heap.
+ */
+export function locateAll(backend: tf.KernelBackend, ts: (tf.TensorInfo | undefined)[]): { views: (ArrayBufferView | null)[]; offs: Float64Array } {
+  const mem = memoryOf(backend);
+  const offs = new Float64Array(ts.length);
+  const views = ts.map((t, i) => {
+    if (!t) return null;
+    const l = mem.locate(t);
+    offs[i] = l.off;
+    return l.view;
+  });
+  return { views, offs };
+}
+
 const ACT: Record<string, 0 | 1> = { linear: 0, relu: 1 };
 
 /**

@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { registerKernelsOnce } from '../backend/custom-op.ts';
 import { NATIVE_BACKENDS, nativeOpsReady } from '../backend/eltwise.ts';
-import { addonWith, memoryOf } from '../backend/matmul-native.ts';
+import { addonWith, locateAll, memoryOf } from '../backend/matmul-native.ts';
 import type { Mixer, MixerState } from './mixers/common.ts';
 
 /** The parts of a pre-norm block the fused step reads (src/models/shell.ts Block). */
@@ -56,15 +56,7 @@ function addon(): DecodeAddon | undefined {
         const slots: (tf.TensorInfo | undefined)[] = Array.from({ length: a.nSlots }, (_, i) => ins[`s${i}`]);
         slots[BLOCK_SLOTS - 1] = outs[0];
         a.stateOut.forEach((o, j) => (slots[o.slot] = outs[j + 1]));
-        // Locate after every allocation: one may have grown (and detached) the wasm heap.
-        const views: (ArrayBufferView | null)[] = [];
-        const offs = new Float64Array(a.nSlots);
-        slots.forEach((t, i) => {
-          if (!t) return void views.push(null);
-          const l = mem.locate(t);
-          views.push(l.view);
-          offs[i] = l.off;
-        });
+        const { views, offs } = locateAll(backend as tf.KernelBackend, slots);
         native.blockStep(views, offs, a.ints, a.floats);
         return outs;
       };

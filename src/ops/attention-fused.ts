@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { customOp, registerKernelsOnce } from '../backend/custom-op.ts';
 import { NATIVE_BACKENDS, nativeOpsReady } from '../backend/eltwise.ts';
-import { addonWith, memoryOf } from '../backend/matmul-native.ts';
+import { addonWith, locateAll, memoryOf } from '../backend/matmul-native.ts';
 
 type Views = (ArrayBufferView | null)[];
 interface AttentionAddon {
@@ -34,13 +34,7 @@ function addon(): AttentionAddon | undefined {
     registered = native ?? null;
     if (native) {
       const call = (backend: tf.KernelBackend, fn: 'attentionForward' | 'attentionBackward', ts: tf.TensorInfo[], d: Float64Array) => {
-        const mem = memoryOf(backend); // locate after every allocation: one may have grown the wasm heap
-        const offs = new Float64Array(ts.length);
-        const views = ts.map((t, i) => {
-          const l = mem.locate(t);
-          offs[i] = l.off;
-          return l.view;
-        });
+        const { views, offs } = locateAll(backend, ts);
         native[fn](views, offs, d);
       };
       const forward = ({ inputs, attrs, backend }: KernelArgs) => {

@@ -13,15 +13,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { customOp, registerKernelsOnce } from '../backend/custom-op.ts';
 import { matmulInfo, resolveThreads } from '../backend/matmul.ts';
-import { loadNativeAddon, memoryOf, type NativeAddon } from '../backend/matmul-native.ts';
+import { loadNativeAddon, locateAll, memoryOf, type NativeAddon } from '../backend/matmul-native.ts';
 import { selectiveScan, type ScanMode } from './scan.ts';
 
 type Views = Array<ArrayBufferView | null>;
 
 /** native/scan.c's JS surface. dims = [B, T, D, N, C, threads]; offsets in bytes. */
 export interface ScanAddon {
-  scanForward(views: Views, offs: number[], dims: number[]): void;
-  scanBackward(views: Views, offs: number[], dims: number[]): void;
+  scanForward(views: Views, offs: Float64Array, dims: number[]): void;
+  scanBackward(views: Views, offs: Float64Array, dims: number[]): void;
 }
 
 const FORWARD = 'SeqlabScanForward';
@@ -58,25 +58,6 @@ function threads(): number {
 }
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
-
-/** Float32 tensors of the backend's memory in the addon's (views, byte offsets) form. */
-function locateAll(backend: tf.KernelBackend, ts: Array<tf.TensorInfo | undefined>): { views: Views; offs: number[] } {
-  const mem = memoryOf(backend);
-  const views: Views = [];
-  const offs: number[] = [];
-  for (const t of ts) {
-    if (!t) {
-      views.push(null);
-      offs.push(0);
-      continue;
-    }
-    if (t.dtype !== 'float32' || !mem.usable(t)) throw new Error(`${FORWARD}: inputs must be float32 tensors in backend memory`);
-    const l = mem.locate(t);
-    views.push(l.view);
-    offs.push(l.off);
-  }
-  return { views, offs };
-}
 
 function registerKernels(addon: ScanAddon): void {
   const forward = ({ inputs, attrs, backend }: KernelArgs) => {

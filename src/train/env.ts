@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { fusedDecodeAvailable } from '../models/fused-step.ts';
 import { attentionFusedAvailable } from '../ops/attention-fused.ts';
+import { fusedRetentionReady } from '../ops/retention-fused.ts';
 import { installMatmulKernels, type MatmulInfo } from '../backend/matmul.ts';
 import { BUILD_STATUS_PATH } from '../backend/matmul-native.ts';
 import type { MatmulPeak } from '../backend/peak.ts';
@@ -114,8 +115,9 @@ export async function collectEnv(o: {
     eltwise_kernels: o.matmul.eltwise?.enabled ? 'native' : 'stock',
     eltwise_reason: o.matmul.eltwise?.reason ?? null,
     eltwise_threads: o.matmul.eltwise?.enabled ? o.matmul.eltwise.threads : null,
-    // the fused native paths (docs/models.md 0.3): causal attention in training, one call per block in decoding
+    // the fused native paths (docs/models.md 0.3): attention and retention in training, one call per block in decoding
     fused_attention: attentionFusedAvailable(),
+    fused_retention: fusedRetentionReady(),
     fused_decode: fusedDecodeAvailable(),
     ...nativeBuild(),
     matmul_peak_gflops: Number(o.peak.gflops.toFixed(3)),

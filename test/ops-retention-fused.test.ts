@@ -1,0 +1,79 @@
+/**
+ * The fused parallel retention op (src/ops/retention-fused.ts, native/retention.c) against the
+ * tensor parallel form (decay matrix, scores, product): output and the gradients for q, k, v and
+ * the log-decays a, on shapes that cross block edges, with unequal key and value widths, weak and
+ * strong decays (down to a = -8, where most of the decay matrix underflows), both ISAs; and
+ * retentionParallel takes it exactly when it applies (no state in or out, a per head).
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installMatmulKernels } from '../src/backend/matmul.ts';
+import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/matmul-native.ts';
+import { selectBackend } from '../src/backend/select.ts';
+import { retentionParallel } from '../src/ops/retention.ts';
+import { retentionFusedAvailable } from '../src/ops/retention-fused.ts';
+import { expectClose } from './models-util.ts';
+
+const native = loadNativeAddon(DEFAULT_ADDON_PATH);
+const has = typeof (native.addon as unknown as Record<string, unknown> | undefined)?.retentionForward === 'function';
+const setIsa = (native.addon as unknown as { setEltwiseIsa?: (n: string) => boolean } | undefined)?.setEltwiseIsa;
+
+/** Output and gradients of sum(retentionParallel(q, k, v, a).o * g), fused or (SEQLAB_FUSED_RETENTION=off) tensor form. */
+function run(fused: boolean, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: tf.Tensor, g: tf.Tensor): tf.Tensor[] {
+  if (!fused) process.env.SEQLAB_FUSED_RETENTION = 'off';
+  try {
+    const f = (q0: tf.Tensor, k0: tf.Tensor, v0: tf.Tensor, a0: tf.Tensor) => tf.sum(retentionParallel(q0, k0, v0, a0).o.mul(g));
+    return [retentionParallel(q, k, v, a).o, ...tf.grads(f)([q, k, v, a])];
+  } finally {
+    delete process.env.SEQLAB_FUSED_RETENTION;
+  }
+}
+
+for (const backend of ['wasm', 'cpu'] as const) {
+  describe.skipIf(!has)(`fused parallel retention on ${backend}${has ? '' : ' (SKIPPED: no retention kernels in the addon)'}`, () => {
+    beforeAll(async () => {
+      await selectBackend(backend);
+      await installMatmulKernels({ threads: 2, log: () => {} });
+    });
+    afterAll(() => {
+      setIsa?.('avx2');
+    });
+
+    const SHAPES: [number, number, number, number, number, number][] = [
+      [2, 2, 70, 8, 12, -0.5], // a short last block, dk != dv
+      [1, 3, 130, 16, 16, -0.1], // specialised widths, weak decay
+      [2, 1, 129, 32, 32, -8], // strong decay: the decay matrix underflows away from the diagonal
+      [1, 2, 64, 64, 64, -1], // exactly one block
+      [1, 1, 1, 4, 4, -1], // one token
+    ];
+    for (const isa of ['avx2', 'generic']) {
+      for (const [B, H, T, dk, dv, aMin] of SHAPES) {
+        it(`${isa}: [${B}, ${H}, ${T}] dk ${dk} dv ${dv}, a in [${aMin}, 0]: output and gradients equal the tensor form`, () => {
+          if (!setIsa?.(isa) && isa === 'avx2') return; // a CPU without AVX2 runs the generic body only
+          const q = tf.randomNormal([B, H, T, dk], 0, 1, 'float32', 1), k = tf.randomNormal([B, H, T, dk], 0, 1, 'float32', 2);
+          const v = tf.randomNormal([B, H, T, dv], 0, 1, 'float32', 3), g = tf.randomNormal([B, H, T, dv], 0, 1, 'float32', 4);
+          const a = tf.randomUniform([B, H, T], aMin, 0, 'float32', 5);
+          expect(retentionFusedAvailable(q, k, v, a)).toBe(true);
+          const fused = run(true, q, k, v, a, g), tensor = run(false, q, k, v, a, g);
+          ['o', 'dq', 'dk', 'dv', 'da'].forEach((n, i) => expectClose(fused[i], tensor[i], 2e-5, n === 'da' ? 2e-5 : 1e-5, n));
+          tf.dispose([q, k, v, a, g, ...fused, ...tensor]);
+        });
+      }
+    }
+
+    it('not with a state to take in or hand on, nor with per-key decays: the tensor form runs', () => {
+      const q = tf.randomNormal([1, 1, 8, 4]), v = tf.randomNormal([1, 1, 8, 4]);
+      expect(retentionFusedAvailable(q, q, v, tf.zeros([1, 1, 8, 4]))).toBe(false);
+      process.env.SEQLAB_FUSED_RETENTION = 'off';
+      expect(retentionFusedAvailable(q, q, v, tf.zeros([1, 1, 8]))).toBe(false);
+      delete process.env.SEQLAB_FUSED_RETENTION;
+      const a = tf.fill([1, 1, 8], -0.2);
+      const withState = retentionParallel(q, q, v, a, { outputFinalState: true });
+      const plain = retentionParallel(q, q, v, a);
+      expect(withState.state).toBeDefined();
+      expectClose(withState.o, plain.o, 1e-5, 1e-5, 'o with and without the final state');
+      tf.dispose([q, v, a, withState.o, withState.state!, plain.o]);
+    });
+  });
+}
