@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { installMatmulKernels, matmulInfo, resolveThreads, type MatmulPath } from '../src/backend/matmul.ts';
-import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/matmul-native.ts';
+import { BLAS_MIN_FLOPS, installMatmulKernels, matmulInfo, resolveThreads, type MatmulPath } from '../src/backend/matmul.ts';
+import { DEFAULT_ADDON_PATH, loadNativeAddon, nativeKernels, type GemmFn } from '../src/backend/matmul-native.ts';
 import { fallbackTuning } from '../src/backend/matmul-fallback.ts';
 import { benchKernels, profileTrainingStep } from '../src/backend/bench-kernels.ts';
 
@@ -370,5 +370,26 @@ describe('profile (stretch)', () => {
     expect(ops.every((o, i) => i === 0 || ops[i - 1].ms >= o.ms)).toBe(true);
     expect(lines).toHaveLength(4);
     expect(lines[0]).toMatch(/fallback path/);
+  });
+});
+
+describe('engine routing of the native kernels', () => {
+  it('products under minFlops and batched products go to the second engine, the rest to the first', async () => {
+    await tf.setBackend('cpu');
+    const calls: string[] = [];
+    const spy = (name: string): GemmFn => () => void calls.push(name);
+    const stock = { batchMatMul: tf.getKernel('BatchMatMul', 'cpu')!, fusedMatMul: tf.getKernel('_FusedMatMul', 'cpu')! };
+    const [bmm] = nativeKernels(spy('blas'), stock, spy('builtin'), 1e6);
+    const product = (a: number[], b: number[]) => {
+      const [x, y] = [tf.zeros(a), tf.zeros(b)];
+      const out = bmm.kernelFunc({ inputs: { a: x, b: y }, attrs: {}, backend: tf.backend() }) as tf.TensorInfo;
+      tf.backend().disposeData(out.dataId);
+      tf.dispose([x, y]);
+      return calls.pop();
+    };
+    expect(product([8, 8], [8, 8])).toBe('builtin'); // 1 kFLOP
+    expect(product([128, 128], [128, 128])).toBe('blas'); // 4.2 MFLOP
+    expect(product([2, 128, 128], [2, 128, 128])).toBe('builtin'); // batched
+    expect(BLAS_MIN_FLOPS).toBeGreaterThan(0);
   });
 });

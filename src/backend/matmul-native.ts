@@ -188,13 +188,23 @@ export function locateAll(backend: tf.KernelBackend, ts: (tf.TensorInfo | undefi
 
 const ACT: Record<string, 0 | 1> = { linear: 0, relu: 1 };
 
+/** Which engine runs the products: `gemm`, with `batched` for batched products and those under `minFlops`. */
+export interface Engines {
+  gemm: GemmFn;
+  batched: GemmFn;
+  minFlops: number;
+}
+
 /**
  * C = act(op(A) @ op(B) + bias) into a fresh output; the caller has checked the geometry. Batched
- * products go to `batched` when given: OpenBLAS pays a threaded call per slice (attention's
- * [B*H, T, dh] products ran 2x slower than the built-in GEMM, which splits the batch over threads).
+ * products go to `e.batched`: OpenBLAS pays a threaded call per slice (attention's [B*H, T, dh]
+ * products ran 2x slower than the built-in GEMM, which splits the batch over threads); so do
+ * products under `e.minFlops` (see BLAS_MIN_FLOPS in matmul.ts).
  */
-function run(gemm: GemmFn, mem: Memory, a: tf.TensorInfo, b: tf.TensorInfo, g: Geometry,
-  transA: boolean, transB: boolean, bias: tf.TensorInfo | null, act: 0 | 1, batched: GemmFn = gemm): tf.TensorInfo {
+function run(e: Engines, mem: Memory, a: tf.TensorInfo, b: tf.TensorInfo, g: Geometry,
+  transA: boolean, transB: boolean, bias: tf.TensorInfo | null, act: 0 | 1): tf.TensorInfo {
+  const small = 2 * g.batch * g.M * g.N * g.K < e.minFlops;
+  const gemm = small ? e.batched : e.gemm, batched = e.batched;
   const out = mem.alloc(g.outShape);
   // Locate only after the allocation: it may have grown (and detached) the wasm heap.
   const A = mem.locate(a), B = mem.locate(b), C = mem.locate(out);
@@ -213,10 +223,11 @@ function run(gemm: GemmFn, mem: Memory, a: tf.TensorInfo, b: tf.TensorInfo, g: G
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
 /**
- * Kernel configs for one backend on one engine (`batched`: the engine of batched products, default
- * the same); `stock` handles whatever the addon does not.
+ * Kernel configs for one backend on one engine (`batched`: the engine of batched products and of
+ * products under `minFlops`, default the same); `stock` handles whatever the addon does not.
  */
-export function nativeKernels(gemm: GemmFn, stock: { batchMatMul: tf.KernelConfig; fusedMatMul: tf.KernelConfig }, batched: GemmFn = gemm): tf.KernelConfig[] {
+export function nativeKernels(gemm: GemmFn, stock: { batchMatMul: tf.KernelConfig; fusedMatMul: tf.KernelConfig }, batched: GemmFn = gemm, minFlops = 0): tf.KernelConfig[] {
+  const engines: Engines = { gemm, batched, minFlops };
   const batchMatMul = (args: KernelArgs) => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const { transposeA = false, transposeB = false } = args.attrs as { transposeA?: boolean; transposeB?: boolean };
@@ -224,7 +235,7 @@ export function nativeKernels(gemm: GemmFn, stock: { batchMatMul: tf.KernelConfi
     const g = a.dtype === 'float32' && b.dtype === 'float32' && mem.usable(a) && mem.usable(b)
       ? matmulGeometry(a.shape, b.shape, transposeA, transposeB) : undefined;
     if (!g) return stock.batchMatMul.kernelFunc(args);
-    return run(gemm, mem, a, b, g, transposeA, transposeB, null, 0, batched);
+    return run(engines, mem, a, b, g, transposeA, transposeB, null, 0);
   };
   const fusedMatMul = (args: KernelArgs) => {
     const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
@@ -236,7 +247,7 @@ export function nativeKernels(gemm: GemmFn, stock: { batchMatMul: tf.KernelConfi
     // Bias must be one row of N (any rank, e.g. [N] or [1, N]) to be broadcast by the addon.
     const biasOk = bias == null || (bias.dtype === 'float32' && mem.usable(bias) && tf.util.sizeFromShape(bias.shape) === g?.N && bias.shape[bias.shape.length - 1] === g.N);
     if (!g || !biasOk) return stock.fusedMatMul.kernelFunc(args);
-    return run(gemm, mem, a!, b!, g, transposeA, transposeB, bias ?? null, act, batched);
+    return run(engines, mem, a!, b!, g, transposeA, transposeB, bias ?? null, act);
   };
   return [
     { ...stock.batchMatMul, kernelFunc: batchMatMul as unknown as tf.KernelFunc },
