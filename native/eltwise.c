@@ -118,8 +118,9 @@ void seqlab_parallel_for(int64_t n, int64_t grain, range_fn fn, void *ctx) {
 
 /* ---- scalar math (the reference the vector code follows, and the tails) ---- */
 
-enum { U_EXP, U_ERF, U_SIGMOID, U_SOFTPLUS, U_LOG, U_TANH, U_NEG, U_SQUARE, U_SQRT, U_RSQRT, U_RECIP, U_ABS, U_RELU, U_LOG1P, U_COUNT };
-enum { B_ADD, B_SUB, B_MUL, B_DIV, B_SQDIFF, B_COUNT };
+/* The stock kernels' ops, then the fused GELU (src/ops/gelu.ts): U_GELU x -> GELU(x), B_GELU_GRAD (x, dy) -> dy GELU'(x). */
+enum { U_EXP, U_ERF, U_SIGMOID, U_SOFTPLUS, U_LOG, U_TANH, U_NEG, U_SQUARE, U_SQRT, U_RSQRT, U_RECIP, U_ABS, U_RELU, U_LOG1P, U_GELU, U_COUNT };
+enum { B_ADD, B_SUB, B_MUL, B_DIV, B_SQDIFF, B_GELU_GRAD, B_COUNT };
 
 static inline float unary_s(int op, float x) {
   switch (op) {
@@ -136,8 +137,14 @@ static inline float unary_s(int op, float x) {
     case U_RECIP: return 1.0f / x;
     case U_ABS: return fabsf(x);
     case U_RELU: return x > 0 ? x : (x == x ? 0.0f : x);
+    case U_GELU: return x * (erff(x * (float)M_SQRT1_2) + 1.0f) * 0.5f; /* the tensor form's order */
     default: return log1pf(x);
   }
+}
+
+/* GELU'(x) = Phi(x) + x phi(x): the exact GELU's derivative (docs/models.md 1.3). */
+static inline float gelu_grad_s(float x) {
+  return 0.5f * (1.0f + erff(x * (float)M_SQRT1_2)) + x * expf(-0.5f * x * x) * 0.3989422804014327f;
 }
 
 static inline float binary_s(int op, float a, float b) {
@@ -146,6 +153,7 @@ static inline float binary_s(int op, float a, float b) {
     case B_SUB: return a - b;
     case B_MUL: return a * b;
     case B_DIV: return a / b;
+    case B_GELU_GRAD: return b * gelu_grad_s(a);
     default: return (a - b) * (a - b);
   }
 }
@@ -200,6 +208,17 @@ AVX2 static inline __m256 erf8(__m256 x) {
   return _mm256_blendv_ps(_mm256_div_ps(p, q), x, nan);
 }
 
+/* GELU(x) = x (erf(x / sqrt 2) + 1) / 2 in the tensor form's order, and its derivative. */
+AVX2 static inline __m256 gelu8(__m256 x) {
+  const __m256 e = erf8(_mm256_mul_ps(x, _mm256_set1_ps((float)M_SQRT1_2)));
+  return _mm256_mul_ps(_mm256_mul_ps(x, _mm256_add_ps(e, _mm256_set1_ps(1.0f))), _mm256_set1_ps(0.5f));
+}
+AVX2 static inline __m256 gelu_grad8(__m256 x) {
+  const __m256 cdf = _mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_add_ps(_mm256_set1_ps(1.0f), erf8(_mm256_mul_ps(x, _mm256_set1_ps((float)M_SQRT1_2)))));
+  const __m256 pdf = _mm256_mul_ps(exp8(_mm256_mul_ps(_mm256_set1_ps(-0.5f), _mm256_mul_ps(x, x))), _mm256_set1_ps(0.3989422804014327f));
+  return _mm256_fmadd_ps(x, pdf, cdf);
+}
+
 /* Returns how many leading elements were done (a multiple of 8); the caller does the tail. */
 AVX2 static int64_t unary_avx2(int op, const float *x, float *y, int64_t n) {
   const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps(), sign = _mm256_set1_ps(-0.0f);
@@ -210,6 +229,9 @@ AVX2 static int64_t unary_avx2(int op, const float *x, float *y, int64_t n) {
       break;
     case U_ERF:
       for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, erf8(_mm256_loadu_ps(x + i)));
+      break;
+    case U_GELU:
+      for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, gelu8(_mm256_loadu_ps(x + i)));
       break;
     case U_SIGMOID:
       for (; i + 8 <= n; i += 8) {
@@ -266,6 +288,7 @@ AVX2 static int64_t binary_avx2(int op, const float *a, int64_t sa, const float 
     case B_MUL: BIN_LOOP(_mm256_mul_ps(va, vb)) break;
     case B_DIV: BIN_LOOP(_mm256_div_ps(va, vb)) break;
     case B_SQDIFF: BIN_LOOP(_mm256_mul_ps(_mm256_sub_ps(va, vb), _mm256_sub_ps(va, vb))) break;
+    case B_GELU_GRAD: BIN_LOOP(_mm256_mul_ps(vb, gelu_grad8(va))) break;
   }
   return i;
 }

@@ -25,7 +25,8 @@
   X(eltwise)              \
   X(decode)               \
   X(attention)            \
-  X(retention)
+  X(retention)            \
+  X(norm)
 
 #define SEQLAB_DECLARE_REGISTER(name) napi_status seqlab_register_##name(napi_env env, napi_value exports);
 SEQLAB_MODULES(SEQLAB_DECLARE_REGISTER)

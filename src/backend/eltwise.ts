@@ -32,6 +32,9 @@ export const UNARY_OPS = ['Exp', 'Erf', 'Sigmoid', 'Softplus', 'Log', 'Tanh', 'N
 // Maximum / Minimum stay stock: the stock wasm and cpu kernels disagree on NaN.
 export const BINARY_OPS = ['Add', 'Sub', 'Multiply', 'RealDiv', 'SquaredDifference'] as const;
 export const REDUCE_OPS = ['Sum', 'Mean', 'Max'] as const;
+/** The fused GELU's op codes (src/ops/gelu.ts): after the stock kernels' ops in native/eltwise.c's enums. */
+export const U_GELU = UNARY_OPS.length;
+export const B_GELU_GRAD = BINARY_OPS.length;
 export const OTHER_OPS = ['Transpose', 'Cumsum', 'Softmax'] as const;
 export const ELTWISE_KERNELS: readonly string[] = [...UNARY_OPS, ...BINARY_OPS, ...REDUCE_OPS, ...OTHER_OPS];
 

@@ -3,10 +3,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { embeddingLookup } from '../backend/compat.ts';
+import { gelu } from '../ops/gelu.ts';
 import { normal, ones, scaled, torchLinear, zeros, type ParamScope } from './init.ts';
 import { fusedBlockStep } from './fused-step.ts';
 import type { FfnSpec } from './resolved.ts';
-import { layerNormalize, linear, rmsNormalize, silu, type Mixer, type MixerState } from './mixers/common.ts';
+import { linear, silu, type Mixer, type MixerState } from './mixers/common.ts';
+import { affineNorm } from '../ops/norm.ts';
 
 export type NormKind = 'rms' | 'layer';
 
@@ -24,8 +26,7 @@ export class Norm {
     if (kind === 'layer') this.b = params.create('b', [dim], zeros);
   }
   apply(x: tf.Tensor): tf.Tensor {
-    if (this.kind === 'rms') return rmsNormalize(x, this.eps).mul(this.w);
-    return layerNormalize(x, this.eps).mul(this.w).add(this.b!);
+    return affineNorm(x, this.w, this.kind === 'layer' ? this.b : undefined, this.eps);
   }
 }
 
@@ -63,10 +64,6 @@ export class Ffn {
   }
 }
 
-/** Exact GELU, 0.5 x (1 + erf(x / sqrt 2)). */
-export function gelu(x: tf.Tensor): tf.Tensor {
-  return x.mul(tf.erf(x.mul(Math.SQRT1_2)).add(1)).mul(0.5);
-}
 
 /** Token embedding [V, d] (N(0, 0.02)), gathered through the wasm-safe compat lookup. */
 export class Embedding {

@@ -85,17 +85,8 @@ export function silu(x: tf.Tensor): tf.Tensor {
   return x.mul(tf.sigmoid(x));
 }
 
-/** RMS-normalize over the last axis (no affine). */
-export function rmsNormalize(x: tf.Tensor, eps: number): tf.Tensor {
-  return x.mul(tf.rsqrt(x.square().mean(-1, true).add(eps)));
-}
-
-/** LayerNorm over the last axis (no affine). */
-export function layerNormalize(x: tf.Tensor, eps: number): tf.Tensor {
-  const mu = x.mean(-1, true);
-  const xc = x.sub(mu);
-  return xc.mul(tf.rsqrt(xc.square().mean(-1, true).add(eps)));
-}
+// The per-head and inner norms without affine live with the shell's fused norm (src/ops/norm.ts).
+export { layerNormalize, rmsNormalize } from '../../ops/norm.ts';
 
 /** Prefix every key of a state (branch states inside parallel/routed layers). */
 export function prefixState(prefix: string, s: MixerState): MixerState {

@@ -1,0 +1,52 @@
+/**
+ * The fused GELU (src/ops/gelu.ts, native/eltwise.c U_GELU / B_GELU_GRAD) against its tensor form
+ * (SEQLAB_ELTWISE=off): values and gradients on the FFN's shapes and on special values, both ISAs.
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installEltwiseKernels } from '../src/backend/eltwise.ts';
+import { installMatmulKernels } from '../src/backend/matmul.ts';
+import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/matmul-native.ts';
+import { selectBackend } from '../src/backend/select.ts';
+import { gelu } from '../src/ops/gelu.ts';
+import { expectClose } from './models-util.ts';
+
+const native = loadNativeAddon(DEFAULT_ADDON_PATH);
+const setIsa = (native.addon as unknown as { setEltwiseIsa?: (n: string) => boolean } | undefined)?.setEltwiseIsa;
+
+/** GELU and its gradient (times g) with the native kernels (fused) or without (tensor form). */
+function run(fused: boolean, x: tf.Tensor, g: tf.Tensor): Float32Array[] {
+  if (!fused) process.env.SEQLAB_ELTWISE = 'off';
+  installEltwiseKernels(2);
+  delete process.env.SEQLAB_ELTWISE;
+  const y = gelu(x), [dx] = tf.grads((a: tf.Tensor) => tf.sum(gelu(a).mul(g)))([x]);
+  const out = [y.dataSync() as Float32Array, dx.dataSync() as Float32Array];
+  tf.dispose([y, dx]);
+  return out;
+}
+
+for (const backend of ['wasm', 'cpu'] as const) {
+  describe.skipIf(!native.addon)(`fused GELU on ${backend}`, () => {
+    beforeAll(async () => {
+      await selectBackend(backend);
+      await installMatmulKernels({ threads: 2, log: () => {} });
+    });
+    afterAll(() => {
+      setIsa?.('avx2');
+      installEltwiseKernels(2);
+    });
+    for (const isa of ['avx2', 'generic']) {
+      it(`${isa}: values and gradients equal the tensor form ([2, 33, 20], N(0, 3) plus 0, +-1e-3, +-5, +-30)`, () => {
+        if (!setIsa?.(isa) && isa === 'avx2') return;
+        const x = tf.concat([tf.randomNormal([2 * 33 * 20 - 8], 0, 3, 'float32', 1), tf.tensor([0, 1e-3, -1e-3, 5, -5, 30, -30, 0.5])]).reshape([2, 33, 20]);
+        const g = tf.randomNormal([2, 33, 20], 0, 1, 'float32', 2);
+        const [yf, df] = run(true, x, g), [yt, dt] = run(false, x, g);
+        expectClose(tf.tensor(yf), tf.tensor(yt), 1e-6, 1e-6, 'gelu');
+        expectClose(tf.tensor(df), tf.tensor(dt), 1e-5, 1e-5, 'gelu grad');
+        expect(Array.from(yf.slice(-8, -1)).map((v) => Math.round(v * 1e4) / 1e4)).toEqual([0, 0.0005, -0.0005, 5, -0, 30, -0]);
+        tf.dispose([x, g]);
+      });
+    }
+  });
+}
