@@ -101,27 +101,16 @@ typedef struct {
 /* Reads the arguments; dims[i] must be >= min[i] (`doc` names them in the error). Returns 0 with a JS
  * error pending otherwise. */
 static int read_kernel_args(napi_env env, napi_callback_info info, const char *fn, const char *doc, const int64_t *min, kernel_args *k) {
-  size_t argc = 3;
-  napi_value argv[3];
-  char msg[200];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) {
-    snprintf(msg, sizeof msg, "seqlab %s: expected (views, offsets, dims)", fn);
-    napi_throw_type_error(env, NULL, msg);
-    return 0;
-  }
-  seqlab_view vo, vd;
-  if (!seqlab_get_view(env, argv[1], &vo, "offsets") || !seqlab_get_view(env, argv[2], &vd, "dims")) return 0;
-  k->views = argv[0];
-  k->offs = (const double *)vo.data;
-  k->n_offs = (uint32_t)(vo.bytes / 8);
-  const double *d = (const double *)vd.data;
-  int ok = vd.bytes >= 4 * 8;
-  for (int i = 0; ok && i < 4; i++) ok = (k->dims[i] = (int64_t)d[i]) >= min[i];
-  if (!ok) {
-    snprintf(msg, sizeof msg, "seqlab %s: dims must be %s", fn, doc);
-    napi_throw_range_error(env, NULL, msg);
-  }
-  return ok;
+  const double *d;
+  if (!seqlab_kernel_args(env, info, fn, doc, 4, &k->views, &k->offs, &k->n_offs, &d)) return 0;
+  for (int i = 0; i < 4; i++)
+    if ((k->dims[i] = (int64_t)d[i]) < min[i]) {
+      char msg[200];
+      snprintf(msg, sizeof msg, "seqlab %s: dims must be %s", fn, doc);
+      napi_throw_range_error(env, NULL, msg);
+      return 0;
+    }
+  return 1;
 }
 
 /* Slot i of the arguments as `n` floats (required). */

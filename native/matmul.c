@@ -112,6 +112,30 @@ int seqlab_slot(napi_env env, const char *fn, napi_value views, const double *of
   return 1;
 }
 
+int seqlab_kernel_args(napi_env env, napi_callback_info info, const char *fn, const char *doc, size_t n_dims,
+                       napi_value *views, const double **offs, uint32_t *n_offs, const double **dims) {
+  size_t argc = 3;
+  napi_value argv[3];
+  char msg[200];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) {
+    snprintf(msg, sizeof msg, "seqlab %s: expected (views, offsets, dims)", fn);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  seqlab_view vo, vd;
+  if (!seqlab_get_view(env, argv[1], &vo, "offsets") || !seqlab_get_view(env, argv[2], &vd, "dims")) return 0;
+  if (vd.bytes < n_dims * 8) {
+    snprintf(msg, sizeof msg, "seqlab %s: dims must be %s", fn, doc);
+    napi_throw_range_error(env, NULL, msg);
+    return 0;
+  }
+  *views = argv[0];
+  *offs = (const double *)vo.data;
+  *n_offs = (uint32_t)(vo.bytes / 8);
+  *dims = (const double *)vd.data;
+  return 1;
+}
+
 napi_status seqlab_export(napi_env env, napi_value exports, const char *name, napi_callback fn) {
   napi_value f;
   napi_status s = napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);

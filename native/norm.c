@@ -110,28 +110,18 @@ static void backward_range(void *ctx, int64_t lo, int64_t hi) {
 
 /* (views, offsets, dims [rows, d, layer, eps]): fills rows, d, layer, eps; 0 with an error pending. */
 static int parse(napi_env env, napi_callback_info info, const char *fn, napi_value *views, const double **offs, uint32_t *n_offs, norm_args *a) {
-  size_t argc = 3;
-  napi_value argv[3];
-  char msg[160];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) {
-    snprintf(msg, sizeof msg, "seqlab %s: expected (views, offsets, dims)", fn);
-    napi_throw_type_error(env, NULL, msg);
-    return 0;
-  }
-  seqlab_view vo, vd;
-  if (!seqlab_get_view(env, argv[1], &vo, "offsets") || !seqlab_get_view(env, argv[2], &vd, "dims")) return 0;
-  const double *dims = (const double *)vd.data;
+  const char *doc = "[rows >= 1, d >= 1, layer, eps >= 0]";
+  const double *dims;
+  if (!seqlab_kernel_args(env, info, fn, doc, 4, views, offs, n_offs, &dims)) return 0;
   memset(a, 0, sizeof *a);
-  if (vd.bytes < 4 * 8 || (a->rows = (int64_t)dims[0]) < 1 || (a->d = (int64_t)dims[1]) < 1 || !(dims[3] >= 0)) {
-    snprintf(msg, sizeof msg, "seqlab %s: dims must be [rows >= 1, d >= 1, layer, eps >= 0]", fn);
+  if ((a->rows = (int64_t)dims[0]) < 1 || (a->d = (int64_t)dims[1]) < 1 || !(dims[3] >= 0)) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "seqlab %s: dims must be %s", fn, doc);
     napi_throw_range_error(env, NULL, msg);
     return 0;
   }
   a->layer = dims[2] != 0;
   a->eps = (float)dims[3];
-  *views = argv[0];
-  *offs = (const double *)vo.data;
-  *n_offs = (uint32_t)(vo.bytes / 8);
   return 1;
 }
 

@@ -59,6 +59,14 @@ int seqlab_in_bounds(napi_env env, const seqlab_view *v, int64_t off, int64_t st
 int seqlab_slot(napi_env env, const char *fn, napi_value views, const double *offs, uint32_t n_offs, uint32_t i,
                 int64_t elems, int optional, float **out);
 
+/*
+ * The (views, offsets, dims) arguments of a fused kernel: views a JS array of typed arrays or nulls,
+ * offsets and dims Float64Arrays, dims at least n_dims long (`doc` describes them in the error).
+ * Returns 0 with a JS error pending otherwise.
+ */
+int seqlab_kernel_args(napi_env env, napi_callback_info info, const char *fn, const char *doc, size_t n_dims,
+                       napi_value *views, const double **offs, uint32_t *n_offs, const double **dims);
+
 /* Defines `fn` as exports[name]; returns the N-API status. */
 napi_status seqlab_export(napi_env env, napi_value exports, const char *name, napi_callback fn);
 

@@ -1,5 +1,10 @@
 /** Shared helpers of the model tests (tiny configs, tolerance checks, mixer harness). */
 import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe } from 'vitest';
+import { installEltwiseKernels } from '../src/backend/eltwise.ts';
+import { installMatmulKernels } from '../src/backend/matmul.ts';
+import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/matmul-native.ts';
+import { selectBackend } from '../src/backend/select.ts';
 import { ParamStore } from '../src/models/init.ts';
 import { mixerSchemas, resolveMixer, type MixerSpec } from '../src/models/kinds/registry.ts';
 import type { BuildSpec, Mixer, MixerContext } from '../src/models/mixers/common.ts';
@@ -107,4 +112,41 @@ export function tokens(B: number, T: number, V: number, seed = 3): tf.Tensor2D {
   };
   const ids = Array.from({ length: B * T }, () => Math.floor(next() * V));
   return tf.tensor2d(ids, [B, T], 'int32');
+}
+
+/** The stock element-wise kernels (SEQLAB_ELTWISE=off: fused ops take their tensor forms) or the native ones on n threads. */
+export function useEltwise(mode: 'stock' | number): void {
+  if (mode === 'stock') process.env.SEQLAB_ELTWISE = 'off';
+  installEltwiseKernels(mode === 'stock' ? 1 : mode);
+  delete process.env.SEQLAB_ELTWISE;
+}
+
+const addon = loadNativeAddon(DEFAULT_ADDON_PATH).addon as unknown as Record<string, unknown> | undefined;
+
+/** Whether the native addon exports `fn` (a build without it skips the suites that need it). */
+export const addonHas = (fn: string): boolean => typeof addon?.[fn] === 'function';
+
+/** Runs the native kernels' AVX2 ('avx2') or portable ('generic') code; false when this CPU lacks AVX2. */
+export function forceIsa(isa: 'avx2' | 'generic'): boolean {
+  return (addon?.setEltwiseIsa as ((n: string) => boolean) | undefined)?.(isa) ?? false;
+}
+
+/**
+ * One describe() per native backend (wasm, cpu) with the native matmul and element-wise kernels on
+ * 2 threads, skipped (saying so) without `fn` in the addon; restores AVX2 and the native kernels after.
+ */
+export function describeNative(title: string, fn: string, body: () => void): void {
+  for (const backend of ['wasm', 'cpu'] as const) {
+    describe.skipIf(!addonHas(fn))(`${title} on ${backend}${addonHas(fn) ? '' : ` (SKIPPED: the native addon has no ${fn})`}`, () => {
+      beforeAll(async () => {
+        await selectBackend(backend);
+        await installMatmulKernels({ threads: 2, log: () => {} });
+      });
+      afterAll(() => {
+        forceIsa('avx2');
+        useEltwise(2);
+      });
+      body();
+    });
+  }
 }

@@ -6,17 +6,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installMatmulKernels } from '../src/backend/matmul.ts';
-import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/matmul-native.ts';
-import { selectBackend } from '../src/backend/select.ts';
+import { expect, it } from 'vitest';
 import { attentionFusedAvailable, causalAttentionFused } from '../src/ops/attention-fused.ts';
 import { maskedSoftmax } from '../src/ops/softmax-masked.ts';
-import { expectClose } from './models-util.ts';
+import { describeNative, expectClose, forceIsa } from './models-util.ts';
 
-const native = loadNativeAddon(DEFAULT_ADDON_PATH);
-const has = typeof (native.addon as unknown as Record<string, unknown> | undefined)?.attentionForward === 'function';
-const setIsa = (native.addon as unknown as { setEltwiseIsa?: (n: string) => boolean } | undefined)?.setEltwiseIsa;
 
 /** The tensor form: softmax(q k^T / sqrt(dh), causal and windowed) v. */
 function reference(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, window: number): tf.Tensor {
@@ -28,15 +22,7 @@ function reference(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, window: number): tf
   return tf.matMul(P, v);
 }
 
-for (const backend of ['wasm', 'cpu'] as const) {
-  describe.skipIf(!has)(`fused causal attention on ${backend}${has ? '' : ' (SKIPPED: no attention kernels in the addon)'}`, () => {
-    beforeAll(async () => {
-      await selectBackend(backend);
-      await installMatmulKernels({ threads: 2, log: () => {} });
-    });
-    afterAll(() => {
-      setIsa?.('avx2');
-    });
+describeNative('fused causal attention', 'attentionForward', () => {
 
     const SHAPES: [number, number, number, number, number][] = [
       [2, 2, 70, 8, Infinity], // a short last block, a head width without a specialised body
@@ -45,10 +31,10 @@ for (const backend of ['wasm', 'cpu'] as const) {
       [1, 2, 64, 64, Infinity], // exactly one block
       [1, 1, 1, 4, Infinity], // one token
     ];
-    for (const isa of ['avx2', 'generic']) {
+    for (const isa of ['avx2', 'generic'] as const) {
       for (const [B, H, T, dh, W] of SHAPES) {
         it(`${isa}: [${B}, ${H}, ${T}, ${dh}] window ${W}: output and gradients equal the tensor form`, () => {
-          if (!setIsa?.(isa) && isa === 'avx2') return; // a CPU without AVX2 runs the generic body only
+          if (!forceIsa(isa) && isa === 'avx2') return; // a CPU without AVX2 runs the generic body only
           const q = tf.randomNormal([B, H, T, dh], 0, 1, 'float32', 1), k = tf.randomNormal([B, H, T, dh], 0, 1, 'float32', 2);
           const v = tf.randomNormal([B, H, T, dh], 0, 1, 'float32', 3), g = tf.randomNormal([B, H, T, dh], 0, 1, 'float32', 4);
           expect(attentionFusedAvailable(q, k, v)).toBe(true);
@@ -71,5 +57,4 @@ for (const backend of ['wasm', 'cpu'] as const) {
       expect(attentionFusedAvailable(q)).toBe(true);
       q.dispose();
     });
-  });
-}
+});

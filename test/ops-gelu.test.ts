@@ -4,41 +4,24 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installEltwiseKernels } from '../src/backend/eltwise.ts';
-import { installMatmulKernels } from '../src/backend/matmul.ts';
-import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/matmul-native.ts';
-import { selectBackend } from '../src/backend/select.ts';
+import { expect, it } from 'vitest';
 import { gelu } from '../src/ops/gelu.ts';
-import { expectClose } from './models-util.ts';
+import { describeNative, expectClose, forceIsa, useEltwise } from './models-util.ts';
 
-const native = loadNativeAddon(DEFAULT_ADDON_PATH);
-const setIsa = (native.addon as unknown as { setEltwiseIsa?: (n: string) => boolean } | undefined)?.setEltwiseIsa;
 
 /** GELU and its gradient (times g) with the native kernels (fused) or without (tensor form). */
 function run(fused: boolean, x: tf.Tensor, g: tf.Tensor): Float32Array[] {
-  if (!fused) process.env.SEQLAB_ELTWISE = 'off';
-  installEltwiseKernels(2);
-  delete process.env.SEQLAB_ELTWISE;
+  useEltwise(fused ? 2 : 'stock');
   const y = gelu(x), [dx] = tf.grads((a: tf.Tensor) => tf.sum(gelu(a).mul(g)))([x]);
   const out = [y.dataSync() as Float32Array, dx.dataSync() as Float32Array];
   tf.dispose([y, dx]);
   return out;
 }
 
-for (const backend of ['wasm', 'cpu'] as const) {
-  describe.skipIf(!native.addon)(`fused GELU on ${backend}`, () => {
-    beforeAll(async () => {
-      await selectBackend(backend);
-      await installMatmulKernels({ threads: 2, log: () => {} });
-    });
-    afterAll(() => {
-      setIsa?.('avx2');
-      installEltwiseKernels(2);
-    });
-    for (const isa of ['avx2', 'generic']) {
+describeNative('fused GELU', 'unary', () => {
+    for (const isa of ['avx2', 'generic'] as const) {
       it(`${isa}: values and gradients equal the tensor form ([2, 33, 20], N(0, 3) plus 0, +-1e-3, +-5, +-30)`, () => {
-        if (!setIsa?.(isa) && isa === 'avx2') return;
+        if (!forceIsa(isa) && isa === 'avx2') return;
         const x = tf.concat([tf.randomNormal([2 * 33 * 20 - 8], 0, 3, 'float32', 1), tf.tensor([0, 1e-3, -1e-3, 5, -5, 30, -30, 0.5])]).reshape([2, 33, 20]);
         const g = tf.randomNormal([2, 33, 20], 0, 1, 'float32', 2);
         const [yf, df] = run(true, x, g), [yt, dt] = run(false, x, g);
@@ -48,5 +31,4 @@ for (const backend of ['wasm', 'cpu'] as const) {
         tf.dispose([x, g]);
       });
     }
-  });
-}
+});

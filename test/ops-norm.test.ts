@@ -6,23 +6,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installEltwiseKernels } from '../src/backend/eltwise.ts';
-import { installMatmulKernels } from '../src/backend/matmul.ts';
-import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/matmul-native.ts';
-import { selectBackend } from '../src/backend/select.ts';
+import { expect, it } from 'vitest';
 import { affineNorm } from '../src/ops/norm.ts';
-import { expectClose } from './models-util.ts';
+import { describeNative, expectClose, forceIsa, useEltwise } from './models-util.ts';
 
-const native = loadNativeAddon(DEFAULT_ADDON_PATH);
-const has = typeof (native.addon as unknown as Record<string, unknown> | undefined)?.normForward === 'function';
-const setIsa = (native.addon as unknown as { setEltwiseIsa?: (n: string) => boolean } | undefined)?.setEltwiseIsa;
 
 /** y and the gradients of sum(y * g) for x, w (and b), fused (threads 1 or 2) or tensor form. */
 function run(mode: 'tensor' | 1 | 2, x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | undefined, g: tf.Tensor): Float32Array[] {
-  if (mode === 'tensor') process.env.SEQLAB_ELTWISE = 'off';
-  installEltwiseKernels(mode === 'tensor' ? 1 : mode);
-  delete process.env.SEQLAB_ELTWISE;
+  useEltwise(mode === 'tensor' ? 'stock' : mode);
   const f = (...ts: tf.Tensor[]) => tf.sum(affineNorm(ts[0], ts[1], ts[2], 1e-5).mul(g));
   const inputs = b ? [x, w, b] : [x, w];
   const out = [affineNorm(x, w, b, 1e-5), ...tf.grads(f)(inputs)];
@@ -31,20 +22,11 @@ function run(mode: 'tensor' | 1 | 2, x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | 
   return values;
 }
 
-for (const backend of ['wasm', 'cpu'] as const) {
-  describe.skipIf(!has)(`fused affine norm on ${backend}`, () => {
-    beforeAll(async () => {
-      await selectBackend(backend);
-      await installMatmulKernels({ threads: 2, log: () => {} });
-    });
-    afterAll(() => {
-      setIsa?.('avx2');
-      installEltwiseKernels(2);
-    });
-    for (const isa of ['avx2', 'generic']) {
+describeNative('fused affine norm', 'normForward', () => {
+    for (const isa of ['avx2', 'generic'] as const) {
       for (const [kind, shape] of [['layer', [3, 50, 24]], ['rms', [2, 64, 16]], ['layer', [1, 1, 7]]] as const) {
         it(`${isa}: ${kind} norm of [${shape}]: values and gradients equal the tensor form, any thread count`, () => {
-          if (!setIsa?.(isa) && isa === 'avx2') return;
+          if (!forceIsa(isa) && isa === 'avx2') return;
           const d = shape[2];
           const scale = tf.exp(tf.randomUniform([...shape.slice(0, 2), 1], -3, 3, 'float32', 7));
           const x = tf.randomNormal([...shape], 0.5, 1, 'float32', 1).mul(scale);
@@ -57,5 +39,4 @@ for (const backend of ['wasm', 'cpu'] as const) {
         });
       }
     }
-  });
-}
+});

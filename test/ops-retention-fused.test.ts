@@ -7,17 +7,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installMatmulKernels } from '../src/backend/matmul.ts';
-import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/matmul-native.ts';
-import { selectBackend } from '../src/backend/select.ts';
+import { expect, it } from 'vitest';
 import { retentionParallel } from '../src/ops/retention.ts';
 import { retentionFusedAvailable } from '../src/ops/retention-fused.ts';
-import { expectClose } from './models-util.ts';
+import { describeNative, expectClose, forceIsa } from './models-util.ts';
 
-const native = loadNativeAddon(DEFAULT_ADDON_PATH);
-const has = typeof (native.addon as unknown as Record<string, unknown> | undefined)?.retentionForward === 'function';
-const setIsa = (native.addon as unknown as { setEltwiseIsa?: (n: string) => boolean } | undefined)?.setEltwiseIsa;
 
 /** Output and gradients of sum(retentionParallel(q, k, v, a).o * g), fused or (SEQLAB_FUSED_RETENTION=off) tensor form. */
 function run(fused: boolean, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: tf.Tensor, g: tf.Tensor): tf.Tensor[] {
@@ -30,15 +24,7 @@ function run(fused: boolean, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: tf.Ten
   }
 }
 
-for (const backend of ['wasm', 'cpu'] as const) {
-  describe.skipIf(!has)(`fused parallel retention on ${backend}${has ? '' : ' (SKIPPED: no retention kernels in the addon)'}`, () => {
-    beforeAll(async () => {
-      await selectBackend(backend);
-      await installMatmulKernels({ threads: 2, log: () => {} });
-    });
-    afterAll(() => {
-      setIsa?.('avx2');
-    });
+describeNative('fused parallel retention', 'retentionForward', () => {
 
     const SHAPES: [number, number, number, number, number, number][] = [
       [2, 2, 70, 8, 12, -0.5], // a short last block, dk != dv
@@ -47,10 +33,10 @@ for (const backend of ['wasm', 'cpu'] as const) {
       [1, 2, 64, 64, 64, -1], // exactly one block
       [1, 1, 1, 4, 4, -1], // one token
     ];
-    for (const isa of ['avx2', 'generic']) {
+    for (const isa of ['avx2', 'generic'] as const) {
       for (const [B, H, T, dk, dv, aMin] of SHAPES) {
         it(`${isa}: [${B}, ${H}, ${T}] dk ${dk} dv ${dv}, a in [${aMin}, 0]: output and gradients equal the tensor form`, () => {
-          if (!setIsa?.(isa) && isa === 'avx2') return; // a CPU without AVX2 runs the generic body only
+          if (!forceIsa(isa) && isa === 'avx2') return; // a CPU without AVX2 runs the generic body only
           const q = tf.randomNormal([B, H, T, dk], 0, 1, 'float32', 1), k = tf.randomNormal([B, H, T, dk], 0, 1, 'float32', 2);
           const v = tf.randomNormal([B, H, T, dv], 0, 1, 'float32', 3), g = tf.randomNormal([B, H, T, dv], 0, 1, 'float32', 4);
           const a = tf.randomUniform([B, H, T], aMin, 0, 'float32', 5);
@@ -75,5 +61,4 @@ for (const backend of ['wasm', 'cpu'] as const) {
       expectClose(withState.o, plain.o, 1e-5, 1e-5, 'o with and without the final state');
       tf.dispose([q, v, a, withState.o, withState.state!, plain.o]);
     });
-  });
-}
+});
