@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { applyRope, ropeTables, ropeThetas } from '../src/ops/rope.ts';
 import { assertClose, randn, rng, t } from './oracle/util.ts';
+import { describeNative, expectClose, forceIsa, useEltwise } from './models-util.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -64,4 +65,27 @@ describe('RoPE', () => {
       assertClose(tf.norm(g).dataSync(), tf.norm(dy).dataSync(), 1e-5, 1e-5, 'orthogonal');
     });
   });
+});
+
+// The native rotation (native/eltwise.c rope) against the tensor form (SEQLAB_ELTWISE=off): values and
+// the gradient (the rotation back), for positions from an offset, both ISAs.
+describeNative('native RoPE', 'rope', () => {
+  for (const isa of ['avx2', 'generic'] as const) {
+    it(`${isa}: values and gradient equal the tensor form ([2, 3, 9, 8] from position 5, torchscale and standard)`, () => {
+      if (!forceIsa(isa) && isa === 'avx2') return;
+      for (const freqs of ['torchscale', 'standard'] as const) {
+        const { cos, sin } = ropeTables(5, 9, 8, freqs);
+        const x = tf.randomNormal([2, 3, 9, 8], 0, 1, 'float32', 1), g = tf.randomNormal([2, 3, 9, 8], 0, 1, 'float32', 2);
+        const run = (mode: 'stock' | number) => {
+          useEltwise(mode);
+          const y = applyRope(x, cos, sin), [dx] = tf.grads((a: tf.Tensor) => tf.sum(applyRope(a, cos, sin).mul(g)))([x]);
+          return [y, dx];
+        };
+        const [yt, dt] = run('stock'), [yn, dn] = run(2);
+        expectClose(yn, yt, 1e-6, 1e-6, `${freqs} rope`);
+        expectClose(dn, dt, 1e-6, 1e-6, `${freqs} rope gradient`);
+        tf.dispose([cos, sin, x, g, yt, dt, yn, dn]);
+      }
+    });
+  }
 });
