@@ -93,8 +93,16 @@ function ropeAddon(): RopeAddon | undefined {
  */
 export function applyRope(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor {
   if (x.rank >= 2 && nativeOpsReady(x, cos, sin) && ropeAddon()) {
-    const rotate = (t: tf.Tensor, sign: number) => tf.engine().runKernel(ROPE, { x: t, cos, sin }, { sign } as unknown as tf.NamedAttrMap) as tf.Tensor;
-    const [y] = customOp({ x }, () => [rotate(x, 1)], ([dy]) => ({ x: rotate(dy, -1) }));
+    const rotate = (t: tf.Tensor, c: tf.Tensor, s: tf.Tensor, sign: number) => tf.engine().runKernel(ROPE, { x: t, cos: c, sin: s }, { sign } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    // the tables are saved: the caller's tidy may have disposed them by the time the gradient runs
+    const [y] = customOp(
+      { x },
+      (save) => {
+        save([cos, sin]);
+        return [rotate(x, cos, sin, 1)];
+      },
+      ([dy], [c, s]) => ({ x: rotate(dy, c, s, -1) }),
+    );
     return y;
   }
   return tf.tidy(() => {
