@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sparseCrossEntropy } from '../src/backend/compat.ts';
 import { installMatmulKernels } from '../src/backend/matmul.ts';
 import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/matmul-native.ts';
 import { selectBackend } from '../src/backend/select.ts';
@@ -132,6 +133,27 @@ for (const backend of ['wasm', 'cpu'] as const) {
       expect(tf.memory().numTensors).toBe(before);
       ids.dispose();
       m.dispose();
+    });
+
+    it('training steps through the fused attention, retention, norm, GELU and RoPE kernels leak no tensors', () => {
+      const ids = tokens(B, T, V, 10), targets = tokens(B, T, V, 11);
+      for (const preset of ['transformer', 'retnet', 'selret']) {
+        const m = model(preset, { norm: 'layer', ffn: 'gelu', ffn_hidden: 32 }, {});
+        const step = () => {
+          const { value, grads } = tf.variableGrads(() => {
+            const { sumLoss, count } = sparseCrossEntropy(m.forward(ids).logits.reshape([-1, V]), targets.reshape([-1]));
+            return sumLoss.div(count) as tf.Scalar;
+          }, [...m.weights.values()]);
+          tf.dispose([value, ...Object.values(grads)]);
+        };
+        step();
+        const before = tf.memory().numTensors;
+        step();
+        step();
+        expect(tf.memory().numTensors, preset).toBe(before);
+        m.dispose();
+      }
+      tf.dispose([ids, targets]);
     });
   });
 }
