@@ -80,26 +80,9 @@ INLINE void matvec(const float *x, int64_t n_in, const float *W, int64_t n_out, 
     for (int64_t o = 0; o < n_out; o++) y[o] += bias[o];
 }
 
-/* RMS or Layer normalisation of x[n] without affine (docs/models.md 1.2). */
-INLINE void normalize(const float *x, int64_t n, int kind, float eps, float *y) {
-  float mu = 0.0f;
-  if (kind == NORM_LAYER) {
-    for (int64_t j = 0; j < n; j++) mu += x[j];
-    mu /= (float)n;
-  }
-  float ss = 0.0f;
-  for (int64_t j = 0; j < n; j++) {
-    const float c = x[j] - mu;
-    ss += c * c;
-  }
-  const float r = 1.0f / sqrtf(ss / (float)n + eps);
-  for (int64_t j = 0; j < n; j++) y[j] = (x[j] - mu) * r;
-}
-
-/* The block's norm with its affine weight (and LayerNorm bias). */
+/* The block's norm with its affine weight (and LayerNorm bias); w NULL: none (the per-head norm). */
 INLINE void block_norm(const float *x, int64_t n, int kind, float eps, const float *w, const float *b, float *y) {
-  normalize(x, n, kind, eps, y);
-  for (int64_t j = 0; j < n; j++) y[j] = y[j] * w[j] + (b ? b[j] : 0.0f);
+  seqlab_norm_row(x, n, kind == NORM_LAYER, eps, w, b, y, NULL);
 }
 
 /* Interleaved-pair rotary encoding of x[m] at position pos (docs/models.md 1.4). */
@@ -165,17 +148,14 @@ INLINE void retention_row(const step_args *a, int64_t b, const float *u, float *
       const float sz = sqrtf(z);
       for (int64_t j = 0; j < dv; j++) oh[j] /= sz;
     }
-    normalize(oh, dv, I[IR_HEAD_NORM], (float)a->f[FR_HEAD_EPS], oh);
+    block_norm(oh, dv, I[IR_HEAD_NORM], (float)a->f[FR_HEAD_EPS], NULL, NULL, oh);
   }
   for (int64_t j = 0; j < dvt; j++) o[j] *= siluf_(g[j]);
   matvec(o, dvt, a->p[SR_WO], d, NULL, y);
 }
 
 /* RMS-normalise x[n] (eps 1e-5) and scale by w: Mamba's inner norms. */
-INLINE void inner_norm(float *x, int64_t n, const float *w) {
-  normalize(x, n, NORM_RMS, 1e-5f, x);
-  for (int64_t j = 0; j < n; j++) x[j] *= w[j];
-}
+INLINE void inner_norm(float *x, int64_t n, const float *w) { block_norm(x, n, NORM_RMS, 1e-5f, w, NULL, x); }
 
 /* Mamba-1 over one token of row b: u[d] -> y[d]; scratch >= 4 din + R + 2N + din floats. */
 INLINE void mamba_row(const step_args *a, int64_t b, const float *u, float *y, float *scr) {

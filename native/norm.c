@@ -24,30 +24,13 @@ typedef struct {
   float *y, *mu, *r, *dx, *dw, *db;
   float *partial; /* backward: 2 d floats per unit */
   int64_t rows, d;
-  int layer;
+  int layer, backward;
   float eps;
 } norm_args;
 
 INLINE void forward_rows(const norm_args *a, int64_t r0, int64_t r1) {
-  const int64_t d = a->d;
-  for (int64_t i = r0; i < r1; i++) {
-    const float *x = a->x + i * d;
-    float *y = a->y + i * d;
-    float mu = 0.0f, ss = 0.0f;
-    if (a->layer) {
-#pragma omp simd reduction(+ : mu)
-      for (int64_t j = 0; j < d; j++) mu += x[j];
-      mu /= (float)d;
-    }
-#pragma omp simd reduction(+ : ss)
-    for (int64_t j = 0; j < d; j++) ss += (x[j] - mu) * (x[j] - mu);
-    const float r = 1.0f / sqrtf(ss / (float)d + a->eps);
-    a->mu[i] = mu, a->r[i] = r;
-    if (a->b)
-      for (int64_t j = 0; j < d; j++) y[j] = (x[j] - mu) * r * a->w[j] + a->b[j];
-    else
-      for (int64_t j = 0; j < d; j++) y[j] = (x[j] - mu) * r * a->w[j];
-  }
+  for (int64_t i = r0; i < r1; i++)
+    a->r[i] = seqlab_norm_row(a->x + i * a->d, a->d, a->layer, a->eps, a->w, a->b, a->y + i * a->d, &a->mu[i]);
 }
 
 INLINE void backward_rows(const norm_args *a, int64_t unit, int64_t r0, int64_t r1) {
@@ -73,36 +56,28 @@ INLINE void backward_rows(const norm_args *a, int64_t unit, int64_t r0, int64_t 
   }
 }
 
-#if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx2,fma"))) static void forward_avx2(const norm_args *a, int64_t r0, int64_t r1) { forward_rows(a, r0, r1); }
-__attribute__((target("avx2,fma"))) static void backward_avx2(const norm_args *a, int64_t u, int64_t r0, int64_t r1) { backward_rows(a, u, r0, r1); }
-#endif
-
-static void forward_range(void *ctx, int64_t lo, int64_t hi) {
-  const norm_args *a = (const norm_args *)ctx;
-  for (int64_t u = lo; u < hi; u++) {
-    const int64_t r0 = u * ROWS, r1 = r0 + ROWS < a->rows ? r0 + ROWS : a->rows;
-#if defined(__x86_64__) || defined(__i386__)
-    if (seqlab_use_avx2()) {
-      forward_avx2(a, r0, r1);
-      continue;
-    }
-#endif
-    forward_rows(a, r0, r1);
-  }
+/* One unit of ROWS rows, forward or backward (a->backward). */
+INLINE void unit_body(const norm_args *a, int64_t u) {
+  const int64_t r0 = u * ROWS, r1 = r0 + ROWS < a->rows ? r0 + ROWS : a->rows;
+  if (a->backward) backward_rows(a, u, r0, r1);
+  else forward_rows(a, r0, r1);
 }
 
-static void backward_range(void *ctx, int64_t lo, int64_t hi) {
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) static void unit_avx2(const norm_args *a, int64_t u) { unit_body(a, u); }
+#endif
+static void unit_generic(const norm_args *a, int64_t u) { unit_body(a, u); }
+
+static void units_range(void *ctx, int64_t lo, int64_t hi) {
   const norm_args *a = (const norm_args *)ctx;
   for (int64_t u = lo; u < hi; u++) {
-    const int64_t r0 = u * ROWS, r1 = r0 + ROWS < a->rows ? r0 + ROWS : a->rows;
 #if defined(__x86_64__) || defined(__i386__)
     if (seqlab_use_avx2()) {
-      backward_avx2(a, u, r0, r1);
+      unit_avx2(a, u);
       continue;
     }
 #endif
-    backward_rows(a, u, r0, r1);
+    unit_generic(a, u);
   }
 }
 
@@ -138,7 +113,7 @@ static napi_value js_forward(napi_env env, napi_callback_info info) {
   for (uint32_t i = 0; i < 6; i++)
     if (!seqlab_slot(env, fn, v, offs, n, i, sz[i], i == 2, &p[i])) return NULL;
   a.x = p[0], a.w = p[1], a.b = p[2], a.y = p[3], a.mu = p[4], a.r = p[5];
-  seqlab_parallel_for((a.rows + ROWS - 1) / ROWS, 8, forward_range, &a);
+  seqlab_parallel_for((a.rows + ROWS - 1) / ROWS, 8, units_range, &a);
   return NULL;
 }
 
@@ -160,7 +135,8 @@ static napi_value js_backward(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "seqlab normBackward: out of memory for the partial sums");
     return NULL;
   }
-  seqlab_parallel_for(units, 8, backward_range, &a);
+  a.backward = 1;
+  seqlab_parallel_for(units, 8, units_range, &a);
   /* the units' partial sums, added in unit order (the same on any number of threads) */
   memset(a.dw, 0, (size_t)a.d * sizeof(float));
   if (a.db) memset(a.db, 0, (size_t)a.d * sizeof(float));

@@ -15,6 +15,7 @@
 
 #include <node_api.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 
 /* X-macro of the modules whose exports the init registers (one line per C source). */
@@ -95,6 +96,27 @@ void seqlab_parallel_for(int64_t n, int64_t grain, seqlab_range_fn fn, void *ctx
 int seqlab_use_avx2(void);
 
 #define INLINE static inline __attribute__((always_inline))
+
+/* One row of LayerNorm (layer != 0; mu = mean(x)) or RMSNorm (mu = 0) over n values (docs/models.md
+ * 1.2): y = (x - mu) r w + b with r = 1 / sqrt(mean((x - mu)^2) + eps); w and b may be NULL (no
+ * affine weight / no bias), y may be x. Returns r; stores mu when mu_out is given. */
+INLINE float seqlab_norm_row(const float *x, int64_t n, int layer, float eps, const float *w, const float *b, float *y, float *mu_out) {
+  float mu = 0.0f, ss = 0.0f;
+  if (layer) {
+#pragma omp simd reduction(+ : mu)
+    for (int64_t j = 0; j < n; j++) mu += x[j];
+    mu /= (float)n;
+  }
+#pragma omp simd reduction(+ : ss)
+  for (int64_t j = 0; j < n; j++) ss += (x[j] - mu) * (x[j] - mu);
+  const float r = 1.0f / sqrtf(ss / (float)n + eps);
+  if (mu_out) *mu_out = mu;
+  for (int64_t j = 0; j < n; j++) {
+    const float xh = (x[j] - mu) * r;
+    y[j] = w ? (b ? xh * w[j] + b[j] : xh * w[j]) : xh;
+  }
+  return r;
+}
 
 /* exp(x) for x <= 0 in straight-line arithmetic the compiler vectorises over n: Cody-Waite
  * reduction x = k ln2 + r, |r| <= ln2/2, a degree-6 Taylor polynomial (relative error < 4e-8

@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { addonWith, loadNativeAddon, memoryOf, type Memory } from './matmul-native.ts';
+import { envOff } from '../util/env.ts';
 
 type View = ArrayBufferView;
 
@@ -266,7 +267,7 @@ export function installEltwiseKernels(threads: number): EltwiseInfo {
     if ((BACKENDS as readonly string[]).includes(backendName)) restore();
     return (last = { enabled: false, reason, threads: 1 });
   };
-  if (/^(off|0|false|no)$/i.test(process.env.SEQLAB_ELTWISE ?? '')) return off('native element-wise kernels disabled by SEQLAB_ELTWISE=off');
+  if (envOff('SEQLAB_ELTWISE')) return off('native element-wise kernels disabled by SEQLAB_ELTWISE=off');
   if (!(BACKENDS as readonly string[]).includes(backendName)) return off(`backend ${backendName} keeps its own element-wise kernels`);
   const { addon, reason } = loadNativeAddon();
   const el = addonWith<EltwiseAddon>('unary', 'binary', 'reduce', 'transpose', 'cumsum', 'softmax', 'setEltwiseThreads');

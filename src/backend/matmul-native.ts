@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { tuneOpenblasCore, type CoreChoice } from './openblas-core.ts';
+import { envOff } from '../util/env.ts';
 
 /** One batched product: C[i] = act(op(A[i]) @ op(B[i]) + bias). Offsets in bytes, strides in elements. */
 export type GemmFn = (
@@ -58,7 +59,7 @@ const loaded = new Map<string, LoadedAddon>();
  * disables it, SEQLAB_NATIVE_MATMUL_PATH overrides the path.
  */
 export function loadNativeAddon(path = process.env.SEQLAB_NATIVE_MATMUL_PATH ?? DEFAULT_ADDON_PATH): LoadedAddon {
-  if (/^(off|0|false|no)$/i.test(process.env.SEQLAB_NATIVE_MATMUL ?? '')) {
+  if (envOff('SEQLAB_NATIVE_MATMUL')) {
     return { reason: 'native addon disabled by SEQLAB_NATIVE_MATMUL=off' };
   }
   if (!existsSync(path)) {

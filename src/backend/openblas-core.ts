@@ -16,6 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cpuFlags, machineKey, readMachineCache, writeMachineCache } from './machine.ts';
+import { envOff } from '../util/env.ts';
 
 export const PROBE_SCRIPT = fileURLToPath(new URL('../../native/probe.cjs', import.meta.url));
 
@@ -139,7 +140,7 @@ export function decideCore(addonPath: string, probe: (core: string | undefined) 
     delete process.env.OPENBLAS_CORETYPE;
     delete process.env.SEQLAB_OPENBLAS_CORETYPE_TUNED;
   }
-  if (/^(off|0|false|no)$/i.test(process.env.SEQLAB_OPENBLAS_TUNE ?? '')) {
+  if (envOff('SEQLAB_OPENBLAS_TUNE')) {
     return { core: null, detected: null, config: null, source: 'off', note: 'SEQLAB_OPENBLAS_TUNE=off: OpenBLAS keeps the core it detects' };
   }
   if (!c || /^refresh$/i.test(process.env.SEQLAB_OPENBLAS_TUNE ?? '')) {

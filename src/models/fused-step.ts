@@ -13,6 +13,7 @@ import { registerKernelsOnce } from '../backend/custom-op.ts';
 import { NATIVE_BACKENDS, nativeOpsReady } from '../backend/eltwise.ts';
 import { addonWith, locateAll, memoryOf } from '../backend/matmul-native.ts';
 import type { Mixer, MixerState } from './mixers/common.ts';
+import { envOff } from '../util/env.ts';
 
 /** The parts of a pre-norm block the fused step reads (src/models/shell.ts Block). */
 export interface FusableBlock {
@@ -67,7 +68,7 @@ function addon(): DecodeAddon | undefined {
   return ready ?? undefined;
 }
 
-const disabled = () => /^(off|0|false|no)$/i.test(process.env.SEQLAB_FUSED_DECODE ?? '');
+const disabled = () => envOff('SEQLAB_FUSED_DECODE');
 
 /** Whether decoding may run fused here (backend, addon, SEQLAB_FUSED_DECODE); each layer still checks its mixer. */
 export function fusedDecodeAvailable(): boolean {

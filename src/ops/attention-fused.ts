@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { customOp, registerKernelsOnce } from '../backend/custom-op.ts';
 import { NATIVE_BACKENDS, nativeOpsReady } from '../backend/eltwise.ts';
 import { addonWith, locateAll, memoryOf } from '../backend/matmul-native.ts';
+import { envOff } from '../util/env.ts';
 
 type Views = (ArrayBufferView | null)[];
 interface AttentionAddon {
@@ -59,7 +60,7 @@ function addon(): AttentionAddon | undefined {
 
 /** Whether causalAttentionFused runs on these tensors here (SEQLAB_FUSED_ATTENTION=off: never). */
 export function attentionFusedAvailable(...ts: tf.Tensor[]): boolean {
-  if (/^(off|0|false|no)$/i.test(process.env.SEQLAB_FUSED_ATTENTION ?? '')) return false;
+  if (envOff('SEQLAB_FUSED_ATTENTION')) return false;
   return nativeOpsReady(...ts) && addon() !== undefined;
 }
 

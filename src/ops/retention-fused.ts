@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { customOp, registerKernelsOnce } from '../backend/custom-op.ts';
 import { NATIVE_BACKENDS, nativeOpsReady } from '../backend/eltwise.ts';
 import { addonWith, locateAll, memoryOf } from '../backend/matmul-native.ts';
+import { envOff } from '../util/env.ts';
 
 type Views = (ArrayBufferView | null)[];
 interface RetentionAddon {
@@ -54,7 +55,7 @@ function addon(): RetentionAddon | undefined {
 
 /** Whether the fused kernel may run here at all (backend, addon, SEQLAB_FUSED_RETENTION). */
 export function fusedRetentionReady(): boolean {
-  return !/^(off|0|false|no)$/i.test(process.env.SEQLAB_FUSED_RETENTION ?? '') && nativeOpsReady() && addon() !== undefined;
+  return !envOff('SEQLAB_FUSED_RETENTION') && nativeOpsReady() && addon() !== undefined;
 }
 
 /** Whether retentionFused runs on these tensors here (a per head, not per key). */

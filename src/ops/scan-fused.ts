@@ -15,6 +15,7 @@ import { customOp, registerKernelsOnce } from '../backend/custom-op.ts';
 import { matmulInfo, resolveThreads } from '../backend/matmul.ts';
 import { loadNativeAddon, locateAll, memoryOf, type NativeAddon } from '../backend/matmul-native.ts';
 import { selectiveScan, type ScanMode } from './scan.ts';
+import { envOff } from '../util/env.ts';
 
 type Views = Array<ArrayBufferView | null>;
 
@@ -31,7 +32,7 @@ const BACKENDS = ['wasm', 'cpu'];
 let addonState: { addon?: ScanAddon; reason: string } | undefined;
 
 function scanAddon(): { addon?: ScanAddon; reason: string } {
-  if (/^(off|0|false|no)$/i.test(process.env.SEQLAB_FUSED_SCAN ?? '')) return { reason: 'fused scan disabled by SEQLAB_FUSED_SCAN=off' };
+  if (envOff('SEQLAB_FUSED_SCAN')) return { reason: 'fused scan disabled by SEQLAB_FUSED_SCAN=off' };
   if (!addonState) {
     const { addon, reason } = loadNativeAddon();
     const a = addon as (NativeAddon & Partial<ScanAddon>) | undefined;

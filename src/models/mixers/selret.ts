@@ -85,8 +85,7 @@ export class SelectiveRetention extends MultiScaleRetention {
   /** Per-head 'fixed' or 'mamba' decays (any write) run fused; 'gla' and per-key decays do not. */
   override fusedDecay(): FusedDecay | undefined {
     if (this.perKey || this.decayKind === 'gla') return undefined;
-    const decay = this.decayKind === 'mamba' ? 'mamba' : 'fixed';
-    if (this.write === 'dt' && decay !== 'mamba') return undefined;
+    const decay = this.decayKind === 'mamba' ? 'mamba' : 'fixed'; // write 'dt' implies 'mamba' (resolve refuses the rest)
     const { w_dt, b_dt, A_log, w_b, b_b } = this.w;
     return { decay, write: this.write as FusedDecay['write'], aMin: this.aMin, weights: { w_dt, b_dt, A_log, w_b, b_b } };
   }
