@@ -1,6 +1,6 @@
 /**
  * The experiment config: the single source of truth for config types (z.infer). Every key has a
- * `.describe()` line: the README's config reference is generated from these descriptions.
+ * `.describe()` line: the config reference (docs/config-reference.md) is generated from these descriptions.
  */
 import { z } from 'zod';
 import type { ResolvedModel } from '../models/resolved.ts';
