@@ -9,6 +9,7 @@
 #define SEQLAB_BLOCKWISE_H
 
 #include "seqlab.h"
+#include "pool.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,6 +11,7 @@
  *   normBackward(views [x, w, mu, r, dy, dx, dw, db|null], offs, dims)
  */
 #include "seqlab.h"
+#include "pool.h"
 
 #include <math.h>
 #include <stdio.h>
