@@ -6,8 +6,9 @@
  * Each source that exports functions to JavaScript defines
  *     napi_status seqlab_register_<name>(napi_env env, napi_value exports);
  * and adds X(<name>) to SEQLAB_MODULES below; the module init (addon.c) calls them in order.
- * Calls go one way: the N-API entry points (matmul.c, eltwise.c, ...) call down into the pure C
- * engines (gemm.c, pool.c), which call nothing back up.
+ * Calls go one way: the N-API entry points (matmul.c, eltwise.c, ...) call down into the engines
+ * (gemm.c, pure C; pool.c, the one thread pool) and the argument glue (args.c); none of those calls
+ * back into an entry point.
  *
  * SEQLAB_HAVE_CBLAS is defined only when cblas.h and an OpenBLAS library compiled and linked
  * at install time; without it the addon still builds (with the built-in GEMM of gemm.c).

@@ -94,6 +94,7 @@ export class FixedDecay implements DecayStrategy {
 /** The layer's shape: the fields RetNet's and selective retention's specs share, and whether q, k are rotated. */
 export type RetentionShape = Pick<RetnetSpec, 'heads' | 'dqk' | 'dvt' | 'form' | 'chunk' | 'head_norm' | 'head_norm_eps' | 'ret_scale' | 'rope_freqs' | 'rope_base'> & { rope: boolean };
 
+/** The retention layer; `makeDecay` builds its decay strategy (RetNet's FixedDecay unless given) in the layer's parameter scope. */
 export class Retention implements Mixer {
   readonly H: number;
   readonly dqk: number;
