@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { cliSandbox } from './fixtures/cli.ts';
 import { claimSchema, type Claim } from '../src/config/claims.ts';
 import { checkExitCode, evaluateClaims } from '../src/claims/evaluate.ts';
-import { isKnownMetric } from '../src/claims/metrics.ts';
+import { isKnownMetric } from '../src/config/claim-metrics.ts';
 import { renderClaimsMarkdown } from '../src/claims/render.ts';
 import type { ReportRun } from '../src/report/collect.ts';
 import { UserError } from '../src/errors.ts';
