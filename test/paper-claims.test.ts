@@ -226,6 +226,10 @@ describe('preconditions (positive controls)', () => {
     const inc = evaluateClaims([claim(mambaOnly), claim(dep)], one);
     expect(inc[0].verdict).toBe('inconclusive');
     expect(inc[1]).toMatchObject({ verdict: 'invalid', note: 'control "control" was inconclusive' });
+    // A claim its own data leave inconclusive stays inconclusive (evidence neither way), naming the control.
+    const lone = evaluateClaims([claim(control), claim({ ...dep, where: { 'model.preset': 'mamba', 'task.selective': false, seed: 0 } })], rs);
+    expect(lone[2]).toMatchObject({ verdict: 'inconclusive' });
+    expect(lone[2].note).toMatch(/^n < 2 on the left side; control "control" failed/);
   });
 });
 

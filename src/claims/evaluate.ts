@@ -4,7 +4,7 @@
  * (one-sample t-test) or against a second selection (one-sided Welch t-test, src/stats/welch.ts),
  * with a variance floor (src/claims/variance.ts) so that zero spread never gives p = 0. The
  * p-values of one `check` are Holm-corrected together (src/stats/holm.ts), then the preconditions
- * (positive controls) gate the claims that depend on them (docs/runner.md, claims).
+ * (positive controls) gate the claims that depend on them (docs/runner.md 6.1).
  * A side with fewer than two finite values makes the test undefined: the verdict is then
  * 'inconclusive', never 'pass'.
  */
@@ -264,8 +264,13 @@ export function finishClaims(results: ClaimResult[], correction: Correction = 'h
     for (const dep of r.requires) {
       const why = controlStatus(r.group, dep, seen);
       if (why !== null) {
-        r.verdict = 'invalid';
-        r.note = why;
+        // Pass and fail become invalid; a claim its own data leave inconclusive stays so (it is
+        // evidence neither way already), with the control named.
+        if (r.verdict === 'inconclusive') r.note = `${r.note}; ${why}`;
+        else {
+          r.verdict = 'invalid';
+          r.note = why;
+        }
         return;
       }
     }

@@ -1,5 +1,5 @@
 /**
- * The variance floor of a claim's test (docs/runner.md, claims): three seeds that all score
+ * The variance floor of a claim's test (docs/runner.md 6.1): three seeds that all score
  * exactly 1.0 have zero sample variance, and a t-test would then give p = 0 however few examples
  * the accuracy was measured on. The variance of one run's value is therefore never taken below
  *  - for a fraction measured on n held-out examples (accuracy, exact match): the binomial

@@ -29,7 +29,7 @@ export function checkClaims(args: string[], opts: CheckOptions): { results: Clai
     first ??= src.sweepDir;
     raw.push(...testClaims(src.claims, src.runs, src.where, group));
   }
-  // One family for the correction: every claim this check reports on (docs/runner.md, claims).
+  // One family for the correction: every claim this check reports on (docs/runner.md 6.1).
   const results = finishClaims(raw, correction);
   const out = reportsDir(first!);
   const written = [path.join(out, 'claims.md'), path.join(out, 'claims.json')];

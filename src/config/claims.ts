@@ -4,7 +4,7 @@
  * matches) and either a bound (at_least / at_most) or another selection to compare with
  * (greater_than / less_than, optionally by a margin). A claim of `kind: precondition` is a positive
  * control: the claims that name it in `requires` (or every claim, with `required_by: all`) are
- * reported invalid, never pass or fail, when it does not pass (docs/runner.md, claims).
+ * reported invalid, never pass or fail, when it does not pass (docs/runner.md 6.1).
  */
 import { z } from 'zod';
 

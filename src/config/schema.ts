@@ -52,7 +52,7 @@ export const trainSchema = z.strictObject({
       if ((r.at_least === undefined) === (r.at_most === undefined)) ctx.addIssue({ code: 'custom', path: [], message: 'a stop rule needs exactly one of at_least, at_most' });
     })
     .optional()
-    .describe('end training early once an evaluation reaches a target; records steps_to_target, examples_to_target, tokens_to_target (docs/runner.md, stopping rules)'),
+    .describe('end training early once an evaluation reaches a target; records steps_to_target, examples_to_target, tokens_to_target (docs/runner.md 5.1)'),
 });
 
 export const evalSchema = z.strictObject({
