@@ -212,6 +212,9 @@ describe('preconditions (positive controls)', () => {
     expect(checkExitCode(out)).toBe(1);
     expect(renderClaimsMarkdown(out)).toMatch(/invalid: control "control" failed/);
     expect(renderClaimsMarkdown(out)).toMatch(/1 invalid\./);
+    // A control must be named (requires and the invalid lines name it); required_by is a control's.
+    expect(claimSchema.safeParse({ kind: 'precondition', metric: 'accuracy', at_least: 0.9 }).error?.issues[0]?.message).toMatch(/a precondition needs a name/);
+    expect(claimSchema.safeParse({ name: 'x', required_by: 'all', metric: 'accuracy', at_least: 0.9 }).error?.issues[0]?.message).toMatch(/required_by applies to a claim of kind: precondition/);
     // Without requires the same claim passes: the control is what makes it invalid.
     expect(evaluateClaims([claim(control), claim(trivial)], rs)[2].verdict).toBe('pass');
   });

@@ -147,7 +147,7 @@ export function testClaims(claims: readonly Claim[], allRuns: ReportRun[], where
   if (finished.length === 0) throw new UserError(`${where(0).replace(/: claims\.0$/, '')}: no finished runs to check claims on yet (see seqlab status)`);
   const errors: string[] = [];
   const out: ClaimResult[] = [];
-  const gates = claims.filter((c) => c.kind === 'precondition' && c.required_by === 'all' && c.name !== undefined).map((c) => c.name!);
+  const gates = claims.filter((c) => c.kind === 'precondition' && c.required_by === 'all').map((c) => c.name!); // the schema requires a precondition's name
   claims.forEach((c, index) => {
     const at = where(index);
     const runs = c.best_over !== undefined ? bestOver(finished, defaultGroupBy(finished), c.best_over, c.by) : finished;

@@ -29,6 +29,7 @@ export const claimSchema = z
     required_by: z.enum(['listed', 'all']).default('listed').describe("a precondition's dependents: the claims that list it in requires, or all (every other claim of the config)"),
   })
   .superRefine((c, ctx) => {
+    if (c.kind === 'precondition' && c.name === undefined) ctx.addIssue({ code: 'custom', path: ['kind'], message: 'a precondition needs a name (claims name it in requires; the invalid ones name it)' });
     if (c.required_by === 'all' && c.kind !== 'precondition') ctx.addIssue({ code: 'custom', path: ['required_by'], message: 'required_by applies to a claim of kind: precondition' });
     const given = (['at_least', 'at_most', 'greater_than', 'less_than'] as const).filter((k) => c[k] !== undefined);
     if (given.length !== 1) {
