@@ -109,7 +109,7 @@ describe('deltanet mixer', () => {
     const loss = (w: Record<string, Float64Array>) => deltanetLayerOracle(uData, w as unknown as DeltanetWeights, dims).reduce((a, yi, i) => a + yi * cData[i]!, 0);
     const h = 1e-4;
     names.forEach((n, i) => {
-      const g = grads[vars[i]!.name]!.dataSync();
+      const g = Float64Array.from(grads[vars[i]!.name]!.dataSync());
       const R = randn(g.length, rng(100 + i));
       const along = (sign: number) => loss({ ...w0, [n]: w0[n].map((x, j) => x + sign * h * R[j]!) });
       const fd = (along(1) - along(-1)) / (2 * h);
