@@ -5,7 +5,6 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { tuneOpenblasCore, type CoreChoice } from '../backend/openblas-core.ts';
 import { kernelConfig, type KernelConfig } from './config.ts';
 
@@ -38,8 +37,6 @@ export interface NativeAddon {
   /** openblas_get_corename(), null without OpenBLAS. */
   corename(): string | null;
 }
-
-export const BUILD_STATUS_PATH = fileURLToPath(new URL('../../native/build/status.json', import.meta.url));
 
 export interface LoadedAddon {
   addon?: NativeAddon;

@@ -6,15 +6,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { BUILD_STATUS_PATH } from '../native/addon.ts';
 import { attentionFusedAvailable } from '../native/attention.ts';
+import { nativeBuild } from '../native/build-status.ts';
 import { kernelConfig } from '../native/config.ts';
 import { blockStepReady } from '../native/decode-step.ts';
 import { installMatmulKernels, type MatmulInfo } from '../native/matmul.ts';
 import { fusedRetentionReady } from '../native/retention.ts';
 import type { MatmulPeak } from '../backend/peak.ts';
 import type { TfThreads } from '../backend/select.ts';
-import { readJsonOrUndefined } from '../util/fs.ts';
 
 export type MatmulChoice = Pick<MatmulInfo, 'path' | 'reason'> & Partial<Pick<MatmulInfo, 'threads' | 'blas' | 'kernel' | 'eltwise'>>;
 
@@ -74,13 +73,6 @@ async function wasmThreads(): Promise<number | null> {
   } catch {
     return null;
   }
-}
-
-/** What `npm ci` built in native/ (native/build/status.json): one line when something was lost. */
-function nativeBuild(): { native_build: string | null; native_build_cblas: boolean | null } {
-  const st = readJsonOrUndefined<{ line?: string; built?: boolean; cblas?: boolean }>(BUILD_STATUS_PATH);
-  if (!st) return { native_build: 'no build record (native/build/status.json missing): `node native/build.js` builds the native matmul addon', native_build_cblas: null };
-  return { native_build: st.line ?? null, native_build_cblas: st.cblas ?? null };
 }
 
 export async function collectEnv(o: {
