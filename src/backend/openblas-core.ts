@@ -109,11 +109,6 @@ export function chooseCore(flags: Set<string>, probe: (core: string | undefined)
 
 let choice: CoreChoice | undefined;
 
-/** The choice made by tuneOpenblasCore in this process, if it ran. */
-export function openblasCore(): CoreChoice | undefined {
-  return choice;
-}
-
 /**
  * Decide the OpenBLAS core for the addon at `addonPath` and export OPENBLAS_CORETYPE accordingly.
  * Call before the addon is first loaded in this process; later calls return the first answer.

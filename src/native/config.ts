@@ -1,7 +1,7 @@
 /**
  * The kernel configuration: which native kernels run (addon, matmul path, element-wise kernels,
  * each fused op), on how many threads, and how OpenBLAS picks its core. Built once at backend start
- * (src/native/matmul.ts installMatmulKernels) from the environment's SEQLAB_* switches (docs/runner.md)
+ * (src/native/matmul.ts installMatmulKernels) from the environment's SEQLAB_* switches (docs/runner.md 10)
  * and the run config's say (execution.blas_threads), recorded in env.json, and read by the kernels and
  * fused ops from here: no kernel, op or decode step reads the environment.
  */

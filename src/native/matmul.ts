@@ -1,5 +1,5 @@
 /**
- * Matmul kernel selection for the active tfjs backend (docs/runner.md, the native matmul). Replaces the BatchMatMul and
+ * Matmul kernel selection for the active tfjs backend (docs/models.md 0.3). Replaces the BatchMatMul and
  * _FusedMatMul kernels of wasm (and cpu) with
  *   native:   OpenBLAS sgemm in place on the backend's memory (native/, built by `npm ci`),
  *   builtin:  the addon's own packed GEMM (AVX-512 / AVX2 micro-kernels), when no OpenBLAS,
