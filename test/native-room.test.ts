@@ -5,7 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FUSED_OP_NAMES } from '../src/native/registry.ts';
+import { UserError } from '../src/errors.ts';
+import { kernelConfigFromEnv } from '../src/native/config.ts';
+import { FUSED_OPS, FUSED_OP_NAMES } from '../src/native/registry.ts';
 
 const root = path.resolve(__dirname, '..');
 const NATIVE = path.join(root, 'src/native');
@@ -56,5 +58,24 @@ describe('the native room', () => {
     expect(offenders).toEqual([]);
     const envOffUsers = product.filter((f) => /\benvOff\(/.test(fs.readFileSync(f, 'utf8'))).map((f) => path.relative(root, f));
     expect(envOffUsers.sort()).toEqual(['src/native/config.ts', 'src/util/env.ts']);
+  });
+});
+
+describe('the kernel configuration', () => {
+  it('each fused op follows its registry switch; the run config threads win over SEQLAB_BLAS_THREADS; bad values are user errors', () => {
+    for (const name of FUSED_OP_NAMES) {
+      const c = kernelConfigFromEnv({ [FUSED_OPS[name].switch]: 'off' }, {});
+      expect(c.fused[name], name).toBe(false);
+      expect(kernelConfigFromEnv({ [FUSED_OPS[name].switch]: 'on' }, {}).fused[name], name).toBe(true);
+      // only the ops that share the switch go off with it
+      for (const other of FUSED_OP_NAMES) expect(c.fused[other], `${other} when ${name} is off`).toBe(FUSED_OPS[other].switch !== FUSED_OPS[name].switch);
+    }
+    expect(kernelConfigFromEnv({ SEQLAB_ELTWISE: 'no' }).eltwise).toBe(false);
+    expect(kernelConfigFromEnv({ SEQLAB_BLAS_THREADS: '4' }, { threads: 2 }).threads).toBe(2);
+    expect(kernelConfigFromEnv({ SEQLAB_BLAS_THREADS: '4' }).threads).toBe(4);
+    expect(kernelConfigFromEnv({ SEQLAB_NATIVE_MATMUL: 'off', SEQLAB_NATIVE_MATMUL_PATH: '/x/seqlab.node' })).toMatchObject({ addon: false, addonPath: '/x/seqlab.node' });
+    expect(kernelConfigFromEnv({ SEQLAB_OPENBLAS_TUNE: 'refresh' }).openblasTune).toBe('refresh');
+    expect(() => kernelConfigFromEnv({ SEQLAB_MATMUL: 'blas' })).toThrow(UserError);
+    expect(() => kernelConfigFromEnv({ SEQLAB_BLAS_THREADS: 'x' })).toThrow(/SEQLAB_BLAS_THREADS/);
   });
 });
