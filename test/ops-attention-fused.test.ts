@@ -1,5 +1,5 @@
 /**
- * The fused causal attention op (src/ops/attention-fused.ts, native/attention.c) against the tensor
+ * The fused causal attention op (src/native/attention.ts, native/attention.c) against the tensor
  * form (scores, masked softmax, product) on shapes that cross its block edges: output and the
  * gradients for q, k and v, with and without a sliding window, head widths with and without a
  * specialised body, both ISAs; the model's attention takes it exactly when it should.

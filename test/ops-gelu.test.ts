@@ -1,5 +1,5 @@
 /**
- * The fused GELU (src/ops/gelu.ts, native/eltwise.c U_GELU / B_GELU_GRAD) against its tensor form
+ * The fused GELU (src/native/gelu.ts, native/eltwise.c U_GELU / B_GELU_GRAD) against its tensor form
  * (SEQLAB_ELTWISE=off): values and gradients on the FFN's shapes and on special values, both ISAs.
  */
 import * as tf from '@tensorflow/tfjs';

@@ -1,5 +1,5 @@
 /**
- * The fused affine norms (src/ops/norm.ts, native/norm.c) against their tensor forms
+ * The fused affine norms (src/native/norm.ts, native/norm.c) against their tensor forms
  * (SEQLAB_ELTWISE=off): LayerNorm and RMSNorm values and the gradients for x, w and b, on row counts
  * that are and are not multiples of the kernel's 64-row units, with rows of very different scales,
  * both ISAs, one and two threads (dw and db must not depend on the thread count).

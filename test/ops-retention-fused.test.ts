@@ -1,5 +1,5 @@
 /**
- * The fused parallel retention op (src/ops/retention-fused.ts, native/retention.c) against the
+ * The fused parallel retention op (src/native/retention.ts, native/retention.c) against the
  * tensor parallel form (decay matrix, scores, product): output and the gradients for q, k, v and
  * the log-decays a, on shapes that cross block edges, with unequal key and value widths, weak and
  * strong decays (down to a = -8, where most of the decay matrix underflows), both ISAs; and
