@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import { gelu } from '../src/ops/gelu.ts';
 import { describeNative, expectClose, useEltwise, itIsa } from './models-util.ts';
 

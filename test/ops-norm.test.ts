@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import { affineNorm } from '../src/ops/norm.ts';
 import { describeNative, expectClose, useEltwise, itIsa } from './models-util.ts';
 
