@@ -244,9 +244,3 @@ export function formatValue(key: string, v: number): string {
   if (style === 'percent') return `${(100 * v).toFixed(precision)}%`;
   return v.toFixed(precision);
 }
-
-/** Which runs of a task kind report the metric. */
-export function appliesTo(key: string, kind: 'lm' | 'synthetic'): boolean {
-  const a = resolveMetric(key)?.def.applies;
-  return a === undefined || a === 'all' || a === kind;
-}
