@@ -5,11 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { BLAS_MIN_FLOPS, installMatmulKernels, matmulInfo } from '../src/native/matmul.ts';
-import { DEFAULT_ADDON_PATH, resolveThreads, type MatmulPath } from '../src/native/config.ts';
+import { resolveThreads } from '../src/backend/threads.ts';
+import { DEFAULT_ADDON_PATH, type MatmulPath } from '../src/native/config.ts';
 import { loadNativeAddon, type GemmFn } from '../src/native/addon.ts';
 import { nativeKernels } from '../src/native/matmul-kernels.ts';
 import { fallbackTuning } from '../src/native/matmul-fallback.ts';
-import { benchKernels, profileTrainingStep } from '../src/backend/bench-kernels.ts';
+import { benchKernels, profileTrainingStep } from '../src/bench/kernels.ts';
 
 const native = loadNativeAddon(DEFAULT_ADDON_PATH);
 const NATIVE_SKIP = native.addon ? '' : ` (SKIPPED: ${native.reason})`;

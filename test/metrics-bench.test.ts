@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend/select.ts';
 import { loadPlan } from '../src/config/plan.ts';
-import { benchModel } from '../src/metrics/bench.ts';
+import { benchModel } from '../src/bench/models.ts';
 import { median } from '../src/metrics/measure.ts';
 import { METRICS, metricKeys, unitOf } from '../src/metrics/names.ts';
 

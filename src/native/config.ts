@@ -5,9 +5,9 @@
  * and the run config's say (execution.blas_threads), recorded in env.json, and read by the kernels and
  * fused ops from here: no kernel, op or decode step reads the environment.
  */
-import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
+import { resolveThreads } from '../backend/threads.ts';
 import { envOff } from '../util/env.ts';
 import { FUSED_OPS, FUSED_OP_NAMES, type FusedOpName } from './registry.ts';
 
@@ -33,21 +33,6 @@ export interface KernelConfig {
   threads: number;
   /** OpenBLAS core choice (SEQLAB_OPENBLAS_TUNE): tuned and cached, OpenBLAS's own, or probed again. */
   openblasTune: OpenblasTune;
-}
-
-/** Threads: the caller's (execution.blas_threads), else SEQLAB_BLAS_THREADS, else 1 per worker when SEQLAB_JOBS > 1, else all cores. */
-export function resolveThreads(threads?: number, env: NodeJS.ProcessEnv = process.env): number {
-  if (threads !== undefined) {
-    if (!Number.isInteger(threads) || threads < 1) throw new UserError(`matmul threads must be a positive integer, got ${threads}`);
-    return threads;
-  }
-  const given = env.SEQLAB_BLAS_THREADS?.trim();
-  if (given && given !== 'auto') {
-    const n = Number(given);
-    if (!Number.isInteger(n) || n < 1) throw new UserError(`SEQLAB_BLAS_THREADS must be a positive integer or 'auto', got '${given}'`);
-    return n;
-  }
-  return Number(env.SEQLAB_JOBS ?? 1) > 1 ? 1 : availableParallelism();
 }
 
 /** SEQLAB_OPENBLAS_TUNE: off keeps OpenBLAS's own core, refresh probes the candidates again. */

@@ -8,6 +8,7 @@
  * shapes, axes) goes to the stock kernel. A kernel configuration without them (SEQLAB_ELTWISE=off)
  * keeps every stock kernel.
  */
+import { broadcastLayout, RANK_MAX } from '../backend/broadcast.ts';
 import * as tf from '@tensorflow/tfjs';
 import { addonWith, loadNativeAddon } from './addon.ts';
 import type { KernelConfig } from './config.ts';
@@ -44,7 +45,6 @@ export const ELTWISE_KERNELS: readonly string[] = [...UNARY_OPS, ...BINARY_OPS, 
 /** The backends whose kernels the addon can replace (it reads their memory in place). */
 export const NATIVE_BACKENDS = ['wasm', 'cpu'] as const;
 const BACKENDS = NATIVE_BACKENDS;
-const RANK_MAX = 8;
 
 export interface EltwiseInfo {
   enabled: boolean;
@@ -72,50 +72,6 @@ function stock(name: string, backend: string): tf.KernelConfig | undefined {
 }
 
 const size = tf.util.sizeFromShape;
-
-/**
- * The output shape of a broadcast and each operand's element strides over it, with size-1 dims
- * dropped and dims merged wherever both operands stay contiguous across them.
- */
-export function broadcastLayout(aShape: number[], bShape: number[]): { out: number[]; meta: Int32Array } | undefined {
-  let out: number[];
-  try {
-    out = tf.backend_util.assertAndGetBroadcastShape(aShape, bShape);
-  } catch {
-    return undefined;
-  }
-  const strides = (shape: number[]) => {
-    const s = new Array<number>(out.length).fill(0);
-    let acc = 1;
-    for (let i = shape.length - 1, o = out.length - 1; i >= 0; i--, o--) {
-      s[o] = shape[i] === 1 ? 0 : acc;
-      acc *= shape[i];
-    }
-    return s;
-  };
-  const sa = strides(aShape), sb = strides(bShape);
-  const dims: { n: number; a: number; b: number }[] = [];
-  out.forEach((n, i) => {
-    if (n === 1) return;
-    const last = dims[dims.length - 1];
-    if (last && last.a === sa[i] * n && last.b === sb[i] * n) {
-      last.n *= n;
-      last.a = sa[i];
-      last.b = sb[i];
-    } else dims.push({ n, a: sa[i], b: sb[i] });
-  });
-  if (dims.length === 0) dims.push({ n: 1, a: 0, b: 0 });
-  if (dims.length > RANK_MAX) return undefined;
-  const r = dims.length;
-  const meta = new Int32Array(1 + 3 * r);
-  meta[0] = r;
-  dims.forEach((d, i) => {
-    meta[1 + i] = d.n;
-    meta[1 + r + i] = d.a;
-    meta[1 + 2 * r + i] = d.b;
-  });
-  return { out, meta };
-}
 
 /** The input shape and permutation of a transpose with size-1 dims dropped and kept runs merged. */
 export function transposeLayout(shape: number[], perm: number[]): Int32Array | undefined {

@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { customOp } from '../backend/custom-op.ts';
 import { defineNativeOp, type KernelArgs } from './define-op.ts';
-import { B_GELU_GRAD, U_GELU, broadcastLayout, type EltwiseAddon } from './eltwise.ts';
+import { broadcastLayout } from '../backend/broadcast.ts';
+import { B_GELU_GRAD, U_GELU, type EltwiseAddon } from './eltwise.ts';
 import { memoryOf } from './memory.ts';
 
 const FORWARD = 'SeqlabGelu';

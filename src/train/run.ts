@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { RunConfig } from '../config/schema.ts';
 import { selectBackend, type BackendChoice } from '../backend/select.ts';
 import { benchDecode, rssPeakBytes, syntheticTokens } from '../metrics/measure.ts';
-import { matmulPeak, peakSetup } from '../backend/peak.ts';
+import { matmulPeak, peakSetup } from '../metrics/peak.ts';
 import { saveCheckpoint } from '../models/checkpoint.ts';
 import { lmTokenizer } from '../tasks/lm.ts';
 import { buildModel } from '../models/model.ts';

@@ -15,8 +15,8 @@
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { cpuFlags, machineKey, readMachineCache, writeMachineCache } from './machine.ts';
-import { openblasTuneFromEnv, type OpenblasTune } from '../native/config.ts';
+import { cpuFlags, machineKey, readMachineCache, writeMachineCache } from '../backend/machine.ts';
+import { openblasTuneFromEnv, type OpenblasTune } from './config.ts';
 
 export const PROBE_SCRIPT = fileURLToPath(new URL('../../native/probe.cjs', import.meta.url));
 

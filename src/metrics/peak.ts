@@ -7,8 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { matmulPeakGflops } from '../metrics/measure.ts';
-import { machineCacheDir, machineKey, readMachineCache, writeMachineCache } from './machine.ts';
+import { matmulPeakGflops } from './measure.ts';
+import { machineCacheDir, machineKey, readMachineCache, writeMachineCache } from '../backend/machine.ts';
 import type { MatmulInfo } from '../native/matmul.ts';
 
 export const PEAK_SHAPE = '1024x1024 @ 1024x1024 float32, median of 5';
