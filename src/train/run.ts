@@ -11,7 +11,7 @@ import { selectBackend, type BackendChoice } from '../backend/select.ts';
 import { benchDecode, rssPeakBytes, syntheticTokens } from '../metrics/measure.ts';
 import { matmulPeak, peakSetup } from '../backend/peak.ts';
 import { saveCheckpoint } from '../models/checkpoint.ts';
-import { lmTokenizer } from '../tasks/lm.ts';
+import { lmTokenizer } from '../tasks/kinds/lm.ts';
 import { buildModel } from '../models/model.ts';
 import { flopsPerToken, FLOPS_FORMULA_VERSION } from '../models/flops.ts';
 import { countParams } from '../models/params.ts';

@@ -1,6 +1,13 @@
 // LRA ListOps (long-range-arena `data/listops.py`, input pipeline; docs/tasks.md 4).
-import type { Rng } from './prng.ts';
-import { UserError } from '../errors.ts';
+import { z } from 'zod';
+import { Rng } from '../prng.ts';
+import { UserError } from '../../errors.ts';
+import { IGNORE, type TaskData } from '../types.ts';
+import { hash32 } from '../../util/hash.ts';
+import { cachedArrays, resolveCacheDir } from '../cache.ts';
+import { evalBatchesOf, GEN_VERSION, poolSampler, type ExampleSet } from '../synthetic.ts';
+import { dataSeed, int, posInt } from './fields.ts';
+import { defineTask, GENERATED } from './types.ts';
 
 export const LISTOPS_OPS = ['[MIN', '[MAX', '[MED', '[SM'] as const;
 export const LISTOPS_PAD = 0;
@@ -110,3 +117,98 @@ export function listopsText(ids: ArrayLike<number>): string {
   }
   return out.join(' ');
 }
+
+export const listopsTaskSchema = z.strictObject({
+  kind: z.literal('listops').describe('LRA ListOps, 10-way classification read at the appended EOS (docs/tasks.md 4)'),
+  max_depth: posInt('maximum tree depth (root = 1)').default(4),
+  max_args: posInt('maximum arguments per operator (min 2)').default(5),
+  min_len: int('accept trees with min_len < length (tokens, without EOS)').nonnegative().default(10),
+  max_len: posInt('accept trees with length < max_len; padded length with EOS is at most max_len').default(50),
+  train_examples: posInt('training examples (fixed pool, cut first from one de-duplicated generation)').default(10000),
+  valid_examples: posInt('valid examples (cut after train)').default(1000),
+  test_examples: posInt('test examples (cut last)').default(2000),
+  data_seed: dataSeed,
+});
+export type ListopsTask = z.infer<typeof listopsTaskSchema>;
+
+export function loadListops(t: ListopsTask, cacheDir?: string): TaskData {
+  const dir = resolveCacheDir(cacheDir);
+  const p = { maxDepth: t.max_depth, maxArgs: t.max_args, minLen: t.min_len, maxLen: t.max_len };
+  const counts = { train: t.train_examples, valid: t.valid_examples, test: t.test_examples };
+  const total = counts.train + counts.valid + counts.test;
+  const T = t.max_len; // longest tree has max_len - 1 tokens, plus EOS
+  const seed = hash32(`listops:pool:${t.data_seed}`);
+  const a = cachedArrays(dir, 'listops', { version: GEN_VERSION, p, total, seed }, () => {
+    const pool = listopsPool(new Rng(seed), p, total);
+    const inputs = new Int32Array(total * T).fill(LISTOPS_PAD);
+    const targets = new Int32Array(total * T).fill(IGNORE);
+    const lengths = new Int32Array(total);
+    const labels = new Int32Array(total);
+    pool.forEach((tree, i) => {
+      inputs.set(tree.ids, i * T);
+      targets[i * T + tree.ids.length - 1] = digitId(tree.value); // readout at the EOS, length - 1
+      lengths[i] = tree.ids.length;
+      labels[i] = tree.value;
+    });
+    return { inputs, targets, lengths, labels };
+  });
+  const cut = (from: number, n: number): ExampleSet => ({
+    n,
+    T,
+    inputs: a.inputs.subarray(from * T, (from + n) * T),
+    targets: a.targets.subarray(from * T, (from + n) * T),
+    lengths: a.lengths.subarray(from, from + n),
+  });
+  const sets = { train: cut(0, counts.train), valid: cut(counts.train, counts.valid), test: cut(counts.train + counts.valid, counts.test) };
+  const hist = new Array(10).fill(0);
+  for (let i = 0; i < counts.train; i++) hist[a.labels[i]]++;
+  const majority = hist.indexOf(Math.max(...hist));
+  let testMajority = 0;
+  for (let i = counts.train + counts.valid; i < total; i++) if (a.labels[i] === majority) testMajority++;
+  const chance = testMajority / counts.test;
+  const sampler = poolSampler('listops', sets.train);
+  return {
+    kind: 'synthetic',
+    name: 'listops',
+    vocabSize: LISTOPS_VOCAB,
+    seqLen: T,
+    chance,
+    trainBatch: sampler,
+    evalBatches: (split, b, max) => evalBatchesOf(sets[split], b, max),
+    evalSize: (split, max) => (max === undefined || max === 'all' ? sets[split].n : Math.min(sets[split].n, max)),
+    describe: () => ({
+      task: 'listops',
+      ...p,
+      vocab_size: LISTOPS_VOCAB,
+      seq_len: T,
+      examples: counts,
+      chance,
+      chance_note: `majority baseline: train majority label ${majority} on the test set`,
+      classification:
+        '10-way; label = the digit token id (1 + value) as the target of the appended EOS at length-1; every other target IGNORE',
+      readout: 'eos (right padding; the causal model is read at length-1)',
+      padding: 'right-padded with PAD=0 to the longest example of each batch',
+      splits: 'one de-duplicated pool in generation order cut into train/valid/test (disjoint by construction)',
+      train_data: 'fixed pool, reshuffled each epoch from the run seed',
+      pool_seed: `hash32(listops:pool:${t.data_seed})`,
+      prng: 'xoshiro128** seeded by splitmix32',
+    }),
+  };
+}
+
+export const listops = defineTask({
+  kind: 'listops',
+  schema: listopsTaskSchema,
+  family: 'synthetic',
+  metrics: ['loss', 'ppl', 'accuracy', 'exact_match', 'eval_tokens', 'eval_windows'],
+  provenance: { source: 'generator after long-range-arena `data/listops.py` (Tay et al. 2021, LRA)', licence: GENERATED },
+  validate(task, fail) {
+    if (task.min_len >= task.max_len) fail('min_len', `needs min_len < max_len (got ${task.min_len} ≥ ${task.max_len})`);
+    if (task.max_len - task.min_len < 2) fail('max_len', `no integer length lies strictly between ${task.min_len} and ${task.max_len}`);
+    if (task.max_args < 2) fail('max_args', `needs at least 2 (got ${task.max_args})`);
+    if (task.max_depth < 2 && task.min_len >= 1) fail('max_depth', `depth 1 only makes single digits (length 1), none longer than min_len=${task.min_len}`);
+  },
+  seqLen: (task) => task.max_len,
+  vocabSize: () => LISTOPS_VOCAB,
+  load: (task, opts) => loadListops(task, opts.cacheDir),
+});
