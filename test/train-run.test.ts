@@ -109,7 +109,7 @@ describe('runTraining (real model and task)', () => {
       'bench: { prefill_lengths: [8], decode_tokens: 2, repeats: 1 }',
     ].join('\n'));
     const res = await run(loadPlan(file).runs[0].config, 'ind');
-    const s = res.summary;
+    const s: Record<string, unknown> = res.summary;
     for (const k of metricKeys({ reports: taskMetrics({ kind: 'induction' }), splits: ['valid', 'test'], prefillLengths: [8], bench: true })) {
       expect(Number.isFinite(s[k]), k).toBe(true);
     }

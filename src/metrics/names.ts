@@ -32,6 +32,8 @@ export interface MetricName {
   variesOverSeeds: boolean;
   /** Per split (valid_/test_ prefix; 'optional-split': with or without one) or per prefill length (@L). */
   per?: 'split' | 'optional-split' | 'length';
+  /** Written only when: 'timed' = the run had timed steps (train.steps > train.timing_warmup); 'done' = the run finished (not diverged). Unset: every run. */
+  when?: 'timed' | 'done';
   /** Part of the summary.json contract of docs/runner.md section 5 (metricKeys lists these). */
   contract: boolean;
   description: string;
@@ -44,13 +46,13 @@ const CONTRACT = [
   { name: 'params_non_embedding', unit: 'count', label: 'non-embedding parameters', short: 'params (non-emb.)', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, description: 'parameters minus the token embedding' },
   { name: 'flops_per_token_fwd', unit: 'FLOP', label: 'forward FLOPs per token', short: 'FLOP/tok', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, description: "forward FLOPs per token at the run's seq_len (docs/models.md 8)" },
   { name: 'train_flops', unit: 'FLOP', label: 'training FLOPs', short: 'train FLOP', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, description: '3 x forward x tokens trained' },
-  { name: 'train_tokens_per_s', unit: 'tokens/s', label: 'training throughput', short: 'train tok/s', direction: 'higher', style: 'si', precision: 3, variesOverSeeds: true, description: 'median over timed steps, warmup steps excluded, data loading included' },
-  { name: 'mfu', unit: 'ratio', label: 'model FLOP utilisation', short: 'MFU', direction: 'higher', style: 'percent', precision: 2, variesOverSeeds: true, description: "achieved training FLOP/s over the machine's matmul peak (env.json)" },
+  { name: 'train_tokens_per_s', unit: 'tokens/s', label: 'training throughput', short: 'train tok/s', direction: 'higher', style: 'si', precision: 3, variesOverSeeds: true, when: 'timed', description: 'median over timed steps, warmup steps excluded, data loading included' },
+  { name: 'mfu', unit: 'ratio', label: 'model FLOP utilisation', short: 'MFU', direction: 'higher', style: 'percent', precision: 2, variesOverSeeds: true, when: 'timed', description: "achieved training FLOP/s over the machine's matmul peak (env.json)" },
   { name: 'prefill_tokens_per_s', unit: 'tokens/s', label: 'prefill throughput', short: 'prefill tok/s', direction: 'higher', style: 'si', precision: 3, variesOverSeeds: true, per: 'length', description: 'batch 1, forward over L tokens, median of repeats' },
   { name: 'decode_ms_per_token', unit: 'ms', label: 'decode latency', short: 'decode ms/tok', direction: 'lower', style: 'decimal', precision: 2, variesOverSeeds: true, per: 'length', description: 'recurrent / KV-cache step latency after a prefill of L tokens' },
   { name: 'peak_tensor_bytes', unit: 'bytes', label: 'peak tensor memory', short: 'peak mem', direction: 'lower', style: 'bytes', precision: 3, variesOverSeeds: true, description: "max of the backend's live tensor bytes during a training step" },
   { name: 'rss_peak_bytes', unit: 'bytes', label: 'peak resident memory', short: 'RSS', direction: 'lower', style: 'bytes', precision: 3, variesOverSeeds: true, description: 'process peak resident memory' },
-  { name: 'state_bytes_per_sequence', unit: 'bytes', label: 'decode state per sequence', short: 'state', direction: 'lower', style: 'bytes', precision: 3, variesOverSeeds: false, description: 'decode-time state per sequence (KV cache at the largest bench L for attention)' },
+  { name: 'state_bytes_per_sequence', unit: 'bytes', label: 'decode state per sequence', short: 'state', direction: 'lower', style: 'bytes', precision: 3, variesOverSeeds: false, when: 'done', description: 'decode-time state per sequence (KV cache at the largest bench L for attention)' },
   { name: 'loss', unit: 'nats/token', label: 'loss', short: 'loss', direction: 'lower', style: 'decimal', precision: 3, variesOverSeeds: true, per: 'split', description: 'mean over all scored tokens of the split (non-overlapping windows)' },
   { name: 'bpb', unit: 'bits/byte', label: 'bits per byte', short: 'bpb', direction: 'lower', style: 'decimal', precision: 3, variesOverSeeds: true, per: 'split', description: 'docs/tasks.md 5.6' },
   { name: 'ppl', unit: '', label: 'perplexity', short: 'ppl', direction: 'lower', style: 'decimal', precision: 2, variesOverSeeds: true, per: 'split', description: 'token perplexity exp(loss)' },
