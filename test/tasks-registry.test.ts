@@ -1,5 +1,5 @@
 /**
- * The task registry (docs/tasks.md 10): one table drives the `task:` schema, the checks, the data
+ * The task registry (docs/tasks.md 6.1): one table drives the `task:` schema, the checks, the data
  * and the metrics each kind reports; src/tasks has no import cycle.
  */
 import * as fs from 'node:fs';

@@ -1,7 +1,7 @@
 /**
  * The task kinds: one line per module. Everything that is per kind (the `task:` schema and its
  * defaults, the checks, the data, the metrics a run reports, `seqlab tasks`, the config reference)
- * is driven by this table; a new kind is its module, its tests and one line here (docs/tasks.md 10).
+ * is driven by this table; a new kind is its module, its tests and one line here (docs/tasks.md 6.1).
  */
 import { z } from 'zod';
 import type { EvalMetric } from '../../metrics/names.ts';

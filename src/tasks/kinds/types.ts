@@ -1,5 +1,5 @@
 /**
- * The contract of one task kind (docs/tasks.md "Defining a task kind"): its config schema, the
+ * The contract of one task kind (docs/tasks.md 6.1): its config schema, the
  * checks of its settings, the data it builds, the evaluation metrics it reports and where its data
  * comes from. src/tasks/kinds/registry.ts lists the kinds; everything per kind reads that table.
  */
