@@ -15,13 +15,15 @@ import { runTraining } from '../src/train/run.ts';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-summary-'));
 const INFO = ['state', 'flops_formula', 'backend', 'eval_protocol', 'state_bytes_at'];
 
-/** The smallest settings of each kind (every kind of the table needs one here). */
-const TINY: Record<string, string> = {
-  lm: '{ kind: lm, corpus: sotu, tokenizer: byte, seq_len: 8, eval_windows: 2 }',
-  mqar: '{ kind: mqar, vocab_size: 16, seq_len: 8, num_kv_pairs: 2, eval_examples: 4 }',
-  selective_copy: '{ kind: selective_copy, noise_len: 4, copy_len: 2, alphabet_size: 5, eval_examples: 4 }',
-  induction: '{ kind: induction, vocab_size: 6, seq_len: 6, eval_lengths: [6, 12], eval_examples: 4 }',
-  listops: '{ kind: listops, max_depth: 2, max_args: 3, min_len: 2, max_len: 12, train_examples: 8, valid_examples: 4, test_examples: 4, data_seed: 1 }',
+/** The smallest settings of each kind (every kind of the table needs one here), and the names of its extra evaluation sets. */
+const TINY: Record<string, { task: string; extra?: string[] }> = {
+  lm: { task: '{ kind: lm, corpus: sotu, tokenizer: byte, seq_len: 8, eval_windows: 2 }' },
+  mqar: { task: '{ kind: mqar, vocab_size: 16, seq_len: 8, num_kv_pairs: 2, eval_examples: 4 }' },
+  selective_copy: { task: '{ kind: selective_copy, noise_len: 4, copy_len: 2, alphabet_size: 5, eval_examples: 4 }' },
+  induction: { task: '{ kind: induction, vocab_size: 6, seq_len: 6, eval_lengths: [6, 12], eval_examples: 4 }', extra: ['N=6', 'N=12'] },
+  listops: { task: '{ kind: listops, max_depth: 2, max_args: 3, min_len: 2, max_len: 12, train_examples: 8, valid_examples: 4, test_examples: 4, data_seed: 1 }' },
+  parity: { task: '{ kind: parity, train_max_len: 6, test_min_len: 7, test_max_len: 10, seq_len: 10, eval_lengths: [12], eval_examples: 4 }', extra: ['n=12'] },
+  modular_arithmetic: { task: '{ kind: modular_arithmetic, train_max_len: 5, test_min_len: 7, test_max_len: 9, seq_len: 10, eval_lengths: [11], eval_examples: 4 }', extra: ['n=11'] },
 };
 
 beforeAll(async () => {
@@ -37,7 +39,7 @@ describe('summary.json keys come from the registries', () => {
     it(`${kind}: a tiny run writes exactly summaryKeys(...) plus the info fields`, async () => {
       const file = path.join(tmp, `${kind}.yaml`);
       fs.writeFileSync(file, [
-        `task: ${TINY[kind]}`,
+        `task: ${TINY[kind]!.task}`,
         'model: { preset: transformer, d_model: 8, n_layers: 1 }',
         'train: { steps: 2, batch_size: 2, timing_warmup: 1, checkpoint: false }',
         'eval: { batches: all, batch_size: 4 }',
@@ -49,7 +51,7 @@ describe('summary.json keys come from the registries', () => {
       const res = await runTraining(cfg, dir, { backend: 'wasm', log: () => {} });
       expect(res.state).toBe('done');
       const onDisk = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as Record<string, unknown>;
-      const extraEvals = kind === 'induction' ? ['N=6', 'N=12'] : [];
+      const extraEvals = TINY[kind]!.extra ?? [];
       const want = summaryKeys({ reports: taskMetrics(cfg.task), splits: cfg.eval.splits, timed: true, done: true, extraEvals, prefillLengths: [4] });
       expect(Object.keys(onDisk).filter((k) => !INFO.includes(k)).sort()).toEqual([...want].sort());
       for (const k of want) expect(typeof onDisk[k], k).toBe('number');

@@ -9,12 +9,14 @@ import type { TaskData } from '../types.ts';
 import { induction } from './induction.ts';
 import { listops } from './listops.ts';
 import { lm } from './lm.ts';
+import { modularArithmetic } from './modular-arithmetic.ts';
 import { mqar } from './mqar.ts';
+import { parity } from './parity.ts';
 import { selectiveCopy } from './selective-copy.ts';
 import type { Fail, TaskOptions } from './types.ts';
 
 /** The first kind is the default of an omitted `task:` section. */
-export const TASKS = [lm, mqar, selectiveCopy, induction, listops] as const;
+export const TASKS = [lm, mqar, selectiveCopy, induction, listops, parity, modularArithmetic] as const;
 
 type Defs = (typeof TASKS)[number];
 export type TaskKind = Defs['kind'];
