@@ -1,4 +1,4 @@
-// State tracking (docs/tasks.md 6.2; tasks-evaluation 8.2, 8.3): parity and modular arithmetic, trained at
+// State tracking (docs/tasks.md 6.2): parity and modular arithmetic, trained at
 // short lengths and tested at longer ones.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -80,12 +80,12 @@ describe('modular arithmetic (no brackets)', () => {
     expect(modArithValue([0], [])).toBe(0);
   });
 
-  it('odd lengths 2u-1 over the range of 8.3; numbers at even, operators at odd positions, = at n-2, the result scored there', () => {
+  it('odd lengths 2u-1 over the range (docs/tasks.md 6.2); numbers at even, operators at odd positions, = at n-2, the result scored there', () => {
     const rng = new Rng(11);
     const seen = new Set<number>();
     for (let i = 0; i < 300; i++) seen.add(modArithLength(rng, 3, 23));
     expect([...seen].sort((a, b) => a - b)).toEqual([3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23]);
-    expect(Math.min(...[...Array(200)].map(() => modArithLength(rng, 40, 256)))).toBe(39); // 8.11: 39 is also a training length
+    expect(Math.min(...[...Array(200)].map(() => modArithLength(rng, 40, 256)))).toBe(39); // n_min 40 gives 39, also a training length
     for (let i = 0; i < 100; i++) {
       const n = modArithLength(rng, 3, 31);
       const ex = modArithExample(rng, n, 32);

@@ -1,5 +1,5 @@
 // Modular arithmetic without brackets (Grazzi et al. 2024, adankow/unlocking_state_tracking
-// `modular_arithmetic.py`; tasks-evaluation 8.3, docs/tasks.md 6.2): numbers 0-4 joined by + − ×, the value
+// `modular_arithmetic.py`; docs/tasks.md 6.2): numbers 0-4 joined by + − ×, the value
 // mod 5 after `=`; trained at short lengths, tested at longer ones.
 import { z } from 'zod';
 import type { Rng } from '../prng.ts';
@@ -35,7 +35,7 @@ export function modArithValue(numbers: readonly number[], ops: readonly number[]
   return ((total % 5) + 5) % 5;
 }
 
-/** An odd length n = 2u − 1, u uniform as in 8.3 (n ∈ {3, 5, …} within [lo, hi]). */
+/** An odd length n = 2u − 1, u uniform as in docs/tasks.md 6.2 (n ∈ {3, 5, …} within [lo, hi]). */
 export function modArithLength(rng: Rng, lo: number, hi: number): number {
   const uMax = Math.floor((hi + 1) / 2);
   const uMin = Math.min(Math.floor((lo + 1) / 2), uMax);

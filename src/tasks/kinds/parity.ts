@@ -1,4 +1,4 @@
-// Parity (Grazzi et al. 2024, adankow/unlocking_state_tracking `parity.py`; tasks-evaluation 8.2, docs/tasks.md 6.2):
+// Parity (Grazzi et al. 2024, adankow/unlocking_state_tracking `parity.py`; docs/tasks.md 6.2):
 // n-1 random bits and their parity; trained at short lengths, tested at longer ones.
 import { z } from 'zod';
 import type { Rng } from '../prng.ts';
@@ -30,7 +30,7 @@ export function parityExample(rng: Rng, p: ParityParams): Example {
     inputs[t] = 1 + bit;
     if (p.targets === 'all') targets[t] = 1 + (ones % 2);
   }
-  targets[p.n - 2] = 1 + (ones % 2); // predicted at the last bit: no end marker (8.11)
+  targets[p.n - 2] = 1 + (ones % 2); // predicted at the last bit: no end marker (docs/tasks.md 6.2)
   return { inputs, targets };
 }
 
