@@ -252,7 +252,7 @@ describe('task config (schema + section 6 constraints)', () => {
   it('an omitted task is lm on sotu with byte tokens; unknown keys are errors', () => {
     expect(taskSchema.parse(undefined)).toMatchObject({ kind: 'lm', corpus: 'sotu', tokenizer: 'byte', seq_len: 256 });
     expect(taskSchema.safeParse({ kind: 'mqar', num_kv_pair: 4 }).success).toBe(false);
-    expect(taskSchema.safeParse({ kind: 'parity' }).success).toBe(false);
+    expect(taskSchema.safeParse({ kind: 'pathfinder' }).success).toBe(false);
   });
 
   const bad: Array<[Record<string, unknown>, string]> = [
