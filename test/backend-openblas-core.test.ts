@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { candidateCores, chooseCore, decideCore, misidentified, probeCore, type ProbeResult } from '../src/backend/openblas-core.ts';
 import { cpuFlags } from '../src/backend/machine.ts';
-import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/matmul-native.ts';
+import { loadNativeAddon } from '../src/native/addon.ts';
+import { DEFAULT_ADDON_PATH } from '../src/native/config.ts';
 
 const AVX512 = new Set(['avx2', 'fma', 'avx512f', 'avx512dq', 'avx512cd', 'avx512bw', 'avx512vl']);
 const BF16 = new Set([...AVX512, 'avx512_bf16']);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { matmulPeak, peakSetup } from '../src/backend/peak.ts';
 import { machineCacheDir, machineId, machineKey, cpuFlags } from '../src/backend/machine.ts';
-import { installMatmulKernels } from '../src/backend/matmul.ts';
+import { installMatmulKernels } from '../src/native/matmul.ts';
 import { testBackend } from './fixtures/backend.ts';
 
 let dir: string;

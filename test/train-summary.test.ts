@@ -69,5 +69,10 @@ describe('SummaryBuilder', () => {
     expect(b.build()).toEqual({ state: 'done', flops_formula: 'f', backend: 'cpu', valid_loss: 1, valid_accuracy: 0.5, test_loss: 2, test_accuracy: 0.75, accuracy: 0.75, 'test_accuracy@N=8': 0.1 });
     expect(summaryKeys({ reports: ['loss', 'accuracy'], splits: ['test'], timed: false, done: false })).not.toContain('mfu');
     expect(summaryKeys({ reports: ['loss', 'accuracy'], splits: ['test'], timed: true, done: true })).toEqual(expect.arrayContaining(['mfu', 'test_loss', 'accuracy', 'state_bytes_per_sequence']));
+    expect(summaryKeys({ reports: ['loss'], splits: ['test'], timed: true, done: true })).not.toContain('target_reached');
+    const missed = summaryKeys({ reports: ['loss'], splits: ['test'], timed: true, done: true, stopAt: true });
+    expect(missed).toContain('target_reached');
+    expect(missed).not.toContain('steps_to_target');
+    expect(summaryKeys({ reports: ['loss'], splits: ['test'], timed: true, done: true, stopAt: true, targetReached: true })).toEqual(expect.arrayContaining(['target_reached', 'steps_to_target', 'examples_to_target', 'tokens_to_target']));
   });
 });

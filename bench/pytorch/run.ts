@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import type { RunConfig } from '../../src/config/schema.ts';
 import { loadPlan } from '../../src/config/plan.ts';
 import { UserError } from '../../src/errors.ts';
-import { installMatmulKernels } from '../../src/backend/matmul.ts';
+import { installMatmulKernels } from '../../src/native/matmul.ts';
 import { selectBackend } from '../../src/backend/select.ts';
 import { benchDecode } from '../../src/metrics/measure.ts';
 import { buildModel } from '../../src/models/model.ts';

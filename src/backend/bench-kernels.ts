@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { medianMs } from '../metrics/measure.ts';
-import { installMatmulKernels, MATMUL_PATHS, matmulInfo, type MatmulInfo, type MatmulPath } from './matmul.ts';
+import { MATMUL_PATHS, type MatmulPath } from '../native/config.ts';
+import { installMatmulKernels, matmulInfo, type MatmulInfo } from '../native/matmul.ts';
 
 export interface Row {
   path: MatmulPath;

@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cpuFlags, machineKey, readMachineCache, writeMachineCache } from './machine.ts';
-import { envOff } from '../util/env.ts';
+import { openblasTuneFromEnv, type OpenblasTune } from '../native/config.ts';
 
 export const PROBE_SCRIPT = fileURLToPath(new URL('../../native/probe.cjs', import.meta.url));
 
@@ -109,21 +109,16 @@ export function chooseCore(flags: Set<string>, probe: (core: string | undefined)
 
 let choice: CoreChoice | undefined;
 
-/** The choice made by tuneOpenblasCore in this process, if it ran. */
-export function openblasCore(): CoreChoice | undefined {
-  return choice;
-}
-
 /**
  * Decide the OpenBLAS core for the addon at `addonPath` and export OPENBLAS_CORETYPE accordingly.
  * Call before the addon is first loaded in this process; later calls return the first answer.
  */
-export function tuneOpenblasCore(addonPath: string): CoreChoice {
-  return (choice ??= decideCore(addonPath, (c) => probeCore(addonPath, c)));
+export function tuneOpenblasCore(addonPath: string, tune: OpenblasTune): CoreChoice {
+  return (choice ??= decideCore(addonPath, (c) => probeCore(addonPath, c), tune));
 }
 
 /** tuneOpenblasCore without the per-process memo (tests pass a fake `probe`). */
-export function decideCore(addonPath: string, probe: (core: string | undefined) => ProbeResult): CoreChoice {
+export function decideCore(addonPath: string, probe: (core: string | undefined) => ProbeResult, tune: OpenblasTune = openblasTuneFromEnv()): CoreChoice {
   const user = process.env.OPENBLAS_CORETYPE?.trim();
   const fromSeqlab = process.env.SEQLAB_OPENBLAS_CORETYPE_TUNED;
   const st = statSync(addonPath, { throwIfNoEntry: false });
@@ -140,10 +135,10 @@ export function decideCore(addonPath: string, probe: (core: string | undefined) 
     delete process.env.OPENBLAS_CORETYPE;
     delete process.env.SEQLAB_OPENBLAS_CORETYPE_TUNED;
   }
-  if (envOff('SEQLAB_OPENBLAS_TUNE')) {
+  if (tune === 'off') {
     return { core: null, detected: null, config: null, source: 'off', note: 'SEQLAB_OPENBLAS_TUNE=off: OpenBLAS keeps the core it detects' };
   }
-  if (!c || /^refresh$/i.test(process.env.SEQLAB_OPENBLAS_TUNE ?? '')) {
+  if (!c || tune === 'refresh') {
     c = chooseCore(cpuFlags(), probe);
     writeMachineCache('openblas-core', key, c);
   }

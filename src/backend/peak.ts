@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { matmulPeakGflops } from '../metrics/measure.ts';
 import { machineCacheDir, machineKey, readMachineCache, writeMachineCache } from './machine.ts';
-import type { MatmulInfo } from './matmul.ts';
+import type { MatmulInfo } from '../native/matmul.ts';
 
 export const PEAK_SHAPE = '1024x1024 @ 1024x1024 float32, median of 5';
 

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { executionSchema, type ExecutionConfig } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import { patchWasmKernels } from './compat.ts';
-import { resolveThreads } from './matmul.ts';
+import { resolveThreads } from '../native/config.ts';
 
 /** The requestable backends: the config schema's list (execution.backend), one definition. */
 export type BackendRequest = ExecutionConfig['backend'];

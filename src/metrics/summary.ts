@@ -48,6 +48,11 @@ export class SummaryBuilder {
     this.s[name] = value;
   }
 
+  /** Several per-run metrics at once (e.g. the train.stop_at metrics). */
+  setAll(values: Partial<Record<RunMetric, number>>): void {
+    for (const [name, v] of Object.entries(values) as [RunMetric, number | undefined][]) if (v !== undefined) this.s[name] = v;
+  }
+
   info<K extends keyof SummaryInfo>(key: K, value: SummaryInfo[K]): void {
     (this.s as SummaryInfo)[key] = value;
   }
@@ -91,12 +96,16 @@ export function summaryKeys(o: {
   splits: readonly SummarySplit[];
   timed: boolean;
   done: boolean;
+  /** train.stop_at set (target_reached is written), and whether the target was reached (steps/examples/tokens to target). */
+  stopAt?: boolean;
+  targetReached?: boolean;
   extraEvals?: readonly string[];
   prefillLengths?: readonly number[];
 }): SummaryKey[] {
   const out: string[] = [];
   for (const m of REGISTRY) {
-    if (m.per !== undefined || (m.when === 'timed' && !o.timed) || (m.when === 'done' && !o.done)) continue;
+    const holds = { timed: o.timed, done: o.done, stop_at: o.done && !!o.stopAt, target_reached: o.done && !!o.stopAt && !!o.targetReached };
+    if (m.per !== undefined || (m.when !== undefined && !holds[m.when])) continue;
     out.push(m.name);
   }
   if (!o.done) return out as SummaryKey[];

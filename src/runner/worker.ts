@@ -3,7 +3,6 @@
 // parent); progress, result and errors go back over IPC.
 import { diskErrorMessage, explainError } from '../errors.ts';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { readRunConfig } from '../config/run-config.ts';
 import type { WorkerMessage, WorkerStart } from './worker-protocol.ts';
 import { WORKER_CANCELLED_EXIT, WORKER_ERROR_EXIT } from './worker-protocol.ts';
@@ -18,14 +17,10 @@ function send(msg: WorkerMessage): Promise<void> {
   });
 }
 
-/** The trainer module: src/train/run.ts, or a test double named by SEQLAB_TRAINER_MODULE. */
+/** The trainer module, src/train/run.ts (loaded here, after the IPC and signal handlers are in place). */
 async function loadTrainer(): Promise<RunTraining> {
-  const override = process.env.SEQLAB_TRAINER_MODULE;
-  const url = override
-    ? pathToFileURL(path.resolve(override)).href
-    : new URL('../train/run.ts', import.meta.url).href;
-  const mod = (await import(url)) as { runTraining?: RunTraining };
-  if (typeof mod.runTraining !== 'function') throw new Error(`${url} does not export runTraining`);
+  const mod = (await import('../train/run.ts')) as { runTraining?: RunTraining };
+  if (typeof mod.runTraining !== 'function') throw new Error('src/train/run.ts does not export runTraining');
   return mod.runTraining;
 }
 

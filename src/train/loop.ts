@@ -13,6 +13,7 @@ import { subSeed } from '../util/hash.ts';
 import { evaluateSplit, splitMetrics, type SplitMetrics } from './eval.ts';
 import { countScored, nllSum } from './loss.ts';
 import { AdamW, clipByGlobalNorm, learningRate } from './optimizer.ts';
+import { checksAt, describeStop, meets, stopRule } from './stop.ts';
 import type { Batch, Progress, TrainData } from './types.ts';
 
 export type { Progress };
@@ -42,6 +43,8 @@ export interface LoopResult {
   numTensors: number[];
   trainTimeS: number;
   evals: { step: number; split: string; metrics: SplitMetrics }[];
+  /** Step at which train.stop_at's target was reached and training ended early (state stays 'done'). */
+  stoppedAt?: number;
 }
 
 /** Evaluate the model on `split` with the config's eval settings. */
@@ -133,6 +136,7 @@ export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunC
   const elapsed = () => (performance.now() - origin) / 1000;
   const write = (line: Record<string, unknown>) => opts.metricsFile && appendJsonl(opts.metricsFile, line);
   const untimed = t.timing_warmup;
+  const stop = stopRule(cfg);
   try {
     for (let step = 0; step < t.steps; step++) {
       await nextTurn();
@@ -188,13 +192,28 @@ export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunC
             (rate !== undefined ? ` ${rate.toFixed(0)} tok/s` : ''),
         );
       }
-      if (cfg.eval.every > 0 && (step + 1) % cfg.eval.every === 0 && !last) {
-        const split = cfg.eval.splits.includes('valid') ? 'valid' : cfg.eval.splits[0] ?? 'valid';
+      // Periodic evaluations, and the stop rule's split at its checks (src/train/stop.ts).
+      const splits = new Set<'valid' | 'test'>();
+      if (cfg.eval.every > 0 && (step + 1) % cfg.eval.every === 0) splits.add(cfg.eval.splits.includes('valid') ? 'valid' : cfg.eval.splits[0] ?? 'valid');
+      if (stop && checksAt(stop, step + 1)) splits.add(stop.split);
+      if (last) splits.clear(); // the final evaluation is the caller's
+      for (const split of splits) {
         opts.onProgress?.({ step: step + 1, totalSteps: t.steps, loss, phase: 'eval' });
         const m = evaluate(model, data, cfg, split);
         res.evals.push({ step: step + 1, split, metrics: m });
         write({ step: step + 1, tokens: res.tokens, time_s: round(elapsed()), split, ...roundMetrics(m, data.kind) });
         opts.log(`step ${step + 1} ${split}: loss ${m.loss.toFixed(4)}${m.bpb !== undefined ? ` bpb ${m.bpb.toFixed(4)}` : ''}`);
+        if (stop && meets(stop, split, m)) res.stoppedAt = step + 1;
+      }
+      if (res.stoppedAt !== undefined) {
+        const hit = res.evals.find((e) => e.step === res.stoppedAt && e.split === stop!.split)!;
+        if (window.length) {
+          // The steps since the last logged line end the run: log their loss as a last step would.
+          res.trainLoss = window.reduce((a, b) => a + b, 0) / window.length;
+          write({ step: step + 1, tokens: res.tokens, time_s: round(elapsed()), train_loss: round(res.trainLoss), lr: round(lr), grad_norm: round(gradNorm) });
+        }
+        opts.log(describeStop(stop!, res.stoppedAt, hit.metrics));
+        break;
       }
     }
   } finally {

@@ -22,7 +22,8 @@ import { appendJsonl, writeJsonAtomic } from '../util/fs.ts';
 import { subSeed } from '../util/hash.ts';
 import { collectEnv, installMatmul } from './env.ts';
 import { checkAbort, evaluate, nextTurn, round, roundMetrics, trainLoop, type Progress } from './loop.ts';
-import { evaluateSplit, splitMetrics } from './eval.ts';
+import { evaluateSplit, splitMetrics, type SplitMetrics } from './eval.ts';
+import { stopRule, targetMetrics } from './stop.ts';
 import type { TrainData } from './types.ts';
 
 export interface RunOptions {
@@ -107,11 +108,13 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
 
     if (loop.state === 'done') {
       const metricsFile = path.join(runDir, 'metrics.jsonl');
+      const finalEvals = new Map<string, SplitMetrics>();
       for (const split of cfg.eval.splits) {
         await nextTurn();
         checkAbort(opts.signal);
         opts.onProgress?.({ step: loop.steps, totalSteps: cfg.train.steps, loss: loop.trainLoss, phase: `eval ${split}` });
         const m = evaluate(model, data, cfg, split);
+        finalEvals.set(split, m);
         appendJsonl(metricsFile, { step: loop.steps, tokens: loop.tokens, time_s: round((performance.now() - t0) / 1000), split, ...roundMetrics(m, data.kind) });
         summary.split(split, { ...m, eval_tokens: m.tokens, eval_windows: m.windows });
         log(`${split}: loss ${m.loss.toFixed(4)}${m.bpb !== undefined ? ` bpb ${m.bpb.toFixed(4)}` : ''}${data.kind === 'synthetic' ? ` accuracy ${m.accuracy.toFixed(4)}` : ''} over ${m.windows} windows`);
@@ -132,6 +135,9 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
         summary.extra(extra.name, m);
         log(`test ${extra.name}: accuracy ${m.accuracy.toFixed(4)}`);
       }
+      const stop = stopRule(cfg);
+      const finalEval = stop && loop.stoppedAt === undefined ? finalEvals.get(stop.split) : undefined;
+      summary.setAll(targetMetrics(cfg, data.seqLen, loop.evals, finalEval && { step: loop.steps, split: stop!.split, metrics: finalEval }));
       summary.info('eval_protocol', `non-overlapping windows of ${data.seqLen} tokens, state reset per window, ${cfg.eval.batches === 'all' ? 'every window of the split' : `first ${summary.get('valid_eval_windows') ?? summary.get('test_eval_windows') ?? '?'} windows`}`);
 
       await nextTurn();

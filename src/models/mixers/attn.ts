@@ -5,9 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { blockedAttention } from '../../ops/attention-blocked.ts';
-import { attentionFusedAvailable, causalAttentionFused } from '../../ops/attention-fused.ts';
+import { attentionFusedAvailable, causalAttentionFused } from '../../native/attention.ts';
+import { causalAllowed } from '../../ops/mask.ts';
 import { maskedSoftmax } from '../../ops/softmax-masked.ts';
-import { faultActive } from '../fault.ts';
 import { applyRope, ropeTables, ropeThetas } from '../../ops/rope.ts';
 import { normal, zeros } from '../init.ts';
 import type { AttnSpec } from '../kinds/attn.ts';
@@ -85,7 +85,7 @@ export class Attention implements Mixer {
   private mask(T: number, keep?: tf.Tensor2D): tf.Tensor {
     const t = tf.range(0, T, 1, 'int32').reshape([T, 1]);
     const s = tf.range(0, T, 1, 'int32').reshape([1, T]);
-    let m = faultActive('attn-no-causal-mask') ? tf.onesLike(tf.lessEqual(s, t)) : tf.lessEqual(s, t);
+    let m: tf.Tensor = causalAllowed(T);
     if (Number.isFinite(this.window)) m = tf.logicalAnd(m, tf.greater(s, t.sub(this.window)));
     let mf: tf.Tensor = m.cast('float32').reshape([1, 1, T, T]);
     if (keep) mf = mf.mul(keep.reshape([keep.shape[0], 1, 1, T]));
@@ -98,9 +98,9 @@ export class Attention implements Mixer {
 
   private prefillInner(u: tf.Tensor3D, opts?: MixerOptions): { y: tf.Tensor3D; k: tf.Tensor4D; v: tf.Tensor4D } {
     const [q, k, v] = this.qkv(u, 0);
-    // The fused kernel (src/ops/attention-fused.ts) computes the same causal, windowed attention
-    // without [T, T] tensors; a stateSkip key mask (or the causal-mask fault) needs the tensor form.
-    const fused = !opts?.keep && !faultActive('attn-no-causal-mask') && attentionFusedAvailable(q, k, v);
+    // The fused kernel (src/native/attention.ts) computes the same causal, windowed attention
+    // without [T, T] tensors; a stateSkip key mask needs the tensor form.
+    const fused = !opts?.keep && attentionFusedAvailable(q, k, v);
     const o = fused ? causalAttentionFused(q, k, v, this.window) : this.attend(q, k, v, this.mask(u.shape[1], opts?.keep), true);
     return { y: linear(mergeHeads(o), this.wo, this.bo) as tf.Tensor3D, k, v };
   }
@@ -145,10 +145,10 @@ export class Attention implements Mixer {
     const nOut = Math.min(n + 1, this.window);
     return {
       kind: 'attention',
-      ints: [H, dh, this.rope ? 1 : 0, n, nOut],
-      floats: this.rope ? [...ropeThetas(dh, this.ropeFreqs, this.ropeBase)] : [],
-      weights: [this.wq, this.wk, this.wv, this.wo, this.bq, this.bk, this.bv, this.bo],
-      state: [{ key: 'k', out: [B, H, nOut, dh] }, { key: 'v', out: [B, H, nOut, dh] }],
+      ints: { H, dh, rope: this.rope, n, nOut },
+      floats: { ropeTheta: this.rope ? ropeThetas(dh, this.ropeFreqs, this.ropeBase) : [] },
+      weights: { wq: this.wq, wk: this.wk, wv: this.wv, wo: this.wo, bq: this.bq, bk: this.bk, bv: this.bv, bo: this.bo },
+      state: { k: [B, H, nOut, dh], v: [B, H, nOut, dh] },
     };
   }
 

@@ -1,12 +1,12 @@
 /**
  * Micro-benchmarks of the sequence-mixing kernels, forward + backward (docs/models.md 4.4, 5.5).
- * Run: npx tsx -e "import('./src/ops/bench.ts').then(m=>m.benchOps())"
+ * Run: npx tsx -e "import('./src/metrics/bench-ops.ts').then(m=>m.benchOps())"
  */
 import * as tf from '@tensorflow/tfjs';
 import { patchWasmKernels } from '../backend/compat.ts';
-import { medianMs } from '../metrics/measure.ts';
-import { retentionChunk, retentionParallel } from './retention.ts';
-import { selectiveScan, type ScanMode } from './scan.ts';
+import { medianMs } from './measure.ts';
+import { retentionChunk, retentionParallel } from '../ops/retention.ts';
+import { selectiveScan, type ScanMode } from '../ops/scan.ts';
 
 export interface Row {
   kernel: string;

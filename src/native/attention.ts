@@ -4,12 +4,12 @@
  * forming the [T, T] scores; the forward keeps the rows' log-sum-exp, the backward recomputes the
  * probabilities block by block. q, k, v, o [B, H, T, dh]. On the wasm and cpu backends with the
  * native kernels installed (nativeOpsReady); elsewhere attention uses its tensor form (same function).
+ * A kernel configuration with fused.attention off (SEQLAB_FUSED_ATTENTION=off) keeps the tensor form.
  */
 import * as tf from '@tensorflow/tfjs';
-import { customOp, registerKernelsOnce } from '../backend/custom-op.ts';
-import { NATIVE_BACKENDS, nativeOpsReady } from '../backend/eltwise.ts';
-import { addonWith, locateAll, memoryOf } from '../backend/matmul-native.ts';
-import { envOff } from '../util/env.ts';
+import { customOp } from '../backend/custom-op.ts';
+import { defineNativeOp, type KernelArgs } from './define-op.ts';
+import { locateAll, memoryOf } from './memory.ts';
 
 type Views = (ArrayBufferView | null)[];
 interface AttentionAddon {
@@ -20,48 +20,41 @@ interface AttentionAddon {
 const FORWARD = 'SeqlabCausalAttention';
 const BACKWARD = 'SeqlabCausalAttentionGrad';
 
-type KernelArgs = Parameters<tf.KernelFunc>[0];
-let registered: AttentionAddon | null | undefined;
-
 /** dims of the addon: [B*H, T, dh, window (0 = none)]. */
 function dims(q: tf.TensorInfo, window: number): Float64Array {
   const [B, H, T, dh] = q.shape;
   return Float64Array.from([B * H, T, dh, Number.isFinite(window) ? window : 0]);
 }
 
-function addon(): AttentionAddon | undefined {
-  if (registered === undefined) {
-    const native = addonWith<AttentionAddon>('attentionForward', 'attentionBackward');
-    registered = native ?? null;
-    if (native) {
-      const call = (backend: tf.KernelBackend, fn: 'attentionForward' | 'attentionBackward', ts: tf.TensorInfo[], d: Float64Array) => {
-        const { views, offs } = locateAll(backend, ts);
-        native[fn](views, offs, d);
-      };
-      const forward = ({ inputs, attrs, backend }: KernelArgs) => {
+const op = defineNativeOp<AttentionAddon>({
+  name: 'attention',
+  kernels: (native) => {
+    const call = (backend: tf.KernelBackend, fn: 'attentionForward' | 'attentionBackward', ts: tf.TensorInfo[], d: Float64Array) => {
+      const { views, offs } = locateAll(backend, ts);
+      native[fn](views, offs, d);
+    };
+    return {
+      [FORWARD]: ({ inputs, attrs, backend }: KernelArgs) => {
         const { q, k, v } = inputs as Record<string, tf.TensorInfo>;
         const mem = memoryOf(backend as tf.KernelBackend);
         const o = mem.alloc(q.shape), lse = mem.alloc(q.shape.slice(0, 3));
         call(backend as tf.KernelBackend, 'attentionForward', [q, k, v, o, lse], dims(q, (attrs as { window: number }).window));
         return [o, lse];
-      };
-      const backward = ({ inputs, attrs, backend }: KernelArgs) => {
+      },
+      [BACKWARD]: ({ inputs, attrs, backend }: KernelArgs) => {
         const { q, k, v, o, lse, dO } = inputs as Record<string, tf.TensorInfo>;
         const mem = memoryOf(backend as tf.KernelBackend);
         const grads = [mem.alloc(q.shape), mem.alloc(q.shape), mem.alloc(q.shape)];
         call(backend as tf.KernelBackend, 'attentionBackward', [q, k, v, o, lse, dO, ...grads], dims(q, (attrs as { window: number }).window));
         return grads;
-      };
-      registerKernelsOnce({ [FORWARD]: forward, [BACKWARD]: backward }, NATIVE_BACKENDS);
-    }
-  }
-  return registered ?? undefined;
-}
+      },
+    };
+  },
+});
 
-/** Whether causalAttentionFused runs on these tensors here (SEQLAB_FUSED_ATTENTION=off: never). */
+/** Whether causalAttentionFused runs on these tensors here (the kernel configuration's fused.attention, addon, backend). */
 export function attentionFusedAvailable(...ts: tf.Tensor[]): boolean {
-  if (envOff('SEQLAB_FUSED_ATTENTION')) return false;
-  return nativeOpsReady(...ts) && addon() !== undefined;
+  return op.ready(...ts);
 }
 
 /**
@@ -69,7 +62,7 @@ export function attentionFusedAvailable(...ts: tf.Tensor[]): boolean {
  * q, k and v. q, k, v [B, H, T, dh] -> [B, H, T, dh]; check attentionFusedAvailable first.
  */
 export function causalAttentionFused(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, window = Infinity): tf.Tensor4D {
-  if (!addon()) throw new Error('fused attention unavailable: the native addon has no attention kernels');
+  op.addon();
   const attrs = { window } as unknown as tf.NamedAttrMap;
   const [o] = customOp(
     { q, k, v },

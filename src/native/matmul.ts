@@ -1,5 +1,5 @@
 /**
- * Matmul kernel selection for the active tfjs backend (issue #7). Replaces the BatchMatMul and
+ * Matmul kernel selection for the active tfjs backend (docs/models.md 0.3). Replaces the BatchMatMul and
  * _FusedMatMul kernels of wasm (and cpu) with
  *   native:   OpenBLAS sgemm in place on the backend's memory (native/, built by `npm ci`),
  *   builtin:  the addon's own packed GEMM (AVX-512 / AVX2 micro-kernels), when no OpenBLAS,
@@ -9,9 +9,10 @@
  * on a mismatch or load error the next path is used and one log line says why.
  */
 import * as tf from '@tensorflow/tfjs';
-import { availableParallelism } from 'node:os';
 import { UserError } from '../errors.ts';
-import { loadNativeAddon, nativeKernels } from './matmul-native.ts';
+import { loadNativeAddon } from './addon.ts';
+import { MATMUL_PATHS, kernelConfigFromEnv, useKernelConfig, type KernelConfig, type MatmulMode, type MatmulPath } from './config.ts';
+import { nativeKernels } from './matmul-kernels.ts';
 import { fallbackKernels } from './matmul-fallback.ts';
 import { installEltwiseKernels, type EltwiseInfo } from './eltwise.ts';
 
@@ -25,14 +26,12 @@ import { installEltwiseKernels, type EltwiseInfo } from './eltwise.ts';
  */
 export const BLAS_MIN_FLOPS = 1e9;
 
-export type MatmulPath = 'native' | 'builtin' | 'fallback' | 'stock';
-export const MATMUL_PATHS: readonly MatmulPath[] = ['native', 'builtin', 'fallback', 'stock'];
-export type MatmulMode = 'auto' | MatmulPath;
-
 export interface MatmulOptions {
-  /** BLAS threads; default SEQLAB_BLAS_THREADS, else 1 when SEQLAB_JOBS > 1, else all cores. */
+  /** The kernel configuration to install; default: the environment's (src/native/config.ts) with `threads`. */
+  config?: KernelConfig;
+  /** BLAS threads (the run config's execution.blas_threads); default SEQLAB_BLAS_THREADS, else 1 when SEQLAB_JOBS > 1, else all cores. */
   threads?: number;
-  /** auto: native, else builtin, else fallback, else stock. Any other: that path or a UserError. */
+  /** auto: native, else builtin, else fallback, else stock. Any other: that path or a UserError. Default: the configuration's. */
   mode?: MatmulMode;
   log?: (line: string) => void;
 }
@@ -45,7 +44,7 @@ export interface MatmulInfo {
   blas?: { config: string | null; core: string | null; core_source: string; core_note: string };
   /** The built-in GEMM's micro-kernel (builtin path), e.g. "avx512 12x32". */
   kernel?: string;
-  /** The element-wise kernels installed with the matmul (src/backend/eltwise.ts). */
+  /** The element-wise kernels installed with the matmul (src/native/eltwise.ts). */
   eltwise?: EltwiseInfo;
 }
 
@@ -85,21 +84,6 @@ function register(configs: tf.KernelConfig[]): void {
     if (tf.getKernel(c.kernelName, c.backendName)) tf.unregisterKernel(c.kernelName, c.backendName);
     tf.registerKernel(c);
   }
-}
-
-/** BLAS threads: explicit option, else SEQLAB_BLAS_THREADS, else 1 per worker / all cores. */
-export function resolveThreads(threads?: number): number {
-  if (threads !== undefined) {
-    if (!Number.isInteger(threads) || threads < 1) throw new UserError(`matmul threads must be a positive integer, got ${threads}`);
-    return threads;
-  }
-  const env = process.env.SEQLAB_BLAS_THREADS?.trim();
-  if (env && env !== 'auto') {
-    const n = Number(env);
-    if (!Number.isInteger(n) || n < 1) throw new UserError(`SEQLAB_BLAS_THREADS must be a positive integer or 'auto', got '${env}'`);
-    return n;
-  }
-  return Number(process.env.SEQLAB_JOBS ?? 1) > 1 ? 1 : availableParallelism();
 }
 
 // Deterministic, non-trivial values (no RNG state is touched at start-up).
@@ -188,23 +172,25 @@ function tryPath(candidate: tf.KernelConfig[]): string | undefined {
 }
 
 /**
- * Install the fastest matmul kernels that pass the self-test for the active backend. Call after
- * tf.setBackend(...) and tf.ready(); calling again re-selects (idempotent for equal options).
+ * Backend start for the native kernels: installs the kernel configuration (src/native/config.ts)
+ * and the fastest matmul kernels that pass the self-test for the active backend, then the
+ * element-wise kernels. Call after tf.setBackend(...) and tf.ready(); calling again re-selects
+ * (idempotent for equal options).
  */
 export async function installMatmulKernels(opts: MatmulOptions = {}): Promise<MatmulInfo> {
   await tf.ready();
-  // SEQLAB_MATMUL picks the path for a whole sweep (workers inherit it), e.g. to measure speedups.
-  const mode = opts.mode ?? ((process.env.SEQLAB_MATMUL?.trim() || 'auto') as MatmulMode);
-  if (mode !== 'auto' && !MATMUL_PATHS.includes(mode)) {
-    throw new UserError(`unknown matmul mode '${mode}' (expected one of: auto, ${MATMUL_PATHS.join(', ')}; from SEQLAB_MATMUL or the caller)`);
-  }
+  // SEQLAB_MATMUL (in the configuration) picks the path for a whole sweep (workers inherit it), e.g. to measure speedups.
+  const base = opts.config ?? kernelConfigFromEnv(undefined, opts.threads !== undefined ? { threads: opts.threads } : {});
+  const mode = opts.mode ?? base.matmul;
+  if (mode !== 'auto' && !MATMUL_PATHS.includes(mode)) throw new UserError(`unknown matmul mode '${mode}' (expected one of: auto, ${MATMUL_PATHS.join(', ')})`);
+  const config = useKernelConfig({ ...base, matmul: mode });
   const log = opts.log ?? ((line: string) => console.error(line));
   const backendName = tf.getBackend();
-  const threads = resolveThreads(opts.threads);
+  const threads = config.threads;
   const stock = stockFor(backendName);
   const done = (info: MatmulInfo): MatmulInfo => {
     // The non-matmul kernels share the matmul's thread budget.
-    last = { ...info, eltwise: installEltwiseKernels(threads) };
+    last = { ...info, eltwise: installEltwiseKernels(config) };
     log(`matmul: ${info.path} path on ${backendName} (${info.reason}); element-wise: ${last.eltwise!.reason}`);
     return last;
   };
@@ -223,13 +209,13 @@ export async function installMatmulKernels(opts: MatmulOptions = {}): Promise<Ma
   let whyNotNative = `${mode} path requested`;
   let hint = '';
   if (mode === 'auto' || mode === 'native' || mode === 'builtin') {
-    const { addon, reason, blas } = loadNativeAddon();
+    const { addon, reason, blas } = loadNativeAddon(undefined, config);
     whyNotNative = reason;
     hint = `; ${ENABLE_HINT}`;
     if (addon && mode !== 'builtin') {
       if (addon.gemm && addon.setThreads) {
         const used = addon.setThreads(threads);
-        addon.setBuiltinThreads(threads); // batched products run on the built-in GEMM (matmul-native.ts run)
+        addon.setBuiltinThreads(threads); // batched products run on the built-in GEMM (src/native/matmul-kernels.ts run)
         const minFlops = mode === 'auto' ? BLAS_MIN_FLOPS : 0;
         const why = tryPath(nativeKernels(addon.gemm, stock, addon.gemmBuiltin, minFlops));
         const core = blas?.core ? `, core ${blas.core}${blas.source === 'tuned' ? ` (tuned; OpenBLAS detects ${blas.detected})` : blas.source === 'user' ? ` (${blas.note})` : ''}` : '';

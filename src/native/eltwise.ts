@@ -5,11 +5,13 @@
  * Softmax, computed by native/eltwise.c in place on the backend's memory on the addon's thread
  * pool. They replace the stock kernels under the same kernel names, so every op's gradient (defined
  * on ops, not kernels) is unchanged; anything a native kernel does not cover (other dtypes,
- * shapes, axes) goes to the stock kernel. SEQLAB_ELTWISE=off keeps every stock kernel.
+ * shapes, axes) goes to the stock kernel. A kernel configuration without them (SEQLAB_ELTWISE=off)
+ * keeps every stock kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import { addonWith, loadNativeAddon, memoryOf, type Memory } from './matmul-native.ts';
-import { envOff } from '../util/env.ts';
+import { addonWith, loadNativeAddon } from './addon.ts';
+import type { KernelConfig } from './config.ts';
+import { memoryOf, type Memory } from './memory.ts';
 
 type View = ArrayBufferView;
 
@@ -33,7 +35,7 @@ export const UNARY_OPS = ['Exp', 'Erf', 'Sigmoid', 'Softplus', 'Log', 'Tanh', 'N
 // Maximum / Minimum stay stock: the stock wasm and cpu kernels disagree on NaN.
 export const BINARY_OPS = ['Add', 'Sub', 'Multiply', 'RealDiv', 'SquaredDifference'] as const;
 export const REDUCE_OPS = ['Sum', 'Mean', 'Max'] as const;
-/** The fused GELU's op codes (src/ops/gelu.ts): after the stock kernels' ops in native/eltwise.c's enums. */
+/** The fused GELU's op codes (src/native/gelu.ts): after the stock kernels' ops in native/eltwise.c's enums. */
 export const U_GELU = UNARY_OPS.length;
 export const B_GELU_GRAD = BINARY_OPS.length;
 export const OTHER_OPS = ['Transpose', 'Cumsum', 'Softmax'] as const;
@@ -248,11 +250,11 @@ export function nativeOpsReady(...ts: tf.Tensor[]): boolean {
 }
 
 /**
- * Registers the native element-wise kernels on the active backend (wasm or cpu) when the addon
- * has them, or puts the stock kernels back (SEQLAB_ELTWISE=off, other backends, no addon).
- * Idempotent; call after tf.setBackend and tf.ready.
+ * Registers the native element-wise kernels on the active backend (wasm or cpu) on
+ * `config.threads` threads when the addon has them, or puts the stock kernels back (config.eltwise
+ * off, other backends, no addon). Idempotent; call after tf.setBackend and tf.ready.
  */
-export function installEltwiseKernels(threads: number): EltwiseInfo {
+export function installEltwiseKernels(config: KernelConfig): EltwiseInfo {
   const backendName = tf.getBackend();
   const restore = () => {
     for (const name of ELTWISE_KERNELS) {
@@ -267,12 +269,12 @@ export function installEltwiseKernels(threads: number): EltwiseInfo {
     if ((BACKENDS as readonly string[]).includes(backendName)) restore();
     return (last = { enabled: false, reason, threads: 1 });
   };
-  if (envOff('SEQLAB_ELTWISE')) return off('native element-wise kernels disabled by SEQLAB_ELTWISE=off');
+  if (!config.eltwise) return off('native element-wise kernels disabled by SEQLAB_ELTWISE=off');
   if (!(BACKENDS as readonly string[]).includes(backendName)) return off(`backend ${backendName} keeps its own element-wise kernels`);
-  const { addon, reason } = loadNativeAddon();
-  const el = addonWith<EltwiseAddon>('unary', 'binary', 'reduce', 'transpose', 'cumsum', 'softmax', 'setEltwiseThreads');
+  const { addon, reason } = loadNativeAddon(undefined, config);
+  const el = addonWith<EltwiseAddon>(['unary', 'binary', 'reduce', 'transpose', 'cumsum', 'softmax', 'setEltwiseThreads'], config);
   if (!el) return off(addon ? 'native addon has no element-wise kernels (rebuild it: `node native/build.js`)' : reason);
-  const used = el.setEltwiseThreads(threads);
+  const used = el.setEltwiseThreads(config.threads);
   for (const name of ELTWISE_KERNELS) stock(name, backendName); // capture before replacing
   for (const c of kernels(el, backendName)) {
     tf.unregisterKernel(c.kernelName, c.backendName);

@@ -4,7 +4,7 @@
 // stock Transpose kernel is a cheap copy), fold [batch, M, K] @ [K, N] into one 2-D
 // product, and split other batches into 2-D stock calls on zero-copy views of the slices.
 import * as tf from '@tensorflow/tfjs';
-import { matmulGeometry, type Geometry } from './matmul-native.ts';
+import { matmulGeometry, type Geometry } from './matmul-kernels.ts';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 type Stock = { batchMatMul: tf.KernelConfig; fusedMatMul: tf.KernelConfig; transpose: tf.KernelConfig };
