@@ -60,6 +60,27 @@ describe('summary.json keys come from the registries', () => {
   }
 });
 
+describe('summary.json keys with train.stop_at', () => {
+  for (const [name, stop, reached] of [['reached', '{ metric: valid_loss, at_most: 1e6, every: 2 }', true], ['missed', '{ metric: valid_accuracy, at_least: 1.01, every: 2 }', false]] as const) {
+    it(`target ${name}: exactly summaryKeys(...) with the stop_at metrics`, async () => {
+      const file = path.join(tmp, `stop-${name}.yaml`);
+      fs.writeFileSync(file, [
+        `task: ${TINY.mqar!.task}`,
+        'model: { preset: transformer, d_model: 8, n_layers: 1 }',
+        `train: { steps: 4, batch_size: 2, timing_warmup: 1, checkpoint: false, stop_at: ${stop} }`,
+        'eval: { batches: all, batch_size: 4 }',
+        'bench: { enabled: false }',
+      ].join('\n'));
+      const cfg = loadPlan(file).runs[0]!.config;
+      const dir = path.join(tmp, `stop-${name}`);
+      fs.mkdirSync(dir, { recursive: true });
+      const res = await runTraining(cfg, dir, { backend: 'wasm', log: () => {} });
+      const want = summaryKeys({ reports: taskMetrics(cfg.task), splits: cfg.eval.splits, timed: true, done: true, stopAt: true, targetReached: reached });
+      expect(Object.keys(res.summary).filter((k) => !INFO.includes(k)).sort()).toEqual([...want].sort());
+    });
+  }
+});
+
 describe('SummaryBuilder', () => {
   it('writes only the metrics the task reports; the plain accuracy is the last split evaluated', () => {
     const b = new SummaryBuilder({ state: 'done', flops_formula: 'f', backend: 'cpu' }, ['loss', 'accuracy']);
