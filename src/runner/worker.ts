@@ -3,7 +3,7 @@
 // parent); progress, result and errors go back over IPC.
 import { diskErrorMessage, explainError } from '../errors.ts';
 import * as path from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readRunConfig } from '../config/run-config.ts';
 import type { WorkerMessage, WorkerStart } from './worker-protocol.ts';
 import { WORKER_CANCELLED_EXIT, WORKER_ERROR_EXIT } from './worker-protocol.ts';
 
@@ -42,9 +42,9 @@ async function main(): Promise<void> {
   process.on('disconnect', () => process.exit(137));
   if (!process.connected) process.exit(137);
 
-  const cfg = JSON.parse(readFileSync(path.join(start.runDir, 'config.json'), 'utf8'));
   let lastSent = 0;
   try {
+    const cfg = readRunConfig(path.join(start.runDir, 'config.json'));
     const runTraining = await loadTrainer();
     const res = await runTraining(cfg, start.runDir, {
       backend: start.backend,

@@ -1,15 +1,35 @@
 // Language modelling on real text (docs/tasks.md 5): split streams `EOS doc1 EOS doc2 ... EOS`, random training
 // windows, non-overlapping evaluation windows (5.6).
-import type { LmTask } from './schema.ts';
-import { IGNORE, type Batch, type EvalSplit, type TaskData } from './types.ts';
+import { z } from 'zod';
+import { IGNORE, type Batch, type EvalSplit, type TaskData } from '../types.ts';
 import * as path from 'node:path';
-import { corpusStamp, loadCorpus, splitBytes, type Corpus, type SplitName } from './corpus.ts';
-import { byteTokenizer, bpeTokenizer, cachedBpeMerges, charAlphabet, charTokenizer, type Tokenizer } from './tokenizers.ts';
-import { cacheKey, resolveCacheDir } from './cache.ts';
-import { readJsonOrUndefined, writeJsonAtomic } from '../util/fs.ts';
-import { Rng } from './prng.ts';
-import { hash32 } from '../util/hash.ts';
-import { UserError } from '../errors.ts';
+import { checkCorpusName, corpusStamp, loadCorpus, splitBytes, type Corpus, type SplitName } from '../corpus.ts';
+import { byteTokenizer, bpeTokenizer, cachedBpeMerges, charAlphabet, charTokenizer, type Tokenizer } from '../tokenizers.ts';
+import { cacheKey, resolveCacheDir } from '../cache.ts';
+import { readJsonOrUndefined, writeJsonAtomic } from '../../util/fs.ts';
+import { Rng } from '../prng.ts';
+import { hash32 } from '../../util/hash.ts';
+import { UserError } from '../../errors.ts';
+import { posInt } from './fields.ts';
+import { defineTask } from './types.ts';
+
+export const lmTaskSchema = z.strictObject({
+  kind: z.literal('lm').default('lm').describe('language modelling on real text (docs/tasks.md 5)'),
+  corpus: z
+    .string()
+    .default('sotu')
+    .describe('sotu | gutenberg | brown (research-only licence) | file:PATH | dir:PATH (UTF-8 text; a relative PATH is read from the folder of the config file that names it)'),
+  tokenizer: z.enum(['byte', 'char', 'bpe']).default('byte').describe('byte (V=257, EOS=256) | char (training-split alphabet + UNK + EOS) | bpe (byte-level, trained on the training split)'),
+  bpe_vocab: posInt('BPE vocabulary size including 256 bytes and EOS (tokenizer: bpe only)').min(258).max(65536).default(1024),
+  seq_len: posInt('context length T of training and evaluation windows').default(256),
+  ascii_fold: z.boolean().default(false).describe('fold ’ “ ” — – ° to ASCII before tokenising (small closed alphabet for char runs)'),
+  split: z.enum(['default', 'chronological']).default('default').describe('default: the docs/tasks.md 5.4 split; chronological: SOTU train ≤ 1990, valid 1991–2005, test 2006–'),
+  eval_windows: z
+    .union([posInt('number of windows'), z.literal('all')])
+    .default(200)
+    .describe("non-overlapping evaluation windows per split: the first N windows of the split stream, or 'all' for the whole split"),
+});
+export type LmTask = z.infer<typeof lmTaskSchema>;
 
 export interface Stream {
   /** `EOS doc1 EOS doc2 ... EOS` in the split's sorted document order. */
@@ -53,8 +73,8 @@ export function lmTokenizer(task: LmTask, cacheDir?: string): { tok: Tokenizer; 
   return out;
 }
 
-export function lmVocabSize(task: LmTask): number {
-  return lmTokenizer(task).tok.vocabSize;
+export function lmVocabSize(task: LmTask, cacheDir?: string): number {
+  return lmTokenizer(task, cacheDir).tok.vocabSize;
 }
 
 /** Where the size of a char vocabulary is remembered once the corpus has been read (keyed by its stat stamp). */
@@ -184,3 +204,23 @@ export function loadLmTask(task: LmTask, opts: { cacheDir?: string } = {}): Task
     },
   };
 }
+
+export const lm = defineTask({
+  kind: 'lm',
+  schema: lmTaskSchema,
+  family: 'lm',
+  metrics: ['loss', 'ppl', 'bpb', 'eval_tokens', 'eval_windows'],
+  // Each corpus carries its own source and licence (corpus.ts BUILTIN_CORPORA, listed by `seqlab tasks`).
+  provenance: { source: 'the text corpus named by task.corpus (see the corpora)', licence: "the corpus's own (see the corpora; file:/dir: yours)" },
+  validate(task, fail) {
+    checkCorpusName(task.corpus);
+    if (task.split === 'chronological' && task.corpus !== 'sotu') fail('split', `'chronological' is defined for sotu only (corpus is ${task.corpus})`);
+    if (task.seq_len < 2) fail('seq_len', `must be at least 2 (got ${task.seq_len})`);
+  },
+  seqLen: (task) => task.seq_len,
+  vocabSize: (task, opts) => (task.tokenizer === 'byte' ? 257 : task.tokenizer === 'bpe' ? task.bpe_vocab : lmVocabSize(task, opts.cacheDir)),
+  // char: the size remembered from an earlier read of the same, unchanged corpus (else known once `run` reads it)
+  configVocabSize: (task, opts) => (task.tokenizer === 'byte' ? 257 : task.tokenizer === 'bpe' ? task.bpe_vocab : cachedCharVocabSize(task, opts.cacheDir)),
+  checkData: (task, opts) => checkLmData(task, opts.cacheDir),
+  load: (task, opts) => loadLmTask(task, opts),
+});
