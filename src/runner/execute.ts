@@ -1,7 +1,7 @@
 // Shared by `run` and `exec`: run a selection of a sweep's runs with the scheduler, handle
 // Ctrl-C, then print the results table and the failures; returns the exit code (docs/runner.md 1).
 import * as os from 'node:os';
-import { executionSchema } from '../config/schema.ts';
+import { BACKENDS } from '../backend/select.ts';
 import { UserError } from '../errors.ts';
 import { renderResultsTable, type ResultRow } from '../metrics/table.ts';
 import { FAILED_STATES, runFiles } from './layout.ts';
