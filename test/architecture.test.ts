@@ -10,19 +10,20 @@ import { describe, expect, it } from 'vitest';
 const SRC = path.resolve(__dirname, '../src');
 
 /** Lowest first; a folder (or top-level file) may import its own layer and the layers before it. */
-export const LAYERS: string[][] = [
+const LAYERS: string[][] = [
   ['util', 'errors.ts'],
   ['stats'],
+  ['metrics'],
   ['backend'],
   ['native'],
   ['tasks'],
   ['ops'],
   ['models'],
+  ['measure'],
   ['config'],
-  ['metrics'],
   ['train'],
   ['runner'],
-  ['report', 'claims', 'export'],
+  ['report', 'claims', 'export', 'bench'],
   ['commands'],
   ['cli.ts'],
 ];

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { matmulPeak, peakSetup } from '../src/metrics/peak.ts';
+import { matmulPeak, peakSetup } from '../src/measure/peak.ts';
 import { machineCacheDir, machineId, machineKey, cpuFlags } from '../src/backend/machine.ts';
 import { installMatmulKernels } from '../src/native/matmul.ts';
 import { testBackend } from './fixtures/backend.ts';

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend/select.ts';
 import { loadPlan } from '../src/config/plan.ts';
 import { benchModel } from '../src/bench/models.ts';
-import { median } from '../src/metrics/measure.ts';
+import { median } from '../src/measure/measure.ts';
 import { METRICS, metricKeys, unitOf } from '../src/metrics/names.ts';
 import { taskMetrics } from '../src/tasks/kinds/registry.ts';
 
@@ -72,7 +72,7 @@ describe('benchModel', () => {
 
 describe('withPeakBytes', () => {
   it('sees a transient allocation that is freed before the function returns, and restores the counter', async () => {
-    const { withPeakBytes } = await import('../src/metrics/measure.ts');
+    const { withPeakBytes } = await import('../src/measure/measure.ts');
     const tfm = await import('@tensorflow/tfjs');
     const before = tfm.memory().numBytes;
     const { result, peakBytes } = await withPeakBytes(() =>

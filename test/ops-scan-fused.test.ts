@@ -12,7 +12,7 @@ import { gatedScan } from '../src/ops/scan.ts';
 import { kernelConfig, useKernelConfig } from '../src/native/config.ts';
 import { useKernelEnv } from './models-util.ts';
 import { selectiveScan } from '../src/ops/scan.ts';
-import { withPeakBytes } from '../src/metrics/measure.ts';
+import { withPeakBytes } from '../src/measure/measure.ts';
 import { gatedScanInputs, scanOracle } from './oracle/scan.ts';
 import { allFinite, assertClose, randn, rng, t, tidyData } from './oracle/util.ts';
 

@@ -26,7 +26,7 @@ import { loadPlan } from '../../src/config/plan.ts';
 import { UserError } from '../../src/errors.ts';
 import { installMatmulKernels } from '../../src/native/matmul.ts';
 import { selectBackend } from '../../src/backend/select.ts';
-import { benchDecode } from '../../src/metrics/measure.ts';
+import { benchDecode } from '../../src/measure/measure.ts';
 import { buildModel } from '../../src/models/model.ts';
 import { loadTask } from '../../src/tasks/index.ts';
 import { trainLoop } from '../../src/train/loop.ts';

@@ -4,7 +4,7 @@
  * the active backend (stock / fallback / native), side by side in one process.
  */
 import * as tf from '@tensorflow/tfjs';
-import { medianMs } from '../metrics/measure.ts';
+import { medianMs } from '../measure/measure.ts';
 import { MATMUL_PATHS, type MatmulPath } from '../native/config.ts';
 import { installMatmulKernels, matmulInfo, type MatmulInfo } from '../native/matmul.ts';
 

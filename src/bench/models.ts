@@ -11,7 +11,7 @@ import { countParams } from '../models/params.ts';
 import type { LanguageModel } from '../models/types.ts';
 import { nllSum } from '../train/loss.ts';
 import { subSeed } from '../util/hash.ts';
-import { benchDecode, medianMs, syntheticTokens, withPeakBytes } from '../metrics/measure.ts';
+import { benchDecode, medianMs, syntheticTokens, withPeakBytes } from '../measure/measure.ts';
 
 export interface BenchOptions {
   /** Sequence lengths (default: the run's seq_len). */

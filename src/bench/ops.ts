@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { patchWasmKernels } from '../backend/compat.ts';
-import { medianMs } from '../metrics/measure.ts';
+import { medianMs } from '../measure/measure.ts';
 import { retentionChunk, retentionParallel } from '../ops/retention.ts';
 import { selectiveScan, type ScanMode } from '../ops/scan.ts';
 

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
-import { closest } from '../config/suggest.ts';
+import { closest } from '../util/suggest.ts';
 import { requireMetric } from '../metrics/names.ts';
 import { baselineDeltas, bestOver, collectRuns, defaultGroupBy, defaultMetrics, groupRuns, keyValue, provenance, type ReportRun } from '../report/collect.ts';
 import { readClaims, type ClaimsSection } from '../report/claims.ts';

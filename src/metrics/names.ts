@@ -9,7 +9,7 @@
  * length L), `test_accuracy@N=64` (an extra evaluation set of the induction task).
  */
 import { UserError } from '../errors.ts';
-import { closest } from '../config/suggest.ts';
+import { closest } from '../util/suggest.ts';
 
 export type Unit = 'count' | 'FLOP' | 'tokens/s' | 'ratio' | 'ms' | 'bytes' | 'nats/token' | 'bits/byte' | '' | 'fraction' | 's' | 'tokens' | 'steps';
 

@@ -12,7 +12,7 @@ import { kernelConfig } from '../native/config.ts';
 import { blockStepReady } from '../native/decode-step.ts';
 import { installMatmulKernels, type MatmulInfo } from '../native/matmul.ts';
 import { fusedRetentionReady } from '../native/retention.ts';
-import type { MatmulPeak } from '../metrics/peak.ts';
+import type { MatmulPeak } from '../measure/peak.ts';
 import type { TfThreads } from '../backend/select.ts';
 
 export type MatmulChoice = Pick<MatmulInfo, 'path' | 'reason'> & Partial<Pick<MatmulInfo, 'threads' | 'blas' | 'kernel' | 'eltwise'>>;
