@@ -1,14 +1,14 @@
-// The self-tuning OpenBLAS core (src/native/openblas-core.ts): which cores a CPU deserves, the
+// The self-tuning OpenBLAS core (src/backend/openblas-core.ts): which cores a CPU deserves, the
 // choice among probed candidates, the user's OPENBLAS_CORETYPE winning, the per-machine cache,
 // and one real probe run that starts from a deliberately old core.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { candidateCores, chooseCore, decideCore, misidentified, probeCore, type ProbeResult } from '../src/native/openblas-core.ts';
+import { candidateCores, chooseCore, decideCore, misidentified, probeCore, type ProbeResult } from '../src/backend/openblas-core.ts';
 import { cpuFlags } from '../src/backend/machine.ts';
 import { loadNativeAddon } from '../src/native/addon.ts';
-import { DEFAULT_ADDON_PATH } from '../src/native/config.ts';
+import { DEFAULT_ADDON_PATH, openblasTuneFromEnv } from '../src/native/config.ts';
 
 const AVX512 = new Set(['avx2', 'fma', 'avx512f', 'avx512dq', 'avx512cd', 'avx512bw', 'avx512vl']);
 const BF16 = new Set([...AVX512, 'avx512_bf16']);
@@ -91,7 +91,7 @@ describe('decideCore: environment and cache', () => {
 
   it("the user's OPENBLAS_CORETYPE always wins, and an old one gets a hint", () => {
     process.env.OPENBLAS_CORETYPE = 'Prescott';
-    const c = decideCore(addon, never);
+    const c = decideCore(addon, never, openblasTuneFromEnv());
     expect(c).toMatchObject({ core: 'Prescott', source: 'user' });
     if (candidateCores(cpuFlags()).length) expect(c.note).toMatch(/older than this CPU allows .*unset it/);
     expect(process.env.OPENBLAS_CORETYPE).toBe('Prescott');
@@ -102,7 +102,7 @@ describe('decideCore: environment and cache', () => {
     const fake = (core: string | undefined) => (calls++, core === 'SkylakeX' ? result('SkylakeX', 150) : result(core ? null : 'Prescott', 30, !core));
     // Pretend to be an AVX-512 machine only through the probe: candidates come from the real CPU.
     const flagsHaveAvx512 = candidateCores(cpuFlags()).includes('SkylakeX');
-    const first = decideCore(addon, fake);
+    const first = decideCore(addon, fake, openblasTuneFromEnv());
     if (!flagsHaveAvx512) {
       expect(first.source).toBe('detected');
       return;
@@ -111,33 +111,33 @@ describe('decideCore: environment and cache', () => {
     expect(process.env.OPENBLAS_CORETYPE).toBe('SkylakeX');
     const probed = calls;
     // A worker started by this process: the variable is seqlab's, the cache answers, nothing is probed.
-    expect(decideCore(addon, never)).toEqual(first);
+    expect(decideCore(addon, never, openblasTuneFromEnv())).toEqual(first);
     delete process.env.OPENBLAS_CORETYPE;
-    expect(decideCore(addon, never)).toEqual(first); // a fresh process on the same machine
+    expect(decideCore(addon, never, openblasTuneFromEnv())).toEqual(first); // a fresh process on the same machine
     expect(calls).toBe(probed);
   });
 
   it("a core exported by seqlab on another machine is dropped, not taken for the user's", () => {
     process.env.OPENBLAS_CORETYPE = 'SapphireRapids';
     process.env.SEQLAB_OPENBLAS_CORETYPE_TUNED = 'SapphireRapids';
-    const c = decideCore(addon, (core) => result(core ?? 'Haswell', 100));
+    const c = decideCore(addon, (core) => result(core ?? 'Haswell', 100), openblasTuneFromEnv());
     expect(c.source).not.toBe('user');
     expect(c.detected).toBe('Haswell');
     if (c.source !== 'tuned') expect(process.env.OPENBLAS_CORETYPE).toBeUndefined();
   });
 
   it('SEQLAB_OPENBLAS_TUNE=refresh probes again and replaces the cached choice', () => {
-    const first = decideCore(addon, (core) => result(core ?? 'Haswell', 100));
-    expect(decideCore(addon, never)).toEqual(first);
+    const first = decideCore(addon, (core) => result(core ?? 'Haswell', 100), openblasTuneFromEnv());
+    expect(decideCore(addon, never, openblasTuneFromEnv())).toEqual(first);
     process.env.SEQLAB_OPENBLAS_TUNE = 'refresh';
     let calls = 0;
-    decideCore(addon, (core) => (calls++, result(core ?? 'Haswell', 100)));
+    decideCore(addon, (core) => (calls++, result(core ?? 'Haswell', 100)), openblasTuneFromEnv());
     expect(calls).toBeGreaterThan(0);
   });
 
   it('SEQLAB_OPENBLAS_TUNE=off probes nothing', () => {
     process.env.SEQLAB_OPENBLAS_TUNE = 'off';
-    expect(decideCore(addon, never)).toMatchObject({ source: 'off', core: null });
+    expect(decideCore(addon, never, openblasTuneFromEnv())).toMatchObject({ source: 'off', core: null });
     expect(process.env.OPENBLAS_CORETYPE).toBeUndefined();
   });
 });

@@ -104,7 +104,8 @@ describe('runner faults (fake trainer, spawned CLI)', { concurrent: false }, () 
 
   it('a run that exceeds its timeout is killed (even a sync hang) and marked timed_out; the others finish', async () => {
     const dir = tmpDir('timeout');
-    const file = writeSweep(dir, { name: 'to', seeds: [0, 1], execution: { jobs: 2, timeout: '3s' } });
+    const file = writeSweep(dir, { name: 'to', seeds: [0, 1], execution: { jobs: 2, timeout: '6s' } });
+    // 6 s: the healthy run's worker must start (tsx, the config schemas) and finish inside it on a loaded machine
     const env = fakeEnv({ behaviour: { 0: 'hang-sync' }, stepMs: 20, log: path.join(dir, 'fake.log') });
     const t0 = Date.now();
     const r = await runCli(['run', file], env);
@@ -115,7 +116,7 @@ describe('runner faults (fake trainer, spawned CLI)', { concurrent: false }, () 
     expect(states(sweep, hung!)).toEqual(['running#1', 'timed_out#1']);
     expect(readJson(path.join(sweep, 'runs', hung!, 'status.json')).state).toBe('timed_out');
     expect(states(sweep, ok!)).toEqual(['running#1', 'done#1']);
-    expect(r.stdout).toMatch(new RegExp(`${hung} timed_out: timed out after 3 s`));
+    expect(r.stdout).toMatch(new RegExp(`${hung} timed_out: timed out after 6 s`));
   });
 
   it('a run that throws is failed with its error line (not retried by default), --retry-failed reruns it', async () => {

@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { tuneOpenblasCore, type CoreChoice } from './openblas-core.ts';
+import { tuneOpenblasCore, type CoreChoice } from '../backend/openblas-core.ts';
 import { kernelConfig, type KernelConfig } from './config.ts';
 
 /** One batched product: C[i] = act(op(A[i]) @ op(B[i]) + bias). Offsets in bytes, strides in elements. */
@@ -49,7 +49,7 @@ const loaded = new Map<string, LoadedAddon>();
 
 /**
  * Loads the addon once per path (default: the kernel configuration's); never throws. Before the
- * first load it settles the OpenBLAS core (src/native/openblas-core.ts), which must happen before
+ * first load it settles the OpenBLAS core (src/backend/openblas-core.ts), which must happen before
  * libopenblas initialises. A configuration without the addon (SEQLAB_NATIVE_MATMUL=off) loads none.
  */
 export function loadNativeAddon(path?: string, config: KernelConfig = kernelConfig()): LoadedAddon {

@@ -7,6 +7,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
+import type { OpenblasTune } from '../backend/openblas-core.ts';
 import { resolveThreads } from '../backend/threads.ts';
 import { envOff } from '../util/env.ts';
 import { FUSED_OPS, FUSED_OP_NAMES, type FusedOpName } from './registry.ts';
@@ -14,7 +15,6 @@ import { FUSED_OPS, FUSED_OP_NAMES, type FusedOpName } from './registry.ts';
 export type MatmulPath = 'native' | 'builtin' | 'fallback' | 'stock';
 export const MATMUL_PATHS: readonly MatmulPath[] = ['native', 'builtin', 'fallback', 'stock'];
 export type MatmulMode = 'auto' | MatmulPath;
-export type OpenblasTune = 'auto' | 'off' | 'refresh';
 
 export const DEFAULT_ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/seqlab.node', import.meta.url));
 
@@ -34,6 +34,7 @@ export interface KernelConfig {
   /** OpenBLAS core choice (SEQLAB_OPENBLAS_TUNE): tuned and cached, OpenBLAS's own, or probed again. */
   openblasTune: OpenblasTune;
 }
+
 
 /** SEQLAB_OPENBLAS_TUNE: off keeps OpenBLAS's own core, refresh probes the candidates again. */
 export function openblasTuneFromEnv(env: NodeJS.ProcessEnv = process.env): OpenblasTune {

@@ -15,8 +15,11 @@
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { cpuFlags, machineKey, readMachineCache, writeMachineCache } from '../backend/machine.ts';
-import { openblasTuneFromEnv, type OpenblasTune } from './config.ts';
+import { cpuFlags, machineKey, readMachineCache, writeMachineCache } from './machine.ts';
+
+/** How the core is chosen: tuned and cached, OpenBLAS's own (off), or probed again (refresh). */
+export type OpenblasTune = 'auto' | 'off' | 'refresh';
+
 
 export const PROBE_SCRIPT = fileURLToPath(new URL('../../native/probe.cjs', import.meta.url));
 
@@ -118,7 +121,7 @@ export function tuneOpenblasCore(addonPath: string, tune: OpenblasTune): CoreCho
 }
 
 /** tuneOpenblasCore without the per-process memo (tests pass a fake `probe`). */
-export function decideCore(addonPath: string, probe: (core: string | undefined) => ProbeResult, tune: OpenblasTune = openblasTuneFromEnv()): CoreChoice {
+export function decideCore(addonPath: string, probe: (core: string | undefined) => ProbeResult, tune: OpenblasTune): CoreChoice {
   const user = process.env.OPENBLAS_CORETYPE?.trim();
   const fromSeqlab = process.env.SEQLAB_OPENBLAS_CORETYPE_TUNED;
   const st = statSync(addonPath, { throwIfNoEntry: false });
