@@ -22,6 +22,8 @@ import { subSeed } from '../util/hash.ts';
 import { collectEnv, installMatmul } from './env.ts';
 import { checkAbort, evaluate, nextTurn, round, roundMetrics, trainLoop, type Progress } from './loop.ts';
 import { evaluateSplit, splitMetrics } from './eval.ts';
+import { checkpointEvery, clearTrainState, TRAIN_STATE_DIR } from './resume.ts';
+import { runId } from '../config/identity.ts';
 import type { TrainData } from './types.ts';
 
 export interface RunOptions {
@@ -87,6 +89,7 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
       signal: opts.signal,
       metricsFile: path.join(runDir, 'metrics.jsonl'),
       startTime: t0,
+      trainState: { dir: path.join(runDir, TRAIN_STATE_DIR), runId: runId(cfg), every: checkpointEvery(cfg.train.checkpoint_every), metricsFile: path.join(runDir, 'metrics.jsonl') },
     });
     const summary: Record<string, unknown> = {
       state: loop.state,
@@ -100,6 +103,7 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
       train_flops: 3 * fwd * loop.tokens,
       train_loss: loop.trainLoss,
       train_time_s: loop.trainTimeS,
+      train_resumes: loop.resumes,
       backend: choice.name,
     };
     if (loop.timedSteps > 0) {
@@ -115,7 +119,7 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
         checkAbort(opts.signal);
         opts.onProgress?.({ step: loop.steps, totalSteps: cfg.train.steps, loss: loop.trainLoss, phase: `eval ${split}` });
         const m = evaluate(model, data, cfg, split);
-        appendJsonl(metricsFile, { step: loop.steps, tokens: loop.tokens, time_s: round((performance.now() - t0) / 1000), split, ...roundMetrics(m, data.kind) });
+        appendJsonl(metricsFile, { step: loop.steps, tokens: loop.tokens, time_s: round((performance.now() - t0) / 1000 + loop.timeOffsetS), split, ...roundMetrics(m, data.kind) });
         summary[`${split}_loss`] = m.loss;
         summary[`${split}_ppl`] = m.ppl;
         if (m.bpb !== undefined) summary[`${split}_bpb`] = m.bpb;
@@ -180,6 +184,7 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
     await nextTurn();
     checkAbort(opts.signal);
     writeJsonAtomic(path.join(runDir, 'summary.json'), summary);
+    clearTrainState(runDir); // the run has its result: its training checkpoints are not needed again
     log(`${loop.state} in ${(summary.wall_s as number).toFixed(1)} s`);
     return { state: loop.state, summary };
   } finally {
