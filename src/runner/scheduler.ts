@@ -17,6 +17,7 @@ import type { ProgressSink } from './progress.ts';
 import type { ExecutionSettings, RunRef } from './sweep-dir.ts';
 import { finishedState, inspectSummary, readStatus, viewRun, type AttemptRecord, type RunStatusFile } from './state.ts';
 import { slurmEndReason } from './slurm.ts';
+import { TRAIN_STATE_DIR } from '../train/state-files.ts';
 import { WORKER_CANCELLED_EXIT, WORKER_ERROR_EXIT, type WorkerMessage, type WorkerStart } from './worker-protocol.ts';
 
 export type { FailureClass };
@@ -453,7 +454,8 @@ export class Scheduler {
 /** Move a failed attempt's partial outputs aside (nothing is deleted) so the next starts clean. */
 function shelvePreviousAttempt(rf: ReturnType<typeof runFiles>, attempt: number): void {
   const names = fs.existsSync(rf.dir) ? fs.readdirSync(rf.dir) : [];
-  const keep = new Set(['config.json', 'status.json', 'log.txt', 'lock', 'attempts']);
+  // train_state/ stays: the next attempt resumes from it (docs/runner.md section 11).
+  const keep = new Set(['config.json', 'status.json', 'log.txt', 'lock', 'attempts', TRAIN_STATE_DIR]);
   const move = names.filter((n) => !keep.has(n) && !n.startsWith('lock.'));
   if (!move.length) return;
   let dest = path.join(rf.attempts, String(attempt));

@@ -27,11 +27,12 @@ import { decodeSafetensors, encodeSafetensors } from '../models/checkpoint.ts';
 import { writeFileAtomic } from '../util/fs.ts';
 import type { SplitMetrics } from './eval.ts';
 import type { AdamW } from './optimizer.ts';
+import { listTrainStates, TRAIN_STATE_DIR, trainStateFile } from './state-files.ts';
 
-export const TRAIN_STATE_DIR = 'train_state';
+export { clearTrainState, TRAIN_STATE_DIR } from './state-files.ts';
+
 export const TRAIN_STATE_FORMAT = 1;
 const FORMAT_NAME = 'seqlab-train-state';
-const FILE = /^step-(\d+)\.safetensors$/;
 
 /**
  * Everything the training loop has accumulated: saved whole, so whatever reads it (the logging
@@ -100,32 +101,6 @@ function crcOf(meta: Record<string, string>, data: Uint8Array): string {
   return c.toString(16).padStart(8, '0');
 }
 
-/** Checkpoint files of `dir`, newest step first. */
-export function listTrainStates(dir: string): { step: number; file: string }[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names
-    .flatMap((n) => {
-      const m = FILE.exec(n);
-      return m ? [{ step: Number(m[1]), file: path.join(dir, n) }] : [];
-    })
-    .sort((a, b) => b.step - a.step);
-}
-
-/** The step a rerun of this run directory starts from (newest checkpoint by name; 0 without one). `seqlab status` shows it. */
-export function resumeStep(runDir: string): number {
-  return listTrainStates(path.join(runDir, TRAIN_STATE_DIR))[0]?.step ?? 0;
-}
-
-/** Remove the training checkpoints once the run has its summary.json (they are no longer needed). */
-export function clearTrainState(runDir: string): void {
-  fs.rmSync(path.join(runDir, TRAIN_STATE_DIR), { recursive: true, force: true });
-}
-
 /** Saves and restores one run's training state for the loop. */
 export class TrainState {
   private lastSaveStep = -1;
@@ -166,7 +141,7 @@ export class TrainState {
     };
     const data = Buffer.concat(tensors.map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)));
     meta.crc32c = crcOf(meta, data);
-    const file = path.join(this.o.dir, `step-${p.steps}.safetensors`);
+    const file = trainStateFile(this.o.dir, p.steps);
     writeFileAtomic(file, encodeSafetensors(tensors, meta));
     this.lastSaveStep = p.steps;
     this.lastSaveTime = performance.now();
