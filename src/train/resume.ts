@@ -101,6 +101,19 @@ function crcOf(meta: Record<string, string>, data: Uint8Array): string {
   return c.toString(16).padStart(8, '0');
 }
 
+/** The size a safetensors file declares (header + the end of its last tensor), if its header parses. */
+function expectedSize(buf: Buffer): number | undefined {
+  if (buf.length < 8) return 16; // shorter than any checkpoint
+  const n = Number(buf.readBigUInt64LE(0));
+  try {
+    const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { data_offsets?: [number, number] }>;
+    const end = Math.max(0, ...Object.values(header).map((e) => e?.data_offsets?.[1] ?? 0));
+    return 8 + n + end;
+  } catch {
+    return 8 + n > buf.length ? 8 + n : undefined;
+  }
+}
+
 /** Saves and restores one run's training state for the loop. */
 export class TrainState {
   private lastSaveStep = -1;
@@ -183,6 +196,8 @@ export class TrainState {
     let meta: Record<string, string>;
     try {
       const buf = fs.readFileSync(file);
+      const size = expectedSize(buf);
+      if (size !== undefined && size > buf.length) return skip(`truncated (${buf.length} of ${size} bytes)`);
       decoded = decodeSafetensors(buf, rel);
       meta = decoded.header.__metadata__ ?? {};
       if (meta.format !== FORMAT_NAME) return skip('not a seqlab training checkpoint');
