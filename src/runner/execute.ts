@@ -110,7 +110,8 @@ export async function executeRuns(o: ExecuteOptions): Promise<{ code: number; re
     process.off('SIGTERM', onSignal);
     process.off('SIGUSR1', onWarning);
   }
-  if (requeue) {
+  // Requeue only when a run was stopped for it (one that had already finished needs no second job).
+  if (requeue && [...result.outcomes.values()].some((x) => x.state === 'cancelled')) {
     // Every run is recorded (cancelled, its checkpoint on disk) before SLURM restarts the script.
     const job = requeueSelf();
     process.stderr.write(`seqlab: requeued SLURM job ${job}; its runs resume from their checkpoints\n`);
