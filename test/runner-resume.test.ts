@@ -163,7 +163,7 @@ describe('exact resume from training checkpoints (wasm, spawned CLI)', { concurr
     expect(refused.code).not.toBe(0);
     const err = readJson<{ state: string; error: string }>(path.join(otherRun, 'status.json'));
     expect(err.state).toBe('failed');
-    expect(err.error).toMatch(/^(UserError: )?train_state\/step-\d+\.safetensors: training checkpoint of run [0-9a-f]{12}, not of this run/);
+    expect(err.error).toMatch(/^train_state\/step-\d+\.safetensors: training checkpoint of run [0-9a-f]{12}, not of this run/);
     expect(err.error).not.toContain('\n');
     expect(fs.existsSync(path.join(otherRun, 'train_state', states[0]!))).toBe(true); // nothing overwritten
 
