@@ -166,6 +166,8 @@ export class TrainState {
    * as it stood then, and return the progress; undefined (step 0) when there is none.
    */
   restore(): Restored | undefined {
+    // A write cut short by kill -9 leaves its temporary file; only this run's worker writes here (it holds the run lock).
+    for (const n of fs.existsSync(this.o.dir) ? fs.readdirSync(this.o.dir) : []) if (/\.tmp-\d+-/.test(n)) fs.rmSync(path.join(this.o.dir, n), { force: true });
     for (const { step, file } of listTrainStates(this.o.dir)) {
       const got = this.read(file, step);
       if (!got) continue;
