@@ -16,7 +16,7 @@
  * JS API (views: Array of typed arrays, offs: Float64Array of byte offsets, dims: Float64Array):
  *   attentionForward(views [q, k, v, o, lse], offs, dims [BH, T, dh, window])
  *   attentionBackward(views [q, k, v, o, lse, dO, dq, dk, dv], offs, dims)
- * Work is split over the BH (batch, head) pairs on the element-wise kernels' thread pool.
+ * Work is split over the BH (batch, head) pairs on the addon's thread pool (pool.c).
  */
 #include "blockwise.h"
 

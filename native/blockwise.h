@@ -2,13 +2,14 @@
  * Shared pieces of the blockwise causal kernels (attention.c, retention.c): per (batch, head) pair,
  * blocks of BQ query rows against blocks of BK keys up to the diagonal, the key block transposed so
  * a row of scores is a register-blocked axpy over keys, row accumulators held in registers, and a
- * runner that spreads the pairs over the element-wise kernels' thread pool with private scratch.
+ * runner that spreads the pairs over the addon's thread pool (pool.c) with private scratch.
  * Everything here is static: each kernel file compiles it for its AVX2 and generic bodies.
  */
 #ifndef SEQLAB_BLOCKWISE_H
 #define SEQLAB_BLOCKWISE_H
 
 #include "seqlab.h"
+#include "pool.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -19,6 +19,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeDecodeLayoutHeader } from './decode-layout.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const buildDir = process.env.SEQLAB_NATIVE_BUILD_DIR || join(here, 'build');
@@ -120,6 +121,8 @@ async function build(cc, nodeInclude, blas) {
   const flags = ['-O3', '-fPIC', '-pthread', '-std=gnu11', '-fopenmp-simd', '-Wall', '-Wextra', '-Wno-unused-parameter', '-Wno-psabi',
     '-DNAPI_VERSION=8', '-DNODE_GYP_MODULE_NAME=seqlab_matmul', `-I${nodeInclude}`, `-I${here}`,
     ...(blas ? ['-DSEQLAB_HAVE_CBLAS', ...(blas.include ? [`-I${blas.include}`] : [])] : [])];
+  // decode.c's layout enums, generated from decode-layout.json into the build directory
+  flags.push(`-I${dirname(writeDecodeLayoutHeader(join(buildDir, 'gen')))}`);
   const srcs = sources();
   const objs = srcs.map((s) => join(objDir, s.replace(/\.c$/, '.o')));
   const queue = srcs.map((s, i) => () => compile(cc, [...flags, '-c', join(here, s), '-o', objs[i]]));

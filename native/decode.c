@@ -20,8 +20,10 @@
  *
  * JS API: blockStep(views, offs, ints, floats)
  *   views: Array of typed arrays (or null for an absent slot), offs: Float64Array of byte offsets,
- *   ints: Int32Array, floats: Float64Array; the slot and field layouts are the enums below
- *   (src/models/fused-step.ts writes them). Every extent is bounds-checked against its view.
+ *   ints: Int32Array, floats: Float64Array; the slot and field layouts are the enums below, built
+ *   from native/decode-layout.json (src/native/decode-layout.ts packs the arguments by its names).
+ * decodeLayout() -> string[]: the layout this addon was compiled with ("ints.block.B", ...,
+ *   "codes.mixer.retention=1"), in table order, so a stale addon or a diverging table is caught. Every extent is bounds-checked against its view.
  *   Outputs (h_out and the new state) may not alias inputs.
  */
 #include "seqlab.h"
@@ -31,29 +33,50 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MIX_RETENTION = 1, MIX_MAMBA = 2, MIX_ATTENTION = 3 };
-enum { NORM_RMS = 0, NORM_LAYER = 1 };
-enum { FFN_NONE = 0, FFN_GELU = 1, FFN_SWIGLU = 2 };
-enum { DECAY_FIXED = 0, DECAY_MAMBA = 1 };
-enum { WRITE_NONE = 0, WRITE_DT = 1, WRITE_SIGMOID = 2, WRITE_COMPLEMENT = 3 };
+/* The layout of ints, floats and slots, and the codes of the enumerated ints: X-macros that build.js
+ * generates from native/decode-layout.json (the table src/native/decode-layout.ts packs by). */
+#include "decode_layout.h"
 
-/* ints: the block, then the mixer's fields from I_MIX */
-enum { I_B, I_D, I_MIXER, I_NORM, I_FFN, I_F, I_POS, I_MIX };
-enum { IR_H = I_MIX, IR_DK, IR_DV, IR_HEAD_NORM, IR_ROPE, IR_DECAY, IR_WRITE, IR_DECAY_SQRT, IR_COUNT };
-enum { IM_DIN = I_MIX, IM_N, IM_K, IM_R, IM_INNER_NORMS, IM_COUNT };
-enum { IA_H = I_MIX, IA_DH, IA_ROPE, IA_N, IA_NOUT, IA_COUNT };
-/* floats: norm eps, then (retention) head-norm eps, a_min, log gamma [H], rope theta [dk/2];
- * (attention) rope theta [dh/2] */
-enum { F_NORM_EPS, FR_HEAD_EPS, FR_A_MIN, FR_GAMMAS };
-enum { FA_THETA = 1 };
+#define MIX_CODE(E, s, v) MIX_##E = v,
+#define NORM_CODE(E, s, v) NORM_##E = v,
+#define FFN_CODE(E, s, v) FFN_##E = v,
+#define DECAY_CODE(E, s, v) DECAY_##E = v,
+#define WRITE_CODE(E, s, v) WRITE_##E = v,
+enum { SEQLAB_DL_CODES_MIXER(MIX_CODE) };
+enum { SEQLAB_DL_CODES_NORM(NORM_CODE) };
+enum { SEQLAB_DL_CODES_FFN(FFN_CODE) };
+enum { SEQLAB_DL_CODES_DECAY(DECAY_CODE) };
+enum { SEQLAB_DL_CODES_WRITE(WRITE_CODE) };
 
-/* slots: the block's, then the mixer's from S_MIX */
-enum { S_H, S_N1W, S_N1B, S_N2W, S_N2B, S_W1, S_B1, S_WG, S_BG, S_W2, S_B2, S_HOUT, S_MIX };
-enum { SR_WQ = S_MIX, SR_WK, SR_WV, SR_WG, SR_WO, SR_WDT, SR_BDT, SR_ALOG, SR_WB, SR_BB, SR_S, SR_Z, SR_SOUT, SR_ZOUT, SR_COUNT };
-enum { SM_WIN = S_MIX, SM_BIN, SM_CONVW, SM_CONVB, SM_WX, SM_WDT, SM_BDT, SM_ALOG, SM_D, SM_WOUT, SM_BOUT,
-       SM_DTNORM, SM_BNORM, SM_CNORM, SM_CONV, SM_H, SM_CONVOUT, SM_HOUT, SM_COUNT };
-enum { SA_WQ = S_MIX, SA_WK, SA_WV, SA_WO, SA_BQ, SA_BK, SA_BV, SA_BO, SA_K, SA_V, SA_KOUT, SA_VOUT, SA_COUNT };
+/* ints: the block's (I_*), then the mixer's from I_MIX (IR_* retention, IM_* mamba, IA_* attention) */
+#define I_FIELD(E, s) I_##E,
+#define IR_FIELD(E, s) IR_##E,
+#define IM_FIELD(E, s) IM_##E,
+#define IA_FIELD(E, s) IA_##E,
+enum { SEQLAB_DL_INTS_BLOCK(I_FIELD) I_MIX };
+enum { IR_BEFORE_ = I_MIX - 1, SEQLAB_DL_INTS_RETENTION(IR_FIELD) IR_COUNT };
+enum { IM_BEFORE_ = I_MIX - 1, SEQLAB_DL_INTS_MAMBA(IM_FIELD) IM_COUNT };
+enum { IA_BEFORE_ = I_MIX - 1, SEQLAB_DL_INTS_ATTENTION(IA_FIELD) IA_COUNT };
+/* floats: the block's norm eps, then (retention) head-norm eps, a_min, log gamma [H], rope theta
+ * [dk/2] (at FR_LOG_GAMMAS + H); (attention) rope theta [dh/2] */
+#define F_FIELD(E, s) F_##E,
+#define FR_FIELD(E, s) FR_##E,
+#define FA_FIELD(E, s) FA_##E,
+enum { SEQLAB_DL_FLOATS_BLOCK(F_FIELD) F_MIX };
+enum { FR_BEFORE_ = F_MIX - 1, SEQLAB_DL_FLOATS_RETENTION(FR_FIELD) FR_COUNT };
+enum { FA_BEFORE_ = F_MIX - 1, SEQLAB_DL_FLOATS_ATTENTION(FA_FIELD) FA_COUNT };
+
+/* slots: the block's (S_*), then the mixer's from S_MIX: weights, state, new state */
+#define S_FIELD(E, s) S_##E,
+#define SR_FIELD(E, s) SR_##E,
+#define SM_FIELD(E, s) SM_##E,
+#define SA_FIELD(E, s) SA_##E,
+enum { SEQLAB_DL_SLOTS_BLOCK(S_FIELD) S_MIX };
+enum { SR_BEFORE_ = S_MIX - 1, SEQLAB_DL_SLOTS_RETENTION(SR_FIELD) SR_COUNT };
+enum { SM_BEFORE_ = S_MIX - 1, SEQLAB_DL_SLOTS_MAMBA(SM_FIELD) SM_COUNT };
+enum { SA_BEFORE_ = S_MIX - 1, SEQLAB_DL_SLOTS_ATTENTION(SA_FIELD) SA_COUNT };
 #define MAX_SLOTS 32
+_Static_assert(SR_COUNT <= MAX_SLOTS && SM_COUNT <= MAX_SLOTS && SA_COUNT <= MAX_SLOTS, "MAX_SLOTS below a mixer's slot count");
 
 typedef struct {
   const int32_t *i;
@@ -109,22 +132,22 @@ INLINE void retention_row(const step_args *a, int64_t b, const float *u, float *
   matvec(u, d, a->p[SR_WG], dvt, NULL, g);
   if (I[IR_ROPE])
     for (int64_t h = 0; h < H; h++) {
-      rope(q + h * dk, dk, I[I_POS], a->f + FR_GAMMAS + H);
-      rope(k + h * dk, dk, I[I_POS], a->f + FR_GAMMAS + H);
+      rope(q + h * dk, dk, I[I_POS], a->f + FR_LOG_GAMMAS + H);
+      rope(k + h * dk, dk, I[I_POS], a->f + FR_LOG_GAMMAS + H);
     }
   if (I[IR_DECAY] == DECAY_MAMBA) {
-    matvec(u, d, a->p[SR_WDT], H, a->p[SR_BDT], dt);
+    matvec(u, d, a->p[SR_W_DT], H, a->p[SR_B_DT], dt);
     for (int64_t h = 0; h < H; h++) dt[h] = softplusf_(dt[h]);
   }
   if (I[IR_WRITE] == WRITE_SIGMOID) {
-    matvec(u, d, a->p[SR_WB], H, a->p[SR_BB], tmp);
+    matvec(u, d, a->p[SR_W_B], H, a->p[SR_B_B], tmp);
     for (int64_t h = 0; h < H; h++) beta[h] = sigmoidf_(tmp[h]);
   }
   const float a_min = (float)a->f[FR_A_MIN];
   const float *S0 = a->p[SR_S] + b * H * dk * dv;
-  float *S1 = a->p[SR_SOUT] + b * H * dk * dv;
+  float *S1 = a->p[SR_S_OUT] + b * H * dk * dv;
   for (int64_t h = 0; h < H; h++) {
-    float ah = I[IR_DECAY] == DECAY_MAMBA ? -(dt[h] * expf(a->p[SR_ALOG][h])) : (float)a->f[FR_GAMMAS + h];
+    float ah = I[IR_DECAY] == DECAY_MAMBA ? -(dt[h] * expf(a->p[SR_A_LOG][h])) : (float)a->f[FR_LOG_GAMMAS + h];
     if (isfinite(a_min) && ah < a_min) ah = a_min;
     const int w = I[IR_WRITE];
     const float bh = w == WRITE_DT ? dt[h] : w == WRITE_SIGMOID ? beta[h] : w == WRITE_COMPLEMENT ? -expm1f(ah) : 1.0f;
@@ -144,7 +167,7 @@ INLINE void retention_row(const step_args *a, int64_t b, const float *u, float *
     }
     if (I[IR_DECAY_SQRT]) {
       const float z = e * a->p[SR_Z][b * H + h] + bh;
-      a->p[SR_ZOUT][b * H + h] = z;
+      a->p[SR_Z_OUT][b * H + h] = z;
       const float sz = sqrtf(z);
       for (int64_t j = 0; j < dv; j++) oh[j] /= sz;
     }
@@ -162,11 +185,11 @@ INLINE void mamba_row(const step_args *a, int64_t b, const float *u, float *y, f
   const int32_t *I = a->i;
   const int64_t d = I[I_D], din = I[IM_DIN], N = I[IM_N], K = I[IM_K], R = I[IM_R];
   float *xz = scr, *xa = xz + 2 * din, *p = xa + din, *dt = p + R + 2 * N;
-  matvec(u, d, a->p[SM_WIN], 2 * din, a->p[SM_BIN], xz);
+  matvec(u, d, a->p[SM_W_IN], 2 * din, a->p[SM_B_IN], xz);
   const float *x = xz, *z = xz + din;
   const float *c0 = a->p[SM_CONV] + b * din * K;
-  float *c1 = a->p[SM_CONVOUT] + b * din * K;
-  const float *cw = a->p[SM_CONVW], *cb = a->p[SM_CONVB];
+  float *c1 = a->p[SM_CONV_OUT] + b * din * K;
+  const float *cw = a->p[SM_CONV_W], *cb = a->p[SM_CONV_B];
   for (int64_t c = 0; c < din; c++) {
     float acc = 0.0f;
     for (int64_t j = 0; j < K; j++) {
@@ -176,17 +199,17 @@ INLINE void mamba_row(const step_args *a, int64_t b, const float *u, float *y, f
     }
     xa[c] = siluf_(cb ? acc + cb[c] : acc);
   }
-  matvec(xa, din, a->p[SM_WX], R + 2 * N, NULL, p);
+  matvec(xa, din, a->p[SM_W_X], R + 2 * N, NULL, p);
   float *dtr = p, *Bm = p + R, *Cm = p + R + N;
   if (I[IM_INNER_NORMS]) {
-    inner_norm(dtr, R, a->p[SM_DTNORM]);
-    inner_norm(Bm, N, a->p[SM_BNORM]);
-    inner_norm(Cm, N, a->p[SM_CNORM]);
+    inner_norm(dtr, R, a->p[SM_DT_NORM]);
+    inner_norm(Bm, N, a->p[SM_B_NORM]);
+    inner_norm(Cm, N, a->p[SM_C_NORM]);
   }
-  matvec(dtr, R, a->p[SM_WDT], din, a->p[SM_BDT], dt);
-  const float *Alog = a->p[SM_ALOG], *Dsk = a->p[SM_D];
+  matvec(dtr, R, a->p[SM_W_DT], din, a->p[SM_B_DT], dt);
+  const float *Alog = a->p[SM_A_LOG], *Dsk = a->p[SM_D];
   const float *h0 = a->p[SM_H] + b * din * N;
-  float *h1 = a->p[SM_HOUT] + b * din * N;
+  float *h1 = a->p[SM_H_OUT] + b * din * N;
   for (int64_t c = 0; c < din; c++) {
     const float dtc = softplusf_(dt[c]), dx = dtc * xa[c];
     const float *al = Alog + c * N, *hc0 = h0 + c * N;
@@ -200,7 +223,7 @@ INLINE void mamba_row(const step_args *a, int64_t b, const float *u, float *y, f
     }
     dt[c] = (s + Dsk[c] * xa[c]) * siluf_(z[c]); /* dt[c] is not read again: reuse as the gated output */
   }
-  matvec(dt, din, a->p[SM_WOUT], d, a->p[SM_BOUT], y);
+  matvec(dt, din, a->p[SM_W_OUT], d, a->p[SM_B_OUT], y);
 }
 
 /* Causal softmax attention over the KV cache plus one token, row b (docs/models.md 2.1-2.3): the
@@ -208,7 +231,7 @@ INLINE void mamba_row(const step_args *a, int64_t b, const float *u, float *y, f
  * the rotated k and raw v; scratch >= 4 H dh + n_out floats. */
 INLINE void attention_row(const step_args *a, int64_t b, const float *u, float *y, float *scr) {
   const int32_t *I = a->i;
-  const int64_t d = I[I_D], H = I[IA_H], dh = I[IA_DH], n = I[IA_N], n1 = I[IA_NOUT], inner = H * dh;
+  const int64_t d = I[I_D], H = I[IA_H], dh = I[IA_DH], n = I[IA_N], n1 = I[IA_N_OUT], inner = H * dh;
   const int64_t keep = n1 - 1, from = n - keep; /* cache rows from..n-1 stay */
   float *q = scr, *k = q + inner, *v = k + inner, *o = v + inner, *p = o + inner;
   matvec(u, d, a->p[SA_WQ], inner, a->p[SA_BQ], q);
@@ -218,11 +241,11 @@ INLINE void attention_row(const step_args *a, int64_t b, const float *u, float *
   for (int64_t h = 0; h < H; h++) {
     float *qh = q + h * dh, *kh = k + h * dh, *vh = v + h * dh, *oh = o + h * dh;
     if (I[IA_ROPE]) {
-      rope(qh, dh, I[I_POS], a->f + FA_THETA);
-      rope(kh, dh, I[I_POS], a->f + FA_THETA);
+      rope(qh, dh, I[I_POS], a->f + FA_ROPE_THETA);
+      rope(kh, dh, I[I_POS], a->f + FA_ROPE_THETA);
     }
     const float *K0 = a->p[SA_K] + (b * H + h) * n * dh, *V0 = a->p[SA_V] + (b * H + h) * n * dh;
-    float *K1 = a->p[SA_KOUT] + (b * H + h) * n1 * dh, *V1 = a->p[SA_VOUT] + (b * H + h) * n1 * dh;
+    float *K1 = a->p[SA_K_OUT] + (b * H + h) * n1 * dh, *V1 = a->p[SA_V_OUT] + (b * H + h) * n1 * dh;
     if (keep > 0) {
       memcpy(K1, K0 + from * dh, (size_t)(keep * dh) * sizeof(float));
       memcpy(V1, V0 + from * dh, (size_t)(keep * dh) * sizeof(float));
@@ -254,14 +277,14 @@ INLINE void attention_row(const step_args *a, int64_t b, const float *u, float *
 INLINE void ffn_row(const step_args *a, const float *x, float *y, float *scr) {
   const int64_t d = a->i[I_D], f = a->i[I_F];
   float *h1 = scr, *hg = scr + f;
-  matvec(x, d, a->p[S_W1], f, a->p[S_B1], h1);
+  matvec(x, d, a->p[S_FFN_W1], f, a->p[S_FFN_B1], h1);
   if (a->i[I_FFN] == FFN_GELU) {
     for (int64_t j = 0; j < f; j++) h1[j] = h1[j] * (erff(h1[j] * (float)M_SQRT1_2) + 1.0f) * 0.5f;
   } else {
-    matvec(x, d, a->p[S_WG], f, a->p[S_BG], hg);
+    matvec(x, d, a->p[S_FFN_WG], f, a->p[S_FFN_BG], hg);
     for (int64_t j = 0; j < f; j++) h1[j] = siluf_(h1[j]) * hg[j];
   }
-  matvec(h1, f, a->p[S_W2], d, a->p[S_B2], y);
+  matvec(h1, f, a->p[S_FFN_W2], d, a->p[S_FFN_B2], y);
 }
 
 INLINE void block_body(const step_args *a) {
@@ -271,14 +294,14 @@ INLINE void block_body(const step_args *a) {
   float *u = a->scratch, *y = u + d, *scr = y + d;
   for (int64_t b = 0; b < B; b++) {
     const float *h = a->p[S_H] + b * d;
-    float *out = a->p[S_HOUT] + b * d;
-    block_norm(h, d, I[I_NORM], eps, a->p[S_N1W], a->p[S_N1B], u);
+    float *out = a->p[S_H_OUT] + b * d;
+    block_norm(h, d, I[I_NORM], eps, a->p[S_NORM1_W], a->p[S_NORM1_B], u);
     if (I[I_MIXER] == MIX_RETENTION) retention_row(a, b, u, y, scr);
     else if (I[I_MIXER] == MIX_MAMBA) mamba_row(a, b, u, y, scr);
     else attention_row(a, b, u, y, scr);
     for (int64_t j = 0; j < d; j++) out[j] = h[j] + y[j];
     if (I[I_FFN] == FFN_NONE) continue;
-    block_norm(out, d, I[I_NORM], eps, a->p[S_N2W], a->p[S_N2B], u);
+    block_norm(out, d, I[I_NORM], eps, a->p[S_NORM2_W], a->p[S_NORM2_B], u);
     ffn_row(a, u, y, scr);
     for (int64_t j = 0; j < d; j++) out[j] += y[j];
   }
@@ -325,22 +348,22 @@ static napi_value block_step(napi_env env, napi_callback_info info) {
   if (!seqlab_slot(env, "decode.blockStep", argv[0], offs, n_offs, i, n, opt, &a.p[i])) return NULL
   const int layer = I[I_NORM] == NORM_LAYER, ffn = I[I_FFN] != FFN_NONE, swiglu = I[I_FFN] == FFN_SWIGLU;
   SLOT(S_H, B * d, 0);
-  SLOT(S_N1W, d, 0);
-  SLOT(S_N1B, d, !layer);
-  SLOT(S_N2W, d, !ffn);
-  SLOT(S_N2B, d, !(ffn && layer));
-  SLOT(S_W1, d * f, !ffn);
-  SLOT(S_B1, f, 1);
-  SLOT(S_WG, d * f, !swiglu);
-  SLOT(S_BG, f, 1);
-  SLOT(S_W2, f * d, !ffn);
-  SLOT(S_B2, d, 1);
-  SLOT(S_HOUT, B * d, 0);
+  SLOT(S_NORM1_W, d, 0);
+  SLOT(S_NORM1_B, d, !layer);
+  SLOT(S_NORM2_W, d, !ffn);
+  SLOT(S_NORM2_B, d, !(ffn && layer));
+  SLOT(S_FFN_W1, d * f, !ffn);
+  SLOT(S_FFN_B1, f, 1);
+  SLOT(S_FFN_WG, d * f, !swiglu);
+  SLOT(S_FFN_BG, f, 1);
+  SLOT(S_FFN_W2, f * d, !ffn);
+  SLOT(S_FFN_B2, d, 1);
+  SLOT(S_H_OUT, B * d, 0);
   int64_t scratch = 2 * d + 2 * f;
   if (I[I_MIXER] == MIX_RETENTION) {
     if (n_i < IR_COUNT) return fail(env, "ints too short for retention");
     const int64_t H = I[IR_H], dk = I[IR_DK], dv = I[IR_DV];
-    if (H < 1 || dk < 1 || (I[IR_ROPE] && dk % 2) || dv < 1 || n_f < FR_GAMMAS + H + dk / 2) return fail(env, "retention H, dk, dv or floats out of range");
+    if (H < 1 || dk < 1 || (I[IR_ROPE] && dk % 2) || dv < 1 || n_f < FR_LOG_GAMMAS + H + dk / 2) return fail(env, "retention H, dk, dv or floats out of range");
     if (I[IR_DECAY] < DECAY_FIXED || I[IR_DECAY] > DECAY_MAMBA || I[IR_WRITE] < WRITE_NONE || I[IR_WRITE] > WRITE_COMPLEMENT)
       return fail(env, "unknown retention decay or write kind");
     if (I[IR_WRITE] == WRITE_DT && I[IR_DECAY] != DECAY_MAMBA) return fail(env, "write 'dt' needs decay 'mamba'");
@@ -350,44 +373,44 @@ static napi_value block_step(napi_env env, napi_callback_info info) {
     SLOT(SR_WV, d * H * dv, 0);
     SLOT(SR_WG, d * H * dv, 0);
     SLOT(SR_WO, H * dv * d, 0);
-    SLOT(SR_WDT, d * H, !mdecay);
-    SLOT(SR_BDT, H, !mdecay);
-    SLOT(SR_ALOG, H, !mdecay);
-    SLOT(SR_WB, d * H, !sig);
-    SLOT(SR_BB, H, !sig);
+    SLOT(SR_W_DT, d * H, !mdecay);
+    SLOT(SR_B_DT, H, !mdecay);
+    SLOT(SR_A_LOG, H, !mdecay);
+    SLOT(SR_W_B, d * H, !sig);
+    SLOT(SR_B_B, H, !sig);
     SLOT(SR_S, B * H * dk * dv, 0);
     SLOT(SR_Z, B * H, !dsq);
-    SLOT(SR_SOUT, B * H * dk * dv, 0);
-    SLOT(SR_ZOUT, B * H, !dsq);
+    SLOT(SR_S_OUT, B * H * dk * dv, 0);
+    SLOT(SR_Z_OUT, B * H, !dsq);
     scratch += 3 * H * dk + 3 * H * dv + 3 * H;
   } else if (I[I_MIXER] == MIX_MAMBA) {
     if (n_i < IM_COUNT) return fail(env, "ints too short for mamba");
     const int64_t din = I[IM_DIN], N = I[IM_N], K = I[IM_K], R = I[IM_R];
     if (din < 1 || N < 1 || K < 1 || R < 1) return fail(env, "mamba din, N, K or R out of range");
     const int inner = I[IM_INNER_NORMS] != 0;
-    SLOT(SM_WIN, d * 2 * din, 0);
-    SLOT(SM_BIN, 2 * din, 1);
-    SLOT(SM_CONVW, din * K, 0);
-    SLOT(SM_CONVB, din, 1);
-    SLOT(SM_WX, din * (R + 2 * N), 0);
-    SLOT(SM_WDT, R * din, 0);
-    SLOT(SM_BDT, din, 0);
-    SLOT(SM_ALOG, din * N, 0);
+    SLOT(SM_W_IN, d * 2 * din, 0);
+    SLOT(SM_B_IN, 2 * din, 1);
+    SLOT(SM_CONV_W, din * K, 0);
+    SLOT(SM_CONV_B, din, 1);
+    SLOT(SM_W_X, din * (R + 2 * N), 0);
+    SLOT(SM_W_DT, R * din, 0);
+    SLOT(SM_B_DT, din, 0);
+    SLOT(SM_A_LOG, din * N, 0);
     SLOT(SM_D, din, 0);
-    SLOT(SM_WOUT, din * d, 0);
-    SLOT(SM_BOUT, d, 1);
-    SLOT(SM_DTNORM, R, !inner);
-    SLOT(SM_BNORM, N, !inner);
-    SLOT(SM_CNORM, N, !inner);
+    SLOT(SM_W_OUT, din * d, 0);
+    SLOT(SM_B_OUT, d, 1);
+    SLOT(SM_DT_NORM, R, !inner);
+    SLOT(SM_B_NORM, N, !inner);
+    SLOT(SM_C_NORM, N, !inner);
     SLOT(SM_CONV, B * din * K, 0);
     SLOT(SM_H, B * din * N, 0);
-    SLOT(SM_CONVOUT, B * din * K, 0);
-    SLOT(SM_HOUT, B * din * N, 0);
+    SLOT(SM_CONV_OUT, B * din * K, 0);
+    SLOT(SM_H_OUT, B * din * N, 0);
     scratch += 4 * din + R + 2 * N;
   } else if (I[I_MIXER] == MIX_ATTENTION) {
     if (n_i < IA_COUNT) return fail(env, "ints too short for attention");
-    const int64_t H = I[IA_H], dh = I[IA_DH], n = I[IA_N], n1 = I[IA_NOUT], inner = H * dh;
-    if (H < 1 || dh < 1 || (I[IA_ROPE] && (dh % 2 || n_f < FA_THETA + dh / 2)) || n < 0 || n1 < 1 || n1 > n + 1)
+    const int64_t H = I[IA_H], dh = I[IA_DH], n = I[IA_N], n1 = I[IA_N_OUT], inner = H * dh;
+    if (H < 1 || dh < 1 || (I[IA_ROPE] && (dh % 2 || n_f < FA_ROPE_THETA + dh / 2)) || n < 0 || n1 < 1 || n1 > n + 1)
       return fail(env, "attention H, dh, cache lengths or floats out of range");
     SLOT(SA_WQ, d * inner, 0);
     SLOT(SA_WK, d * inner, 0);
@@ -399,8 +422,8 @@ static napi_value block_step(napi_env env, napi_callback_info info) {
     SLOT(SA_BO, d, 1);
     SLOT(SA_K, B * H * n * dh, n == 0);
     SLOT(SA_V, B * H * n * dh, n == 0);
-    SLOT(SA_KOUT, B * H * n1 * dh, 0);
-    SLOT(SA_VOUT, B * H * n1 * dh, 0);
+    SLOT(SA_K_OUT, B * H * n1 * dh, 0);
+    SLOT(SA_V_OUT, B * H * n1 * dh, 0);
     scratch += 4 * inner + n1;
   } else {
     return fail(env, "unknown mixer kind");
@@ -417,6 +440,48 @@ static napi_value block_step(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- the compiled layout ---- */
+
+#define DL_NAME(E, s) s,
+#define DL_CODE(E, s, v) {s, v},
+typedef struct {
+  const char *kind, *part;
+  const char *const *names; /* NULL-terminated */
+} dl_list;
+typedef struct {
+  const char *name;
+  int value;
+} dl_code;
+#define DL_INTS(P, p) {"ints", p, (const char *const[]){SEQLAB_DL_INTS_##P(DL_NAME) NULL}},
+#define DL_FLOATS(P, p) {"floats", p, (const char *const[]){SEQLAB_DL_FLOATS_##P(DL_NAME) NULL}},
+#define DL_SLOTS(P, p) {"slots", p, (const char *const[]){SEQLAB_DL_SLOTS_##P(DL_NAME) NULL}},
+static const dl_list DL_LISTS[] = {SEQLAB_DL_INTS(DL_INTS) SEQLAB_DL_FLOATS(DL_FLOATS) SEQLAB_DL_SLOTS(DL_SLOTS)};
+#define DL_CODES(G, g) {g, (const dl_code[]){SEQLAB_DL_CODES_##G(DL_CODE){NULL, 0}}},
+static const struct {
+  const char *group;
+  const dl_code *codes;
+} DL_CODE_GROUPS[] = {SEQLAB_DL_CODES(DL_CODES)};
+
+static napi_value decode_layout(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out, str;
+  char name[128];
+  uint32_t n = 0;
+  if (napi_create_array(env, &out) != napi_ok) return NULL;
+  for (size_t l = 0; l < sizeof DL_LISTS / sizeof DL_LISTS[0]; l++)
+    for (const char *const *p = DL_LISTS[l].names; *p; p++) {
+      snprintf(name, sizeof name, "%s.%s.%s", DL_LISTS[l].kind, DL_LISTS[l].part, *p);
+      if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &str) != napi_ok || napi_set_element(env, out, n++, str) != napi_ok) return NULL;
+    }
+  for (size_t g = 0; g < sizeof DL_CODE_GROUPS / sizeof DL_CODE_GROUPS[0]; g++)
+    for (const dl_code *c = DL_CODE_GROUPS[g].codes; c->name; c++) {
+      snprintf(name, sizeof name, "codes.%s.%s=%d", DL_CODE_GROUPS[g].group, c->name, c->value);
+      if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &str) != napi_ok || napi_set_element(env, out, n++, str) != napi_ok) return NULL;
+    }
+  return out;
+}
+
 napi_status seqlab_register_decode(napi_env env, napi_value exports) {
-  return seqlab_export(env, exports, "blockStep", block_step);
+  napi_status s = seqlab_export(env, exports, "blockStep", block_step);
+  return s != napi_ok ? s : seqlab_export(env, exports, "decodeLayout", decode_layout);
 }

@@ -15,13 +15,14 @@
  * with unit stride; transposes are absorbed by the packing (element (i, k) of op(A) is
  * A[i*rsA + k*csA]). The micro-kernel is chosen at run time from the CPU's features:
  * AVX-512F 12x32, AVX2+FMA 6x16, or portable C 4x16; the SIMD kernels are compiled with
- * target attributes, so one binary runs on every x86-64. Threads (a small persistent pool)
- * split the M or N extent of each product, or the batch when the products are small.
+ * target attributes, so one binary runs on every x86-64. The parts of a product (the M or N
+ * extent, or the batch when the products are small) run on the addon's thread pool (pool.c).
+ * Pure C: the N-API entry points (matmul.c) call down into this file, which calls nothing back up.
  */
 #include "seqlab.h"
+#include "pool.h"
 
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +36,7 @@
 #define KC_MAX 384
 #define MC_MAX 192
 #define NC_MAX 3072
-#define THREADS_MAX 64
+#define THREADS_MAX SEQLAB_THREADS_MAX
 
 /* C[0:MR, 0:NR] (row stride ldc) = (accumulate ? C : 0) + Ap @ Bp over kc steps. */
 typedef void (*ukr_fn)(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc, int accumulate);
@@ -164,7 +165,6 @@ static int kernel_supported(const kernel_t *k) {
 }
 
 static const kernel_t *g_kernel = NULL; /* NULL until first use: the best supported one */
-static int g_threads = 1;
 
 static const kernel_t *kernel(void) {
   if (g_kernel == NULL) {
@@ -305,59 +305,20 @@ static void run_part(const problem_t *P, int part, int parts) {
   }
 }
 
-/* ---- persistent thread pool: workers 1..n-1, the caller is part 0 ---- */
+/* One product at a time: the pack buffers and the kernel choice are the GEMM's own. */
+static pthread_mutex_t g_call = PTHREAD_MUTEX_INITIALIZER;
 
-static pthread_mutex_t g_call = PTHREAD_MUTEX_INITIALIZER; /* one product at a time */
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_go = PTHREAD_COND_INITIALIZER, g_done = PTHREAD_COND_INITIALIZER;
-static int g_workers = 0, g_pending = 0, g_parts = 1;
-static long g_gen = 0;
-static const problem_t *g_problem = NULL;
+static void part_fn(void *ctx, int part, int parts) { run_part((const problem_t *)ctx, part, parts); }
 
-static long g_start_gen[THREADS_MAX]; /* g_gen when worker i was created: it waits for the next one */
-
-static void *worker(void *arg) {
-  const int id = (int)(intptr_t)arg;
-  pthread_mutex_lock(&g_mu);
-  long seen = g_start_gen[id];
-  for (;;) {
-    while (g_gen == seen) pthread_cond_wait(&g_go, &g_mu);
-    seen = g_gen;
-    const problem_t *P = g_problem;
-    const int parts = g_parts;
-    pthread_mutex_unlock(&g_mu);
-    if (id < parts) run_part(P, id, parts);
-    pthread_mutex_lock(&g_mu);
-    if (--g_pending == 0) pthread_cond_signal(&g_done);
-  }
-  return NULL;
-}
-
-/* Runs `parts` parts of P (fewer if threads or buffers cannot be had). */
+/* Runs `parts` parts of P on the pool (fewer if the pack buffers cannot be had). */
 static void run_parallel(const problem_t *P, int parts) {
-  while (g_workers < parts - 1) {
-    pthread_t t;
-    g_start_gen[g_workers + 1] = g_gen; /* only this thread (holding g_call) changes g_gen */
-    if (!ensure_buffers(g_workers + 1) || pthread_create(&t, NULL, worker, (void *)(intptr_t)(g_workers + 1)) != 0) break;
-    pthread_detach(t);
-    g_workers++;
-  }
-  if (parts > g_workers + 1) parts = g_workers + 1;
-  if (parts <= 1) {
-    run_part(P, 0, 1);
-    return;
-  }
-  pthread_mutex_lock(&g_mu);
-  g_problem = P;
-  g_parts = parts;
-  g_pending = g_workers;
-  g_gen++;
-  pthread_cond_broadcast(&g_go);
-  pthread_mutex_unlock(&g_mu);
-  run_part(P, 0, parts);
-  pthread_mutex_lock(&g_mu);
-  while (g_pending > 0) pthread_cond_wait(&g_done, &g_mu);
-  pthread_mutex_unlock(&g_mu);
+  for (int part = 1; part < parts; part++)
+    if (!ensure_buffers(part)) {
+      parts = part;
+      break;
+    }
+  if (parts <= 1) run_part(P, 0, 1);
+  else seqlab_pool_run(parts, part_fn, (void *)P);
 }
 
 void seqlab_sgemm_batch(int64_t batch, int transA, int transB, int64_t M, int64_t N, int64_t K,
@@ -384,7 +345,7 @@ void seqlab_sgemm_batch(int64_t batch, int transA, int transB, int64_t M, int64_
   }
   /* Threads pay off above ~1 MFLOP per part; small batched products split the batch. */
   const double flops = 2.0 * (double)batch * (double)M * (double)N * (double)(K > 0 ? K : 1);
-  int parts = g_threads;
+  int parts = seqlab_pool_threads();
   if (flops / parts < 1e6) parts = (int)(flops / 1e6) > 1 ? (int)(flops / 1e6) : 1;
   const int64_t tilesM = (M + P.k->mr - 1) / P.k->mr, tilesN = (N + P.k->nr - 1) / P.k->nr;
   if (batch >= parts && (batch % parts == 0 || M * N < 256 * 256)) P.split = 0;
@@ -396,60 +357,15 @@ void seqlab_sgemm_batch(int64_t batch, int transA, int transB, int64_t M, int64_
   pthread_mutex_unlock(&g_call);
 }
 
-/* ---- JS exports: setThreads / threads / kernel / setKernel of the built-in GEMM ---- */
+/* ---- the micro-kernel ---- */
 
-#define CHECK(call)                                                   \
-  do {                                                                \
-    if ((call) != napi_ok) {                                          \
-      napi_throw_error(env, NULL, "seqlab gemm: N-API call failed"); \
-      return NULL;                                                    \
-    }                                                                 \
-  } while (0)
-
-static napi_value js_set_threads(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
-  int32_t n;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1) {
-    napi_throw_range_error(env, NULL, "seqlab gemm.setBuiltinThreads: expected a positive integer");
-    return NULL;
-  }
-  pthread_mutex_lock(&g_call);
-  g_threads = n < THREADS_MAX ? n : THREADS_MAX;
-  pthread_mutex_unlock(&g_call);
-  CHECK(napi_create_int32(env, g_threads, &out));
-  return out;
-}
-
-static napi_value js_threads(napi_env env, napi_callback_info info) {
-  (void)info;
-  napi_value out;
-  CHECK(napi_create_int32(env, g_threads, &out));
-  return out;
-}
-
-/* "avx512 12x32": the micro-kernel in use. */
-static napi_value js_kernel(napi_env env, napi_callback_info info) {
-  (void)info;
-  char s[48];
+const char *seqlab_gemm_kernel(int *mr, int *nr) {
   const kernel_t *k = kernel();
-  snprintf(s, sizeof s, "%s %dx%d", k->name, k->mr, k->nr);
-  napi_value out;
-  CHECK(napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &out));
-  return out;
+  *mr = k->mr, *nr = k->nr;
+  return k->name;
 }
 
-/* setBuiltinKernel(name) -> true when `name` is compiled in and this CPU supports it. */
-static napi_value js_set_kernel(napi_env env, napi_callback_info info) {
-  size_t argc = 1, len;
-  napi_value argv[1], out;
-  char name[32];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "seqlab gemm.setBuiltinKernel: expected a kernel name");
-    return NULL;
-  }
+int seqlab_gemm_set_kernel(const char *name) {
   int ok = 0;
   pthread_mutex_lock(&g_call);
   for (int i = 0; i < NKERNELS; i++)
@@ -458,14 +374,5 @@ static napi_value js_set_kernel(napi_env env, napi_callback_info info) {
       ok = 1;
     }
   pthread_mutex_unlock(&g_call);
-  CHECK(napi_get_boolean(env, ok, &out));
-  return out;
-}
-
-napi_status seqlab_register_gemm(napi_env env, napi_value exports) {
-  napi_status s;
-  if ((s = seqlab_export(env, exports, "setBuiltinThreads", js_set_threads)) != napi_ok) return s;
-  if ((s = seqlab_export(env, exports, "builtinThreads", js_threads)) != napi_ok) return s;
-  if ((s = seqlab_export(env, exports, "builtinKernel", js_kernel)) != napi_ok) return s;
-  return seqlab_export(env, exports, "setBuiltinKernel", js_set_kernel);
+  return ok;
 }

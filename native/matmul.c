@@ -1,8 +1,8 @@
 /*
- * seqlab native matmul: the addon's module init, its shared N-API helpers, and two batched
- * products that work in place on memory owned by JavaScript (the tfjs wasm heap, or the cpu
- * backend's Float32Arrays), so a tfjs matmul kernel costs one native call and no copies:
- * OpenBLAS cblas_sgemm (when the addon was built with it) and the built-in GEMM of gemm.c.
+ * seqlab native matmul: the N-API entry points of two batched products that work in place on
+ * memory owned by JavaScript (the tfjs wasm heap, or the cpu backend's Float32Arrays), so a tfjs
+ * matmul kernel costs one native call and no copies: OpenBLAS cblas_sgemm (when the addon was
+ * built with it) and the built-in GEMM of gemm.c (which this file calls down into).
  *
  * JS API (all offsets in BYTES from the start of the typed array's view,
  * strides in ELEMENTS; every typed array may alias the same heap):
@@ -15,7 +15,9 @@
  *   setThreads(n) / threads() -> number      OpenBLAS threads (OpenBLAS builds only)
  *   config() -> string                       openblas_get_config(), or what the build lacks
  *   corename() -> string | null              openblas_get_corename() (null without OpenBLAS)
- * and what the other modules of SEQLAB_MODULES register (gemm.c: setBuiltinThreads, ...).
+ *   builtinKernel() -> string                the built-in GEMM's micro-kernel ("avx512 12x32")
+ *   setBuiltinKernel(name) -> boolean        true when `name` is compiled in and this CPU supports it
+ * (the built-in GEMM's threads are the pool's: setBuiltinThreads in pool.c).
  *
  * Every extent is bounds-checked against the view's byteLength: a stale view
  * (wasm memory grew and detached the old buffer) has length 0 and throws
@@ -42,105 +44,6 @@ extern char *openblas_get_corename(void);
       return NULL;                                                    \
     }                                                                 \
   } while (0)
-
-int seqlab_get_view(napi_env env, napi_value v, seqlab_view *out, const char *name) {
-  bool is_ta = false;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "seqlab_matmul: %s must be a typed array", name);
-    napi_throw_type_error(env, NULL, msg);
-    return 0;
-  }
-  napi_typedarray_type type;
-  size_t length, byte_offset;
-  void *data;
-  napi_value ab;
-  if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &byte_offset) != napi_ok) {
-    napi_throw_error(env, NULL, "seqlab_matmul: cannot read typed array");
-    return 0;
-  }
-  size_t elem = 1;
-  switch (type) {
-    case napi_int16_array: case napi_uint16_array: elem = 2; break;
-    case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
-    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
-    default: elem = 1;
-  }
-  out->data = (uint8_t *)data;
-  out->bytes = data == NULL ? 0 : length * elem;
-  return 1;
-}
-
-int seqlab_in_bounds(napi_env env, const seqlab_view *v, int64_t off, int64_t stride, int64_t batch,
-                     int64_t elems, const char *name) {
-  /* Last byte touched: off + ((batch-1)*stride + elems) * 4. */
-  int64_t end = off + ((batch - 1) * stride + elems) * 4;
-  if (off < 0 || stride < 0 || (off & 3) != 0 || end > (int64_t)v->bytes) {
-    char msg[160];
-    snprintf(msg, sizeof msg,
-             "seqlab_matmul: %s out of bounds (offset %lld, end %lld, view %zu bytes; stale wasm heap view?)",
-             name, (long long)off, (long long)end, v->bytes);
-    napi_throw_range_error(env, NULL, msg);
-    return 0;
-  }
-  return 1;
-}
-
-int seqlab_slot(napi_env env, const char *fn, napi_value views, const double *offs, uint32_t n_offs, uint32_t i,
-                int64_t elems, int optional, float **out) {
-  char name[16], msg[200];
-  snprintf(name, sizeof name, "slot %u", i);
-  napi_value v;
-  napi_valuetype t;
-  if (i >= n_offs || napi_get_element(env, views, i, &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok) {
-    snprintf(msg, sizeof msg, "seqlab %s: views / offsets shorter than the slot layout (slot %u)", fn, i);
-    napi_throw_range_error(env, NULL, msg);
-    return 0;
-  }
-  if (t == napi_null || t == napi_undefined) {
-    if (!optional) {
-      snprintf(msg, sizeof msg, "seqlab %s: %s is required", fn, name);
-      napi_throw_range_error(env, NULL, msg);
-      return 0;
-    }
-    *out = NULL;
-    return 1;
-  }
-  seqlab_view view;
-  if (!seqlab_get_view(env, v, &view, name) || !seqlab_in_bounds(env, &view, (int64_t)offs[i], 0, 1, elems, name)) return 0;
-  *out = (float *)(view.data + (int64_t)offs[i]);
-  return 1;
-}
-
-int seqlab_kernel_args(napi_env env, napi_callback_info info, const char *fn, const char *doc, size_t n_dims,
-                       napi_value *views, const double **offs, uint32_t *n_offs, const double **dims) {
-  size_t argc = 3;
-  napi_value argv[3];
-  char msg[200];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) {
-    snprintf(msg, sizeof msg, "seqlab %s: expected (views, offsets, dims)", fn);
-    napi_throw_type_error(env, NULL, msg);
-    return 0;
-  }
-  seqlab_view vo, vd;
-  if (!seqlab_get_view(env, argv[1], &vo, "offsets") || !seqlab_get_view(env, argv[2], &vd, "dims")) return 0;
-  if (vd.bytes < n_dims * 8) {
-    snprintf(msg, sizeof msg, "seqlab %s: dims must be %s", fn, doc);
-    napi_throw_range_error(env, NULL, msg);
-    return 0;
-  }
-  *views = argv[0];
-  *offs = (const double *)vo.data;
-  *n_offs = (uint32_t)(vo.bytes / 8);
-  *dims = (const double *)vd.data;
-  return 1;
-}
-
-napi_status seqlab_export(napi_env env, napi_value exports, const char *name, napi_callback fn) {
-  napi_value f;
-  napi_status s = napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);
-  return s != napi_ok ? s : napi_set_named_property(env, exports, name, f);
-}
 
 /* The 17 arguments of gemm / gemmBuiltin, checked and resolved to pointers. */
 typedef struct {
@@ -296,6 +199,32 @@ static napi_value corename(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* "avx512 12x32": the built-in GEMM's micro-kernel. */
+static napi_value builtin_kernel(napi_env env, napi_callback_info info) {
+  (void)info;
+  char s[48];
+  int mr, nr;
+  const char *name = seqlab_gemm_kernel(&mr, &nr);
+  snprintf(s, sizeof s, "%s %dx%d", name, mr, nr);
+  napi_value out;
+  CHECK(napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &out));
+  return out;
+}
+
+/* setBuiltinKernel(name) -> true when `name` is compiled in and this CPU supports it. */
+static napi_value set_builtin_kernel(napi_env env, napi_callback_info info) {
+  size_t argc = 1, len;
+  napi_value argv[1], out;
+  char name[32];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "seqlab gemm.setBuiltinKernel: expected a kernel name");
+    return NULL;
+  }
+  CHECK(napi_get_boolean(env, seqlab_gemm_set_kernel(name), &out));
+  return out;
+}
+
 napi_status seqlab_register_matmul(napi_env env, napi_value exports) {
   napi_status s;
   napi_value has;
@@ -309,19 +238,8 @@ napi_status seqlab_register_matmul(napi_env env, napi_value exports) {
 #endif
   if ((s = napi_set_named_property(env, exports, "hasCblas", has)) != napi_ok) return s;
   if ((s = seqlab_export(env, exports, "gemmBuiltin", gemm_builtin)) != napi_ok) return s;
+  if ((s = seqlab_export(env, exports, "builtinKernel", builtin_kernel)) != napi_ok) return s;
+  if ((s = seqlab_export(env, exports, "setBuiltinKernel", set_builtin_kernel)) != napi_ok) return s;
   if ((s = seqlab_export(env, exports, "config", config)) != napi_ok) return s;
   return seqlab_export(env, exports, "corename", corename);
 }
-
-static napi_value init(napi_env env, napi_value exports) {
-#define SEQLAB_CALL_REGISTER(name)                                                  \
-  if (seqlab_register_##name(env, exports) != napi_ok) {                            \
-    napi_throw_error(env, NULL, "seqlab native addon: registering " #name " failed"); \
-    return NULL;                                                                    \
-  }
-  SEQLAB_MODULES(SEQLAB_CALL_REGISTER)
-#undef SEQLAB_CALL_REGISTER
-  return exports;
-}
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,6 +1,6 @@
 /*
  * Fused LayerNorm / RMSNorm with affine weight (docs/models.md 1.2) over the last axis, forward and
- * backward, one pass each on the element-wise thread pool (src/ops/norm.ts):
+ * backward, one pass each on the addon's thread pool (src/ops/norm.ts):
  *   LayerNorm: mu = mean(x), r = 1 / sqrt(mean((x - mu)^2) + eps), xh = (x - mu) r, y = xh w + b
  *   RMSNorm:   mu = 0,       r = 1 / sqrt(mean(x^2) + eps),        xh = x r,        y = xh w
  * The forward keeps r per row (and mu); with g = dy w the backward is
@@ -11,6 +11,7 @@
  *   normBackward(views [x, w, mu, r, dy, dx, dw, db|null], offs, dims)
  */
 #include "seqlab.h"
+#include "pool.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -15,8 +15,9 @@
  *   lam_t = dL/dh_t = g_t Cm_t + a_{t+1} lam_{t+1}   (lam_{T-1} starts from dL/dhT)
  * with g_t = dL/ds_t, from which every input gradient is a local sum (see scan_backward_unit).
  *
- * Work is split over (b, block of DB channels) units across `threads` POSIX threads; the
- * reductions over b (dA, dDsk) and over d (dBm, dCm) go to per-thread buffers summed at the end.
+ * Work is split over (b, block of DB channels) units into `threads` parts run on the addon's
+ * thread pool (pool.c); the reductions over b (dA, dDsk) and over d (dBm, dCm) go to per-part
+ * buffers summed in part order at the end (so the result depends on `threads`, not on the pool).
  *
  * JS API (offsets in BYTES from the start of each typed array's view):
  *   scanForward(views, offs, dims)   views: [x, dt, A, Bm, Cm, Dsk|null, z|null, h0|null, y, hT, S]
@@ -25,9 +26,9 @@
  *   dims = [B, T, D, N, C, threads]. Every extent is bounds-checked against its view.
  */
 #include "seqlab.h"
+#include "pool.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,20 +235,24 @@ static void *backward_job(void *p) {
   return NULL;
 }
 
-/* Runs fn over the units on `nt` threads (the caller's thread takes the last share). */
+typedef struct {
+  scan_job *jobs;
+  void *(*fn)(void *);
+} jobs_run;
+
+static void job_part(void *ctx, int part, int parts) {
+  const jobs_run *r = (const jobs_run *)ctx;
+  r->fn(&r->jobs[part]);
+}
+
+/* Runs fn over the units in `nt` parts (job k takes the k-th share) on the thread pool. */
 static int run_jobs(scan_job *jobs, int nt, int64_t units, void *(*fn)(void *)) {
-  pthread_t tid[64];
-  int started[64] = {0};
   for (int k = 0; k < nt; k++) {
     jobs[k].u0 = units * k / nt;
     jobs[k].u1 = units * (k + 1) / nt;
   }
-  for (int k = 0; k < nt - 1; k++) started[k] = pthread_create(&tid[k], NULL, fn, &jobs[k]) == 0;
-  for (int k = 0; k < nt - 1; k++)
-    if (!started[k]) fn(&jobs[k]); /* could not start a thread: do its share here */
-  fn(&jobs[nt - 1]);
-  for (int k = 0; k < nt - 1; k++)
-    if (started[k]) pthread_join(tid[k], NULL);
+  jobs_run r = {jobs, fn};
+  seqlab_pool_run(nt, job_part, &r);
   return 0;
 }
 

@@ -5,7 +5,10 @@
  * listed in binding.gyp's "sources" (build.js compiles that list with the system C compiler).
  * Each source that exports functions to JavaScript defines
  *     napi_status seqlab_register_<name>(napi_env env, napi_value exports);
- * and adds X(<name>) to SEQLAB_MODULES below; the module init (matmul.c) calls them in order.
+ * and adds X(<name>) to SEQLAB_MODULES below; the module init (addon.c) calls them in order.
+ * Calls go one way: the N-API entry points (matmul.c, eltwise.c, ...) call down into the engines
+ * (gemm.c, pure C; pool.c, the one thread pool) and the argument glue (args.c); none of those calls
+ * back into an entry point.
  *
  * SEQLAB_HAVE_CBLAS is defined only when cblas.h and an OpenBLAS library compiled and linked
  * at install time; without it the addon still builds (with the built-in GEMM of gemm.c).
@@ -21,9 +24,13 @@
 /* X-macro of the modules whose exports the init registers (one line per C source). */
 #define SEQLAB_MODULES(X) \
   X(matmul)               \
-  X(gemm)                 \
+  X(pool)                 \
+  X(isa)                  \
   X(scan)                 \
   X(eltwise)              \
+  X(softmax)              \
+  X(decay)                \
+  X(rope)                 \
   X(decode)               \
   X(attention)            \
   X(retention)            \
@@ -33,7 +40,7 @@
 SEQLAB_MODULES(SEQLAB_DECLARE_REGISTER)
 #undef SEQLAB_DECLARE_REGISTER
 
-/* ---- N-API helpers (matmul.c) ---- */
+/* ---- N-API argument glue (args.c) ---- */
 
 /* A typed array as raw bytes: data pointer and length in bytes (0 for a detached buffer). */
 typedef struct {
@@ -71,6 +78,24 @@ int seqlab_kernel_args(napi_env env, napi_callback_info info, const char *fn, co
 /* Defines `fn` as exports[name]; returns the N-API status. */
 napi_status seqlab_export(napi_env env, napi_value exports, const char *name, napi_callback fn);
 
+/* The positional arguments of the element-wise kernels; each returns 0 with a JS error pending on bad input. */
+int seqlab_arg_i64(napi_env env, napi_value v, int64_t *out, const char *name);
+/* A typed array at byte offset `off` holding `elems` 4-byte elements, as a pointer. */
+int seqlab_arg_floats(napi_env env, napi_value view, napi_value off, int64_t elems, const char *name, void **out);
+/* A non-empty Int32Array of metadata (shape, strides, perm). */
+int seqlab_arg_meta(napi_env env, napi_value v, int32_t **out, size_t *len);
+/* An optional mask view (null / undefined: *out = NULL) holding `extent` elements. */
+int seqlab_arg_mask(napi_env env, napi_value view, napi_value off, int64_t extent, void **out);
+
+/* Reads exactly `count` arguments into argv, or throws a TypeError and returns NULL. */
+#define SEQLAB_ARGS(count)                                                                  \
+  size_t argc = count;                                                                      \
+  napi_value argv[count];                                                                   \
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != count) {   \
+    napi_throw_type_error(env, NULL, "seqlab eltwise: expected " #count " arguments");     \
+    return NULL;                                                                            \
+  }
+
 /* ---- built-in packed SGEMM (gemm.c) ---- */
 
 /*
@@ -82,17 +107,15 @@ void seqlab_sgemm_batch(int64_t batch, int transA, int transB, int64_t M, int64_
                         const float *A, int64_t strideA, const float *B, int64_t strideB, float *C,
                         const float *bias, int relu);
 
+/* The micro-kernel in use ("avx512", "avx2" or "generic") and its tile, and picking one by name:
+ * returns 1 when `name` is compiled in and this CPU supports it (then it is used from now on). */
+const char *seqlab_gemm_kernel(int *mr, int *nr);
+int seqlab_gemm_set_kernel(const char *name);
 
-/* ---- the element-wise kernels' thread pool (eltwise.c) ---- */
-
-typedef void (*seqlab_range_fn)(void *ctx, int64_t lo, int64_t hi);
-
-/* Runs fn over [0, n) in contiguous parts of at least `grain` units on the pool's threads (one call at a time). */
-void seqlab_parallel_for(int64_t n, int64_t grain, seqlab_range_fn fn, void *ctx);
 
 /* ---- shared numerics ---- */
 
-/* Whether the AVX2+FMA code paths run (CPU support, unless setEltwiseIsa('generic') forced them off). */
+/* Whether the AVX2+FMA code paths run (CPU support, unless setEltwiseIsa('generic') forced them off; isa.c). */
 int seqlab_use_avx2(void);
 
 #define INLINE static inline __attribute__((always_inline))

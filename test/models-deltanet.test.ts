@@ -10,6 +10,8 @@ import { mixerFlops, mixerParams, mixerStateFloats, MIXER_KINDS, resolveMixer, m
 import { layerSchema } from '../src/models/layer.ts';
 import { resolveModelInput } from '../src/models/spec.ts';
 import { decodeAll, expectClose, makeMixer, mixerSpec } from './models-util.ts';
+import { deltanetLayerOracle, type DeltanetWeights } from './oracle/deltanet-layer.ts';
+import { maxErr, randn, rng } from './oracle/util.ts';
 
 const d = 16;
 const T = 11;
@@ -80,6 +82,41 @@ describe('deltanet mixer', () => {
         expect(dev / mx, `${JSON.stringify(f)} ${name}`).toBeLessThan(1e-3);
       }
     }
+  });
+
+  it('equals the float64 oracle of docs/models.md 16.1 (q scaled by d_k^-1/2) in value and gradient; without the scale it does not', () => {
+    const s = spec({ form: 'chunk', chunk: 4 });
+    const { mixer, store } = makeMixer(s, d, T, 3);
+    const names = ['w_q', 'w_k', 'w_v', 'w_beta', 'w_o'] as const;
+    const vars = names.map((n) => store.weights.get(`m.${n}`)!);
+    const w0 = Object.fromEntries(names.map((n, i) => [n, Float64Array.from(vars[i]!.dataSync())])) as unknown as Record<(typeof names)[number], Float64Array>;
+    const r = rng(11);
+    const uData = randn(B * T * d, r);
+    const cData = randn(B * T * d, r); // loss = sum(y * c)
+    const dims = { B, T, d, H: 2, dqk: d, dvt: d, headNormEps: (s as { head_norm_eps: number }).head_norm_eps };
+    const u = tf.tensor3d(Float32Array.from(uData), [B, T, d]);
+    const c = tf.tensor3d(Float32Array.from(cData), [B, T, d]);
+    const y = mixer.forward(u).y;
+    const yRef = deltanetLayerOracle(uData, w0 as DeltanetWeights, dims);
+    const { err, scale } = maxErr(y.dataSync(), yRef);
+    expect(err / scale, 'value vs oracle').toBeLessThan(2e-5);
+    // The finding this test guards: the scale does not cancel (the per-head RMS norm's eps is active).
+    const { err: errNoScale } = maxErr(deltanetLayerOracle(uData, w0 as DeltanetWeights, { ...dims, qScale: 1 }), yRef);
+    expect(errNoScale / scale, 'unscaled q is another function').toBeGreaterThan(1e-2);
+
+    // Gradients: <dL/dW, R> against a central difference of the float64 oracle along R, per weight.
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(mixer.forward(u).y, c)) as tf.Scalar, vars);
+    const loss = (w: Record<string, Float64Array>) => deltanetLayerOracle(uData, w as unknown as DeltanetWeights, dims).reduce((a, yi, i) => a + yi * cData[i]!, 0);
+    const h = 1e-4;
+    names.forEach((n, i) => {
+      const g = Float64Array.from(grads[vars[i]!.name]!.dataSync());
+      const R = randn(g.length, rng(100 + i));
+      const along = (sign: number) => loss({ ...w0, [n]: w0[n].map((x, j) => x + sign * h * R[j]!) });
+      const fd = (along(1) - along(-1)) / (2 * h);
+      const an = g.reduce((a, gj, j) => a + gj * R[j]!, 0);
+      expect(Math.abs(an - fd) / Math.max(Math.abs(fd), 1e-8), `d/d${n}`).toBeLessThan(1e-3);
+    });
+    tf.dispose([u, c, y, value, ...Object.values(grads), ...store.weights.values()]);
   });
 
   it('weights == the parameter formula (also width-scaled in a parallel branch); state floats == the decode state', () => {

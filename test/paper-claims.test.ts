@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliSandbox } from './fixtures/cli.ts';
 import { claimSchema, type Claim } from '../src/config/claims.ts';
-import { checkExitCode, evaluateClaims } from '../src/claims/evaluate.ts';
-import { isKnownMetric } from '../src/claims/metrics.ts';
+import { checkExitCode, claimsNote, evaluateClaims } from '../src/claims/evaluate.ts';
+import { isKnownMetric } from '../src/config/claim-metrics.ts';
 import { renderClaimsMarkdown } from '../src/claims/render.ts';
 import type { ReportRun } from '../src/report/collect.ts';
 import { UserError } from '../src/errors.ts';
@@ -142,6 +142,100 @@ describe('claim evaluation', () => {
   });
 });
 
+describe('statistics a reviewer accepts', () => {
+  const withN = (accs: number[], n: number, preset = 'transformer') => accs.map((a, seed) => run({ 'model.preset': preset, seed }, { accuracy: a, test_eval_windows: n }));
+
+  it('zero spread gives no p = 0: the binomial floor on n held-out examples decides (3 x 4 perfect examples do not show > 0.9)', () => {
+    const c = claim({ metric: 'accuracy', where: { 'model.preset': 'transformer' }, at_least: 0.9 });
+    const [few] = evaluateClaims([c], withN([1, 1, 1], 4));
+    expect(few.left.floor.kind).toBe('binomial');
+    expect(few.p).toBeGreaterThan(0.05);
+    expect(few.verdict).toBe('fail');
+    const [many] = evaluateClaims([c], withN([1, 1, 1], 500));
+    expect(many.p).toBeGreaterThan(0);
+    expect(many.p).toBeLessThan(1e-3);
+    expect(many.verdict).toBe('pass');
+    // Without an example count: the floor is the rounding variance of the reported precision (3 decimals).
+    const [res] = evaluateClaims([c], runs({ transformer: [1, 1, 1] }));
+    expect(res.left.floor.kind).toBe('resolution');
+    expect(res.p).toBeGreaterThan(0);
+    // A difference finer than that resolution is not significant, however constant the seeds.
+    const [fine] = evaluateClaims([claim({ metric: 'accuracy', where: { 'model.preset': 'transformer' }, at_least: 0.9999 })], runs({ transformer: [1, 1, 1] }));
+    expect(fine.verdict).toBe('fail');
+  });
+
+  it('each comparison reports its difference with the 95% CI; a metric fixed by the config is compared exactly, untested', () => {
+    const rs = runs({ mamba: [0.95, 0.97, 0.96], retnet: [0.5, 0.55, 0.52] });
+    const [r] = evaluateClaims([claim({ metric: 'accuracy', where: { 'model.preset': 'mamba' }, greater_than: { 'model.preset': 'retnet' } })], rs);
+    expect(r.diff).toBeCloseTo(0.96 - 0.5233333, 6);
+    expect(r.ci[0]).toBeLessThan(r.diff);
+    expect(r.ci[1]).toBeGreaterThan(r.diff);
+    expect(r.ci[0]).toBeGreaterThan(0.3); // clearly apart
+    expect(renderClaimsMarkdown([r])).toMatch(/\+0\.437 \[0\.\d{3}, 0\.\d{3}\]/);
+    const ps = [run({ 'model.preset': 'a', seed: 0 }, { params: 100 }), run({ 'model.preset': 'a', seed: 1 }, { params: 100 }), run({ 'model.preset': 'b', seed: 0 }, { params: 300 })];
+    const [e] = evaluateClaims([claim({ metric: 'params', where: { 'model.preset': 'a' }, less_than: { 'model.preset': 'b' } })], ps);
+    expect(e).toMatchObject({ test: 'exact (fixed by config)', verdict: 'pass', diff: -200 });
+    expect(e.p).toBeNaN();
+  });
+
+  it('Holm over the claims of one check: two claims at p = 0.035 each pass alone, not together; --correction none opts out', () => {
+    const rs = runs({ retnet: [0.3, 0.9, 0.5] });
+    const cs = ['one', 'two'].map((name) => claim({ name, metric: 'accuracy', where: { 'model.preset': 'retnet' }, at_most: 1.2 }));
+    const alone = evaluateClaims(cs.slice(0, 1), rs);
+    expect(alone[0].p).toBeCloseTo(0.0348, 3);
+    expect(alone[0].verdict).toBe('pass');
+    const both = evaluateClaims(cs, rs);
+    expect(both.map((r) => r.pAdjusted)).toEqual([expect.closeTo(0.0696, 3), expect.closeTo(0.0696, 3)]);
+    expect(both.map((r) => r.verdict)).toEqual(['fail', 'fail']);
+    expect(claimsNote(both)).toMatch(/Holm-Bonferroni correction over the 2 tested claims/);
+    const none = evaluateClaims(cs, rs, undefined, { correction: 'none' });
+    expect(none.map((r) => r.verdict)).toEqual(['pass', 'pass']);
+    expect(claimsNote(none)).toMatch(/No correction for multiplicity/);
+  });
+});
+
+describe('preconditions (positive controls)', () => {
+  // retnet learns nothing on either variant; mamba solves both.
+  const rs = [
+    ...runs({ mamba: [0.99, 0.98, 0.99], retnet: [0.1, 0.12, 0.11] }, { 'task.selective': true }),
+    ...runs({ mamba: [0.99, 0.99, 0.98], retnet: [0.1, 0.11, 0.1] }, { 'task.selective': false }),
+  ];
+  const control = { name: 'control', kind: 'precondition', metric: 'accuracy', where: { 'task.selective': false }, for_each: ['model.preset'], at_least: 0.9 };
+  const trivial = { name: 'retnet does not', metric: 'accuracy', where: { 'model.preset': 'retnet', 'task.selective': true }, at_most: 0.9 };
+
+  it('a claim whose control fails is invalid (naming it), never pass; check exits 1', () => {
+    const out = evaluateClaims([claim(control), claim({ ...trivial, requires: ['control'] })], rs);
+    const dep = out.find((r) => r.name === 'retnet does not')!;
+    expect(dep.p).toBeLessThan(0.001); // it would pass on its own
+    expect(dep.verdict).toBe('invalid');
+    expect(dep.note).toBe('control "control" failed (control (model.preset=retnet))');
+    expect(checkExitCode(out)).toBe(1);
+    expect(renderClaimsMarkdown(out)).toMatch(/invalid: control "control" failed/);
+    expect(renderClaimsMarkdown(out)).toMatch(/1 invalid\./);
+    // A control must be named (requires and the invalid lines name it); required_by is a control's.
+    expect(claimSchema.safeParse({ kind: 'precondition', metric: 'accuracy', at_least: 0.9 }).error?.issues[0]?.message).toMatch(/a precondition needs a name/);
+    expect(claimSchema.safeParse({ name: 'x', required_by: 'all', metric: 'accuracy', at_least: 0.9 }).error?.issues[0]?.message).toMatch(/required_by applies to a claim of kind: precondition/);
+    // Without requires the same claim passes: the control is what makes it invalid.
+    expect(evaluateClaims([claim(control), claim(trivial)], rs)[2].verdict).toBe('pass');
+  });
+
+  it('a passing control lets its dependents be judged; required_by: all gates every claim; an inconclusive control invalidates too', () => {
+    const mambaOnly = { ...control, where: { 'task.selective': false, 'model.preset': 'mamba' }, for_each: [] };
+    const dep = { name: 'mamba solves', metric: 'accuracy', where: { 'model.preset': 'mamba', 'task.selective': true }, at_least: 0.9, requires: ['control'] };
+    expect(evaluateClaims([claim(mambaOnly), claim(dep)], rs).map((r) => r.verdict)).toEqual(['pass', 'pass']);
+    const all = evaluateClaims([claim({ ...control, required_by: 'all' }), claim(trivial), claim({ ...dep, requires: [] })], rs);
+    expect(all.filter((r) => r.kind === 'claim').map((r) => r.verdict)).toEqual(['invalid', 'invalid']);
+    const one = [...rs.slice(0, 6), run({ 'model.preset': 'mamba', 'task.selective': false, seed: 0 }, { accuracy: 1 })];
+    const inc = evaluateClaims([claim(mambaOnly), claim(dep)], one);
+    expect(inc[0].verdict).toBe('inconclusive');
+    expect(inc[1]).toMatchObject({ verdict: 'invalid', note: 'control "control" was inconclusive' });
+    // A claim its own data leave inconclusive stays inconclusive (evidence neither way), naming the control.
+    const lone = evaluateClaims([claim(control), claim({ ...dep, where: { 'model.preset': 'mamba', 'task.selective': false, seed: 0 } })], rs);
+    expect(lone[2]).toMatchObject({ verdict: 'inconclusive' });
+    expect(lone[2].note).toMatch(/^n < 2 on the left side; control "control" failed/);
+  });
+});
+
 const BASE = 'task: { kind: mqar }\nsweep: { grid: { model.preset: [mamba, retnet] } }\n';
 
 describe('bad claims are rejected at validate time', () => {
@@ -170,6 +264,43 @@ describe('bad claims are rejected at validate time', () => {
     expect(two.stderr).toMatch(/found at_least and at_most/);
     const typo = seqlab('validate', write('u.yaml', `${BASE}claims:\n  - { metric: accuracy, at_lest: 0.1 }\n`));
     expect(typo.stderr).toMatch(/claims\.0\.at_lest: unknown key \(did you mean "at_least"\?\)/);
+  });
+
+  it('an unknown stop metric, a precondition cycle and requires naming no claim: all at once, each at file:line:col, exit 2, nothing written', () => {
+    const f = write(
+      'pre.yaml',
+      `name: pre-bad
+task: { kind: mqar }
+train: { stop_at: { metric: valid_acuracy, at_least: 0.99, every: 10 } }
+sweep: { grid: { model.preset: [mamba, retnet] } }
+claims:
+  - { name: a, kind: precondition, requires: [b], metric: accuracy, at_least: 0.5 }
+  - { name: b, kind: precondition, requires: [a], metric: accuracy, at_least: 0.5 }
+  - { name: c, requires: [controll], metric: accuracy, at_most: 0.9 }
+  - { name: d, requires: [c], metric: accuracy, at_most: 0.9 }
+`,
+    );
+    for (const cmd of ['validate', 'run']) {
+      const r = seqlab(cmd, f);
+      expect(r.code, r.stderr).toBe(2);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines.some((l) => /pre\.yaml:3:\d+: train\.stop_at\.metric: unknown metric "valid_acuracy" for a stop rule \(did you mean "valid_accuracy"\?\)/.test(l)), r.stderr).toBe(true);
+      expect(lines.some((l) => /pre\.yaml:6:\d+: claims\.0\.requires: precondition cycle: a -> b -> a/.test(l)), r.stderr).toBe(true);
+      expect(lines.some((l) => /pre\.yaml:8:\d+: claims\.2\.requires\.0: no claim is named "controll"/.test(l)), r.stderr).toBe(true);
+      expect(lines.some((l) => /pre\.yaml:9:\d+: claims\.3\.requires\.0: "c" is not a control: mark it kind: precondition/.test(l)), r.stderr).toBe(true);
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+      expect(fs.existsSync(path.join(dir, 'runs/pre-bad'))).toBe(false);
+    }
+  });
+
+  it('a stop rule on a metric the task does not report, or with nothing to time its checks, is rejected', () => {
+    const r = seqlab('validate', write('stop.yaml', `task: { kind: mqar }\ntrain: { stop_at: { metric: valid_bpb, at_most: 1 } }\n`));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/stop\.yaml:2:\d+: train\.stop_at\.metric: "valid_bpb" is not reported by mqar/);
+    expect(r.stderr).toMatch(/train\.stop_at: a stop rule needs every \(or eval\.every > 0\)/);
+    const ok = seqlab('validate', write('stop-ok.yaml', `task: { kind: mqar }\ntrain: { stop_at: { metric: valid_accuracy, at_least: 0.99, every: 25 } }\n`));
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
   });
 
   it('a valid claim validates', () => {
@@ -205,5 +336,17 @@ seeds: [0, 1]
     const b = seqlab('check', noMetric);
     expect(b.code).toBe(2);
     expect(b.stderr).toMatch(/claims\.0: metric "test_bpb" is not reported by any selected run/);
+    // Claims are not part of a run's identity: a config with a failing control checks the same runs.
+    const gated = write(
+      'tiny4.yaml',
+      `${body}claims:\n  - { name: learns, kind: precondition, metric: accuracy, at_least: 1.5 }\n  - { name: below two, metric: accuracy, at_most: 2, requires: [learns] }\n`,
+    );
+    const g = seqlab('check', gated);
+    expect(g.code).toBe(1);
+    expect(g.stdout).toMatch(/\| invalid: control "learns" failed \|/);
+    expect(g.stderr).toMatch(/^below two: invalid: control "learns" failed$/m);
+    const bad = seqlab('check', gated, '--correction', 'bonferoni');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe('seqlab: error: --correction bonferoni: expected one of holm, none');
   });
 });

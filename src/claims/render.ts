@@ -1,7 +1,7 @@
 /** The claims table: Markdown for people (terminal, reports/claims.md) and JSON for machines. */
 import { formatMetric } from '../metrics/table.ts';
 import { markdownTable } from '../util/format.ts';
-import { countVerdicts, describeSelection, TEST_NOTE, type ClaimResult, type Side } from './evaluate.ts';
+import { claimsNote, countVerdicts, describeSelection, type ClaimResult, type Side } from './evaluate.ts';
 
 function sideCell(metric: string, s: Side): string {
   const { n, mean, std } = s.stats;
@@ -12,7 +12,7 @@ function sideCell(metric: string, s: Side): string {
 
 function pCell(p: number): string {
   if (!Number.isFinite(p)) return '-';
-  if (p === 0) return '0'; // zero spread on both sides with the means apart
+  if (p === 0) return '0'; // only for a metric without a variance floor (src/claims/variance.ts)
   return p < 1e-4 ? p.toExponential(1) : String(Number(p.toPrecision(2)));
 }
 
@@ -23,19 +23,36 @@ function contrast(r: ClaimResult): string {
   return describeSelection(diff);
 }
 
+/** The effect with its 95% CI: "+0.41 [0.35, 0.47]" in the metric's display precision. */
+function effectCell(r: ClaimResult): string {
+  if (!Number.isFinite(r.diff)) return '-';
+  const f = (v: number) => formatMetric(r.metric, v);
+  const sign = r.diff > 0 ? '+' : '';
+  if (r.test === 'exact (fixed by config)') return `${sign}${f(r.diff)} (exact)`;
+  return Number.isFinite(r.ci[0]) ? `${sign}${f(r.diff)} [${f(r.ci[0])}, ${f(r.ci[1])}]` : `${sign}${f(r.diff)}`;
+}
+
+export function verdictCell(r: ClaimResult): string {
+  if (r.verdict === 'invalid') return `invalid: ${r.note}`;
+  return r.verdict + (r.note ? ` (${r.note})` : '');
+}
+
 /** The claims table as header + rows of text cells (the Markdown table and the report's claims section). */
 export function claimsTable(results: readonly ClaimResult[]): { columns: string[]; rows: string[][] } {
-  const columns = ['claim', 'metric', 'left mean ± std (n)', '', 'right', 'margin', 'p', 'level', 'verdict'];
+  const holm = results[0]?.correction !== 'none';
+  const columns = ['claim', 'metric', 'left mean ± std (n)', '', 'right', 'margin', 'difference [95% CI]', 'p', ...(holm ? ['p (Holm)'] : []), 'level', 'verdict'];
   const rows = results.map((r) => [
-    r.name,
+    (r.kind === 'precondition' ? '[control] ' : '') + r.name,
     r.metric,
     sideCell(r.metric, r.left),
     r.op,
     r.right ? `${sideCell(r.metric, r.right)} [${contrast(r)}]` : `${r.bound} (bound)`,
     r.margin ? String(r.margin) : '0',
+    effectCell(r),
     pCell(r.p),
+    ...(holm ? [pCell(r.pAdjusted)] : []),
     String(r.level),
-    r.verdict + (r.note ? ` (${r.note})` : ''),
+    verdictCell(r),
   ]);
   return { columns, rows };
 }
@@ -43,21 +60,24 @@ export function claimsTable(results: readonly ClaimResult[]): { columns: string[
 export function renderClaimsMarkdown(results: readonly ClaimResult[]): string {
   const { columns, rows } = claimsTable(results);
   const n = countVerdicts(results);
-  return `${markdownTable(columns, rows)}\n\n${TEST_NOTE}\n${n.pass} pass, ${n.fail} fail, ${n.inconclusive} inconclusive.\n`;
+  return `${markdownTable(columns, rows)}\n\n${claimsNote(results)}\n${n.pass} pass, ${n.fail} fail, ${n.inconclusive} inconclusive${n.invalid ? `, ${n.invalid} invalid` : ''}.\n`;
 }
 
 const num = (v: number) => (Number.isFinite(v) ? v : null);
 
 export function renderClaimsJson(results: readonly ClaimResult[]): string {
-  const side = (s: Side) => ({ selection: s.selection, runs: s.runs, n: s.stats.n, mean: num(s.stats.mean), std: num(s.stats.std) });
+  const side = (s: Side) => ({ selection: s.selection, runs: s.runs, n: s.stats.n, mean: num(s.stats.mean), std: num(s.stats.std), variance_floor: { kind: s.floor.kind, variance: s.floor.variance } });
   return (
     JSON.stringify(
       {
-        test: TEST_NOTE,
+        test: claimsNote(results),
+        correction: results[0]?.correction ?? 'holm',
         counts: countVerdicts(results),
         claims: results.map((r) => ({
           index: r.index,
           name: r.name,
+          kind: r.kind,
+          requires: r.requires,
           metric: r.metric,
           instance: r.instance,
           op: r.op,
@@ -70,6 +90,9 @@ export function renderClaimsJson(results: readonly ClaimResult[]): string {
           t: num(r.t),
           df: num(r.df),
           p: num(r.p),
+          p_adjusted: num(r.pAdjusted),
+          difference: num(r.diff),
+          ci95: r.ci.map(num),
           verdict: r.verdict,
           note: r.note,
         })),

@@ -13,7 +13,7 @@ import { reportDirName, replaceDir, runProvenance } from '../report/output.ts';
 import { runFiles } from '../runner/layout.ts';
 import { checkClaims } from './check.ts';
 import { claimsTable, renderClaimsMarkdown } from '../claims/render.ts';
-import { TEST_NOTE } from '../claims/evaluate.ts';
+import { claimsNote } from '../claims/evaluate.ts';
 import { loadTask } from '../tasks/index.ts';
 
 const FORMATS = ['md', 'csv', 'tex', 'json', 'html'] as const;
@@ -27,7 +27,7 @@ export function list(v: string): string[] {
 function claimsSection(dirs: string[]): { table: string; section: ClaimsSection; written: string[] } | undefined {
   try {
     const { results, written } = checkClaims(dirs, {});
-    return { table: renderClaimsMarkdown(results), section: { title: 'Claims (seqlab check)', ...claimsTable(results), note: TEST_NOTE }, written };
+    return { table: renderClaimsMarkdown(results), section: { title: 'Claims (seqlab check)', ...claimsTable(results), note: claimsNote(results) }, written };
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
     // Sweeps without claims (or folders of runs without a sweep config) simply have no claims table.

@@ -13,7 +13,8 @@ import { resolveData, resolveRunFromConfig } from './resolve.ts';
 import type { ExecutionConfig, ExperimentConfig, RunConfig, SweepConfig } from './schema.ts';
 import { countPoints, expandSweep, sweepKeys, type SweepPoint } from './sweep.ts';
 import { profileKeyErrors } from './profile-check.ts';
-import { claimErrors } from '../claims/validate.ts';
+import { claimErrors } from './claims-check.ts';
+import { stopErrors } from './stop.ts';
 
 /** Sweeps are expanded (and each point validated) only up to this many times execution.max_runs. */
 export const SWEEP_EXPANSION_FACTOR = 100;
@@ -96,7 +97,7 @@ function checkKeys(loaded: LoadedConfig, cfg: ExperimentConfig): void {
       errors.push(`${locate(loaded, where)}: ${dotted(where)}: "${key}" names a config key that does not exist${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`);
     }
   }
-  errors.push(...profileKeyErrors(loaded, cfg), ...claimErrors(loaded, cfg));
+  errors.push(...profileKeyErrors(loaded, cfg), ...stopErrors(loaded, cfg), ...claimErrors(loaded, cfg));
   if (errors.length) throw new UserErrors(errors);
 }
 

@@ -1,6 +1,6 @@
 /**
  * The experiment config: the single source of truth for config types (z.infer). Every key has a
- * `.describe()` line: the README's config reference is generated from these descriptions.
+ * `.describe()` line: the config reference (docs/config-reference.md) is generated from these descriptions.
  */
 import { z } from 'zod';
 import type { ResolvedModel } from '../models/resolved.ts';
@@ -46,6 +46,18 @@ export const trainSchema = z.strictObject({
     .default('10m')
     .describe('training checkpoint (weights, AdamW state, progress) for exact resume: every N steps (a number) or every duration (10m); null = only when stopped and after the last step (docs/runner.md section 11)'),
   checkpoint_activations: z.boolean().default(false).describe("recompute each block's forward in the backward pass: same loss and gradients, one block's activations in memory, ~1 extra forward"),
+  stop_at: z
+    .strictObject({
+      metric: z.string().min(1).describe('evaluation metric of the split it names: valid_accuracy, valid_loss, valid_bpb, valid_exact_match, valid_ppl (or test_...)'),
+      at_least: z.number().optional().describe('stop once metric >= at_least (accuracy-like metrics)'),
+      at_most: z.number().optional().describe('stop once metric <= at_most (loss-like metrics)'),
+      every: posInt().optional().describe('steps between checks (default: eval.every)'),
+    })
+    .superRefine((r, ctx) => {
+      if ((r.at_least === undefined) === (r.at_most === undefined)) ctx.addIssue({ code: 'custom', path: [], message: 'a stop rule needs exactly one of at_least, at_most' });
+    })
+    .optional()
+    .describe('end training early once an evaluation reaches a target; records steps_to_target, examples_to_target, tokens_to_target (docs/runner.md 5.1)'),
 });
 
 export const evalSchema = z.strictObject({

@@ -69,6 +69,10 @@ const AUXILIARY: Def[] = [
   { name: 'steps', unit: 'steps', label: 'optimizer steps', short: 'steps', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, applies: 'all', description: 'optimizer steps taken' },
   { name: 'seq_len', unit: 'tokens', label: 'sequence length', short: 'T', direction: 'none', style: 'si', precision: 4, variesOverSeeds: false, applies: 'all', description: 'training context length' },
   { name: 'eval_tokens', unit: 'tokens', label: 'evaluated tokens', short: 'eval tok', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, applies: 'all', per: 'split', description: 'scored tokens of the split' },
+  { name: 'target_reached', unit: 'fraction', label: 'target reached', short: 'reached', direction: 'higher', style: 'decimal', precision: 2, variesOverSeeds: true, applies: 'all', description: '1 when the train.stop_at target was reached (at a check or the final evaluation), else 0; runs with train.stop_at only' },
+  { name: 'steps_to_target', unit: 'steps', label: 'steps to target', short: 'steps to tgt', direction: 'lower', style: 'si', precision: 3, variesOverSeeds: true, applies: 'all', description: 'optimizer steps until the train.stop_at target was reached; runs with train.stop_at that reached it' },
+  { name: 'examples_to_target', unit: 'count', label: 'examples to target', short: 'examples to tgt', direction: 'lower', style: 'si', precision: 3, variesOverSeeds: true, applies: 'all', description: 'training sequences until the train.stop_at target (steps x batch_size x grad_accum)' },
+  { name: 'tokens_to_target', unit: 'tokens', label: 'tokens to target', short: 'tokens to tgt', direction: 'lower', style: 'si', precision: 3, variesOverSeeds: true, applies: 'all', description: 'training tokens until the train.stop_at target (examples x seq_len)' },
   { name: 'eval_windows', unit: 'count', label: 'evaluated windows', short: 'windows', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, applies: 'all', per: 'split', description: 'evaluation windows / examples of the split' },
 ];
 

@@ -5,8 +5,9 @@
  * weights and state in decode.c's layout (`Mixer.fusedStep`); every other mixer, backend or build
  * takes the tensor path, which computes the same function. SEQLAB_FUSED_DECODE=off turns it off.
  *
- * Slot layout (decode.c): 0 h, 1-2 norm1 w b, 3-4 norm2 w b, 5-10 FFN w1 b1 wg bg w2 b2, 11 h_out,
- * then the mixer's weights, its state tensors and (as outputs) its new state tensors.
+ * Layout: native/decode-layout.json (src/native/decode-layout.ts), packed by name: the block's
+ * slots (h, norms, FFN, h_out), then the mixer's weights, its state tensors and (as outputs) its new
+ * state tensors; a stale addon (another compiled layout) is not used.
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerKernelsOnce } from '../backend/custom-op.ts';
@@ -14,6 +15,7 @@ import { NATIVE_BACKENDS, nativeOpsReady } from '../backend/eltwise.ts';
 import { addonWith, locateAll, memoryOf } from '../backend/matmul-native.ts';
 import type { Mixer, MixerState } from './mixers/common.ts';
 import { envOff } from '../util/env.ts';
+import { blockSlot, decodeCode, decodeLayoutNames, packBlockSlots, packFloats, packInts, packMixerSlots, stateNames } from '../native/decode-layout.ts';
 
 /** The parts of a pre-norm block the fused step reads (src/models/shell.ts Block). */
 export interface FusableBlock {
@@ -25,12 +27,11 @@ export interface FusableBlock {
 
 interface DecodeAddon {
   blockStep(views: (ArrayBufferView | null)[], offs: Float64Array, ints: Int32Array, floats: Float64Array): void;
+  decodeLayout(): string[];
 }
 
 const KERNEL = 'SeqlabBlockStep';
-const MIXER_CODE = { retention: 1, mamba: 2, attention: 3 } as const;
-const NORM_CODE = { rms: 0, layer: 1 } as const;
-const BLOCK_SLOTS = 12;
+const H_OUT = blockSlot('hOut');
 
 interface StepAttrs {
   ints: Int32Array;
@@ -46,7 +47,9 @@ let ready: DecodeAddon | null | undefined;
 
 function addon(): DecodeAddon | undefined {
   if (ready === undefined) {
-    const native = addonWith<DecodeAddon>('blockStep');
+    const found = addonWith<DecodeAddon>('blockStep', 'decodeLayout');
+    // an addon compiled with another layout (stale build) would read the arguments wrongly
+    const native = found && found.decodeLayout().join() === decodeLayoutNames().join() ? found : undefined;
     if (native) {
       const kernel = ({ inputs, attrs, backend }: KernelArgs) => {
         const a = attrs as unknown as StepAttrs;
@@ -55,7 +58,7 @@ function addon(): DecodeAddon | undefined {
         const h = ins.s0;
         const outs = [mem.alloc(h.shape), ...a.stateOut.map((o) => mem.alloc(o.shape))];
         const slots: (tf.TensorInfo | undefined)[] = Array.from({ length: a.nSlots }, (_, i) => ins[`s${i}`]);
-        slots[BLOCK_SLOTS - 1] = outs[0];
+        slots[H_OUT] = outs[0];
         a.stateOut.forEach((o, j) => (slots[o.slot] = outs[j + 1]));
         const { views, offs } = locateAll(backend as tf.KernelBackend, slots);
         native.blockStep(views, offs, a.ints, a.floats);
@@ -85,21 +88,23 @@ export function fusedBlockStep(block: FusableBlock, h: tf.Tensor2D, state: Mixer
   const m = block.mixer.fusedStep?.(state);
   if (!m || !addon()) return undefined;
   const { norm1, norm2, ffn } = block;
-  const weights = [norm1.w, norm1.b, norm2?.w, norm2?.b, ffn?.w1, ffn?.b1, ffn?.wg, ffn?.bg, ffn?.w2, ffn?.b2];
+  const blockSlots = packBlockSlots<tf.Tensor>({ h, norm1W: norm1.w, norm1B: norm1.b, norm2W: norm2?.w, norm2B: norm2?.b, ffnW1: ffn?.w1, ffnB1: ffn?.b1, ffnWg: ffn?.wg, ffnBg: ffn?.bg, ffnW2: ffn?.w2, ffnB2: ffn?.b2, hOut: undefined });
   // an empty tensor (a KV cache before the first token) is an absent slot
-  const stateIn = m.state.map(({ key }) => (state[key]?.size ? state[key] : undefined));
-  const all = [h, ...weights, undefined, ...m.weights, ...stateIn];
+  const keys = stateNames(m.kind);
+  const stateIn = packMixerSlots(m.kind, 'state', Object.fromEntries(keys.map((key) => [key, state[key]?.size ? state[key] : undefined])));
+  const all = [...blockSlots, ...packMixerSlots(m.kind, 'weights', m.weights), ...stateIn];
   if (!nativeOpsReady(...all.filter((t): t is tf.Tensor => t !== undefined))) return undefined;
   const inputs: Record<string, tf.Tensor> = {};
   all.forEach((t, i) => t && (inputs[`s${i}`] = t));
-  const stateOut = m.state.flatMap(({ key, out }, j) => (out ? [{ slot: all.length + j, shape: out, key }] : []));
+  const outShapes = packMixerSlots(m.kind, 'state', m.state);
+  const stateOut = keys.flatMap((key, j) => (outShapes[j] ? [{ slot: all.length + j, shape: outShapes[j]!, key }] : []));
   const [B, d] = h.shape;
   const f = ffn ? ffn.w1.shape[1]! : 0;
-  const ffnCode = !ffn ? 0 : ffn.wg ? 2 : 1;
+  const ffnKind = !ffn ? 'none' : ffn.wg ? 'swiglu' : 'gelu';
   const attrs: StepAttrs = {
-    ints: Int32Array.from([B, d, MIXER_CODE[m.kind], NORM_CODE[norm1.kind], ffnCode, f, pos, ...m.ints]),
-    floats: Float64Array.from([norm1.eps, ...m.floats]),
-    nSlots: all.length + m.state.length,
+    ints: Int32Array.from([...packInts('block', { B, d, mixer: decodeCode('mixer', m.kind), norm: decodeCode('norm', norm1.kind), ffn: decodeCode('ffn', ffnKind), f, pos }), ...packInts(m.kind, m.ints)]),
+    floats: Float64Array.from([...packFloats('block', { normEps: norm1.eps }), ...packFloats(m.kind, m.floats)]),
+    nSlots: all.length + keys.length,
     stateOut: stateOut.map(({ slot, shape }) => ({ slot, shape })),
   };
   const [hOut, ...st] = tf.engine().runKernel(KERNEL, inputs as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];

@@ -3,6 +3,7 @@
 // of freedom. The Student t CDF comes from @stdlib (a maintained implementation of the
 // regularized incomplete beta function) rather than a hand-written series.
 import tcdf from '@stdlib/stats-base-dists-t-cdf';
+import tquantile from '@stdlib/stats-base-dists-t-quantile';
 
 export interface Stats {
   n: number;
@@ -30,6 +31,16 @@ export interface WelchResult {
   df: number;
   /** one-sided p-value; NaN when either side has n < 2 (the test is undefined) */
   p: number;
+  /** mean(a) - mean(b): the raw effect, in the metric's unit */
+  diff: number;
+  /** two-sided 95% confidence interval of diff (Welch's standard error and df) */
+  ci: [number, number];
+}
+
+export interface VarianceFloors {
+  /** least variance of one value of a (and of b): a sample variance below it is replaced by it */
+  a?: number;
+  b?: number;
 }
 
 /**
@@ -38,19 +49,21 @@ export interface WelchResult {
  * `bIsConstant`), in which case it is a one-sample t-test of mean(a) against that bound.
  * Zero variance on both sides gives t = +-Infinity (p 0 or 1) when the means differ.
  */
-export function welchOneSided(a: number[], b: number[], alternative: Alternative, margin = 0, bIsConstant = false): WelchResult {
+export function welchOneSided(a: number[], b: number[], alternative: Alternative, margin = 0, bIsConstant = false, floors: VarianceFloors = {}): WelchResult {
   const sa = meanStd(a);
   const sb = bIsConstant ? { n: Infinity, mean: b[0]!, std: 0 } : meanStd(b);
-  const diff = alternative === 'greater' ? sa.mean - sb.mean - margin : sb.mean - sa.mean - margin;
-  if (sa.n < 2 || (!bIsConstant && sb.n < 2)) return { a: sa, b: sb, t: NaN, df: NaN, p: NaN };
-  const va = (sa.std * sa.std) / sa.n;
-  const vb = bIsConstant ? 0 : (sb.std * sb.std) / sb.n;
+  const raw = sa.mean - sb.mean;
+  const diff = alternative === 'greater' ? raw - margin : -raw - margin;
+  if (sa.n < 2 || (!bIsConstant && sb.n < 2)) return { a: sa, b: sb, t: NaN, df: NaN, p: NaN, diff: raw, ci: [NaN, NaN] };
+  const va = Math.max(sa.std * sa.std, floors.a ?? 0) / sa.n;
+  const vb = bIsConstant ? 0 : Math.max(sb.std * sb.std, floors.b ?? 0) / sb.n;
   const se = Math.sqrt(va + vb);
   const df = bIsConstant ? sa.n - 1 : (va + vb) ** 2 / ((va * va) / (sa.n - 1) + (vb * vb) / (sb.n - 1));
   if (se === 0) {
     const t = diff > 0 ? Infinity : diff < 0 ? -Infinity : 0;
-    return { a: sa, b: sb, t, df: Number.isFinite(df) ? df : sa.n + (bIsConstant ? 0 : sb.n) - 2, p: diff > 0 ? 0 : diff < 0 ? 1 : 0.5 };
+    return { a: sa, b: sb, t, df: Number.isFinite(df) ? df : sa.n + (bIsConstant ? 0 : sb.n) - 2, p: diff > 0 ? 0 : diff < 0 ? 1 : 0.5, diff: raw, ci: [raw, raw] };
   }
   const t = diff / se;
-  return { a: sa, b: sb, t, df, p: 1 - tcdf(t, df) };
+  const half = tquantile(0.975, df) * se;
+  return { a: sa, b: sb, t, df, p: 1 - tcdf(t, df), diff: raw, ci: [raw - half, raw + half] };
 }

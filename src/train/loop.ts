@@ -14,6 +14,7 @@ import { evaluateSplit, splitMetrics, type SplitMetrics } from './eval.ts';
 import { countScored, nllSum } from './loss.ts';
 import { AdamW, clipByGlobalNorm, learningRate } from './optimizer.ts';
 import { freshProgress, TrainState, type LoopProgress, type TrainStateOptions } from './resume.ts';
+import { checksAt, describeStop, meets, stopRule } from './stop.ts';
 import type { Batch, Progress, TrainData } from './types.ts';
 
 export type { Progress };
@@ -49,6 +50,8 @@ export interface LoopResult {
   resumes: number;
   /** metrics.jsonl time_s of an attempt is performance.now() from its start plus this (the time before the resume). */
   timeOffsetS: number;
+  /** Step at which train.stop_at's target was reached and training ended early (state stays 'done'). */
+  stoppedAt?: number;
 }
 
 /** Evaluate the model on `split` with the config's eval settings. */
@@ -146,8 +149,10 @@ export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunC
   const trainTimeBefore = p.trainTimeS;
   const write = (line: Record<string, unknown>) => opts.metricsFile && appendJsonl(opts.metricsFile, line);
   const untimed = t.timing_warmup;
+  const stop = stopRule(cfg);
   try {
-    for (let step = p.steps; step < t.steps; step++) {
+    // A run resumed after its stop rule fired trains no further (its checkpoint was written at the stop).
+    for (let step = p.steps; step < t.steps && p.stoppedAt === undefined; step++) {
       await nextTurn();
       if (opts.signal?.aborted) {
         // Stopped between steps: checkpoint (a rerun goes on from here), then keep the loss of the
@@ -205,13 +210,30 @@ export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunC
             (rate !== undefined ? ` ${rate.toFixed(0)} tok/s` : ''),
         );
       }
-      if (cfg.eval.every > 0 && (step + 1) % cfg.eval.every === 0 && !last) {
-        const split = cfg.eval.splits.includes('valid') ? 'valid' : cfg.eval.splits[0] ?? 'valid';
+      // Periodic evaluations, and the stop rule's split at its checks (src/train/stop.ts).
+      const splits = new Set<'valid' | 'test'>();
+      if (cfg.eval.every > 0 && (step + 1) % cfg.eval.every === 0) splits.add(cfg.eval.splits.includes('valid') ? 'valid' : cfg.eval.splits[0] ?? 'valid');
+      if (stop && checksAt(stop, step + 1)) splits.add(stop.split);
+      if (last) splits.clear(); // the final evaluation is the caller's
+      for (const split of splits) {
         opts.onProgress?.({ step: step + 1, totalSteps: t.steps, loss, phase: 'eval' });
         const m = evaluate(model, data, cfg, split);
         p.evals.push({ step: step + 1, split, metrics: m });
         write({ step: step + 1, tokens: p.tokens, time_s: round(elapsed()), split, ...roundMetrics(m, data.kind) });
         opts.log(`step ${step + 1} ${split}: loss ${m.loss.toFixed(4)}${m.bpb !== undefined ? ` bpb ${m.bpb.toFixed(4)}` : ''}`);
+        if (stop && meets(stop, split, m)) p.stoppedAt = step + 1;
+      }
+      if (p.stoppedAt !== undefined) {
+        const hit = p.evals.find((e) => e.step === p.stoppedAt && e.split === stop!.split)!;
+        if (p.window.length) {
+          // The steps since the last logged line end the run: log their loss as a last step would.
+          p.trainLoss = p.window.reduce((a, b) => a + b, 0) / p.window.length;
+          p.window = [];
+          write({ step: step + 1, tokens: p.tokens, time_s: round(elapsed()), train_loss: round(p.trainLoss), lr: round(lr), grad_norm: round(gradNorm) });
+        }
+        opts.log(describeStop(stop!, p.stoppedAt, hit.metrics));
+        keeper?.save(snapshot()); // as after the last step
+        break;
       }
       // Periodic checkpoint, and one after the last step (a stop in the final evals or the bench
       // then resumes without training again).
@@ -235,6 +257,7 @@ export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunC
     evals: p.evals,
     resumes: p.resumes,
     timeOffsetS,
+    ...(p.stoppedAt !== undefined ? { stoppedAt: p.stoppedAt } : {}),
   };
 }
 

@@ -58,6 +58,8 @@ export interface LoopProgress {
   elapsedS: number;
   /** times this run was resumed from a checkpoint */
   resumes: number;
+  /** the step at which train.stop_at's target was reached (training is over) */
+  stoppedAt?: number;
 }
 
 export function freshProgress(): LoopProgress {

@@ -21,9 +21,10 @@ import { appendJsonl, writeJsonAtomic } from '../util/fs.ts';
 import { subSeed } from '../util/hash.ts';
 import { collectEnv, installMatmul } from './env.ts';
 import { checkAbort, evaluate, nextTurn, round, roundMetrics, trainLoop, type Progress } from './loop.ts';
-import { evaluateSplit, splitMetrics } from './eval.ts';
+import { evaluateSplit, splitMetrics, type SplitMetrics } from './eval.ts';
 import { checkpointEvery, clearTrainState, TRAIN_STATE_DIR } from './resume.ts';
 import { runId } from '../config/identity.ts';
+import { stopRule, targetMetrics } from './stop.ts';
 import type { TrainData } from './types.ts';
 
 export interface RunOptions {
@@ -114,11 +115,13 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
 
     if (loop.state === 'done') {
       const metricsFile = path.join(runDir, 'metrics.jsonl');
+      const finalEvals = new Map<string, SplitMetrics>();
       for (const split of cfg.eval.splits) {
         await nextTurn();
         checkAbort(opts.signal);
         opts.onProgress?.({ step: loop.steps, totalSteps: cfg.train.steps, loss: loop.trainLoss, phase: `eval ${split}` });
         const m = evaluate(model, data, cfg, split);
+        finalEvals.set(split, m);
         appendJsonl(metricsFile, { step: loop.steps, tokens: loop.tokens, time_s: round((performance.now() - t0) / 1000 + loop.timeOffsetS), split, ...roundMetrics(m, data.kind) });
         summary[`${split}_loss`] = m.loss;
         summary[`${split}_ppl`] = m.ppl;
@@ -150,6 +153,9 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
         summary[`test_exact_match@${extra.name}`] = m.exact_match;
         log(`test ${extra.name}: accuracy ${m.accuracy.toFixed(4)}`);
       }
+      const stop = stopRule(cfg);
+      const finalEval = stop && loop.stoppedAt === undefined ? finalEvals.get(stop.split) : undefined;
+      Object.assign(summary, targetMetrics(cfg, data.seqLen, loop.evals, finalEval && { step: loop.steps, split: stop!.split, metrics: finalEval }));
       summary.eval_protocol = `non-overlapping windows of ${data.seqLen} tokens, state reset per window, ${cfg.eval.batches === 'all' ? 'every window of the split' : `first ${summary.valid_eval_windows ?? summary.test_eval_windows ?? '?'} windows`}`;
 
       await nextTurn();

@@ -145,10 +145,10 @@ export class Attention implements Mixer {
     const nOut = Math.min(n + 1, this.window);
     return {
       kind: 'attention',
-      ints: [H, dh, this.rope ? 1 : 0, n, nOut],
-      floats: this.rope ? [...ropeThetas(dh, this.ropeFreqs, this.ropeBase)] : [],
-      weights: [this.wq, this.wk, this.wv, this.wo, this.bq, this.bk, this.bv, this.bo],
-      state: [{ key: 'k', out: [B, H, nOut, dh] }, { key: 'v', out: [B, H, nOut, dh] }],
+      ints: { H, dh, rope: this.rope, n, nOut },
+      floats: { ropeTheta: this.rope ? ropeThetas(dh, this.ropeFreqs, this.ropeBase) : [] },
+      weights: { wq: this.wq, wk: this.wk, wv: this.wv, wo: this.wo, bq: this.bq, bk: this.bk, bv: this.bv, bo: this.bo },
+      state: { k: [B, H, nOut, dh], v: [B, H, nOut, dh] },
     };
   }
 

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { MixerSpec } from '../kinds/registry.ts';
 import type { ParamScope } from '../init.ts';
 import type { ParallelSpec, RoutedSpec } from '../resolved.ts';
+import type { DecodeMixer } from '../../native/decode-layout.ts';
 
 /** What a mixer class is built from: one resolved kind, or a combinator of them. */
 export type BuildSpec = MixerSpec | ParallelSpec | RoutedSpec;
@@ -22,17 +23,20 @@ export interface StepOptions {
   keep?: tf.Tensor1D; // [B]
 }
 
-/** What a mixer hands the fused decode step (src/models/fused-step.ts; native/decode.c's layout for its kind). */
+/**
+ * What a mixer hands the fused decode step (src/models/fused-step.ts), every field by its name in
+ * native/decode-layout.json (the layout native/decode.c is compiled with) under its kind.
+ */
 export interface FusedMixerStep {
-  kind: 'retention' | 'mamba' | 'attention';
-  /** the mixer's integer fields (decode.c IR_* / IM_*) */
-  ints: number[];
-  /** the mixer's float fields after the block's norm eps (decode.c FR_*) */
-  floats: number[];
-  /** weight slots in decode.c order; undefined = absent (a bias the config leaves out) */
-  weights: (tf.Tensor | undefined)[];
-  /** state tensors in slot order with the shape of their successor (out absent: not in this state) */
-  state: { key: string; out?: number[] }[];
+  kind: DecodeMixer;
+  /** the mixer's integer fields (booleans as 0 / 1) */
+  ints: Record<string, number | boolean>;
+  /** the mixer's float fields after the block's (runs as arrays) */
+  floats: Record<string, number | ArrayLike<number>>;
+  /** weight slots; undefined = absent (a bias the config leaves out) */
+  weights: Record<string, tf.Tensor | undefined>;
+  /** each state tensor (its MixerState key) with the shape of its successor; undefined: not in this state */
+  state: Record<string, number[] | undefined>;
 }
 
 export interface Mixer {

@@ -1,6 +1,7 @@
 /**
- * DeltaNet layer (see kinds/deltanet.ts): u [B, T, d] -> q, k (L2-normalized per head, q also
- * scaled by dk^-1/2 as in flash-linear-attention), v, beta = sigmoid(u W_beta) [B, H, T];
+ * DeltaNet layer (docs/models.md 16.1; kinds/deltanet.ts): u [B, T, d] -> q, k (L2-normalized per
+ * head; q then scaled by dk^-1/2, the reference implementation's default, which the per-head RMS
+ * norm does not cancel: 16.1 says why), v, beta = sigmoid(u W_beta) [B, H, T];
  * o = delta rule (ops/delta.ts) in the configured form; y = RMS_head(o) @ Wo.
  * Decode state: S [B, H, dk, dv].
  */

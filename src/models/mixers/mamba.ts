@@ -105,10 +105,10 @@ export class Mamba implements Mixer {
     const w = this.w;
     return {
       kind: 'mamba',
-      ints: [this.din, this.N, this.K, this.R, this.innerNorms ? 1 : 0],
-      floats: [],
-      weights: [w.w_in, w.b_in, w.conv_w, w.conv_b, w.w_x, w.w_dt, w.b_dt, w.A_log, w.D, w.w_out, w.b_out, w.dt_norm, w.b_norm, w.c_norm],
-      state: [{ key: 'conv', out: state.conv.shape }, { key: 'h', out: state.h.shape }],
+      ints: { din: this.din, N: this.N, K: this.K, R: this.R, innerNorms: this.innerNorms },
+      floats: {},
+      weights: { wIn: w.w_in, bIn: w.b_in, convW: w.conv_w, convB: w.conv_b, wX: w.w_x, wDt: w.w_dt, bDt: w.b_dt, aLog: w.A_log, D: w.D, wOut: w.w_out, bOut: w.b_out, dtNorm: w.dt_norm, bNorm: w.b_norm, cNorm: w.c_norm },
+      state: { conv: state.conv.shape, h: state.h.shape },
     };
   }
 

@@ -1,17 +1,18 @@
 /**
- * RetNet multi-scale retention (docs/models.md 3.1-3.6), written as the general retention layer that
- * selective retention (selret.ts) extends by overriding `decay`: projections q, k * dk^-1/2, v, g;
- * RoPE (torchscale frequencies) on q, k; a scalar (or per-key) log-decay a <= 0 per head and
- * position with write strength beta folded into k; the un-normalized core in the configured form;
- * per-head norm without affine; y = silu(g) * o; out = y @ Wo.
+ * The retention layer (docs/models.md 3.1-3.6, 5.1-5.3): projections q, k * dk^-1/2, v, g; RoPE
+ * (torchscale frequencies) on q, k; a log-decay a <= 0 per head (or per key) and position with write
+ * strength beta folded into k, from the layer's decay strategy; the un-normalized core in the
+ * configured form; per-head norm without affine; y = silu(g) * o; out = y @ Wo. RetNet is this layer
+ * with RetNet's fixed decays (FixedDecay); selective retention (selret.ts) passes its own strategy.
  */
 import * as tf from '@tensorflow/tfjs';
 import { applyRope, ropeTables, ropeThetas } from '../../ops/rope.ts';
 import { decaySqrtNormalizer, retention } from '../../ops/retention-forms.ts';
-import { xavier } from '../init.ts';
+import type { RetentionKeyOpts } from '../../ops/retention-key.ts';
+import { decodeCode } from '../../native/decode-layout.ts';
+import { xavier, type ParamScope } from '../init.ts';
 import type { Form } from '../kinds/fields.ts';
 import type { RetnetSpec } from '../kinds/retnet.ts';
-import type { SelretSpec } from '../kinds/selret.ts';
 import {
   layerNormalize,
   linear,
@@ -31,8 +32,9 @@ import {
 export type RetForm = Form;
 
 /**
- * The decay of the fused decode step (native/decode.c): 'fixed' log gamma_h or 'mamba'
- * -softplus(u w_dt + b_dt) exp(A_log), clamped at aMin; write none / dt / sigmoid / complement.
+ * A decay in the fused decode step's terms (native/decode.c; the names of native/decode-layout.json's
+ * decay and write codes): 'fixed' log gamma_h or 'mamba' -softplus(u w_dt + b_dt) exp(A_log),
+ * clamped at aMin; write none / dt / sigmoid / complement; the weights it reads.
  */
 export interface FusedDecay {
   decay: 'fixed' | 'mamba';
@@ -40,16 +42,60 @@ export interface FusedDecay {
   aMin: number;
   weights: { w_dt?: tf.Tensor; b_dt?: tf.Tensor; A_log?: tf.Tensor; w_b?: tf.Tensor; b_b?: tf.Tensor };
 }
-const DECAY_CODE = { fixed: 0, mamba: 1 } as const;
-const WRITE_CODE = { none: 0, dt: 1, sigmoid: 2, complement: 3 } as const;
 
 /** Log-decay a (<= 0) and write strength beta (>= 0) for every head and position. */
 export interface Decay {
-  a: tf.Tensor; // [B, H, T] (scalar per head) or [B, H, T, dk] (granularity 'key')
+  a: tf.Tensor; // [B, H, T] (scalar per head) or [B, H, T, dk] (per key)
   beta?: tf.Tensor; // same shape as a, or [B, H, T] with per-key a; absent = 1
 }
 
-export class MultiScaleRetention implements Mixer {
+/**
+ * How a retention layer decays and writes its state: the strategy owns its parameters (created in
+ * the layer's scope when it is built), computes a and beta from the layer input, and says how the
+ * fused decode step runs it.
+ */
+export interface DecayStrategy {
+  /** True when a is [B, H, T, dk] (one decay per key) rather than [B, H, T]. */
+  readonly perKey: boolean;
+  /** Options of the per-key core (intra-chunk mode, the clamp of a); absent for per-head decays. */
+  readonly keyOptions?: Pick<RetentionKeyOpts, 'intraMode' | 'aMin'>;
+  /** a and beta for u [B, T, d]. */
+  decay(u: tf.Tensor3D): Decay;
+  /** The decay in the fused decode step's terms; undefined: a variant it lacks. */
+  fused(): FusedDecay | undefined;
+}
+
+/** What a decay strategy is built from: the layer's geometry and parameter scope. */
+export interface RetentionGeometry {
+  d: number;
+  H: number;
+  dk: number;
+  /** RetNet's multi-scale log-decays log gamma_h (3.2): the fixed decays, and the init of the others. */
+  logGammas: number[];
+  params: ParamScope;
+}
+
+/** RetNet's decay (3.2): a = log gamma_h at every position, beta = 1; no parameters. */
+export class FixedDecay implements DecayStrategy {
+  readonly perKey = false;
+  constructor(private readonly g: RetentionGeometry) {}
+
+  decay(u: tf.Tensor3D): Decay {
+    const [B, T] = u.shape;
+    const lg = tf.tensor(this.g.logGammas, [1, this.g.H, 1]);
+    return { a: tf.broadcastTo(lg, [B, this.g.H, T]) };
+  }
+
+  fused(): FusedDecay {
+    return { decay: 'fixed', write: 'none', aMin: -Infinity, weights: {} };
+  }
+}
+
+/** The layer's shape: the fields RetNet's and selective retention's specs share, and whether q, k are rotated. */
+export type RetentionShape = Pick<RetnetSpec, 'heads' | 'dqk' | 'dvt' | 'form' | 'chunk' | 'head_norm' | 'head_norm_eps' | 'ret_scale' | 'rope_freqs' | 'rope_base'> & { rope: boolean };
+
+/** The retention layer; `makeDecay` builds its decay strategy (RetNet's FixedDecay unless given) in the layer's parameter scope. */
+export class Retention implements Mixer {
   readonly H: number;
   readonly dqk: number;
   readonly dvt: number;
@@ -63,9 +109,9 @@ export class MultiScaleRetention implements Mixer {
   readonly rope: boolean;
   readonly ropeFreqs: RetnetSpec['rope_freqs'];
   readonly ropeBase: number;
-  /** True when a is [B, H, T, dk] (selret granularity 'key'). */
-  perKey = false;
   readonly logGammas: number[];
+  /** How this layer decays and writes its state. */
+  readonly decayStrategy: DecayStrategy;
   protected readonly wq: tf.Variable;
   protected readonly wk: tf.Variable;
   protected readonly wv: tf.Variable;
@@ -73,8 +119,9 @@ export class MultiScaleRetention implements Mixer {
   protected readonly wo: tf.Variable;
 
   constructor(
-    readonly spec: RetnetSpec | SelretSpec,
+    spec: RetentionShape,
     readonly ctx: MixerContext,
+    makeDecay: (g: RetentionGeometry) => DecayStrategy = (g) => new FixedDecay(g),
   ) {
     const d = ctx.d;
     this.H = spec.heads;
@@ -87,7 +134,7 @@ export class MultiScaleRetention implements Mixer {
     this.headNorm = spec.head_norm;
     this.headNormEps = spec.head_norm_eps;
     this.retScale = spec.ret_scale;
-    this.rope = spec.kind === 'retnet' || spec.rope;
+    this.rope = spec.rope;
     this.ropeFreqs = spec.rope_freqs;
     this.ropeBase = spec.rope_base;
     this.logGammas = retnetLogGammas(this.H);
@@ -98,30 +145,29 @@ export class MultiScaleRetention implements Mixer {
     this.wv = p.create('w_v', [d, this.dvt], xavier(gIn));
     this.wg = p.create('w_g', [d, this.dvt], xavier(gIn));
     this.wo = p.create('w_o', [this.dvt, d], xavier(0.5));
+    this.decayStrategy = makeDecay({ d, H: this.H, dk: this.dk, logGammas: this.logGammas, params: p });
   }
 
-  /** RetNet: a = log gamma_h at every position, beta = 1. u [B, T, d]. */
+  /** True when a is [B, H, T, dk] (one decay per key). */
+  get perKey(): boolean {
+    return this.decayStrategy.perKey;
+  }
+
+  /** a and beta of the layer's decay strategy. u [B, T, d]. */
   decay(u: tf.Tensor3D): Decay {
-    const [B, T] = u.shape;
-    const lg = tf.tensor(this.logGammas, [1, this.H, 1]);
-    return { a: tf.broadcastTo(lg, [B, this.H, T]) };
-  }
-
-  /** The decay in the fused decode step's terms (undefined: a variant it lacks). RetNet: fixed gammas. */
-  fusedDecay(): FusedDecay | undefined {
-    return { decay: 'fixed', write: 'none', aMin: -Infinity, weights: {} };
+    return this.decayStrategy.decay(u);
   }
 
   fusedStep(state: MixerState): FusedMixerStep | undefined {
-    const f = this.fusedDecay();
+    const f = this.decayStrategy.fused();
     if (!f) return undefined;
     const w = f.weights;
     return {
       kind: 'retention',
-      ints: [this.H, this.dk, this.dv, this.headNorm === 'layer' ? 1 : 0, this.rope ? 1 : 0, DECAY_CODE[f.decay], WRITE_CODE[f.write], this.retScale === 'decaySqrt' ? 1 : 0],
-      floats: [this.headNormEps, f.aMin, ...this.logGammas, ...(this.rope ? ropeThetas(this.dk, this.ropeFreqs, this.ropeBase) : new Float64Array(this.dk / 2))],
-      weights: [this.wq, this.wk, this.wv, this.wg, this.wo, w.w_dt, w.b_dt, w.A_log, w.w_b, w.b_b],
-      state: [{ key: 'S', out: state.S.shape }, { key: 'z', out: state.z?.shape }],
+      ints: { H: this.H, dk: this.dk, dv: this.dv, headNorm: decodeCode('norm', this.headNorm), rope: this.rope, decay: decodeCode('decay', f.decay), write: decodeCode('write', f.write), decaySqrt: this.retScale === 'decaySqrt' },
+      floats: { headEps: this.headNormEps, aMin: f.aMin, logGammas: this.logGammas, ropeTheta: this.rope ? ropeThetas(this.dk, this.ropeFreqs, this.ropeBase) : new Float64Array(this.dk / 2) },
+      weights: { wq: this.wq, wk: this.wk, wv: this.wv, wg: this.wg, wo: this.wo, wDt: w.w_dt, bDt: w.b_dt, aLog: w.A_log, wB: w.w_b, bB: w.b_b },
+      state: { S: state.S.shape, z: state.z?.shape },
     };
   }
 
@@ -149,8 +195,7 @@ export class MultiScaleRetention implements Mixer {
 
   /** The un-normalized core o [B, H, T, dv] in a form (per-key options from the spec). */
   core(q: tf.Tensor, kt: tf.Tensor, v: tf.Tensor, a: tf.Tensor, form: RetForm, opts: { initialState?: tf.Tensor; outputFinalState?: boolean } = {}) {
-    const keyOpts = this.spec.kind === 'selret' && this.perKey ? { intraMode: this.spec.intra_mode, aMin: this.spec.a_min ?? -Infinity } : {};
-    return retention(form, q, kt, v, a, { chunk: this.chunk, ...keyOpts, ...opts });
+    return retention(form, q, kt, v, a, { chunk: this.chunk, ...this.decayStrategy.keyOptions, ...opts });
   }
 
   /**
@@ -208,5 +253,9 @@ export class MultiScaleRetention implements Mixer {
   }
 }
 
-/** The RetNet mixer (fixed multi-scale decays). */
-export class RetNet extends MultiScaleRetention {}
+/** The RetNet mixer: retention with RetNet's fixed multi-scale decays (RoPE always on). */
+export class RetNet extends Retention {
+  constructor(spec: RetnetSpec, ctx: MixerContext) {
+    super({ ...spec, rope: true }, ctx);
+  }
+}

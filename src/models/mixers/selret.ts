@@ -1,34 +1,44 @@
 /**
- * Selective retention (docs/models.md 5.1-5.3, 5.6): RetNet's layer with an input-dependent log-decay
- * a_t,h <= 0 and write strength beta_t,h (folded into k). Initialized so the layer is RetNet at
- * init: with decayInit 'retnet', dt ~= 1 and a ~= log gamma_h.
+ * Selective retention (docs/models.md 5.1-5.3, 5.6): the retention layer (retnet.ts) with an
+ * input-dependent log-decay a_t,h <= 0 and write strength beta_t,h (folded into k), per head or per
+ * key: the SelectiveDecay strategy. Initialized so the layer is RetNet at init: with decayInit
+ * 'retnet', dt ~= 1 and a ~= log gamma_h.
  */
 import * as tf from '@tensorflow/tfjs';
 import { logSigmoid } from '../../backend/compat.ts';
 import { constant, dtBias, logUniformA, normal, softplusInv, values } from '../init.ts';
 import { GLA_RANK, type SelretSpec } from '../kinds/selret.ts';
 import { linear, type MixerContext } from './common.ts';
-import { MultiScaleRetention, type Decay, type FusedDecay } from './retnet.ts';
+import { Retention, type Decay, type DecayStrategy, type FusedDecay, type RetentionGeometry } from './retnet.ts';
 
 type DecayKind = SelretSpec['decay'];
 type WriteKind = SelretSpec['write'];
 
-export class SelectiveRetention extends MultiScaleRetention {
+/** Selective retention's decay (5.2, 5.3): 'mamba', 'gla' or 'fixed' log-decays per head or per key, and its write gate. */
+export class SelectiveDecay implements DecayStrategy {
   readonly decayKind: DecayKind;
   readonly write: WriteKind;
   readonly tau: number;
   readonly aMin: number;
+  readonly perKey: boolean;
+  readonly keyOptions?: DecayStrategy['keyOptions'];
+  private readonly H: number;
+  private readonly dk: number;
+  private readonly logGammas: number[];
   private readonly w: Record<string, tf.Variable> = {};
 
-  constructor(spec: SelretSpec, ctx: MixerContext) {
-    super(spec, ctx);
+  constructor(spec: SelretSpec, g: RetentionGeometry) {
     this.decayKind = spec.decay;
     this.write = spec.write;
     this.tau = spec.tau;
     this.aMin = spec.a_min ?? -Infinity; // a stored config (JSON) holds null for -Infinity
     this.perKey = spec.granularity === 'key';
-    const p = ctx.params;
-    const d = ctx.d;
+    if (this.perKey) this.keyOptions = { intraMode: spec.intra_mode, aMin: this.aMin };
+    this.H = g.H;
+    this.dk = g.dk;
+    this.logGammas = g.logGammas;
+    const p = g.params;
+    const d = g.d;
     const H = this.H;
     const half = this.dk / 2;
     const decayInit = spec.decay_init;
@@ -83,14 +93,14 @@ export class SelectiveRetention extends MultiScaleRetention {
   }
 
   /** Per-head 'fixed' or 'mamba' decays (any write) run fused; 'gla' and per-key decays do not. */
-  override fusedDecay(): FusedDecay | undefined {
+  fused(): FusedDecay | undefined {
     if (this.perKey || this.decayKind === 'gla') return undefined;
     const decay = this.decayKind === 'mamba' ? 'mamba' : 'fixed'; // write 'dt' implies 'mamba' (resolve refuses the rest)
     const { w_dt, b_dt, A_log, w_b, b_b } = this.w;
     return { decay, write: this.write as FusedDecay['write'], aMin: this.aMin, weights: { w_dt, b_dt, A_log, w_b, b_b } };
   }
 
-  override decay(u: tf.Tensor3D): Decay {
+  decay(u: tf.Tensor3D): Decay {
     const [B, T] = u.shape;
     let a: tf.Tensor;
     let dt: tf.Tensor | undefined; // [B, H, T]
@@ -117,5 +127,12 @@ export class SelectiveRetention extends MultiScaleRetention {
     else if (this.write === 'sigmoid') beta = tf.sigmoid(linear(u, this.w.w_b, this.w.b_b)).transpose([0, 2, 1]);
     else if (this.write === 'complement') beta = tf.neg(tf.expm1(a));
     return { a, beta };
+  }
+}
+
+/** The selret mixer: the retention layer with a SelectiveDecay. */
+export class SelectiveRetention extends Retention {
+  constructor(spec: SelretSpec, ctx: MixerContext) {
+    super(spec, ctx, (g) => new SelectiveDecay(spec, g));
   }
 }

@@ -3,15 +3,15 @@
  * split prefix (valid_ / test_) and per-length suffix (@L), plus the per-split accuracy and the
  * extra evaluation sets' `test_accuracy@NAME` keys (induction: `test_accuracy@N=256`).
  */
-import { METRICS } from '../metrics/names.ts';
-import { closest } from '../config/suggest.ts';
+import { METRICS, REGISTRY, resolveMetric } from '../metrics/names.ts';
+import { closest } from './suggest.ts';
 
 const SPLITS = ['valid', 'test'] as const;
 
 /** Every concrete metric name, with `@L` written as a template (for did-you-mean). */
 export function metricCandidates(): string[] {
   const out: string[] = [];
-  for (const m of METRICS) {
+  for (const m of REGISTRY) {
     if (m.per === 'split') for (const s of SPLITS) out.push(`${s}_${m.name}`);
     else if (m.per === 'length') out.push(`${m.name}@256`);
     else out.push(m.name);
@@ -32,6 +32,9 @@ export function isKnownMetric(name: string): boolean {
     if (m.per === 'length') return suffix !== undefined && /^\d+$/.test(suffix);
     return suffix === undefined;
   }
+  // Other registry metrics without split or length (train_loss, steps_to_target, ...).
+  const r = suffix === undefined ? resolveMetric(name) : undefined;
+  if (r && r.def.per === undefined) return true;
   // Synthetic tasks: per-split accuracy, and the extra eval sets (test split only).
   if (/^(valid|test)_(accuracy|exact_match)$/.test(base)) return suffix === undefined || (base.startsWith('test_') && suffix.length > 0);
   return false;
