@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { loadPlan } from '../src/config/plan.ts';
-import { installMatmulKernels } from '../src/backend/matmul.ts';
+import { installMatmulKernels } from '../src/native/matmul.ts';
 import { selectBackend } from '../src/backend/select.ts';
 import { buildModel } from '../src/models/model.ts';
 import { trainStep } from '../src/train/loop.ts';

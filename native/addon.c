@@ -1,6 +1,6 @@
 /*
  * The addon's module init: registers the exports of every module in SEQLAB_MODULES (seqlab.h),
- * in order. The addon (build/Release/seqlab_matmul.node) is every source of binding.gyp linked
+ * in order. The addon (build/Release/seqlab.node) is every source of binding.gyp linked
  * into one shared object.
  */
 #include "seqlab.h"

@@ -13,7 +13,7 @@ int seqlab_get_view(napi_env env, napi_value v, seqlab_view *out, const char *na
   bool is_ta = false;
   if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) {
     char msg[96];
-    snprintf(msg, sizeof msg, "seqlab_matmul: %s must be a typed array", name);
+    snprintf(msg, sizeof msg, "seqlab: %s must be a typed array", name);
     napi_throw_type_error(env, NULL, msg);
     return 0;
   }
@@ -22,7 +22,7 @@ int seqlab_get_view(napi_env env, napi_value v, seqlab_view *out, const char *na
   void *data;
   napi_value ab;
   if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &byte_offset) != napi_ok) {
-    napi_throw_error(env, NULL, "seqlab_matmul: cannot read typed array");
+    napi_throw_error(env, NULL, "seqlab: cannot read typed array");
     return 0;
   }
   size_t elem = 1;
@@ -44,7 +44,7 @@ int seqlab_in_bounds(napi_env env, const seqlab_view *v, int64_t off, int64_t st
   if (off < 0 || stride < 0 || (off & 3) != 0 || end > (int64_t)v->bytes) {
     char msg[160];
     snprintf(msg, sizeof msg,
-             "seqlab_matmul: %s out of bounds (offset %lld, end %lld, view %zu bytes; stale wasm heap view?)",
+             "seqlab: %s out of bounds (offset %lld, end %lld, view %zu bytes; stale wasm heap view?)",
              name, (long long)off, (long long)end, v->bytes);
     napi_throw_range_error(env, NULL, msg);
     return 0;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds the native addon (native/build/Release/seqlab_matmul.node) during `npm ci`, from every
+// Builds the native addon (native/build/Release/seqlab.node) during `npm ci`, from every
 // source listed in binding.gyp's "sources", with the system C compiler and the local Node
 // headers (no node-gyp, Python or make needed; nothing is downloaded). OpenBLAS is optional:
 // when cblas.h and the library compile and link, the sources get -DSEQLAB_HAVE_CBLAS and the
@@ -25,7 +25,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const buildDir = process.env.SEQLAB_NATIVE_BUILD_DIR || join(here, 'build');
 const outDir = join(buildDir, 'Release');
 const objDir = join(buildDir, 'obj');
-const addonPath = join(outDir, 'seqlab_matmul.node');
+const addonPath = join(outDir, 'seqlab.node');
 const logPath = join(buildDir, 'build-log.txt');
 const statusPath = join(buildDir, 'status.json');
 const HINT_CC = 'apt-get install -y build-essential libopenblas-dev (or any C compiler), then `node native/build.js`';
@@ -35,7 +35,7 @@ const LOST = 'seqlab will use the pure-JS matmul kernels (about 3.5x slower trai
 /** The sources of the addon: binding.gyp's list (JSON), the one place a new C file is added. */
 function sources() {
   const gyp = JSON.parse(readFileSync(join(here, 'binding.gyp'), 'utf8'));
-  return gyp.targets.find((t) => t.target_name === 'seqlab_matmul').sources;
+  return gyp.targets.find((t) => t.target_name === 'seqlab').sources;
 }
 
 const log = [];
@@ -119,7 +119,7 @@ async function build(cc, nodeInclude, blas) {
   mkdirSync(objDir, { recursive: true });
   mkdirSync(outDir, { recursive: true });
   const flags = ['-O3', '-fPIC', '-pthread', '-std=gnu11', '-fopenmp-simd', '-Wall', '-Wextra', '-Wno-unused-parameter', '-Wno-psabi',
-    '-DNAPI_VERSION=8', '-DNODE_GYP_MODULE_NAME=seqlab_matmul', `-I${nodeInclude}`, `-I${here}`,
+    '-DNAPI_VERSION=8', '-DNODE_GYP_MODULE_NAME=seqlab', `-I${nodeInclude}`, `-I${here}`,
     ...(blas ? ['-DSEQLAB_HAVE_CBLAS', ...(blas.include ? [`-I${blas.include}`] : [])] : [])];
   // decode.c's layout enums, generated from decode-layout.json into the build directory
   flags.push(`-I${dirname(writeDecodeLayoutHeader(join(buildDir, 'gen')))}`);

@@ -40,7 +40,7 @@ extern char *openblas_get_corename(void);
 #define CHECK(call)                                                   \
   do {                                                                \
     if ((call) != napi_ok) {                                          \
-      napi_throw_error(env, NULL, "seqlab_matmul: N-API call failed"); \
+      napi_throw_error(env, NULL, "seqlab: N-API call failed"); \
       return NULL;                                                    \
     }                                                                 \
   } while (0)
@@ -59,13 +59,13 @@ static int parse_gemm(napi_env env, napi_callback_info info, const char *fn, gem
   napi_value argv[17];
 #define TRY(call)                                                     \
   if ((call) != napi_ok) {                                            \
-    napi_throw_error(env, NULL, "seqlab_matmul: N-API call failed"); \
+    napi_throw_error(env, NULL, "seqlab: N-API call failed"); \
     return 0;                                                         \
   }
   TRY(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc != 17) {
     char msg[96];
-    snprintf(msg, sizeof msg, "seqlab_matmul.%s: expected 17 arguments", fn);
+    snprintf(msg, sizeof msg, "seqlab.%s: expected 17 arguments", fn);
     napi_throw_type_error(env, NULL, msg);
     return 0;
   }
@@ -94,11 +94,11 @@ static int parse_gemm(napi_env env, napi_callback_info info, const char *fn, gem
 #undef TRY
   const int64_t M = g->M, N = g->N, K = g->K, batch = g->batch;
   if (batch < 1 || M < 0 || N < 0 || K < 0 || M > INT32_MAX || N > INT32_MAX || K > INT32_MAX) {
-    napi_throw_range_error(env, NULL, "seqlab_matmul.gemm: bad dimensions");
+    napi_throw_range_error(env, NULL, "seqlab.gemm: bad dimensions");
     return 0;
   }
   if (g->act != 0 && g->act != 1) {
-    napi_throw_range_error(env, NULL, "seqlab_matmul.gemm: act must be 0 (linear) or 1 (relu)");
+    napi_throw_range_error(env, NULL, "seqlab.gemm: act must be 0 (linear) or 1 (relu)");
     return 0;
   }
   if (M == 0 || N == 0) return 2;
@@ -155,7 +155,7 @@ static napi_value set_threads(napi_env env, napi_callback_info info) {
   int32_t n;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1) {
-    napi_throw_range_error(env, NULL, "seqlab_matmul.setThreads: expected a positive integer");
+    napi_throw_range_error(env, NULL, "seqlab.setThreads: expected a positive integer");
     return NULL;
   }
   openblas_set_num_threads(n);

@@ -16,7 +16,7 @@ function arg(name, dflt) {
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
 }
 
-const addonPath = path.resolve(arg('addon', path.join(__dirname, 'build', 'Release', 'seqlab_matmul.node')));
+const addonPath = path.resolve(arg('addon', path.join(__dirname, 'build', 'Release', 'seqlab.node')));
 const n = Number(arg('n', '1024'));
 const threads = Number(arg('threads', String(os.availableParallelism ? os.availableParallelism() : os.cpus().length)));
 const out = { ok: false, engine: null, config: null, corename: null, kernel: null, threads: null, gflops: null };

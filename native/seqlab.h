@@ -1,7 +1,7 @@
 /*
  * seqlab native addon: what its C sources share.
  *
- * The addon (build/Release/seqlab_matmul.node) is one shared object built from every source
+ * The addon (build/Release/seqlab.node) is one shared object built from every source
  * listed in binding.gyp's "sources" (build.js compiles that list with the system C compiler).
  * Each source that exports functions to JavaScript defines
  *     napi_status seqlab_register_<name>(napi_env env, napi_value exports);

@@ -1,19 +1,21 @@
-// Native element-wise kernels (src/backend/eltwise.ts, native/eltwise.c) against the stock tfjs
+// Native element-wise kernels (src/native/eltwise.ts, native/eltwise.c) against the stock tfjs
 // kernels of the same backend, on the shapes the models use and on edge shapes: broadcasting
 // patterns, reduce axes, permutations, special values (exp(-1e4) must be exactly 0, NaN and inf
 // must propagate), both thread counts; gradients through the ops equal with and without them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { installMatmulKernels } from '../src/backend/matmul.ts';
-import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/matmul-native.ts';
-import { broadcastLayout, eltwiseInfo, installEltwiseKernels, transposeLayout, type EltwiseAddon } from '../src/backend/eltwise.ts';
+import { installMatmulKernels } from '../src/native/matmul.ts';
+import { loadNativeAddon } from '../src/native/addon.ts';
+import { DEFAULT_ADDON_PATH } from '../src/native/config.ts';
+import { broadcastLayout } from '../src/backend/broadcast.ts';
+import { eltwiseInfo, installEltwiseKernels, transposeLayout, type EltwiseAddon } from '../src/native/eltwise.ts';
 import { selectBackend } from '../src/backend/select.ts';
 import { maskedSoftmax } from '../src/ops/softmax-masked.ts';
 import { decayMatrix } from '../src/ops/mask.ts';
 import { sparseCrossEntropy } from '../src/backend/compat.ts';
 import { buildModel } from '../src/models/model.ts';
-import { tinyModel, tokens } from './models-util.ts';
+import { tinyModel, tokens, useEltwise } from './models-util.ts';
 
 const native = loadNativeAddon(DEFAULT_ADDON_PATH);
 const SKIP = native.addon ? '' : ` (SKIPPED: ${native.reason})`;
@@ -35,11 +37,9 @@ function both(f: () => tf.Tensor | tf.Tensor[], threads = 2): { stock: Float32Ar
     const list = Array.isArray(r) ? r : [r];
     return { values: list.map((t) => Float32Array.from(t.dataSync() as Float32Array)), shapes: list.map((t) => t.shape) };
   });
-  process.env.SEQLAB_ELTWISE = 'off';
-  installEltwiseKernels(1);
+  useEltwise('stock');
   const s = run();
-  delete process.env.SEQLAB_ELTWISE;
-  installEltwiseKernels(threads);
+  useEltwise(threads);
   const n = run();
   expect(n.shapes).toEqual(s.shapes);
   return { stock: s.values, native: n.values, shapes: n.shapes };

@@ -10,8 +10,9 @@ import { createRequire } from 'node:module';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { DEFAULT_ADDON_PATH, loadNativeAddon, type NativeAddon } from '../src/backend/matmul-native.ts';
-import { installMatmulKernels } from '../src/backend/matmul.ts';
+import { loadNativeAddon, type NativeAddon } from '../src/native/addon.ts';
+import { DEFAULT_ADDON_PATH } from '../src/native/config.ts';
+import { installMatmulKernels } from '../src/native/matmul.ts';
 
 const { addon, reason } = loadNativeAddon(DEFAULT_ADDON_PATH);
 const SKIP = addon ? '' : ` (SKIPPED: ${reason})`;
@@ -131,7 +132,7 @@ describe(`an addon built without OpenBLAS${SKIP}`, () => {
     expect(r.stdout).toMatch(/built .* with the built-in GEMM \(\w+ \d+x\d+\) only \(SEQLAB_CBLAS=off\); for OpenBLAS: apt-get install -y libopenblas-dev/);
     const status = JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8'));
     expect(status).toMatchObject({ built: true, cblas: false });
-    const path = join(dir, 'Release', 'seqlab_matmul.node');
+    const path = join(dir, 'Release', 'seqlab.node');
     const m = createRequire(import.meta.url)(path) as NativeAddon;
     expect(m.hasCblas).toBe(false);
     expect(m.gemm).toBeUndefined();

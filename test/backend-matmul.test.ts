@@ -4,10 +4,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { BLAS_MIN_FLOPS, installMatmulKernels, matmulInfo, resolveThreads, type MatmulPath } from '../src/backend/matmul.ts';
-import { DEFAULT_ADDON_PATH, loadNativeAddon, nativeKernels, type GemmFn } from '../src/backend/matmul-native.ts';
-import { fallbackTuning } from '../src/backend/matmul-fallback.ts';
-import { benchKernels, profileTrainingStep } from '../src/backend/bench-kernels.ts';
+import { BLAS_MIN_FLOPS, installMatmulKernels, matmulInfo } from '../src/native/matmul.ts';
+import { resolveThreads } from '../src/backend/threads.ts';
+import { DEFAULT_ADDON_PATH, type MatmulPath } from '../src/native/config.ts';
+import { loadNativeAddon, type GemmFn } from '../src/native/addon.ts';
+import { nativeKernels } from '../src/native/matmul-kernels.ts';
+import { fallbackTuning } from '../src/native/matmul-fallback.ts';
+import { benchKernels, profileTrainingStep } from '../src/bench/kernels.ts';
 
 const native = loadNativeAddon(DEFAULT_ADDON_PATH);
 const NATIVE_SKIP = native.addon ? '' : ` (SKIPPED: ${native.reason})`;
@@ -281,7 +284,7 @@ describe('selection and fallback reporting', () => {
 
   it('a bad addon path: auto falls back, mode native is a one-line UserError', async () => {
     await tf.setBackend('wasm');
-    const env = { SEQLAB_NATIVE_MATMUL: undefined, SEQLAB_NATIVE_MATMUL_PATH: '/nonexistent/seqlab_matmul.node' };
+    const env = { SEQLAB_NATIVE_MATMUL: undefined, SEQLAB_NATIVE_MATMUL_PATH: '/nonexistent/seqlab.node' };
     const info = await withEnv(env, () => installMatmulKernels({ log: quiet }));
     expect(info).toMatchObject({ path: 'fallback', threads: 1 });
     expect(info.reason).toMatch(/not built/);

@@ -1,13 +1,14 @@
-// The self-tuning OpenBLAS core (src/backend/openblas-core.ts): which cores a CPU deserves, the
+// The self-tuning OpenBLAS core (src/native/openblas-core.ts): which cores a CPU deserves, the
 // choice among probed candidates, the user's OPENBLAS_CORETYPE winning, the per-machine cache,
 // and one real probe run that starts from a deliberately old core.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { candidateCores, chooseCore, decideCore, misidentified, probeCore, type ProbeResult } from '../src/backend/openblas-core.ts';
+import { candidateCores, chooseCore, decideCore, misidentified, probeCore, type ProbeResult } from '../src/native/openblas-core.ts';
 import { cpuFlags } from '../src/backend/machine.ts';
-import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/matmul-native.ts';
+import { loadNativeAddon } from '../src/native/addon.ts';
+import { DEFAULT_ADDON_PATH } from '../src/native/config.ts';
 
 const AVX512 = new Set(['avx2', 'fma', 'avx512f', 'avx512dq', 'avx512cd', 'avx512bw', 'avx512vl']);
 const BF16 = new Set([...AVX512, 'avx512_bf16']);

@@ -4,9 +4,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { matmulPeak, peakSetup } from '../src/backend/peak.ts';
+import { matmulPeak, peakSetup } from '../src/measure/peak.ts';
 import { machineCacheDir, machineId, machineKey, cpuFlags } from '../src/backend/machine.ts';
-import { installMatmulKernels } from '../src/backend/matmul.ts';
+import { installMatmulKernels } from '../src/native/matmul.ts';
 import { testBackend } from './fixtures/backend.ts';
 
 let dir: string;

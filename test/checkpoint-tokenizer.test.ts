@@ -9,7 +9,7 @@ import { generateText } from '../src/commands/generate.ts';
 import { loadPlan } from '../src/config/plan.ts';
 import type { RunConfig } from '../src/config/schema.ts';
 import { readCheckpointMeta } from '../src/models/checkpoint.ts';
-import { lmTokenizer } from '../src/tasks/lm.ts';
+import { lmTokenizer } from '../src/tasks/kinds/lm.ts';
 import { tokenizerFromState } from '../src/tasks/tokenizers.ts';
 import { runTraining } from '../src/train/run.ts';
 

@@ -5,9 +5,10 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend/select.ts';
 import { loadPlan } from '../src/config/plan.ts';
-import { benchModel } from '../src/metrics/bench.ts';
-import { median } from '../src/metrics/measure.ts';
+import { benchModel } from '../src/bench/models.ts';
+import { median } from '../src/measure/measure.ts';
 import { METRICS, metricKeys, unitOf } from '../src/metrics/names.ts';
+import { taskMetrics } from '../src/tasks/kinds/registry.ts';
 
 beforeAll(async () => {
   await selectBackend('wasm');
@@ -22,12 +23,12 @@ describe('metric names (docs/runner.md 5)', () => {
       test_loss: 'nats/token', valid_bpb: 'bits/byte', test_bpb: 'bits/byte', valid_ppl: '', test_ppl: '', accuracy: 'fraction', wall_s: 's',
     };
     for (const [k, u] of Object.entries(spec)) expect(unitOf(k), k).toBe(u);
-    const lm = metricKeys({ kind: 'lm', splits: ['valid', 'test'], prefillLengths: [256], bench: true });
-    const syn = metricKeys({ kind: 'synthetic', splits: ['valid', 'test'], prefillLengths: [256], bench: true });
+    const lm = metricKeys({ reports: taskMetrics({ kind: 'lm' }), splits: ['valid', 'test'], prefillLengths: [256], bench: true });
+    const syn = metricKeys({ reports: taskMetrics({ kind: 'mqar' }), splits: ['valid', 'test'], prefillLengths: [256], bench: true });
     for (const k of Object.keys(spec)) expect(k === 'accuracy' ? syn : lm, k).toContain(k);
     expect(lm).not.toContain('accuracy');
     expect(syn).not.toContain('valid_bpb');
-    expect(metricKeys({ kind: 'lm', splits: ['valid'], prefillLengths: [256], bench: false })).not.toContain('decode_ms_per_token@256');
+    expect(metricKeys({ reports: taskMetrics({ kind: 'lm' }), splits: ['valid'], prefillLengths: [256], bench: false })).not.toContain('decode_ms_per_token@256');
     expect(new Set(METRICS.map((m) => m.name)).size).toBe(METRICS.length);
   });
 
@@ -71,7 +72,7 @@ describe('benchModel', () => {
 
 describe('withPeakBytes', () => {
   it('sees a transient allocation that is freed before the function returns, and restores the counter', async () => {
-    const { withPeakBytes } = await import('../src/metrics/measure.ts');
+    const { withPeakBytes } = await import('../src/measure/measure.ts');
     const tfm = await import('@tensorflow/tfjs');
     const before = tfm.memory().numBytes;
     const { result, peakBytes } = await withPeakBytes(() =>

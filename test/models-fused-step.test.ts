@@ -6,15 +6,16 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { sparseCrossEntropy } from '../src/backend/compat.ts';
-import { installMatmulKernels } from '../src/backend/matmul.ts';
-import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/matmul-native.ts';
+import { installMatmulKernels } from '../src/native/matmul.ts';
+import { loadNativeAddon } from '../src/native/addon.ts';
+import { DEFAULT_ADDON_PATH } from '../src/native/config.ts';
 import { selectBackend } from '../src/backend/select.ts';
 import { buildModel } from '../src/models/model.ts';
 import { resolveModelInput } from '../src/models/spec.ts';
 import type { DecodeState } from '../src/models/types.ts';
-import { expectClose, tokens } from './models-util.ts';
+import { expectClose, tokens, withKernelEnv } from './models-util.ts';
 
 const native = loadNativeAddon(DEFAULT_ADDON_PATH);
 const hasStep = typeof (native.addon as unknown as Record<string, unknown> | undefined)?.blockStep === 'function';
@@ -84,9 +85,6 @@ for (const backend of ['wasm', 'cpu'] as const) {
       await selectBackend(backend);
       await installMatmulKernels({ threads: 2, log: () => {} });
     });
-    afterAll(() => {
-      delete process.env.SEQLAB_FUSED_DECODE;
-    });
 
     for (const [preset, extra, mixer] of CASES) {
       it(`${preset} ${JSON.stringify(extra)} ${JSON.stringify(mixer)}: decode equals the tensor step and the forward`, () => {
@@ -95,9 +93,7 @@ for (const backend of ['wasm', 'cpu'] as const) {
         const full = m.forward(ids).logits;
         const fwd = full.slice([0, PREFIX, 0], [B, T - PREFIX, V]).dataSync() as Float32Array;
         const fwd0 = full.dataSync() as Float32Array;
-        process.env.SEQLAB_FUSED_DECODE = 'off';
-        const tensor = decode(m, ids, PREFIX);
-        delete process.env.SEQLAB_FUSED_DECODE;
+        const tensor = withKernelEnv({ SEQLAB_FUSED_DECODE: 'off' }, () => decode(m, ids, PREFIX));
         const fused = decode(m, ids, PREFIX);
         const fromEmpty = decode(m, ids, 0);
         // fused: per step the embedding, one kernel per layer, the head and the new state's tensors
@@ -116,9 +112,7 @@ for (const backend of ['wasm', 'cpu'] as const) {
       const ids = tokens(B, T, V, 8);
       const m = model('selret', {}, { granularity: 'key' });
       const a = decode(m, ids, PREFIX);
-      process.env.SEQLAB_FUSED_DECODE = 'off';
-      const b = decode(m, ids, PREFIX);
-      delete process.env.SEQLAB_FUSED_DECODE;
+      const b = withKernelEnv({ SEQLAB_FUSED_DECODE: 'off' }, () => decode(m, ids, PREFIX));
       expect(a.kernels).toBe(b.kernels);
       close(a.logits, b.logits, 'per-key selret', 0);
       ids.dispose();

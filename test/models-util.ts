@@ -1,9 +1,10 @@
 /** Shared helpers of the model tests (tiny configs, tolerance checks, mixer harness). */
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe } from 'vitest';
-import { installEltwiseKernels } from '../src/backend/eltwise.ts';
-import { installMatmulKernels } from '../src/backend/matmul.ts';
-import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/matmul-native.ts';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { installEltwiseKernels } from '../src/native/eltwise.ts';
+import { installMatmulKernels } from '../src/native/matmul.ts';
+import { loadNativeAddon } from '../src/native/addon.ts';
+import { DEFAULT_ADDON_PATH, kernelConfig, kernelConfigFromEnv, useKernelConfig, type KernelConfig } from '../src/native/config.ts';
 import { selectBackend } from '../src/backend/select.ts';
 import { ParamStore } from '../src/models/init.ts';
 import { mixerSchemas, resolveMixer, type MixerSpec } from '../src/models/kinds/registry.ts';
@@ -116,9 +117,26 @@ export function tokens(B: number, T: number, V: number, seed = 3): tf.Tensor2D {
 
 /** The stock element-wise kernels (SEQLAB_ELTWISE=off: fused ops take their tensor forms) or the native ones on n threads. */
 export function useEltwise(mode: 'stock' | number): void {
-  if (mode === 'stock') process.env.SEQLAB_ELTWISE = 'off';
-  installEltwiseKernels(mode === 'stock' ? 1 : mode);
-  delete process.env.SEQLAB_ELTWISE;
+  installEltwiseKernels(useKernelEnv(mode === 'stock' ? { SEQLAB_ELTWISE: 'off' } : {}, { threads: mode === 'stock' ? 1 : mode }));
+}
+
+/**
+ * Installs the kernel configuration the environment plus `env` asks for (the switches as a user sets
+ * them, e.g. SEQLAB_FUSED_RETENTION: 'off'; threads as the run config gives them) and returns it.
+ */
+export function useKernelEnv(env: Record<string, string | undefined>, run: { threads?: number } = {}): KernelConfig {
+  return useKernelConfig(kernelConfigFromEnv({ ...process.env, ...env }, run));
+}
+
+/** Runs `body` under useKernelEnv(env), then puts the previous kernel configuration back. */
+export function withKernelEnv<T>(env: Record<string, string | undefined>, body: () => T): T {
+  const prev = kernelConfig();
+  useKernelEnv(env, { threads: prev.threads });
+  try {
+    return body();
+  } finally {
+    useKernelConfig(prev);
+  }
 }
 
 const addon = loadNativeAddon(DEFAULT_ADDON_PATH).addon as unknown as Record<string, unknown> | undefined;
@@ -129,6 +147,21 @@ export const addonHas = (fn: string): boolean => typeof addon?.[fn] === 'functio
 /** Runs the native kernels' AVX2 ('avx2') or portable ('generic') code; false when this CPU lacks AVX2. */
 export function forceIsa(isa: 'avx2' | 'generic'): boolean {
   return (addon?.setEltwiseIsa as ((n: string) => boolean) | undefined)?.(isa) ?? false;
+}
+
+/** Whether this CPU runs the native kernels' AVX2 code (AVX2 is also the default the suites restore). */
+const AVX2 = forceIsa('avx2');
+
+/**
+ * A test of the native kernels' `isa` code: it runs with that ISA forced, and is skipped (saying so)
+ * for AVX2 on a CPU without it.
+ */
+export function itIsa(isa: 'avx2' | 'generic', title: string, body: () => void | Promise<void>): void {
+  const skip = isa === 'avx2' && !AVX2;
+  it.skipIf(skip)(`${title}${skip ? ' (SKIPPED: this CPU has no AVX2)' : ''}`, () => {
+    forceIsa(isa);
+    return body();
+  });
 }
 
 /**

@@ -4,10 +4,10 @@
  * edited without a rebuild fails here); packing by name refuses a missing or unknown field.
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/matmul-native.ts';
+import { loadNativeAddon } from '../src/native/addon.ts';
 import { blockSlot, DECODE_LAYOUT, decodeCode, decodeLayoutNames, packFloats, packInts, packMixerSlots } from '../src/native/decode-layout.ts';
 
-const addon = loadNativeAddon(DEFAULT_ADDON_PATH).addon as unknown as Record<string, unknown> | undefined;
+const addon = loadNativeAddon().addon as unknown as Record<string, unknown> | undefined;
 
 describe('decode layout', () => {
   it.skipIf(!addon)('the addon was compiled with the table the TypeScript side packs by', () => {

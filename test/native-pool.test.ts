@@ -4,7 +4,7 @@
  * gradient sums) gives the same bits whatever the budget that runs the parts.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_ADDON_PATH, loadNativeAddon } from '../src/backend/matmul-native.ts';
+import { loadNativeAddon } from '../src/native/addon.ts';
 
 type Views = (Float32Array | null)[];
 interface PoolAddon {
@@ -17,7 +17,7 @@ interface PoolAddon {
   scanForward(views: Views, offs: Float64Array, dims: number[]): void;
   scanBackward(views: Views, offs: Float64Array, dims: number[]): void;
 }
-const addon = loadNativeAddon(DEFAULT_ADDON_PATH).addon as unknown as PoolAddon | undefined;
+const addon = loadNativeAddon().addon as unknown as PoolAddon | undefined;
 const before = addon?.poolThreads();
 afterAll(() => void (before !== undefined && addon!.setPoolThreads(before)));
 

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { blockedAttention } from '../src/ops/attention-blocked.ts';
 import { NEG } from '../src/ops/mask.ts';
-import { withPeakBytes } from '../src/metrics/measure.ts';
+import { withPeakBytes } from '../src/measure/measure.ts';
 import { assertClose, randn, rng, t, tidyData } from './oracle/util.ts';
 
 beforeAll(async () => {

@@ -1,5 +1,5 @@
 /**
- * The fused causal attention op (src/ops/attention-fused.ts, native/attention.c) against the tensor
+ * The fused causal attention op (src/native/attention.ts, native/attention.c) against the tensor
  * form (scores, masked softmax, product) on shapes that cross its block edges: output and the
  * gradients for q, k and v, with and without a sliding window, head widths with and without a
  * specialised body, both ISAs; the model's attention takes it exactly when it should.
@@ -7,9 +7,9 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { expect, it } from 'vitest';
-import { attentionFusedAvailable, causalAttentionFused } from '../src/ops/attention-fused.ts';
+import { attentionFusedAvailable, causalAttentionFused } from '../src/native/attention.ts';
 import { maskedSoftmax } from '../src/ops/softmax-masked.ts';
-import { describeNative, expectClose, forceIsa } from './models-util.ts';
+import { describeNative, expectClose, withKernelEnv, itIsa } from './models-util.ts';
 
 
 /** The tensor form: softmax(q k^T / sqrt(dh), causal and windowed) v. */
@@ -33,8 +33,7 @@ describeNative('fused causal attention', 'attentionForward', () => {
     ];
     for (const isa of ['avx2', 'generic'] as const) {
       for (const [B, H, T, dh, W] of SHAPES) {
-        it(`${isa}: [${B}, ${H}, ${T}, ${dh}] window ${W}: output and gradients equal the tensor form`, () => {
-          if (!forceIsa(isa) && isa === 'avx2') return; // a CPU without AVX2 runs the generic body only
+        itIsa(isa, `${isa}: [${B}, ${H}, ${T}, ${dh}] window ${W}: output and gradients equal the tensor form`, () => {
           const q = tf.randomNormal([B, H, T, dh], 0, 1, 'float32', 1), k = tf.randomNormal([B, H, T, dh], 0, 1, 'float32', 2);
           const v = tf.randomNormal([B, H, T, dh], 0, 1, 'float32', 3), g = tf.randomNormal([B, H, T, dh], 0, 1, 'float32', 4);
           expect(attentionFusedAvailable(q, k, v)).toBe(true);
@@ -51,9 +50,7 @@ describeNative('fused causal attention', 'attentionForward', () => {
 
     it('SEQLAB_FUSED_ATTENTION=off turns it off', () => {
       const q = tf.zeros([1, 1, 4, 4]);
-      process.env.SEQLAB_FUSED_ATTENTION = 'off';
-      expect(attentionFusedAvailable(q)).toBe(false);
-      delete process.env.SEQLAB_FUSED_ATTENTION;
+      withKernelEnv({ SEQLAB_FUSED_ATTENTION: 'off' }, () => expect(attentionFusedAvailable(q)).toBe(false));
       expect(attentionFusedAvailable(q)).toBe(true);
       q.dispose();
     });

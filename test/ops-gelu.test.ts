@@ -1,12 +1,12 @@
 /**
- * The fused GELU (src/ops/gelu.ts, native/eltwise.c U_GELU / B_GELU_GRAD) against its tensor form
+ * The fused GELU (src/native/gelu.ts, native/eltwise.c U_GELU / B_GELU_GRAD) against its tensor form
  * (SEQLAB_ELTWISE=off): values and gradients on the FFN's shapes and on special values, both ISAs.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import { gelu } from '../src/ops/gelu.ts';
-import { describeNative, expectClose, forceIsa, useEltwise } from './models-util.ts';
+import { describeNative, expectClose, useEltwise, itIsa } from './models-util.ts';
 
 
 /** GELU and its gradient (times g) with the native kernels (fused) or without (tensor form). */
@@ -20,8 +20,7 @@ function run(fused: boolean, x: tf.Tensor, g: tf.Tensor): Float32Array[] {
 
 describeNative('fused GELU', 'unary', () => {
     for (const isa of ['avx2', 'generic'] as const) {
-      it(`${isa}: values and gradients equal the tensor form ([2, 33, 20], N(0, 3) plus 0, +-1e-3, +-5, +-30)`, () => {
-        if (!forceIsa(isa) && isa === 'avx2') return;
+      itIsa(isa, `${isa}: values and gradients equal the tensor form ([2, 33, 20], N(0, 3) plus 0, +-1e-3, +-5, +-30)`, () => {
         const x = tf.concat([tf.randomNormal([2 * 33 * 20 - 8], 0, 3, 'float32', 1), tf.tensor([0, 1e-3, -1e-3, 5, -5, 30, -30, 0.5])]).reshape([2, 33, 20]);
         const g = tf.randomNormal([2, 33, 20], 0, 1, 'float32', 2);
         const [yf, df] = run(true, x, g), [yt, dt] = run(false, x, g);

@@ -1,14 +1,14 @@
 /**
- * The fused affine norms (src/ops/norm.ts, native/norm.c) against their tensor forms
+ * The fused affine norms (src/native/norm.ts, native/norm.c) against their tensor forms
  * (SEQLAB_ELTWISE=off): LayerNorm and RMSNorm values and the gradients for x, w and b, on row counts
  * that are and are not multiples of the kernel's 64-row units, with rows of very different scales,
  * both ISAs, one and two threads (dw and db must not depend on the thread count).
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import { affineNorm } from '../src/ops/norm.ts';
-import { describeNative, expectClose, forceIsa, useEltwise } from './models-util.ts';
+import { describeNative, expectClose, useEltwise, itIsa } from './models-util.ts';
 
 
 /** y and the gradients of sum(y * g) for x, w (and b), fused (threads 1 or 2) or tensor form. */
@@ -25,8 +25,7 @@ function run(mode: 'tensor' | 1 | 2, x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | 
 describeNative('fused affine norm', 'normForward', () => {
     for (const isa of ['avx2', 'generic'] as const) {
       for (const [kind, shape] of [['layer', [3, 50, 24]], ['rms', [2, 64, 16]], ['layer', [1, 1, 7]]] as const) {
-        it(`${isa}: ${kind} norm of [${shape}]: values and gradients equal the tensor form, any thread count`, () => {
-          if (!forceIsa(isa) && isa === 'avx2') return;
+        itIsa(isa, `${isa}: ${kind} norm of [${shape}]: values and gradients equal the tensor form, any thread count`, () => {
           const d = shape[2];
           const scale = tf.exp(tf.randomUniform([...shape.slice(0, 2), 1], -3, 3, 'float32', 7));
           const x = tf.randomNormal([...shape], 0.5, 1, 'float32', 1).mul(scale);

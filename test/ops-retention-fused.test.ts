@@ -1,5 +1,5 @@
 /**
- * The fused parallel retention op (src/ops/retention-fused.ts, native/retention.c) against the
+ * The fused parallel retention op (src/native/retention.ts, native/retention.c) against the
  * tensor parallel form (decay matrix, scores, product): output and the gradients for q, k, v and
  * the log-decays a, on shapes that cross block edges, with unequal key and value widths, weak and
  * strong decays (down to a = -8, where most of the decay matrix underflows), both ISAs; and
@@ -9,19 +9,16 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { expect, it } from 'vitest';
 import { retentionParallel } from '../src/ops/retention.ts';
-import { retentionFusedAvailable } from '../src/ops/retention-fused.ts';
-import { describeNative, expectClose, forceIsa } from './models-util.ts';
+import { retentionFusedAvailable } from '../src/native/retention.ts';
+import { describeNative, expectClose, withKernelEnv, itIsa } from './models-util.ts';
 
 
 /** Output and gradients of sum(retentionParallel(q, k, v, a).o * g), fused or (SEQLAB_FUSED_RETENTION=off) tensor form. */
 function run(fused: boolean, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: tf.Tensor, g: tf.Tensor): tf.Tensor[] {
-  if (!fused) process.env.SEQLAB_FUSED_RETENTION = 'off';
-  try {
+  return withKernelEnv(fused ? {} : { SEQLAB_FUSED_RETENTION: 'off' }, () => {
     const f = (q0: tf.Tensor, k0: tf.Tensor, v0: tf.Tensor, a0: tf.Tensor) => tf.sum(retentionParallel(q0, k0, v0, a0).o.mul(g));
     return [retentionParallel(q, k, v, a).o, ...tf.grads(f)([q, k, v, a])];
-  } finally {
-    delete process.env.SEQLAB_FUSED_RETENTION;
-  }
+  });
 }
 
 describeNative('fused parallel retention', 'retentionForward', () => {
@@ -35,8 +32,7 @@ describeNative('fused parallel retention', 'retentionForward', () => {
     ];
     for (const isa of ['avx2', 'generic'] as const) {
       for (const [B, H, T, dk, dv, aMin] of SHAPES) {
-        it(`${isa}: [${B}, ${H}, ${T}] dk ${dk} dv ${dv}, a in [${aMin}, 0]: output and gradients equal the tensor form`, () => {
-          if (!forceIsa(isa) && isa === 'avx2') return; // a CPU without AVX2 runs the generic body only
+        itIsa(isa, `${isa}: [${B}, ${H}, ${T}] dk ${dk} dv ${dv}, a in [${aMin}, 0]: output and gradients equal the tensor form`, () => {
           const q = tf.randomNormal([B, H, T, dk], 0, 1, 'float32', 1), k = tf.randomNormal([B, H, T, dk], 0, 1, 'float32', 2);
           const v = tf.randomNormal([B, H, T, dv], 0, 1, 'float32', 3), g = tf.randomNormal([B, H, T, dv], 0, 1, 'float32', 4);
           const a = tf.randomUniform([B, H, T], aMin, 0, 'float32', 5);
@@ -48,13 +44,17 @@ describeNative('fused parallel retention', 'retentionForward', () => {
       }
     }
 
-    it('not with a state to take in or hand on, nor with per-key decays: the tensor form runs', () => {
+    it('not with a state to take in or hand on, nor with per-key decays: the tensor form runs', async () => {
       const q = tf.randomNormal([1, 1, 8, 4]), v = tf.randomNormal([1, 1, 8, 4]);
       expect(retentionFusedAvailable(q, q, v, tf.zeros([1, 1, 8, 4]))).toBe(false);
-      process.env.SEQLAB_FUSED_RETENTION = 'off';
-      expect(retentionFusedAvailable(q, q, v, tf.zeros([1, 1, 8]))).toBe(false);
-      delete process.env.SEQLAB_FUSED_RETENTION;
+      withKernelEnv({ SEQLAB_FUSED_RETENTION: 'off' }, () => expect(retentionFusedAvailable(q, q, v, tf.zeros([1, 1, 8]))).toBe(false));
       const a = tf.fill([1, 1, 8], -0.2);
+      // the kernels each call ran: the fused kernel for the plain call only, the tensor form's matmuls with a state
+      const kernels = async (f: () => unknown) => (await tf.profile(() => f() as tf.TensorContainer)).kernelNames;
+      expect(await kernels(() => retentionParallel(q, q, v, a).o)).toContain('SeqlabRetentionParallel');
+      const tensorForm = await kernels(() => retentionParallel(q, q, v, a, { outputFinalState: true }).o);
+      expect(tensorForm).not.toContain('SeqlabRetentionParallel');
+      expect(tensorForm).toContain('BatchMatMul');
       const withState = retentionParallel(q, q, v, a, { outputFinalState: true });
       const plain = retentionParallel(q, q, v, a);
       expect(withState.state).toBeDefined();

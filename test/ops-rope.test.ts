@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { applyRope, ropeTables, ropeThetas } from '../src/ops/rope.ts';
 import { assertClose, randn, rng, t } from './oracle/util.ts';
-import { describeNative, expectClose, forceIsa, useEltwise } from './models-util.ts';
+import { describeNative, expectClose, useEltwise, itIsa } from './models-util.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -71,8 +71,7 @@ describe('RoPE', () => {
 // the gradient (the rotation back), for positions from an offset, both ISAs.
 describeNative('native RoPE', 'rope', () => {
   for (const isa of ['avx2', 'generic'] as const) {
-    it(`${isa}: values and gradient equal the tensor form ([2, 3, 9, 8] from position 5, torchscale and standard)`, () => {
-      if (!forceIsa(isa) && isa === 'avx2') return;
+    itIsa(isa, `${isa}: values and gradient equal the tensor form ([2, 3, 9, 8] from position 5, torchscale and standard)`, () => {
       for (const freqs of ['torchscale', 'standard'] as const) {
         const { cos, sin } = ropeTables(5, 9, 8, freqs);
         const x = tf.randomNormal([2, 3, 9, 8], 0, 1, 'float32', 1), g = tf.randomNormal([2, 3, 9, 8], 0, 1, 'float32', 2);

@@ -1,5 +1,5 @@
 /**
- * The fused native selective scan (src/ops/scan-fused.ts, native/scan.c) against the float64
+ * The fused native selective scan (src/native/scan.ts, native/scan.c) against the float64
  * oracle (T7) and the tensor forms (T13 gradients), with the D skip, the silu(z) gate, h0 and the
  * final state's gradient, on odd shapes (T not a multiple of the chunk, D not a multiple of the
  * kernel's 16-channel blocks, N = 1 and 17), on cpu and wasm, one thread and two.
@@ -7,19 +7,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { fusedScanStatus, gatedScan, selectiveScanFused } from '../src/ops/scan-fused.ts';
+import { fusedScanStatus, selectiveScanFused } from '../src/native/scan.ts';
+import { gatedScan } from '../src/ops/scan.ts';
+import { kernelConfig, useKernelConfig } from '../src/native/config.ts';
+import { useKernelEnv } from './models-util.ts';
 import { selectiveScan } from '../src/ops/scan.ts';
-import { withPeakBytes } from '../src/metrics/measure.ts';
+import { withPeakBytes } from '../src/measure/measure.ts';
 import { gatedScanInputs, scanOracle } from './oracle/scan.ts';
 import { allFinite, assertClose, randn, rng, t, tidyData } from './oracle/util.ts';
 
-const prevThreads = process.env.SEQLAB_BLAS_THREADS;
+const prevConfig = kernelConfig();
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 afterAll(async () => {
-  if (prevThreads === undefined) delete process.env.SEQLAB_BLAS_THREADS;
-  else process.env.SEQLAB_BLAS_THREADS = prevThreads;
+  useKernelConfig(prevConfig);
   await tf.setBackend('cpu');
 });
 
@@ -42,7 +44,7 @@ describe.skipIf(!available)('fused selective scan (native)', () => {
     for (const threads of ['1', '2']) {
       it(`T7 ${backend}, ${threads} thread(s): y and final state == float64 oracle, plain and gated, with and without h0`, async () => {
         await tf.setBackend(backend);
-        process.env.SEQLAB_BLAS_THREADS = threads;
+        useKernelEnv({}, { threads: Number(threads) });
         // the second shape is large enough (B T D N >= 64k) for the kernel to use the threads
         for (const [B, T, D, N, C] of [[2, 37, 19, 3, 8], [3, 70, 40, 17, 9], [1, 5, 4, 1, 64], [2, 16, 16, 16, 16]]) {
           const s = gatedScanInputs(900 + T, B, T, D, N);
@@ -96,7 +98,7 @@ describe.skipIf(!available)('fused selective scan (native)', () => {
     const s = gatedScanInputs(133, B, T, D, N, 20, 16);
     const w = randn(B * T * D, rng(134));
     const grads = (threads: string) => {
-      process.env.SEQLAB_BLAS_THREADS = threads;
+      useKernelEnv({}, { threads: Number(threads) });
       return tidyData(() =>
         tf.grads((x: tf.Tensor, dt: tf.Tensor, A: tf.Tensor, Bm: tf.Tensor, Cm: tf.Tensor, Dsk: tf.Tensor, z: tf.Tensor) =>
           tf.sum(tf.mul(selectiveScanFused(x, dt, A, Bm, Cm, { D: Dsk, z, chunk: 9 }).y, t(w, [B, T, D]))),

@@ -1,5 +1,6 @@
-// A deliberately broken model makes a claim fail: attention without its causal mask
-// (SEQLAB_FAULT=attn-no-causal-mask, read only in src/models/fault.ts) sees the next byte and
+// A deliberately broken model makes a claim fail: attention without its causal mask (the test double
+// test/fixtures/faults/no-causal-mask.ts served for src/ops/mask.ts by a module-resolution hook, with
+// the fused attention kernel, causal by construction, switched off) sees the next byte and
 // drops below the bigram floor of SOTU, which no healthy 2-layer d32 model reaches in 300 steps of
 // 8-byte windows. The same claim passes on the healthy model, so the claim catches the fault.
 import { spawnSync } from 'node:child_process';
@@ -7,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { redirectEnv } from './fixtures/redirect/env.ts';
 
 const root = path.resolve(__dirname, '..');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-fault-'));
@@ -50,7 +52,8 @@ describe('a broken model fails a claim', () => {
     const healthy = verdict({}, path.join(dir, 'healthy'));
     expect(healthy.verdict).toBe('pass');
     expect(healthy.code).toBe(0);
-    const broken = verdict({ SEQLAB_FAULT: 'attn-no-causal-mask' }, path.join(dir, 'broken'));
+    const noCausalMask = redirectEnv({ [path.join(root, 'src/ops/mask.ts')]: path.join(root, 'test/fixtures/faults/no-causal-mask.ts') });
+    const broken = verdict({ ...(noCausalMask as Record<string, string>), SEQLAB_FUSED_ATTENTION: 'off' }, path.join(dir, 'broken'));
     expect(broken.verdict).toBe('fail');
     expect(broken.code).toBe(1);
     expect(broken.mean).toBeLessThan(healthy.mean - 0.5);

@@ -31,7 +31,7 @@ async function runCli(args: string[]): Promise<string> {
 describe('seqlab tasks', () => {
   it('lists every task kind with every option, its default and a description', async () => {
     const json = JSON.parse(await runCli(['tasks', '--json'])) as { tasks: ReturnType<typeof taskCatalog>; corpora: { name: string }[] };
-    expect(json.tasks.map((t) => t.kind)).toEqual(['lm', 'mqar', 'selective_copy', 'induction', 'listops']);
+    expect(json.tasks.map((t) => t.kind)).toEqual(['lm', 'mqar', 'selective_copy', 'induction', 'listops', 'parity', 'modular_arithmetic']);
     for (const t of json.tasks) {
       const defaults = parseTask({ kind: t.kind }) as Record<string, unknown>;
       const keys = Object.keys(taskKindSchemas[t.kind as keyof typeof taskKindSchemas].shape).filter((k) => k !== 'kind');

@@ -7,7 +7,7 @@ import { byteTokenizer, bpeTokenizer, charAlphabet, charTokenizer, trainBpe } fr
 import { normalizeText, firstInvalidUtf8 } from '../src/tasks/text.ts';
 import { loadTask, IGNORE } from '../src/tasks/index.ts';
 import { checkTaskData, parseTask, taskVocabSize, validateTask, type LmTask } from '../src/tasks/schema.ts';
-import { lmStream } from '../src/tasks/lm.ts';
+import { lmStream } from '../src/tasks/kinds/lm.ts';
 import { bitsPerByte, tokenPerplexity, accuracyCounts, accuracy, exactMatch, addCounts } from '../src/tasks/metrics.ts';
 import { UserError } from '../src/errors.ts';
 

@@ -3,10 +3,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Rng } from '../src/tasks/prng.ts';
-import { mqarExample, mqarLayout } from '../src/tasks/mqar.ts';
-import { copyExample } from '../src/tasks/copying.ts';
-import { inductionExample } from '../src/tasks/induction.ts';
-import { evaluateListOps, listopsText, LISTOPS_EOS, digitId } from '../src/tasks/listops.ts';
+import { mqarExample, mqarLayout } from '../src/tasks/kinds/mqar.ts';
+import { copyExample } from '../src/tasks/kinds/selective-copy.ts';
+import { inductionExample } from '../src/tasks/kinds/induction.ts';
+import { evaluateListOps, listopsText, LISTOPS_EOS, digitId } from '../src/tasks/kinds/listops.ts';
 import { loadTask, IGNORE, type Batch } from '../src/tasks/index.ts';
 import { countLeakage } from '../src/tasks/synthetic.ts';
 import { parseTask, taskSchema, validateTask, taskSeqLen, taskVocabSize, type TaskConfig } from '../src/tasks/schema.ts';
@@ -252,7 +252,7 @@ describe('task config (schema + section 6 constraints)', () => {
   it('an omitted task is lm on sotu with byte tokens; unknown keys are errors', () => {
     expect(taskSchema.parse(undefined)).toMatchObject({ kind: 'lm', corpus: 'sotu', tokenizer: 'byte', seq_len: 256 });
     expect(taskSchema.safeParse({ kind: 'mqar', num_kv_pair: 4 }).success).toBe(false);
-    expect(taskSchema.safeParse({ kind: 'parity' }).success).toBe(false);
+    expect(taskSchema.safeParse({ kind: 'pathfinder' }).success).toBe(false);
   });
 
   const bad: Array<[Record<string, unknown>, string]> = [

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sparseCrossEntropy } from '../src/backend/compat.ts';
-import { withPeakBytes } from '../src/metrics/measure.ts';
+import { withPeakBytes } from '../src/measure/measure.ts';
 import { buildModel } from '../src/models/model.ts';
 import { tinyModel, tokens } from './models-util.ts';
 

@@ -17,7 +17,7 @@ import { loadCheckpoint, saveCheckpoint } from '../src/models/checkpoint.ts';
 import { buildModel } from '../src/models/model.ts';
 import { flopsPerToken, FLOPS_FORMULA_VERSION } from '../src/models/flops.ts';
 import { countParams } from '../src/models/params.ts';
-import { loadTask } from '../src/tasks/index.ts';
+import { loadTask, taskMetrics } from '../src/tasks/index.ts';
 import { trainLoop } from '../src/train/loop.ts';
 import { runTraining } from '../src/train/run.ts';
 import { readJsonl } from '../src/util/fs.ts';
@@ -69,7 +69,7 @@ describe('runTraining (real model and task)', () => {
     const onDisk = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
     expect(onDisk).toEqual(JSON.parse(JSON.stringify(summary)));
 
-    const keys = metricKeys({ kind: 'lm', splits: ['valid', 'test'], prefillLengths: [8, 16], bench: true });
+    const keys = metricKeys({ reports: taskMetrics({ kind: 'lm' }), splits: ['valid', 'test'], prefillLengths: [8, 16], bench: true });
     expect(keys).toContain('decode_ms_per_token@16');
     for (const k of keys) {
       const v = onDisk[k];
@@ -109,8 +109,8 @@ describe('runTraining (real model and task)', () => {
       'bench: { prefill_lengths: [8], decode_tokens: 2, repeats: 1 }',
     ].join('\n'));
     const res = await run(loadPlan(file).runs[0].config, 'ind');
-    const s = res.summary;
-    for (const k of metricKeys({ kind: 'synthetic', splits: ['valid', 'test'], prefillLengths: [8], bench: true })) {
+    const s: Record<string, unknown> = res.summary;
+    for (const k of metricKeys({ reports: taskMetrics({ kind: 'induction' }), splits: ['valid', 'test'], prefillLengths: [8], bench: true })) {
       expect(Number.isFinite(s[k]), k).toBe(true);
     }
     expect(s.accuracy).toBe(s.test_accuracy);

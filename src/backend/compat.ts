@@ -8,7 +8,7 @@
  * logSigmoid is kept as the stable -softplus(-x) form (the stock gradient works in 4.22).
  */
 import * as tf from '@tensorflow/tfjs';
-import { broadcastLayout } from './eltwise.ts';
+import { broadcastLayout } from './broadcast.ts';
 
 /** log(sigmoid(x)) = -softplus(-x): exact, stable for large |x|, differentiable everywhere. */
 export function logSigmoid(x: tf.Tensor): tf.Tensor {

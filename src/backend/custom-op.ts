@@ -42,16 +42,3 @@ export function customOp(
   });
   return Array.isArray(out) ? out : [out];
 }
-
-/**
- * Registers each kernel function under its name on every backend in `backends` that does not have
- * it yet (the native ops' forward and backward kernels; idempotent, so a module can call it lazily).
- */
-export function registerKernelsOnce(kernels: Record<string, (args: Parameters<tf.KernelFunc>[0]) => unknown>, backends: readonly string[]): void {
-  for (const backendName of backends) {
-    for (const [kernelName, f] of Object.entries(kernels)) {
-      if (!tf.getKernel(kernelName, backendName)) tf.registerKernel({ kernelName, backendName, kernelFunc: f as unknown as tf.KernelFunc });
-    }
-  }
-}
-

@@ -3,14 +3,13 @@
  * pure-JS cpu backend. The choice and the reason go to env.json and the run log.
  */
 import * as tf from '@tensorflow/tfjs';
-import { executionSchema, type ExecutionConfig } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import { patchWasmKernels } from './compat.ts';
-import { resolveThreads } from './matmul.ts';
+import { resolveThreads } from './threads.ts';
 
-/** The requestable backends: the config schema's list (execution.backend), one definition. */
-export type BackendRequest = ExecutionConfig['backend'];
-export const BACKENDS: readonly BackendRequest[] = executionSchema.shape.backend.unwrap().options;
+/** The requestable backends (execution.backend, --backend), one definition. */
+export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu', 'webgpu'] as const;
+export type BackendRequest = (typeof BACKENDS)[number];
 
 export interface BackendChoice {
   name: string;

@@ -11,7 +11,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { UserError, UserErrors } from '../errors.ts';
 import type { Claim } from '../config/claims.ts';
-import { closest } from '../config/suggest.ts';
+import { closest } from '../util/suggest.ts';
 import { bestOver, defaultGroupBy, keyValue, type ReportRun } from '../report/collect.ts';
 import { holm } from '../stats/holm.ts';
 import { welchOneSided, type Stats } from '../stats/welch.ts';

@@ -77,8 +77,8 @@ export function registerBench(program: Command): void {
       if (opts.kernels) {
         const { selectBackend } = await import('../backend/select.ts');
         await selectBackend(opts.backend === 'auto' ? 'wasm' : opts.backend);
-        const { benchKernels } = await import('../backend/bench-kernels.ts');
-        const { MATMUL_PATHS } = await import('../backend/matmul.ts');
+        const { benchKernels } = await import('../bench/kernels.ts');
+        const { MATMUL_PATHS } = await import('../native/config.ts');
         const paths = opts.paths?.split(',').map((p) => p.trim());
         const unknown = paths?.find((p) => !(MATMUL_PATHS as readonly string[]).includes(p));
         if (unknown !== undefined) throw new UserError(`--paths ${opts.paths}: unknown matmul path '${unknown}' (expected: ${MATMUL_PATHS.join(', ')})`);
@@ -90,7 +90,7 @@ export function registerBench(program: Command): void {
         return;
       }
       if (opts.ops) {
-        const { benchOps } = await import('../ops/bench.ts');
+        const { benchOps } = await import('../bench/ops.ts');
         const rows = await benchOps({ print: !opts.json });
         if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
         return;
@@ -102,7 +102,7 @@ export function registerBench(program: Command): void {
       const backend = await selectBackend(opts.backend);
       const matmul = await installMatmul(undefined, log);
       log(`backend ${backend.name} (${backend.reason}); matmul path ${matmul.path}`);
-      const { benchModel } = await import('../metrics/bench.ts');
+      const { benchModel } = await import('../bench/models.ts');
       const rows: Awaited<ReturnType<typeof benchModel>> = [];
       for (const cfg of configs) {
         log(`bench ${cfg.model.preset} (d ${cfg.model.d_model}, ${cfg.model.n_layers} layers)`);

@@ -1,6 +1,6 @@
 /** `seqlab models`: every mixer kind, pattern type and preset, with defaults and expansions. */
 import type { Command } from 'commander';
-import { didYouMean } from '../config/suggest.ts';
+import { didYouMean } from '../util/suggest.ts';
 import { UserError } from '../errors.ts';
 import { DEFAULT_EXAMPLE, modelCatalog, presetInfo, type CatalogExample, type KindInfo } from '../models/catalog.ts';
 import { PRESETS, type PresetName } from '../models/presets.ts';

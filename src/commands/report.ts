@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
-import { closest } from '../config/suggest.ts';
+import { closest } from '../util/suggest.ts';
 import { requireMetric } from '../metrics/names.ts';
 import { baselineDeltas, bestOver, collectRuns, defaultGroupBy, defaultMetrics, groupRuns, keyValue, provenance, type ReportRun } from '../report/collect.ts';
 import { readClaims, type ClaimsSection } from '../report/claims.ts';
@@ -15,6 +15,7 @@ import { checkClaims } from './check.ts';
 import { claimsTable, renderClaimsMarkdown } from '../claims/render.ts';
 import { claimsNote } from '../claims/evaluate.ts';
 import { loadTask } from '../tasks/index.ts';
+import { kindsReporting, TASK_KINDS } from '../tasks/kinds/registry.ts';
 
 const FORMATS = ['md', 'csv', 'tex', 'json', 'html'] as const;
 
@@ -64,7 +65,10 @@ function checkMetric(runs: ReportRun[], metric: string, where: string): void {
   const present = [...new Set(runs.flatMap((r) => Object.keys(r.summary)))];
   const r = requireMetric(metric, where, present);
   if (!runs.some((x) => typeof x.summary[metric] === 'number')) {
-    const applies = r.def.applies === 'lm' ? ' (it applies to language-model tasks)' : r.def.applies === 'synthetic' ? ' (it applies to synthetic recall tasks)' : '';
+    const kinds = kindsReporting(r.def.name);
+    const families = new Set(kinds.map((k) => k.family));
+    const family = families.size === 1 ? ([...families][0] === 'lm' ? 'language-model tasks' : 'synthetic recall tasks') : kinds.map((k) => k.kind).join(', ');
+    const applies = kinds.length && kinds.length < TASK_KINDS.length ? ` (it applies to ${family})` : '';
     throw new UserError(`${where}: no run reports "${metric}"${applies}`);
   }
 }

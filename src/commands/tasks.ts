@@ -1,11 +1,12 @@
 // `seqlab tasks`: every task kind and corpus with its options and defaults.
 import type { Command } from 'commander';
 import { corpusCatalog, taskCatalog } from '../tasks/catalog.ts';
+import { TASK_KINDS } from '../tasks/kinds/registry.ts';
 
 export function registerTasks(program: Command): void {
   program
     .command('tasks')
-    .description('list the tasks (lm, mqar, selective_copy, induction, listops) and corpora with their options and defaults')
+    .description(`list the tasks (${TASK_KINDS.join(', ')}) and corpora with their options, defaults, metrics and licences`)
     .option('--json', 'print machine-readable JSON')
     .addHelpText('after', '\nExamples:\n  $ seqlab tasks\n  $ seqlab tasks --json | jq \'.tasks[] | select(.kind=="mqar")\'')
     .action((opts: { json?: boolean }) => {
@@ -22,6 +23,7 @@ export function registerTasks(program: Command): void {
         for (const o of t.options) {
           lines.push(`  ${o.key.padEnd(w)}  ${o.type}  [default ${JSON.stringify(o.default)}]  ${o.description}`);
         }
+        lines.push(`  reports per split: ${t.metrics.join(', ')}`, `  data: ${t.source}; licence: ${t.licence}`);
         lines.push('');
       }
       lines.push('corpora (task.corpus, for kind: lm):');

@@ -4,7 +4,7 @@
  * extra evaluation sets' `test_accuracy@NAME` keys (induction: `test_accuracy@N=256`).
  */
 import { METRICS, REGISTRY, resolveMetric } from '../metrics/names.ts';
-import { closest } from './suggest.ts';
+import { closest } from '../util/suggest.ts';
 
 const SPLITS = ['valid', 'test'] as const;
 

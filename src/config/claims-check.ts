@@ -7,7 +7,7 @@ import { dotted, keyExists, locate, splitKey, type LoadedConfig } from './load.t
 import type { Claim } from './claims.ts';
 import type { ExperimentConfig } from './schema.ts';
 import { isKnownMetric, metricHint } from './claim-metrics.ts';
-import { closest } from './suggest.ts';
+import { closest } from '../util/suggest.ts';
 
 /** Keys a selection may use besides config keys. */
 export const RUN_KEYS = ['case', 'seed'];

@@ -8,7 +8,7 @@ import { isAlias, isCollection, isPair, isScalar, LineCounter, parseDocument, pa
 import type { z } from 'zod';
 import { UserError, UserErrors } from '../errors.ts';
 import { firstInvalidUtf8 } from '../tasks/text.ts';
-import { closest, didYouMean } from './suggest.ts';
+import { closest, didYouMean } from '../util/suggest.ts';
 import { configSchema, SECTIONS, type ExperimentConfig } from './schema.ts';
 
 type Raw = Record<string, unknown>;

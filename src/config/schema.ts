@@ -3,6 +3,7 @@
  * `.describe()` line: the config reference (docs/config-reference.md) is generated from these descriptions.
  */
 import { z } from 'zod';
+import { BACKENDS } from '../backend/select.ts';
 import type { ResolvedModel } from '../models/resolved.ts';
 import { modelSchema } from '../models/spec.ts';
 import { taskSchema, type TaskConfig } from '../tasks/schema.ts';
@@ -84,7 +85,7 @@ export const executionSchema = z.strictObject({
   on_failure: z.enum(['continue', 'stop']).default('continue').describe('keep going after a failed run, or stop scheduling new runs'),
   max_failures: posInt().nullable().default(null).describe('stop scheduling after this many failed runs (null = no limit)'),
   max_runs: posInt().default(1000).describe('refuse larger sweeps unless --yes'),
-  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu', 'webgpu']).default('auto').describe('tfjs backend (auto: tensorflow if it loads, else wasm, else cpu)'),
+  backend: z.enum(BACKENDS).default('auto').describe('tfjs backend (auto: tensorflow if it loads, else wasm, else cpu)'),
   blas_threads: z.union([posInt(), z.literal('auto')]).default('auto').describe('matmul threads per run (auto: all cores for one job, 1 per job otherwise)'),
 });
 

@@ -5,7 +5,7 @@
  */
 import { dotted, locate, type LoadedConfig } from './load.ts';
 import type { ExperimentConfig } from './schema.ts';
-import { closest } from './suggest.ts';
+import { closest } from '../util/suggest.ts';
 
 /** Metrics one split's evaluation gives, and which task kinds give them. */
 export const STOP_METRICS = {

@@ -1,6 +1,7 @@
 /**
  * The metric registry: every summary.json metric with its unit, label, direction, display
- * precision, whether it varies over seeds and which tasks report it (docs/runner.md section 5).
+ * precision and whether it varies over seeds (docs/runner.md section 5). Which evaluation metrics a
+ * task reports is said by its task kind (src/tasks/kinds), and nowhere here.
  * summary.json checks, the end-of-run table, report tables, figure axes, LaTeX headers and
  * `compare`'s directions all read it; an unknown metric anywhere is a UserError with did-you-mean.
  *
@@ -8,7 +9,7 @@
  * length L), `test_accuracy@N=64` (an extra evaluation set of the induction task).
  */
 import { UserError } from '../errors.ts';
-import { closest } from '../config/suggest.ts';
+import { closest } from '../util/suggest.ts';
 
 export type Unit = 'count' | 'FLOP' | 'tokens/s' | 'ratio' | 'ms' | 'bytes' | 'nats/token' | 'bits/byte' | '' | 'fraction' | 's' | 'tokens' | 'steps';
 
@@ -29,10 +30,14 @@ export interface MetricName {
   precision: number;
   /** false for quantities fixed by the config (params, FLOPs): no "± 0" for them. */
   variesOverSeeds: boolean;
-  /** Which runs report it: every run, language-model tasks, or synthetic (accuracy) tasks. */
-  applies: 'all' | 'lm' | 'synthetic';
   /** Per split (valid_/test_ prefix; 'optional-split': with or without one) or per prefill length (@L). */
   per?: 'split' | 'optional-split' | 'length';
+  /**
+   * Written only when: 'timed' = the run had timed steps (train.steps > train.timing_warmup); 'done' = the run
+   * finished (not diverged); 'stop_at' = a finished run with train.stop_at; 'target_reached' = such a run that
+   * reached its target. Unset: every run.
+   */
+  when?: 'timed' | 'done' | 'stop_at' | 'target_reached';
   /** Part of the summary.json contract of docs/runner.md section 5 (metricKeys lists these). */
   contract: boolean;
   description: string;
@@ -40,41 +45,54 @@ export interface MetricName {
 
 type Def = Omit<MetricName, 'contract'>;
 
-const CONTRACT: Def[] = [
-  { name: 'params', unit: 'count', label: 'parameters', short: 'params', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, applies: 'all', description: 'all trainable parameters (docs/models.md 7)' },
-  { name: 'params_non_embedding', unit: 'count', label: 'non-embedding parameters', short: 'params (non-emb.)', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, applies: 'all', description: 'parameters minus the token embedding' },
-  { name: 'flops_per_token_fwd', unit: 'FLOP', label: 'forward FLOPs per token', short: 'FLOP/tok', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, applies: 'all', description: "forward FLOPs per token at the run's seq_len (docs/models.md 8)" },
-  { name: 'train_flops', unit: 'FLOP', label: 'training FLOPs', short: 'train FLOP', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, applies: 'all', description: '3 x forward x tokens trained' },
-  { name: 'train_tokens_per_s', unit: 'tokens/s', label: 'training throughput', short: 'train tok/s', direction: 'higher', style: 'si', precision: 3, variesOverSeeds: true, applies: 'all', description: 'median over timed steps, warmup steps excluded, data loading included' },
-  { name: 'mfu', unit: 'ratio', label: 'model FLOP utilisation', short: 'MFU', direction: 'higher', style: 'percent', precision: 2, variesOverSeeds: true, applies: 'all', description: "achieved training FLOP/s over the machine's matmul peak (env.json)" },
-  { name: 'prefill_tokens_per_s', unit: 'tokens/s', label: 'prefill throughput', short: 'prefill tok/s', direction: 'higher', style: 'si', precision: 3, variesOverSeeds: true, applies: 'all', per: 'length', description: 'batch 1, forward over L tokens, median of repeats' },
-  { name: 'decode_ms_per_token', unit: 'ms', label: 'decode latency', short: 'decode ms/tok', direction: 'lower', style: 'decimal', precision: 2, variesOverSeeds: true, applies: 'all', per: 'length', description: 'recurrent / KV-cache step latency after a prefill of L tokens' },
-  { name: 'peak_tensor_bytes', unit: 'bytes', label: 'peak tensor memory', short: 'peak mem', direction: 'lower', style: 'bytes', precision: 3, variesOverSeeds: true, applies: 'all', description: "max of the backend's live tensor bytes during a training step" },
-  { name: 'rss_peak_bytes', unit: 'bytes', label: 'peak resident memory', short: 'RSS', direction: 'lower', style: 'bytes', precision: 3, variesOverSeeds: true, applies: 'all', description: 'process peak resident memory' },
-  { name: 'state_bytes_per_sequence', unit: 'bytes', label: 'decode state per sequence', short: 'state', direction: 'lower', style: 'bytes', precision: 3, variesOverSeeds: false, applies: 'all', description: 'decode-time state per sequence (KV cache at the largest bench L for attention)' },
-  { name: 'loss', unit: 'nats/token', label: 'loss', short: 'loss', direction: 'lower', style: 'decimal', precision: 3, variesOverSeeds: true, applies: 'all', per: 'split', description: 'mean over all scored tokens of the split (non-overlapping windows)' },
-  { name: 'bpb', unit: 'bits/byte', label: 'bits per byte', short: 'bpb', direction: 'lower', style: 'decimal', precision: 3, variesOverSeeds: true, applies: 'lm', per: 'split', description: 'docs/tasks.md 5.6' },
-  { name: 'ppl', unit: '', label: 'perplexity', short: 'ppl', direction: 'lower', style: 'decimal', precision: 2, variesOverSeeds: true, applies: 'all', per: 'split', description: 'token perplexity exp(loss)' },
-  { name: 'accuracy', unit: 'fraction', label: 'accuracy', short: 'accuracy', direction: 'higher', style: 'decimal', precision: 3, variesOverSeeds: true, applies: 'synthetic', per: 'optional-split', description: 'argmax accuracy over the scored positions of the test split' },
-  { name: 'exact_match', unit: 'fraction', label: 'exact match', short: 'exact match', direction: 'higher', style: 'decimal', precision: 3, variesOverSeeds: true, applies: 'synthetic', per: 'optional-split', description: 'fraction of test examples whose scored positions are all correct' },
-  { name: 'wall_s', unit: 's', label: 'wall time', short: 'wall', direction: 'lower', style: 'decimal', precision: 1, variesOverSeeds: true, applies: 'all', description: 'whole run' },
-];
+const CONTRACT = [
+  { name: 'params', unit: 'count', label: 'parameters', short: 'params', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, description: 'all trainable parameters (docs/models.md 7)' },
+  { name: 'params_non_embedding', unit: 'count', label: 'non-embedding parameters', short: 'params (non-emb.)', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, description: 'parameters minus the token embedding' },
+  { name: 'flops_per_token_fwd', unit: 'FLOP', label: 'forward FLOPs per token', short: 'FLOP/tok', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, description: "forward FLOPs per token at the run's seq_len (docs/models.md 8)" },
+  { name: 'train_flops', unit: 'FLOP', label: 'training FLOPs', short: 'train FLOP', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, description: '3 x forward x tokens trained' },
+  { name: 'train_tokens_per_s', unit: 'tokens/s', label: 'training throughput', short: 'train tok/s', direction: 'higher', style: 'si', precision: 3, variesOverSeeds: true, when: 'timed', description: 'median over timed steps, warmup steps excluded, data loading included' },
+  { name: 'mfu', unit: 'ratio', label: 'model FLOP utilisation', short: 'MFU', direction: 'higher', style: 'percent', precision: 2, variesOverSeeds: true, when: 'timed', description: "achieved training FLOP/s over the machine's matmul peak (env.json)" },
+  { name: 'prefill_tokens_per_s', unit: 'tokens/s', label: 'prefill throughput', short: 'prefill tok/s', direction: 'higher', style: 'si', precision: 3, variesOverSeeds: true, per: 'length', description: 'batch 1, forward over L tokens, median of repeats' },
+  { name: 'decode_ms_per_token', unit: 'ms', label: 'decode latency', short: 'decode ms/tok', direction: 'lower', style: 'decimal', precision: 2, variesOverSeeds: true, per: 'length', description: 'recurrent / KV-cache step latency after a prefill of L tokens' },
+  { name: 'peak_tensor_bytes', unit: 'bytes', label: 'peak tensor memory', short: 'peak mem', direction: 'lower', style: 'bytes', precision: 3, variesOverSeeds: true, description: "max of the backend's live tensor bytes during a training step" },
+  { name: 'rss_peak_bytes', unit: 'bytes', label: 'peak resident memory', short: 'RSS', direction: 'lower', style: 'bytes', precision: 3, variesOverSeeds: true, description: 'process peak resident memory' },
+  { name: 'state_bytes_per_sequence', unit: 'bytes', label: 'decode state per sequence', short: 'state', direction: 'lower', style: 'bytes', precision: 3, variesOverSeeds: false, when: 'done', description: 'decode-time state per sequence (KV cache at the largest bench L for attention)' },
+  { name: 'loss', unit: 'nats/token', label: 'loss', short: 'loss', direction: 'lower', style: 'decimal', precision: 3, variesOverSeeds: true, per: 'split', description: 'mean over all scored tokens of the split (non-overlapping windows)' },
+  { name: 'bpb', unit: 'bits/byte', label: 'bits per byte', short: 'bpb', direction: 'lower', style: 'decimal', precision: 3, variesOverSeeds: true, per: 'split', description: 'docs/tasks.md 5.6' },
+  { name: 'ppl', unit: '', label: 'perplexity', short: 'ppl', direction: 'lower', style: 'decimal', precision: 2, variesOverSeeds: true, per: 'split', description: 'token perplexity exp(loss)' },
+  { name: 'accuracy', unit: 'fraction', label: 'accuracy', short: 'accuracy', direction: 'higher', style: 'decimal', precision: 3, variesOverSeeds: true, per: 'optional-split', description: 'argmax accuracy over the scored positions of the test split' },
+  { name: 'exact_match', unit: 'fraction', label: 'exact match', short: 'exact match', direction: 'higher', style: 'decimal', precision: 3, variesOverSeeds: true, per: 'optional-split', description: 'fraction of test examples whose scored positions are all correct' },
+  { name: 'wall_s', unit: 's', label: 'wall time', short: 'wall', direction: 'lower', style: 'decimal', precision: 1, variesOverSeeds: true, description: 'whole run' },
+] as const satisfies readonly Def[];
 
 /** Other numeric summary.json fields a user may table or plot (not part of the section 5 contract). */
-const AUXILIARY: Def[] = [
-  { name: 'train_loss', unit: 'nats/token', label: 'final training loss', short: 'train loss', direction: 'lower', style: 'decimal', precision: 3, variesOverSeeds: true, applies: 'all', description: 'training loss at the last logged step' },
-  { name: 'train_tokens', unit: 'tokens', label: 'tokens trained', short: 'tokens', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, applies: 'all', description: 'tokens seen in training' },
-  { name: 'train_time_s', unit: 's', label: 'training time', short: 'train s', direction: 'lower', style: 'decimal', precision: 1, variesOverSeeds: true, applies: 'all', description: 'wall time of the training loop' },
-  { name: 'train_resumes', unit: 'count', label: 'resumes from a training checkpoint', short: 'resumes', direction: 'none', style: 'decimal', precision: 0, variesOverSeeds: true, applies: 'all', description: 'times the run was resumed from a training checkpoint (docs/runner.md section 11)' },
-  { name: 'steps', unit: 'steps', label: 'optimizer steps', short: 'steps', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, applies: 'all', description: 'optimizer steps taken' },
-  { name: 'seq_len', unit: 'tokens', label: 'sequence length', short: 'T', direction: 'none', style: 'si', precision: 4, variesOverSeeds: false, applies: 'all', description: 'training context length' },
-  { name: 'eval_tokens', unit: 'tokens', label: 'evaluated tokens', short: 'eval tok', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, applies: 'all', per: 'split', description: 'scored tokens of the split' },
-  { name: 'target_reached', unit: 'fraction', label: 'target reached', short: 'reached', direction: 'higher', style: 'decimal', precision: 2, variesOverSeeds: true, applies: 'all', description: '1 when the train.stop_at target was reached (at a check or the final evaluation), else 0; runs with train.stop_at only' },
-  { name: 'steps_to_target', unit: 'steps', label: 'steps to target', short: 'steps to tgt', direction: 'lower', style: 'si', precision: 3, variesOverSeeds: true, applies: 'all', description: 'optimizer steps until the train.stop_at target was reached; runs with train.stop_at that reached it' },
-  { name: 'examples_to_target', unit: 'count', label: 'examples to target', short: 'examples to tgt', direction: 'lower', style: 'si', precision: 3, variesOverSeeds: true, applies: 'all', description: 'training sequences until the train.stop_at target (steps x batch_size x grad_accum)' },
-  { name: 'tokens_to_target', unit: 'tokens', label: 'tokens to target', short: 'tokens to tgt', direction: 'lower', style: 'si', precision: 3, variesOverSeeds: true, applies: 'all', description: 'training tokens until the train.stop_at target (examples x seq_len)' },
-  { name: 'eval_windows', unit: 'count', label: 'evaluated windows', short: 'windows', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, applies: 'all', per: 'split', description: 'evaluation windows / examples of the split' },
-];
+const AUXILIARY = [
+  { name: 'train_loss', unit: 'nats/token', label: 'final training loss', short: 'train loss', direction: 'lower', style: 'decimal', precision: 3, variesOverSeeds: true, description: 'training loss at the last logged step' },
+  { name: 'train_tokens', unit: 'tokens', label: 'tokens trained', short: 'tokens', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, description: 'tokens seen in training' },
+  { name: 'train_time_s', unit: 's', label: 'training time', short: 'train s', direction: 'lower', style: 'decimal', precision: 1, variesOverSeeds: true, description: 'wall time of the training loop' },
+  { name: 'train_resumes', unit: 'count', label: 'resumes from a training checkpoint', short: 'resumes', direction: 'none', style: 'decimal', precision: 0, variesOverSeeds: true, description: 'times the run was resumed from a training checkpoint (docs/runner.md section 11)' },
+  { name: 'steps', unit: 'steps', label: 'optimizer steps', short: 'steps', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, description: 'optimizer steps taken' },
+  { name: 'seq_len', unit: 'tokens', label: 'sequence length', short: 'T', direction: 'none', style: 'si', precision: 4, variesOverSeeds: false, description: 'training context length' },
+  { name: 'eval_tokens', unit: 'tokens', label: 'evaluated tokens', short: 'eval tok', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, per: 'split', description: 'scored tokens of the split' },
+  { name: 'target_reached', unit: 'fraction', label: 'target reached', short: 'reached', direction: 'higher', style: 'decimal', precision: 2, variesOverSeeds: true, when: 'stop_at', description: '1 when the train.stop_at target was reached (at a check or the final evaluation), else 0; runs with train.stop_at only' },
+  { name: 'steps_to_target', unit: 'steps', label: 'steps to target', short: 'steps to tgt', direction: 'lower', style: 'si', precision: 3, variesOverSeeds: true, when: 'target_reached', description: 'optimizer steps until the train.stop_at target was reached; runs with train.stop_at that reached it' },
+  { name: 'examples_to_target', unit: 'count', label: 'examples to target', short: 'examples to tgt', direction: 'lower', style: 'si', precision: 3, variesOverSeeds: true, when: 'target_reached', description: 'training sequences until the train.stop_at target (steps x batch_size x grad_accum)' },
+  { name: 'tokens_to_target', unit: 'tokens', label: 'tokens to target', short: 'tokens to tgt', direction: 'lower', style: 'si', precision: 3, variesOverSeeds: true, when: 'target_reached', description: 'training tokens until the train.stop_at target (examples x seq_len)' },
+  { name: 'eval_windows', unit: 'count', label: 'evaluated windows', short: 'windows', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, per: 'split', description: 'evaluation windows / examples of the split' },
+] as const satisfies readonly Def[];
+
+type Defined = (typeof CONTRACT)[number] | (typeof AUXILIARY)[number];
+/** Every metric name the registry knows. */
+export type MetricId = Defined['name'];
+/** Metrics with one value per run (no split, no length). */
+export type RunMetric = Exclude<Defined, { per: unknown }>['name'];
+/** Metrics with one value per evaluated split (`valid_loss`); 'optional-split' ones also plain (`accuracy`). */
+export type SplitMetric = Extract<Defined, { per: 'split' }>['name'];
+export type OptionalSplitMetric = Extract<Defined, { per: 'optional-split' }>['name'];
+/** Evaluation metrics: the ones a task kind says it reports (src/tasks/kinds). */
+export type EvalMetric = SplitMetric | OptionalSplitMetric;
+/** Metrics per prefill length (`decode_ms_per_token@256`). */
+export type LengthMetric = Extract<Defined, { per: 'length' }>['name'];
 
 /** The docs/runner.md section 5 metrics (the summary.json contract). */
 export const METRICS: readonly MetricName[] = CONTRACT.map((d) => ({ ...d, contract: true }));
@@ -83,16 +101,19 @@ export const REGISTRY: readonly MetricName[] = [...METRICS, ...AUXILIARY.map((d)
 
 const SPLITS = ['valid', 'test', 'train'] as const;
 
-/** The concrete summary.json keys that apply to a run. */
+/** Whether a metric is evaluated per split: then the task kind says whether it reports it. */
+export const isEvalMetric = (m: MetricName): boolean => m.per === 'split' || m.per === 'optional-split';
+
+/** The concrete contract keys of a run's summary.json; `reports` = the evaluation metrics of its task kind. */
 export function metricKeys(opts: {
-  kind: 'lm' | 'synthetic';
+  reports: readonly EvalMetric[];
   splits: readonly string[];
   prefillLengths: readonly number[];
   bench: boolean;
 }): string[] {
   const out: string[] = [];
   for (const m of METRICS) {
-    if (m.applies !== 'all' && m.applies !== opts.kind) continue;
+    if (isEvalMetric(m) && !(opts.reports as readonly string[]).includes(m.name)) continue;
     if (m.per === 'split') for (const s of opts.splits) out.push(`${s}_${m.name}`);
     else if (m.per === 'length') {
       if (opts.bench) for (const L of opts.prefillLengths) out.push(`${m.name}@${L}`);
@@ -246,8 +267,3 @@ export function formatValue(key: string, v: number): string {
   return v.toFixed(precision);
 }
 
-/** Which runs of a task kind report the metric. */
-export function appliesTo(key: string, kind: 'lm' | 'synthetic'): boolean {
-  const a = resolveMetric(key)?.def.applies;
-  return a === undefined || a === 'all' || a === kind;
-}

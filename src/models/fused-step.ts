@@ -3,19 +3,17 @@
  * mixer's recurrent form, residual, norm, FFN, residual) as one native kernel (native/decode.c),
  * where the tensor path launches ~100 tfjs kernels per layer. A mixer opts in by describing its
  * weights and state in decode.c's layout (`Mixer.fusedStep`); every other mixer, backend or build
- * takes the tensor path, which computes the same function. SEQLAB_FUSED_DECODE=off turns it off.
+ * takes the tensor path, which computes the same function. The kernel configuration's fused.decode
+ * (SEQLAB_FUSED_DECODE=off) turns it off; the addon call is src/native/decode-step.ts.
  *
  * Layout: native/decode-layout.json (src/native/decode-layout.ts), packed by name: the block's
  * slots (h, norms, FFN, h_out), then the mixer's weights, its state tensors and (as outputs) its new
  * state tensors; a stale addon (another compiled layout) is not used.
  */
 import * as tf from '@tensorflow/tfjs';
-import { registerKernelsOnce } from '../backend/custom-op.ts';
-import { NATIVE_BACKENDS, nativeOpsReady } from '../backend/eltwise.ts';
-import { addonWith, locateAll, memoryOf } from '../backend/matmul-native.ts';
+import { blockStepFused, blockStepReady, type BlockStepAttrs } from '../native/decode-step.ts';
 import type { Mixer, MixerState } from './mixers/common.ts';
-import { envOff } from '../util/env.ts';
-import { blockSlot, decodeCode, decodeLayoutNames, packBlockSlots, packFloats, packInts, packMixerSlots, stateNames } from '../native/decode-layout.ts';
+import { decodeCode, packBlockSlots, packFloats, packInts, packMixerSlots, stateNames } from '../native/decode-layout.ts';
 
 /** The parts of a pre-norm block the fused step reads (src/models/shell.ts Block). */
 export interface FusableBlock {
@@ -25,75 +23,22 @@ export interface FusableBlock {
   mixer: Mixer;
 }
 
-interface DecodeAddon {
-  blockStep(views: (ArrayBufferView | null)[], offs: Float64Array, ints: Int32Array, floats: Float64Array): void;
-  decodeLayout(): string[];
-}
-
-const KERNEL = 'SeqlabBlockStep';
-const H_OUT = blockSlot('hOut');
-
-interface StepAttrs {
-  ints: Int32Array;
-  floats: Float64Array;
-  /** slot index of each named input `s<i>`, and the number of slots */
-  nSlots: number;
-  /** slots of the outputs after h_out (the new state), with their shapes */
-  stateOut: { slot: number; shape: number[] }[];
-}
-
-type KernelArgs = Parameters<tf.KernelFunc>[0];
-let ready: DecodeAddon | null | undefined;
-
-function addon(): DecodeAddon | undefined {
-  if (ready === undefined) {
-    const found = addonWith<DecodeAddon>('blockStep', 'decodeLayout');
-    // an addon compiled with another layout (stale build) would read the arguments wrongly
-    const native = found && found.decodeLayout().join() === decodeLayoutNames().join() ? found : undefined;
-    if (native) {
-      const kernel = ({ inputs, attrs, backend }: KernelArgs) => {
-        const a = attrs as unknown as StepAttrs;
-        const ins = inputs as Record<string, tf.TensorInfo>;
-        const mem = memoryOf(backend as tf.KernelBackend);
-        const h = ins.s0;
-        const outs = [mem.alloc(h.shape), ...a.stateOut.map((o) => mem.alloc(o.shape))];
-        const slots: (tf.TensorInfo | undefined)[] = Array.from({ length: a.nSlots }, (_, i) => ins[`s${i}`]);
-        slots[H_OUT] = outs[0];
-        a.stateOut.forEach((o, j) => (slots[o.slot] = outs[j + 1]));
-        const { views, offs } = locateAll(backend as tf.KernelBackend, slots);
-        native.blockStep(views, offs, a.ints, a.floats);
-        return outs;
-      };
-      registerKernelsOnce({ [KERNEL]: kernel }, NATIVE_BACKENDS);
-    }
-    ready = native ?? null;
-  }
-  return ready ?? undefined;
-}
-
-const disabled = () => envOff('SEQLAB_FUSED_DECODE');
-
-/** Whether decoding may run fused here (backend, addon, SEQLAB_FUSED_DECODE); each layer still checks its mixer. */
-export function fusedDecodeAvailable(): boolean {
-  return !disabled() && nativeOpsReady() && addon() !== undefined;
-}
-
 /**
  * One decode step of `block` as one native kernel: h [B, d] -> h' [B, d] and the new mixer state
  * (fresh tensors; `state` is left as it is). Undefined when the fused step does not apply here
- * (mixer variant, backend, addon or SEQLAB_FUSED_DECODE=off): take the tensor path.
+ * (mixer variant, backend, addon or fused.decode off): take the tensor path.
  */
 export function fusedBlockStep(block: FusableBlock, h: tf.Tensor2D, state: MixerState, pos: number): { h: tf.Tensor2D; state: MixerState } | undefined {
-  if (disabled()) return undefined;
+  if (!blockStepReady()) return undefined;
   const m = block.mixer.fusedStep?.(state);
-  if (!m || !addon()) return undefined;
+  if (!m) return undefined;
   const { norm1, norm2, ffn } = block;
   const blockSlots = packBlockSlots<tf.Tensor>({ h, norm1W: norm1.w, norm1B: norm1.b, norm2W: norm2?.w, norm2B: norm2?.b, ffnW1: ffn?.w1, ffnB1: ffn?.b1, ffnWg: ffn?.wg, ffnBg: ffn?.bg, ffnW2: ffn?.w2, ffnB2: ffn?.b2, hOut: undefined });
   // an empty tensor (a KV cache before the first token) is an absent slot
   const keys = stateNames(m.kind);
   const stateIn = packMixerSlots(m.kind, 'state', Object.fromEntries(keys.map((key) => [key, state[key]?.size ? state[key] : undefined])));
   const all = [...blockSlots, ...packMixerSlots(m.kind, 'weights', m.weights), ...stateIn];
-  if (!nativeOpsReady(...all.filter((t): t is tf.Tensor => t !== undefined))) return undefined;
+  if (!blockStepReady(...all.filter((t): t is tf.Tensor => t !== undefined))) return undefined;
   const inputs: Record<string, tf.Tensor> = {};
   all.forEach((t, i) => t && (inputs[`s${i}`] = t));
   const outShapes = packMixerSlots(m.kind, 'state', m.state);
@@ -101,13 +46,13 @@ export function fusedBlockStep(block: FusableBlock, h: tf.Tensor2D, state: Mixer
   const [B, d] = h.shape;
   const f = ffn ? ffn.w1.shape[1]! : 0;
   const ffnKind = !ffn ? 'none' : ffn.wg ? 'swiglu' : 'gelu';
-  const attrs: StepAttrs = {
+  const attrs: BlockStepAttrs = {
     ints: Int32Array.from([...packInts('block', { B, d, mixer: decodeCode('mixer', m.kind), norm: decodeCode('norm', norm1.kind), ffn: decodeCode('ffn', ffnKind), f, pos }), ...packInts(m.kind, m.ints)]),
     floats: Float64Array.from([...packFloats('block', { normEps: norm1.eps }), ...packFloats(m.kind, m.floats)]),
     nSlots: all.length + keys.length,
     stateOut: stateOut.map(({ slot, shape }) => ({ slot, shape })),
   };
-  const [hOut, ...st] = tf.engine().runKernel(KERNEL, inputs as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  const [hOut, ...st] = blockStepFused(inputs, attrs);
   const next: MixerState = {};
   stateOut.forEach((o, j) => (next[o.key] = st[j]!));
   return { h: hOut as tf.Tensor2D, state: next };

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { cumsum } from '../backend/compat.ts';
-import { decayFusedAvailable, decayMatrixFused } from './decay-fused.ts';
+import { decayFusedAvailable, decayMatrixFused } from '../native/decay.ts';
 
 /** Finite "minus infinity": exp(NEG) is exactly 0 in float32 (test T15), and NEG * 0 stays finite. */
 export const NEG = -1e4;
@@ -16,6 +16,15 @@ export function causalMask(T: number, strict = false): tf.Tensor2D {
     const t = tf.range(0, T, 1, 'int32').reshape([T, 1]);
     const s = tf.range(0, T, 1, 'int32').reshape([1, T]);
     return (strict ? tf.greater(t, s) : tf.greaterEqual(t, s)).cast('float32') as tf.Tensor2D;
+  });
+}
+
+/** [T, T] bool, true where query t may see key s (s <= t): attention's causal mask. */
+export function causalAllowed(T: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const t = tf.range(0, T, 1, 'int32').reshape([T, 1]);
+    const s = tf.range(0, T, 1, 'int32').reshape([1, T]);
+    return tf.lessEqual(s, t) as tf.Tensor2D;
   });
 }
 
@@ -48,7 +57,7 @@ export function stableSegsum(a: tf.Tensor): tf.Tensor {
 
 /**
  * The decay matrix M = exp(stableSegsum(a)) of docs/models.md 5.4: a [..., T] -> [..., T, T], 0
- * above the diagonal. One fused native pass where available (src/ops/decay-fused.ts), else the
+ * above the diagonal. One fused native pass where available (src/native/decay.ts), else the
  * tensor form; the same function either way.
  */
 export function decayMatrix(a: tf.Tensor): tf.Tensor {

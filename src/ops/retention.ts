@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { cumsum } from '../backend/compat.ts';
 import { causalMask, decayMatrix, maskedExp } from './mask.ts';
-import { retentionFused, retentionFusedAvailable } from './retention-fused.ts';
+import { retentionFused, retentionFusedAvailable } from '../native/retention.ts';
 
 export type StatePassing = 'matrix' | 'loop';
 
@@ -64,7 +64,7 @@ export function boundaryTerms(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, G: tf.Te
  */
 export function retentionParallel(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: tf.Tensor, opts?: RetentionOpts): RetentionOutput {
   return tf.tidy(() => {
-    // Without a state to take in or hand on, the fused kernel computes exactly this (src/ops/retention-fused.ts).
+    // Without a state to take in or hand on, the fused kernel computes exactly this (src/native/retention.ts).
     if (!opts?.initialState && !opts?.outputFinalState && retentionFusedAvailable(q, k, v, a)) return { o: retentionFused(q, k, v, a) };
     const [B, H, T, dk] = q.shape;
     const dv = v.shape[3]!;

@@ -3,9 +3,7 @@
  * rope(x, p) = x * COS[p] + swapPairs(x) * SIN[p], swapPairs(x) = x @ Psw.
  */
 import * as tf from '@tensorflow/tfjs';
-import { customOp, registerKernelsOnce } from '../backend/custom-op.ts';
-import { NATIVE_BACKENDS, nativeOpsReady } from '../backend/eltwise.ts';
-import { addonWith, memoryOf } from '../backend/matmul-native.ts';
+import { ropeFused, ropeFusedAvailable } from '../native/rope.ts';
 
 export type RopeFreqs = 'standard' | 'torchscale';
 
@@ -58,53 +56,13 @@ export function swapPairsMatrix(m: number): tf.Tensor2D {
   return tf.tensor2d(P, [m, m]);
 }
 
-type View = ArrayBufferView;
-interface RopeAddon {
-  rope(x: View, xOff: number, cos: View, cosOff: number, sin: View, sinOff: number, y: View, yOff: number, rows: number, T: number, m: number, sign: number): void;
-}
-const ROPE = 'SeqlabRope';
-let registered: RopeAddon | null | undefined;
-
-/** The native rotation (native/eltwise.c): sign +1 rotates by the positions' angles, -1 back (the gradient). */
-function ropeAddon(): RopeAddon | undefined {
-  if (registered === undefined) {
-    const native = addonWith<RopeAddon>('rope');
-    registered = native ?? null;
-    if (native) {
-      const kernel = ({ inputs, attrs, backend }: Parameters<tf.KernelFunc>[0]) => {
-        const { x, cos, sin } = inputs as Record<string, tf.TensorInfo>;
-        const mem = memoryOf(backend as tf.KernelBackend);
-        const y = mem.alloc(x.shape);
-        const [X, C, S, Y] = [x, cos, sin, y].map((t) => mem.locate(t)); // after alloc: it may grow the wasm heap
-        const [T, m] = cos.shape;
-        native.rope(X.view, X.off, C.view, C.off, S.view, S.off, Y.view, Y.off, tf.util.sizeFromShape(x.shape) / m, T, m, (attrs as { sign: number }).sign);
-        return y;
-      };
-      registerKernelsOnce({ [ROPE]: kernel }, NATIVE_BACKENDS);
-    }
-  }
-  return registered ?? undefined;
-}
-
 /**
  * x: [..., T, m] (e.g. [B, H, T, m]); cos, sin: [T, m] (broadcast over leading dims). On the native
- * backends one pass forward and one (the rotation back) for the gradient; elsewhere differentiable
+ * backends one pass forward and one (the rotation back) for the gradient (src/native/rope.ts); elsewhere differentiable
  * tensor ops only (reshape, matMul with a constant, element-wise), the same function.
  */
 export function applyRope(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor {
-  if (x.rank >= 2 && nativeOpsReady(x, cos, sin) && ropeAddon()) {
-    const rotate = (t: tf.Tensor, c: tf.Tensor, s: tf.Tensor, sign: number) => tf.engine().runKernel(ROPE, { x: t, cos: c, sin: s }, { sign } as unknown as tf.NamedAttrMap) as tf.Tensor;
-    // the tables are saved: the caller's tidy may have disposed them by the time the gradient runs
-    const [y] = customOp(
-      { x },
-      (save) => {
-        save([cos, sin]);
-        return [rotate(x, cos, sin, 1)];
-      },
-      ([dy], [c, s]) => ({ x: rotate(dy, c, s, -1) }),
-    );
-    return y;
-  }
+  if (ropeFusedAvailable(x, cos, sin)) return ropeFused(x, cos, sin);
   return tf.tidy(() => {
     const m = x.shape[x.rank - 1];
     const swapped = tf.matMul(x.reshape([-1, m]), swapPairsMatrix(m)).reshape(x.shape);

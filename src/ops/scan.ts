@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { cumsum } from '../backend/compat.ts';
+import { fusedScanStatus, selectiveScanFused } from '../native/scan.ts';
 
 // Contractions with hand-picked primitives per direction: on wasm a broadcast multiply is fast,
 // a batched matmul with an inner dim > 1 is fast, but reductions over non-innermost axes (what
@@ -213,4 +214,24 @@ export function selectiveScan(
           : scanChunked(x, dt, A, Bm, Cm, h0, opts.chunk ?? 64);
     return { y: r.y as tf.Tensor3D, h: r.h as tf.Tensor3D };
   });
+}
+
+export interface GatedScanOpts {
+  D: tf.Tensor;
+  z: tf.Tensor;
+  mode: ScanMode;
+  chunk: number;
+}
+
+/**
+ * Mamba-1 steps 7-9: y = (scan(x, dt, A, Bm, Cm) + D * x) * silu(z), and the final state. The
+ * chunked mode runs the fused kernel when available (same function, same chunk), every other
+ * mode and every other backend the tensor forms.
+ */
+export function gatedScan(x: tf.Tensor, dt: tf.Tensor, A: tf.Tensor, Bm: tf.Tensor, Cm: tf.Tensor, opts: GatedScanOpts): { y: tf.Tensor3D; h: tf.Tensor3D } {
+  if (opts.mode === 'chunked' && fusedScanStatus().available) {
+    return selectiveScanFused(x, dt, A, Bm, Cm, { D: opts.D, z: opts.z, chunk: opts.chunk });
+  }
+  const { y, h } = selectiveScan(x, dt, A, Bm, Cm, { mode: opts.mode, chunk: opts.chunk });
+  return { y: y.add(x.mul(opts.D)).mul(opts.z.mul(tf.sigmoid(opts.z))) as tf.Tensor3D, h };
 }

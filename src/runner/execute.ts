@@ -1,7 +1,7 @@
 // Shared by `run` and `exec`: run a selection of a sweep's runs with the scheduler, handle
 // Ctrl-C, then print the results table and the failures; returns the exit code (docs/runner.md 1).
 import * as os from 'node:os';
-import { executionSchema } from '../config/schema.ts';
+import { BACKENDS } from '../backend/select.ts';
 import { UserError } from '../errors.ts';
 import { renderResultsTable, type ResultRow } from '../metrics/table.ts';
 import { FAILED_STATES, runFiles } from './layout.ts';
@@ -14,7 +14,6 @@ import type { ExecutionSettings, RunRef } from './sweep-dir.ts';
 import { readSummary } from './state.ts';
 
 /** The backends a run may ask for: the config schema's list (backend/select.ts reads the same). */
-export const BACKENDS: readonly string[] = executionSchema.shape.backend.unwrap().options;
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -54,7 +53,7 @@ export function threadsPerRun(ex: Pick<ExecutionSettings, 'blas_threads'>, jobs:
 }
 
 export function checkBackend(b: string | undefined): string | undefined {
-  if (b !== undefined && !BACKENDS.includes(b))
+  if (b !== undefined && !(BACKENDS as readonly string[]).includes(b))
     throw new UserError(`--backend expects one of ${BACKENDS.join(', ')}, got "${b}"`);
   return b;
 }

@@ -3,8 +3,7 @@
 // parent); progress, result and errors go back over IPC.
 import { diskErrorMessage, explainError } from '../errors.ts';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { readFileSync } from 'node:fs';
+import { readRunConfig } from '../config/run-config.ts';
 import type { WorkerMessage, WorkerStart } from './worker-protocol.ts';
 import { WORKER_CANCELLED_EXIT, WORKER_ERROR_EXIT } from './worker-protocol.ts';
 
@@ -18,14 +17,10 @@ function send(msg: WorkerMessage): Promise<void> {
   });
 }
 
-/** The trainer module: src/train/run.ts, or a test double named by SEQLAB_TRAINER_MODULE. */
+/** The trainer module, src/train/run.ts (loaded here, after the IPC and signal handlers are in place). */
 async function loadTrainer(): Promise<RunTraining> {
-  const override = process.env.SEQLAB_TRAINER_MODULE;
-  const url = override
-    ? pathToFileURL(path.resolve(override)).href
-    : new URL('../train/run.ts', import.meta.url).href;
-  const mod = (await import(url)) as { runTraining?: RunTraining };
-  if (typeof mod.runTraining !== 'function') throw new Error(`${url} does not export runTraining`);
+  const mod = (await import('../train/run.ts')) as { runTraining?: RunTraining };
+  if (typeof mod.runTraining !== 'function') throw new Error('src/train/run.ts does not export runTraining');
   return mod.runTraining;
 }
 
@@ -49,9 +44,9 @@ async function main(): Promise<void> {
   process.on('disconnect', () => process.exit(137));
   if (!process.connected) process.exit(137);
 
-  const cfg = JSON.parse(readFileSync(path.join(start.runDir, 'config.json'), 'utf8'));
   let lastSent = 0;
   try {
+    const cfg = readRunConfig(path.join(start.runDir, 'config.json'));
     const runTraining = await loadTrainer();
     const res = await runTraining(cfg, start.runDir, {
       backend: start.backend,

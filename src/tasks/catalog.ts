@@ -1,9 +1,12 @@
-// What `seqlab tasks` and `seqlab data` print: every task with its options, every corpus, and per-split
+// What `seqlab tasks` and `seqlab data` print: every task kind of the registry with its options, metrics
+// and provenance, every corpus, and per-split
 // statistics with reference floors.
 import { z } from 'zod';
-import { taskKindSchemas, parseTask, type LmTask } from './schema.ts';
+import { parseTask, type LmTask } from './schema.ts';
+import { TASKS } from './kinds/registry.ts';
+import type { EvalMetric } from '../metrics/names.ts';
 import { BUILTIN_CORPORA, USER_CORPUS_HELP, loadCorpus, checkCorpusName } from './corpus.ts';
-import { lmStream, lmTokenizer } from './lm.ts';
+import { lmStream, lmTokenizer } from './kinds/lm.ts';
 import { ngramFloors, gzipBpb } from './floors.ts';
 
 export interface OptionInfo {
@@ -16,6 +19,10 @@ export interface TaskInfo {
   kind: string;
   description: string;
   options: OptionInfo[];
+  /** Evaluation metrics reported per split (summary.json `valid_<metric>`, `test_<metric>`). */
+  metrics: readonly EvalMetric[];
+  source: string;
+  licence: string;
 }
 
 function typeOf(p: Record<string, unknown>): string {
@@ -31,7 +38,7 @@ function typeOf(p: Record<string, unknown>): string {
 }
 
 export function taskCatalog(): TaskInfo[] {
-  return Object.entries(taskKindSchemas).map(([kind, schema]) => {
+  return TASKS.map(({ kind, schema, metrics, provenance }) => {
     const js = z.toJSONSchema(schema, { io: 'input' }) as { properties: Record<string, Record<string, unknown>> };
     const props = Object.entries(js.properties);
     return {
@@ -40,6 +47,8 @@ export function taskCatalog(): TaskInfo[] {
       options: props
         .filter(([k]) => k !== 'kind')
         .map(([key, p]) => ({ key, type: typeOf(p), default: p.default, description: String(p.description ?? '') })),
+      metrics,
+      ...provenance,
     };
   });
 }

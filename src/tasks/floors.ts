@@ -1,7 +1,7 @@
 // Reference floors for a corpus' test split (docs/tasks.md 5.6): unigram and bigram models counted on the
 // training stream, and gzip -9 on the test text alone.
 import { gzipSync } from 'node:zlib';
-import type { Stream } from './lm.ts';
+import type { Stream } from './kinds/lm.ts';
 
 export interface Floors {
   unigram_bpb: number;

@@ -11,11 +11,6 @@ export function tokenPerplexity(sumNats: number, nTokens: number): number {
   return Math.exp(sumNats / nTokens);
 }
 
-/** Σℓ / (n_tokens · ln 2). */
-export function bitsPerToken(sumNats: number, nTokens: number): number {
-  return sumNats / (nTokens * Math.LN2);
-}
-
 export interface AccuracyCounts {
   correct: number;
   scored: number;
@@ -61,23 +56,4 @@ export function accuracy(c: AccuracyCounts): number {
 /** Fraction of rows whose scored positions are all correct. */
 export function exactMatch(c: AccuracyCounts): number {
   return c.rows ? c.rowsExact / c.rows : NaN;
-}
-
-/** Argmax over the last axis of logits [N, V] -> [N]. */
-export function argmaxRows(logits: ArrayLike<number>, V: number): Int32Array {
-  const n = logits.length / V;
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    let bv = -Infinity;
-    for (let v = 0; v < V; v++) {
-      const x = logits[i * V + v];
-      if (x > bv) {
-        bv = x;
-        best = v;
-      }
-    }
-    out[i] = best;
-  }
-  return out;
 }

@@ -1,19 +1,22 @@
-// Synthetic tasks as TaskData: fixed cached valid/test sets (seeded by hash32(task:split:data_seed)),
-// and training data as a fresh stream per step or a fixed pool visited in seeded epoch orders (0.2).
-import type { InductionTask, ListopsTask, MqarTask, SelectiveCopyTask } from './schema.ts';
-import { IGNORE, type Batch, type EvalSplit, type ExtraEval, type TaskData } from './types.ts';
+// What the synthetic task kinds (src/tasks/kinds) share: fixed cached valid/test sets (seeded by
+// hash32(task:split:data_seed)), and training data as a fresh stream per step or a fixed pool visited
+// in seeded epoch orders (docs/tasks.md 0.2).
+import type { Batch, EvalSplit, TaskData } from './types.ts';
 import { Rng } from './prng.ts';
 import { hash32 } from '../util/hash.ts';
-import { cachedArrays, resolveCacheDir } from './cache.ts';
-import { mqarExample, type Example } from './mqar.ts';
-import { copyExample } from './copying.ts';
-import { inductionExample } from './induction.ts';
-import { LISTOPS_PAD, LISTOPS_VOCAB, digitId, listopsPool } from './listops.ts';
+import { cachedArrays } from './cache.ts';
 
-const GEN_VERSION = 'synthetic-v1';
+/** Version of the generators, part of every cached set's key. */
+export const GEN_VERSION = 'synthetic-v1';
+
+/** One generated example: inputs and targets of the same length (IGNORE where unscored). */
+export interface Example {
+  inputs: Int32Array;
+  targets: Int32Array;
+}
 
 /** Rows of a [n, T] set, plus the true length of each row (right padding beyond it). */
-interface ExampleSet {
+export interface ExampleSet {
   n: number;
   T: number;
   inputs: Int32Array;
@@ -46,7 +49,7 @@ function gather(set: ExampleSet, rows: number[]): Batch {
   return { inputs, targets, batch: B, seqLen: T };
 }
 
-function evalBatchesOf(set: ExampleSet, batchSize: number, max?: number | 'all'): Batch[] {
+export function evalBatchesOf(set: ExampleSet, batchSize: number, max?: number | 'all'): Batch[] {
   const n = max === undefined || max === 'all' ? set.n : Math.min(set.n, max);
   const out: Batch[] = [];
   for (let i = 0; i < n; i += batchSize) {
@@ -56,7 +59,7 @@ function evalBatchesOf(set: ExampleSet, batchSize: number, max?: number | 'all')
 }
 
 /** Training rows from a fixed pool: epoch e visits the pool in the order shuffled by hash32(name:order:seed:e). */
-function poolSampler(name: string, pool: ExampleSet) {
+export function poolSampler(name: string, pool: ExampleSet) {
   const perms = new Map<string, number[]>();
   const perm = (seed: number, epoch: number): number[] => {
     const key = `${seed}:${epoch}`;
@@ -78,7 +81,7 @@ function poolSampler(name: string, pool: ExampleSet) {
   };
 }
 
-interface FixedLengthSpec {
+export interface FixedLengthSpec {
   name: string;
   config: Record<string, unknown>;
   vocabSize: number;
@@ -103,7 +106,7 @@ function cachedSet(s: FixedLengthSpec, split: string, n: number, seed: number, g
   return { n, T: s.seqLen, inputs: a.inputs, targets: a.targets };
 }
 
-function fixedLengthTask(s: FixedLengthSpec): TaskData {
+export function fixedLengthTask(s: FixedLengthSpec): TaskData {
   const sets = new Map<EvalSplit, ExampleSet>();
   const evalSet = (split: EvalSplit): ExampleSet => {
     let set = sets.get(split);
@@ -143,149 +146,6 @@ function fixedLengthTask(s: FixedLengthSpec): TaskData {
           ? `fixed pool of ${s.trainExamples} (seed hash32(${s.name}:train:${s.dataSeed})), reshuffled each epoch from the run seed`
           : 'fresh examples every step, seeded by hash32(<task>:train:<seed>:<step>)',
       metrics: 'accuracy = argmax over the full vocabulary vs target, micro-averaged over scored positions; exact match = rows with all scored positions correct',
-      prng: 'xoshiro128** seeded by splitmix32',
-    }),
-  };
-}
-
-export function loadMqar(t: MqarTask, cacheDir?: string): TaskData {
-  const p = { V: t.vocab_size, N: t.seq_len, D: t.num_kv_pairs, a: t.power_a, P: t.passes, randomNonQueries: t.random_non_queries };
-  return fixedLengthTask({
-    name: 'mqar',
-    config: p,
-    vocabSize: p.V,
-    seqLen: p.N,
-    chance: 1 / (p.V - Math.floor(p.V / 2)),
-    dataSeed: t.data_seed,
-    evalExamples: t.eval_examples,
-    trainExamples: t.train_examples,
-    gen: (rng) => mqarExample(rng, p),
-    describe: { scored_per_example: p.D, failure_plateau: 1 / p.D, chance_note: '1/(V/2): uniform over the value ids' },
-    cacheDir: resolveCacheDir(cacheDir),
-  });
-}
-
-export function loadSelectiveCopy(t: SelectiveCopyTask, cacheDir?: string): TaskData {
-  const p = { L: t.noise_len, M: t.copy_len, A: t.alphabet_size, selective: t.selective };
-  return fixedLengthTask({
-    name: 'selective_copy',
-    config: p,
-    vocabSize: p.A,
-    seqLen: p.L + 2 * p.M,
-    chance: 1 / (p.A - 2),
-    dataSeed: t.data_seed,
-    evalExamples: t.eval_examples,
-    trainExamples: t.train_examples,
-    gen: (rng) => copyExample(rng, p),
-    describe: { scored_per_example: p.M, variant: p.selective ? 'selective (random positions)' : 'non-selective control (tokens first)' },
-    cacheDir: resolveCacheDir(cacheDir),
-  });
-}
-
-export function loadInduction(t: InductionTask, cacheDir?: string): TaskData {
-  const dir = resolveCacheDir(cacheDir);
-  const at = (N: number, loss: 'answer' | 'all') => (rng: Rng) => inductionExample(rng, { V: t.vocab_size, N, loss });
-  // Every eval set (incl. the training length) is answer-only and seeded by its own length.
-  const evalTask = (N: number): TaskData =>
-    fixedLengthTask({
-      name: 'induction',
-      config: { V: t.vocab_size, N },
-      vocabSize: t.vocab_size,
-      seqLen: N + 1,
-      chance: 1 / (t.vocab_size - 2),
-      dataSeed: hash32(`${t.data_seed}:N=${N}`),
-      evalExamples: t.eval_examples,
-      trainExamples: 0,
-      gen: at(N, 'answer'),
-      describe: {},
-      cacheDir: dir,
-    });
-  const main = fixedLengthTask({
-    name: 'induction',
-    config: { V: t.vocab_size, N: t.seq_len, loss: t.train_loss },
-    vocabSize: t.vocab_size,
-    seqLen: t.seq_len + 1,
-    chance: 1 / (t.vocab_size - 2),
-    dataSeed: t.data_seed,
-    evalExamples: t.eval_examples,
-    trainExamples: t.train_examples,
-    gen: at(t.seq_len, t.train_loss),
-    describe: {
-      train_loss: t.train_loss,
-      scored_per_example: 1,
-      eval_lengths: t.eval_lengths,
-      extrapolation: 'extraEvals: one fixed answer-only set per body length N (inputs N+1 tokens); learned absolute positions must report n/a past their table',
-    },
-    cacheDir: dir,
-  });
-  const trainLen = evalTask(t.seq_len);
-  const extraEvals: ExtraEval[] = t.eval_lengths.map((N) => {
-    const e = N === t.seq_len ? trainLen : evalTask(N);
-    return { name: `N=${N}`, seqLen: N + 1, evalBatches: (split, b) => e.evalBatches(split, b), evalSize: (split) => e.evalSize(split) };
-  });
-  return { ...main, evalBatches: trainLen.evalBatches, evalSize: trainLen.evalSize, extraEvals };
-}
-
-export function loadListops(t: ListopsTask, cacheDir?: string): TaskData {
-  const dir = resolveCacheDir(cacheDir);
-  const p = { maxDepth: t.max_depth, maxArgs: t.max_args, minLen: t.min_len, maxLen: t.max_len };
-  const counts = { train: t.train_examples, valid: t.valid_examples, test: t.test_examples };
-  const total = counts.train + counts.valid + counts.test;
-  const T = t.max_len; // longest tree has max_len - 1 tokens, plus EOS
-  const seed = hash32(`listops:pool:${t.data_seed}`);
-  const a = cachedArrays(dir, 'listops', { version: GEN_VERSION, p, total, seed }, () => {
-    const pool = listopsPool(new Rng(seed), p, total);
-    const inputs = new Int32Array(total * T).fill(LISTOPS_PAD);
-    const targets = new Int32Array(total * T).fill(IGNORE);
-    const lengths = new Int32Array(total);
-    const labels = new Int32Array(total);
-    pool.forEach((tree, i) => {
-      inputs.set(tree.ids, i * T);
-      targets[i * T + tree.ids.length - 1] = digitId(tree.value); // readout at the EOS, length - 1
-      lengths[i] = tree.ids.length;
-      labels[i] = tree.value;
-    });
-    return { inputs, targets, lengths, labels };
-  });
-  const cut = (from: number, n: number): ExampleSet => ({
-    n,
-    T,
-    inputs: a.inputs.subarray(from * T, (from + n) * T),
-    targets: a.targets.subarray(from * T, (from + n) * T),
-    lengths: a.lengths.subarray(from, from + n),
-  });
-  const sets = { train: cut(0, counts.train), valid: cut(counts.train, counts.valid), test: cut(counts.train + counts.valid, counts.test) };
-  const hist = new Array(10).fill(0);
-  for (let i = 0; i < counts.train; i++) hist[a.labels[i]]++;
-  const majority = hist.indexOf(Math.max(...hist));
-  let testMajority = 0;
-  for (let i = counts.train + counts.valid; i < total; i++) if (a.labels[i] === majority) testMajority++;
-  const chance = testMajority / counts.test;
-  const sampler = poolSampler('listops', sets.train);
-  return {
-    kind: 'synthetic',
-    name: 'listops',
-    vocabSize: LISTOPS_VOCAB,
-    seqLen: T,
-    chance,
-    trainBatch: sampler,
-    evalBatches: (split, b, max) => evalBatchesOf(sets[split], b, max),
-    evalSize: (split, max) => (max === undefined || max === 'all' ? sets[split].n : Math.min(sets[split].n, max)),
-    describe: () => ({
-      task: 'listops',
-      ...p,
-      vocab_size: LISTOPS_VOCAB,
-      seq_len: T,
-      examples: counts,
-      chance,
-      chance_note: `majority baseline: train majority label ${majority} on the test set`,
-      classification:
-        '10-way; label = the digit token id (1 + value) as the target of the appended EOS at length-1; every other target IGNORE',
-      readout: 'eos (right padding; the causal model is read at length-1)',
-      padding: 'right-padded with PAD=0 to the longest example of each batch',
-      splits: 'one de-duplicated pool in generation order cut into train/valid/test (disjoint by construction)',
-      train_data: 'fixed pool, reshuffled each epoch from the run seed',
-      pool_seed: `hash32(listops:pool:${t.data_seed})`,
       prng: 'xoshiro128** seeded by splitmix32',
     }),
   };

@@ -45,7 +45,3 @@ export function normalizeText(text: string, asciiFold = false): string {
   if (asciiFold) t = t.replace(/[\u2019\u2018\u201c\u201d\u2014\u2013\u00b0]/g, (c) => ASCII_FOLD[c]);
   return t;
 }
-
-export function utf8Length(text: string): number {
-  return Buffer.byteLength(text, 'utf8');
-}

@@ -6,18 +6,18 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { fusedDecodeAvailable } from '../models/fused-step.ts';
-import { attentionFusedAvailable } from '../ops/attention-fused.ts';
-import { fusedRetentionReady } from '../ops/retention-fused.ts';
-import { installMatmulKernels, type MatmulInfo } from '../backend/matmul.ts';
-import { BUILD_STATUS_PATH } from '../backend/matmul-native.ts';
-import type { MatmulPeak } from '../backend/peak.ts';
+import { attentionFusedAvailable } from '../native/attention.ts';
+import { nativeBuild } from '../native/build-status.ts';
+import { kernelConfig } from '../native/config.ts';
+import { blockStepReady } from '../native/decode-step.ts';
+import { installMatmulKernels, type MatmulInfo } from '../native/matmul.ts';
+import { fusedRetentionReady } from '../native/retention.ts';
+import type { MatmulPeak } from '../measure/peak.ts';
 import type { TfThreads } from '../backend/select.ts';
-import { readJsonOrUndefined } from '../util/fs.ts';
 
 export type MatmulChoice = Pick<MatmulInfo, 'path' | 'reason'> & Partial<Pick<MatmulInfo, 'threads' | 'blas' | 'kernel' | 'eltwise'>>;
 
-/** Route wasm matmuls through the native-BLAS helper (src/backend/matmul.ts); it logs its choice. */
+/** Backend start for the native kernels (src/native/matmul.ts): the kernel configuration, matmul and element-wise kernels; it logs its choice. */
 export async function installMatmul(threads: number | undefined, log: (line: string) => void): Promise<MatmulChoice> {
   return installMatmulKernels({ ...(threads !== undefined ? { threads } : {}), log });
 }
@@ -75,13 +75,6 @@ async function wasmThreads(): Promise<number | null> {
   }
 }
 
-/** What `npm ci` built in native/ (native/build/status.json): one line when something was lost. */
-function nativeBuild(): { native_build: string | null; native_build_cblas: boolean | null } {
-  const st = readJsonOrUndefined<{ line?: string; built?: boolean; cblas?: boolean }>(BUILD_STATUS_PATH);
-  if (!st) return { native_build: 'no build record (native/build/status.json missing): `node native/build.js` builds the native matmul addon', native_build_cblas: null };
-  return { native_build: st.line ?? null, native_build_cblas: st.cblas ?? null };
-}
-
 export async function collectEnv(o: {
   backend: { name: string; reason: string; tfThreads?: TfThreads };
   matmul: MatmulChoice;
@@ -118,7 +111,9 @@ export async function collectEnv(o: {
     // the fused native paths (docs/models.md 0.3): attention and retention in training, one call per block in decoding
     fused_attention: attentionFusedAvailable(),
     fused_retention: fusedRetentionReady(),
-    fused_decode: fusedDecodeAvailable(),
+    fused_decode: blockStepReady(),
+    // the kernel configuration built once at backend start (src/native/config.ts): switches, threads
+    kernel_config: kernelConfig(),
     ...nativeBuild(),
     matmul_peak_gflops: Number(o.peak.gflops.toFixed(3)),
     matmul_peak_shape: o.peak.shape,

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { RunConfig } from '../config/schema.ts';
 import { guardWasmHeap } from '../backend/heap-guard.ts';
-import { median, withPeakBytes } from '../metrics/measure.ts';
+import { median, withPeakBytes } from '../measure/measure.ts';
 import type { LanguageModel } from '../models/types.ts';
 import { appendJsonl } from '../util/fs.ts';
 import { subSeed } from '../util/hash.ts';

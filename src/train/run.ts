@@ -8,15 +8,16 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { RunConfig } from '../config/schema.ts';
 import { selectBackend, type BackendChoice } from '../backend/select.ts';
-import { benchDecode, rssPeakBytes, syntheticTokens } from '../metrics/measure.ts';
-import { matmulPeak, peakSetup } from '../backend/peak.ts';
+import { benchDecode, rssPeakBytes, syntheticTokens } from '../measure/measure.ts';
+import { matmulPeak, peakSetup } from '../measure/peak.ts';
 import { saveCheckpoint } from '../models/checkpoint.ts';
-import { lmTokenizer } from '../tasks/lm.ts';
+import { lmTokenizer } from '../tasks/kinds/lm.ts';
 import { buildModel } from '../models/model.ts';
 import { flopsPerToken, FLOPS_FORMULA_VERSION } from '../models/flops.ts';
 import { countParams } from '../models/params.ts';
 import type { LanguageModel } from '../models/types.ts';
-import { loadTask } from '../tasks/index.ts';
+import { loadTask, taskMetrics } from '../tasks/index.ts';
+import { SummaryBuilder, type Summary } from '../metrics/summary.ts';
 import { appendJsonl, writeJsonAtomic } from '../util/fs.ts';
 import { subSeed } from '../util/hash.ts';
 import { collectEnv, installMatmul } from './env.ts';
@@ -37,7 +38,7 @@ export interface RunOptions {
 
 export interface RunResult {
   state: 'done' | 'diverged';
-  summary: Record<string, unknown>;
+  summary: Summary;
 }
 
 /** Decode state bytes of one sequence after a prefill of `L` tokens (KV cache at L for attention). */
@@ -92,26 +93,22 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
       startTime: t0,
       trainState: { dir: path.join(runDir, TRAIN_STATE_DIR), runId: runId(cfg), every: checkpointEvery(cfg.train.checkpoint_every), metricsFile: path.join(runDir, 'metrics.jsonl') },
     });
-    const summary: Record<string, unknown> = {
-      state: loop.state,
-      params,
-      params_non_embedding: paramsNonEmbedding,
-      flops_per_token_fwd: fwd,
-      flops_formula: FLOPS_FORMULA_VERSION,
-      seq_len: data.seqLen,
-      steps: loop.steps,
-      train_tokens: loop.tokens,
-      train_flops: 3 * fwd * loop.tokens,
-      train_loss: loop.trainLoss,
-      train_time_s: loop.trainTimeS,
-      train_resumes: loop.resumes,
-      backend: choice.name,
-    };
+    const summary = new SummaryBuilder({ state: loop.state, flops_formula: FLOPS_FORMULA_VERSION, backend: choice.name }, taskMetrics(cfg.task));
+    summary.set('params', params);
+    summary.set('params_non_embedding', paramsNonEmbedding);
+    summary.set('flops_per_token_fwd', fwd);
+    summary.set('seq_len', data.seqLen);
+    summary.set('steps', loop.steps);
+    summary.set('train_tokens', loop.tokens);
+    summary.set('train_flops', 3 * fwd * loop.tokens);
+    summary.set('train_loss', loop.trainLoss);
+    summary.set('train_time_s', loop.trainTimeS);
+    summary.set('train_resumes', loop.resumes);
     if (loop.timedSteps > 0) {
-      summary.train_tokens_per_s = loop.tokensPerS;
-      summary.mfu = (3 * fwd * loop.tokensPerS) / (peakGflops * 1e9);
+      summary.set('train_tokens_per_s', loop.tokensPerS);
+      summary.set('mfu', (3 * fwd * loop.tokensPerS) / (peakGflops * 1e9));
     }
-    summary.peak_tensor_bytes = loop.peakTensorBytes;
+    summary.set('peak_tensor_bytes', loop.peakTensorBytes);
 
     if (loop.state === 'done') {
       const metricsFile = path.join(runDir, 'metrics.jsonl');
@@ -123,17 +120,7 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
         const m = evaluate(model, data, cfg, split);
         finalEvals.set(split, m);
         appendJsonl(metricsFile, { step: loop.steps, tokens: loop.tokens, time_s: round((performance.now() - t0) / 1000 + loop.timeOffsetS), split, ...roundMetrics(m, data.kind) });
-        summary[`${split}_loss`] = m.loss;
-        summary[`${split}_ppl`] = m.ppl;
-        if (m.bpb !== undefined) summary[`${split}_bpb`] = m.bpb;
-        if (data.kind === 'synthetic') {
-          summary[`${split}_accuracy`] = m.accuracy;
-          summary[`${split}_exact_match`] = m.exact_match;
-          summary.accuracy = m.accuracy; // the last split evaluated (test by default)
-          summary.exact_match = m.exact_match;
-        }
-        summary[`${split}_eval_tokens`] = m.tokens;
-        summary[`${split}_eval_windows`] = m.windows;
+        summary.split(split, { ...m, eval_tokens: m.tokens, eval_windows: m.windows });
         log(`${split}: loss ${m.loss.toFixed(4)}${m.bpb !== undefined ? ` bpb ${m.bpb.toFixed(4)}` : ''}${data.kind === 'synthetic' ? ` accuracy ${m.accuracy.toFixed(4)}` : ''} over ${m.windows} windows`);
       }
       // Extra fixed eval sets (induction: other lengths): accuracy on the test split of each.
@@ -149,14 +136,13 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
         if (!fits(extra.seqLen, `test ${extra.name}`)) continue;
         const src: TrainData = { kind: data.kind, vocabSize: data.vocabSize, seqLen: extra.seqLen, trainBatch: data.trainBatch, evalBatches: (sp, bs) => extra.evalBatches(sp, bs) };
         const m = splitMetrics(evaluateSplit(model, src, 'test', { batchSize: cfg.eval.batch_size ?? cfg.train.batch_size }), data.kind);
-        summary[`test_accuracy@${extra.name}`] = m.accuracy;
-        summary[`test_exact_match@${extra.name}`] = m.exact_match;
+        summary.extra(extra.name, m);
         log(`test ${extra.name}: accuracy ${m.accuracy.toFixed(4)}`);
       }
       const stop = stopRule(cfg);
       const finalEval = stop && loop.stoppedAt === undefined ? finalEvals.get(stop.split) : undefined;
-      Object.assign(summary, targetMetrics(cfg, data.seqLen, loop.evals, finalEval && { step: loop.steps, split: stop!.split, metrics: finalEval }));
-      summary.eval_protocol = `non-overlapping windows of ${data.seqLen} tokens, state reset per window, ${cfg.eval.batches === 'all' ? 'every window of the split' : `first ${summary.valid_eval_windows ?? summary.test_eval_windows ?? '?'} windows`}`;
+      summary.setAll(targetMetrics(cfg, data.seqLen, loop.evals, finalEval && { step: loop.steps, split: stop!.split, metrics: finalEval }));
+      summary.info('eval_protocol', `non-overlapping windows of ${data.seqLen} tokens, state reset per window, ${cfg.eval.batches === 'all' ? 'every window of the split' : `first ${summary.get('valid_eval_windows') ?? summary.get('test_eval_windows') ?? '?'} windows`}`);
 
       await nextTurn();
       checkAbort(opts.signal);
@@ -173,26 +159,27 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
           if (!fits(L, `bench L=${L}`)) continue;
           opts.onProgress?.({ step: loop.steps, totalSteps: cfg.train.steps, loss: loop.trainLoss, phase: `bench L=${L}` });
           const b = await benchDecode(model, data.vocabSize, L, { decodeTokens: cfg.bench.decode_tokens, repeats: cfg.bench.repeats });
-          summary[`prefill_tokens_per_s@${L}`] = b.prefillTokensPerS;
-          summary[`decode_ms_per_token@${L}`] = b.decodeMsPerToken;
+          summary.bench(L, { prefill_tokens_per_s: b.prefillTokensPerS, decode_ms_per_token: b.decodeMsPerToken });
           stateAt.set(L, b.stateBytes);
           log(`bench L=${L}: prefill ${b.prefillTokensPerS.toFixed(0)} tok/s, decode ${b.decodeMsPerToken.toFixed(2)} ms/token`);
         }
       }
       const benched = [...stateAt.keys()];
       const Lstate = benched.length ? Math.max(...benched) : data.seqLen;
-      summary.state_bytes_per_sequence = stateAt.get(Lstate) ?? stateBytesAt(model, data.vocabSize, Lstate);
-      summary.state_bytes_at = Lstate;
+      summary.set('state_bytes_per_sequence', stateAt.get(Lstate) ?? stateBytesAt(model, data.vocabSize, Lstate));
+      summary.info('state_bytes_at', Lstate);
     }
-    summary.rss_peak_bytes = rssPeakBytes();
-    summary.wall_s = (performance.now() - t0) / 1000;
+    summary.set('rss_peak_bytes', rssPeakBytes());
+    const wallS = (performance.now() - t0) / 1000;
+    summary.set('wall_s', wallS);
     // Last chance to hear a stop (or, in a worker, the runner's death): a stopped run writes no summary.
     await nextTurn();
     checkAbort(opts.signal);
-    writeJsonAtomic(path.join(runDir, 'summary.json'), summary);
+    const written = summary.build();
+    writeJsonAtomic(path.join(runDir, 'summary.json'), written);
     clearTrainState(runDir); // the run has its result: its training checkpoints are not needed again
-    log(`${loop.state} in ${(summary.wall_s as number).toFixed(1)} s`);
-    return { state: loop.state, summary };
+    log(`${loop.state} in ${wallS.toFixed(1)} s`);
+    return { state: loop.state, summary: written };
   } finally {
     model.dispose();
   }

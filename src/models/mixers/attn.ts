@@ -5,9 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { blockedAttention } from '../../ops/attention-blocked.ts';
-import { attentionFusedAvailable, causalAttentionFused } from '../../ops/attention-fused.ts';
+import { attentionFusedAvailable, causalAttentionFused } from '../../native/attention.ts';
+import { causalAllowed } from '../../ops/mask.ts';
 import { maskedSoftmax } from '../../ops/softmax-masked.ts';
-import { faultActive } from '../fault.ts';
 import { applyRope, ropeTables, ropeThetas } from '../../ops/rope.ts';
 import { normal, zeros } from '../init.ts';
 import type { AttnSpec } from '../kinds/attn.ts';
@@ -85,7 +85,7 @@ export class Attention implements Mixer {
   private mask(T: number, keep?: tf.Tensor2D): tf.Tensor {
     const t = tf.range(0, T, 1, 'int32').reshape([T, 1]);
     const s = tf.range(0, T, 1, 'int32').reshape([1, T]);
-    let m = faultActive('attn-no-causal-mask') ? tf.onesLike(tf.lessEqual(s, t)) : tf.lessEqual(s, t);
+    let m: tf.Tensor = causalAllowed(T);
     if (Number.isFinite(this.window)) m = tf.logicalAnd(m, tf.greater(s, t.sub(this.window)));
     let mf: tf.Tensor = m.cast('float32').reshape([1, 1, T, T]);
     if (keep) mf = mf.mul(keep.reshape([keep.shape[0], 1, 1, T]));
@@ -98,9 +98,9 @@ export class Attention implements Mixer {
 
   private prefillInner(u: tf.Tensor3D, opts?: MixerOptions): { y: tf.Tensor3D; k: tf.Tensor4D; v: tf.Tensor4D } {
     const [q, k, v] = this.qkv(u, 0);
-    // The fused kernel (src/ops/attention-fused.ts) computes the same causal, windowed attention
-    // without [T, T] tensors; a stateSkip key mask (or the causal-mask fault) needs the tensor form.
-    const fused = !opts?.keep && !faultActive('attn-no-causal-mask') && attentionFusedAvailable(q, k, v);
+    // The fused kernel (src/native/attention.ts) computes the same causal, windowed attention
+    // without [T, T] tensors; a stateSkip key mask needs the tensor form.
+    const fused = !opts?.keep && attentionFusedAvailable(q, k, v);
     const o = fused ? causalAttentionFused(q, k, v, this.window) : this.attend(q, k, v, this.mask(u.shape[1], opts?.keep), true);
     return { y: linear(mergeHeads(o), this.wo, this.bo) as tf.Tensor3D, k, v };
   }

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { causalConv1d, convState, convStep } from '../../ops/conv.ts';
 import { scanStep, type ScanMode } from '../../ops/scan.ts';
-import { gatedScan } from '../../ops/scan-fused.ts';
+import { gatedScan } from '../../ops/scan.ts';
 import { constant, dtBias, ones, scaled, torchLinear, uniform, values, zeros } from '../init.ts';
 import type { MambaSpec } from '../kinds/mamba.ts';
 import { linear, rmsNormalize, silu, type FusedMixerStep, type Mixer, type MixerContext, type MixerOptions, type MixerState, type StepOptions } from './common.ts';
