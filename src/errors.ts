@@ -33,7 +33,8 @@ export function explainError(e: unknown): string {
   if (err instanceof TypeError && /runKernelFunc/.test(err.stack ?? '') && /reading '(map|shape|dataId)'/.test(err.message)) {
     return 'the tfjs backend aborted, most likely out of memory (the wasm heap is limited to 4 GB): reduce train.batch_size or task.seq_len, or use a chunked form / --backend cpu';
   }
-  return `${err.name === 'Error' ? '' : err.name + ': '}${err.message}`;
+  // A UserError's message is already the user's line (a run that failed on one, e.g. a refused training checkpoint).
+  return `${err.name === 'Error' || err instanceof UserError ? '' : err.name + ': '}${err.message}`;
 }
 
 /** Filesystem failures the user fixes (disk full, read-only or unwritable folder), not seqlab bugs. */

@@ -92,7 +92,7 @@ function config(over: Partial<RunConfig['train']> = {}, seed = 0, evalEvery = 0)
     model: {} as RunConfig['model'],
     train: {
       steps: 12, batch_size: 4, lr: 3e-2, min_lr_ratio: 0.1, warmup: 2, schedule: 'cosine', clip: 1, weight_decay: 0.1,
-      beta1: 0.9, beta2: 0.95, eps: 1e-8, grad_accum: 1, log_every: 5, timing_warmup: 2, checkpoint: false, checkpoint_activations: false, ...over,
+      beta1: 0.9, beta2: 0.95, eps: 1e-8, grad_accum: 1, log_every: 5, timing_warmup: 2, checkpoint: false, checkpoint_every: null, checkpoint_activations: false, ...over,
     },
     eval: { every: evalEvery, batches: 2, splits: ['valid', 'test'] },
     bench: { enabled: false, prefill_lengths: [16], decode_tokens: 4, repeats: 1 },

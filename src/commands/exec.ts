@@ -6,11 +6,13 @@ import { checkBackend } from '../runner/execute.ts';
 import { LocalLauncher } from '../runner/launcher.ts';
 import { LineProgress } from '../runner/progress.ts';
 import { requirePlanFile } from '../runner/sweep-dir.ts';
+import { nonNegativeInt } from './options.ts';
 
 export interface ExecOptions {
   index: string;
   ids?: string;
   backend?: string;
+  maxRequeues?: string;
 }
 
 /** `seqlab exec SWEEP_DIR --index I`: one planned run, as a SLURM array task runs it. */
@@ -33,7 +35,8 @@ export async function execCommand(sweepDir: string, opts: ExecOptions): Promise<
   const entry = plan.runs.find((r) => r.id === id);
   if (!entry) throw new UserError(`run ${id} is not in ${path.join(sweepDir, 'plan.json')}`);
   // Submitted runs are run whatever their earlier outcome: `submit` chose them.
-  const launcher = new LocalLauncher({ jobs: 1, backend, retryFailed: true, progress: new LineProgress(process.stderr) });
+  const maxRequeues = opts.maxRequeues === undefined ? undefined : nonNegativeInt('--max-requeues', opts.maxRequeues);
+  const launcher = new LocalLauncher({ jobs: 1, backend, retryFailed: true, progress: new LineProgress(process.stderr), maxRequeues });
   return launcher.launch({ name: plan.name, sweepDir, runs: [entry], execution: plan.execution });
 }
 
@@ -45,6 +48,7 @@ export function registerExec(program: Command): void {
     .requiredOption('--index <i>', 'line of the --ids file (0-based), or the run index in plan.json')
     .option('--ids <file>', 'index file of run ids, relative to the sweep directory (written by submit)')
     .option('--backend <name>', 'tfjs backend: auto, tensorflow, wasm, cpu, webgpu')
+    .option('--max-requeues <n>', 'on SIGUSR1 (sbatch --signal), stop the run (it checkpoints) and requeue this task, at most n times in all (SLURM_RESTART_COUNT); written by submit --max-requeues')
     .addHelpText(
       'after',
       '\nExamples:\n  $ seqlab exec runs/quickstart --index 3\n  $ seqlab exec runs/quickstart --ids slurm/array-1.ids --index $SLURM_ARRAY_TASK_ID',

@@ -13,3 +13,11 @@ export function positiveInt(flag: string, v: string | undefined): number | undef
   if (!Number.isInteger(n) || n < 1) throw new UserError(`${flag} expects a positive integer, got "${v}"`);
   return n;
 }
+
+/** A non-negative integer option value (0 allowed), or undefined when the option was not given. */
+export function nonNegativeInt(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isInteger(n) || n < 0) throw new UserError(`${flag} expects a non-negative integer, got "${v}"`);
+  return n;
+}

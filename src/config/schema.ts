@@ -41,6 +41,11 @@ export const trainSchema = z.strictObject({
   log_every: posInt().default(10).describe('steps between training-loss lines in metrics.jsonl'),
   timing_warmup: z.number().int().nonnegative().default(3).describe('first steps excluded from train_tokens_per_s'),
   checkpoint: z.boolean().default(true).describe('save final weights (safetensors) in checkpoint/'),
+  checkpoint_every: z
+    .union([posInt(), z.string().regex(/^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)\s*$/, 'a duration with a unit like 90s, 10m or 2h').refine((v) => !(parseDuration(v) <= 0), 'a duration above 0')])
+    .nullable()
+    .default('10m')
+    .describe('training checkpoint (weights, AdamW state, progress) for exact resume: every N steps (a number) or every duration (10m); null = only when stopped and after the last step (docs/runner.md section 11)'),
   checkpoint_activations: z.boolean().default(false).describe("recompute each block's forward in the backward pass: same loss and gradients, one block's activations in memory, ~1 extra forward"),
   stop_at: z
     .strictObject({

@@ -70,6 +70,7 @@ const AUXILIARY = [
   { name: 'train_loss', unit: 'nats/token', label: 'final training loss', short: 'train loss', direction: 'lower', style: 'decimal', precision: 3, variesOverSeeds: true, description: 'training loss at the last logged step' },
   { name: 'train_tokens', unit: 'tokens', label: 'tokens trained', short: 'tokens', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, description: 'tokens seen in training' },
   { name: 'train_time_s', unit: 's', label: 'training time', short: 'train s', direction: 'lower', style: 'decimal', precision: 1, variesOverSeeds: true, description: 'wall time of the training loop' },
+  { name: 'train_resumes', unit: 'count', label: 'resumes from a training checkpoint', short: 'resumes', direction: 'none', style: 'decimal', precision: 0, variesOverSeeds: true, description: 'times the run was resumed from a training checkpoint (docs/runner.md section 11)' },
   { name: 'steps', unit: 'steps', label: 'optimizer steps', short: 'steps', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, description: 'optimizer steps taken' },
   { name: 'seq_len', unit: 'tokens', label: 'sequence length', short: 'T', direction: 'none', style: 'si', precision: 4, variesOverSeeds: false, description: 'training context length' },
   { name: 'eval_tokens', unit: 'tokens', label: 'evaluated tokens', short: 'eval tok', direction: 'none', style: 'si', precision: 3, variesOverSeeds: false, per: 'split', description: 'scored tokens of the split' },

@@ -7,7 +7,7 @@ import { renderResultsTable, type ResultRow } from '../metrics/table.ts';
 import { FAILED_STATES, runFiles } from './layout.ts';
 import { machinesLine } from './provenance.ts';
 import { slurmJobId } from './ledger.ts';
-import { slurmEndReason } from './slurm.ts';
+import { requeueSelf, slurmEndReason } from './slurm.ts';
 import { createProgress, type ProgressSink } from './progress.ts';
 import { Scheduler, type SchedulerResult } from './scheduler.ts';
 import type { ExecutionSettings, RunRef } from './sweep-dir.ts';
@@ -30,6 +30,8 @@ export interface ExecuteOptions {
   axisKeys?: string[];
   progress?: ProgressSink;
   out?: NodeJS.WritableStream;
+  /** Inside a SLURM task submitted with requeue: SIGUSR1 stops the runs (they checkpoint) and requeues the task, at most this many times. */
+  maxRequeues?: number;
 }
 
 /** Cores this process may use: a SLURM task's allocation (--cpus-per-task), else the machine's. */
@@ -83,14 +85,36 @@ export async function executeRuns(o: ExecuteOptions): Promise<{ code: number; re
     process.stderr.write(`\nseqlab: ${sig}: stopping workers (again to kill them now)\n`);
     scheduler.cancel();
   };
+  // SLURM's warning before the time limit (sbatch --signal=B:USR1@s; docs/runner.md section 11).
+  let requeue: string | undefined;
+  const onWarning = () => {
+    const used = Number(process.env.SLURM_RESTART_COUNT) || 0;
+    const max = o.maxRequeues ?? 0;
+    if (used >= max) {
+      process.stderr.write(`\nseqlab: SIGUSR1 (time limit near): ${used} of ${max} requeues used, training goes on until the time limit\n`);
+      return;
+    }
+    requeue = `SLURM time limit near: checkpointed and requeued (requeue ${used + 1} of ${max})`;
+    process.stderr.write(`\nseqlab: SIGUSR1 (time limit near): stopping workers at their next step (they checkpoint), then requeueing (${used + 1} of ${max})\n`);
+    scheduler.cancel(undefined, requeue);
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  if (o.maxRequeues !== undefined) process.on('SIGUSR1', onWarning);
   let result: SchedulerResult;
   try {
     result = await scheduler.run();
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGUSR1', onWarning);
+  }
+  // Requeue only when a run was stopped for it (one that had already finished needs no second job).
+  if (requeue && [...result.outcomes.values()].some((x) => x.state === 'cancelled')) {
+    // Every run is recorded (cancelled, its checkpoint on disk) before SLURM restarts the script.
+    const job = requeueSelf();
+    process.stderr.write(`seqlab: requeued SLURM job ${job}; its runs resume from their checkpoints\n`);
+    return { code: EXIT_INTERRUPTED, result };
   }
 
   const rows: ResultRow[] = o.runs.map((r) => {

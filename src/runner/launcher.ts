@@ -15,6 +15,7 @@ import {
   slurmTaskOfRun,
   squeueStates,
   writeArray,
+  type RequeueOptions,
   type SbatchResources,
 } from './slurm.ts';
 import type { ExecutionSettings, RunRef } from './sweep-dir.ts';
@@ -40,6 +41,8 @@ export interface LocalOptions {
   retryFailed?: boolean;
   failFast?: boolean;
   progress?: ProgressSink;
+  /** `exec` in a SLURM task submitted with requeue (executeRuns). */
+  maxRequeues?: number;
 }
 
 /** Worker processes on this machine, `jobs` at a time; returns when every run has ended. */
@@ -54,6 +57,7 @@ export class LocalLauncher implements Launcher {
 
 export interface SlurmOptions {
   resources: SbatchResources;
+  requeue?: RequeueOptions;
   arrayLimit?: number;
   /** Default: `scontrol show config`, else DEFAULT_MAX_ARRAY_SIZE. */
   maxArraySize?: number;
@@ -96,12 +100,13 @@ export class SlurmLauncher implements Launcher {
       return 0;
     }
     const maxArraySize = this.o.maxArraySize ?? clusterMaxArraySize() ?? DEFAULT_MAX_ARRAY_SIZE;
-    const { resources, arrayLimit, dryRun } = this.o;
+    const { resources, arrayLimit, dryRun, requeue } = this.o;
     const ex = req.execution;
     const arrays = prepareArrays(req.sweepDir, ids, {
       jobName: `seqlab-${req.name.replace(/[^A-Za-z0-9._-]/g, '_')}`,
       arrayLimit,
       ...resources,
+      requeue,
       cpusPerTask: resources.cpusPerTask ?? (typeof ex.blas_threads === 'number' ? ex.blas_threads : 1),
       maxArraySize,
     });

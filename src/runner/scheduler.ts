@@ -17,6 +17,7 @@ import type { ProgressSink } from './progress.ts';
 import type { ExecutionSettings, RunRef } from './sweep-dir.ts';
 import { finishedState, inspectSummary, readStatus, viewRun, type AttemptRecord, type RunStatusFile } from './state.ts';
 import { slurmEndReason } from './slurm.ts';
+import { TRAIN_STATE_DIR } from '../train/state-files.ts';
 import { WORKER_CANCELLED_EXIT, WORKER_ERROR_EXIT, type WorkerMessage, type WorkerStart } from './worker-protocol.ts';
 
 export type { FailureClass };
@@ -80,16 +81,20 @@ export class Scheduler {
   /** A failure of the runner itself (e.g. the disk is full): every worker is stopped, run() throws it. */
   private fatal: unknown = undefined;
   private wake: () => void = () => {};
+  /** Why running runs were cancelled, when not Ctrl-C (a SLURM requeue). */
+  private cancelWhy?: string;
   private heartbeat?: NodeJS.Timeout;
 
   constructor(private o: SchedulerOptions) {}
 
   /**
    * Ctrl-C: stop every worker, mark its run cancelled; a second call kills at once. `timeout`
-   * instead marks the runs timed_out with that reason (a SLURM time limit ending the job).
+   * instead marks the runs timed_out with that reason (a SLURM time limit ending the job); `why`
+   * replaces `interrupted` as the cancelled runs' error (a requeue says so).
    */
-  cancel(timeout?: string): void {
+  cancel(timeout?: string, why?: string): void {
     const again = this.interrupted;
+    this.cancelWhy ??= why;
     this.interrupted = true;
     for (const a of this.active.values()) {
       if (timeout !== undefined && a.killReason === undefined) {
@@ -332,7 +337,7 @@ export class Scheduler {
       error = 'lock taken over by another process';
     } else if (a.killReason === 'cancel' && !(code === 0 && fin)) {
       state = 'cancelled';
-      error = 'interrupted';
+      error = this.cancelWhy ?? 'interrupted';
     } else if (code === WORKER_CANCELLED_EXIT && !a.killReason) {
       // Stopped by a signal from outside (SLURM signals every process of a job): never a result.
       const reason = slurmEndReason();
@@ -453,7 +458,8 @@ export class Scheduler {
 /** Move a failed attempt's partial outputs aside (nothing is deleted) so the next starts clean. */
 function shelvePreviousAttempt(rf: ReturnType<typeof runFiles>, attempt: number): void {
   const names = fs.existsSync(rf.dir) ? fs.readdirSync(rf.dir) : [];
-  const keep = new Set(['config.json', 'status.json', 'log.txt', 'lock', 'attempts']);
+  // train_state/ stays: the next attempt resumes from it (docs/runner.md section 11).
+  const keep = new Set(['config.json', 'status.json', 'log.txt', 'lock', 'attempts', TRAIN_STATE_DIR]);
   const move = names.filter((n) => !keep.has(n) && !n.startsWith('lock.'));
   if (!move.length) return;
   let dest = path.join(rf.attempts, String(attempt));

@@ -81,6 +81,20 @@ export function slurmEndReason(env: NodeJS.ProcessEnv = process.env): string | u
   }
 }
 
+/** This task's job id for `scontrol requeue` (`<array job>_<task>` for an array task). */
+export function slurmTaskJobId(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.SLURM_ARRAY_JOB_ID && env.SLURM_ARRAY_TASK_ID) return `${env.SLURM_ARRAY_JOB_ID}_${env.SLURM_ARRAY_TASK_ID}`;
+  return env.SLURM_JOB_ID || undefined;
+}
+
+/** Put this task back in the queue (SLURM restarts its script from the top; the run resumes from its checkpoint). */
+export function requeueSelf(env: NodeJS.ProcessEnv = process.env): string {
+  const job = slurmTaskJobId(env);
+  if (!job) throw new UserError('requeue: not inside a SLURM job (no SLURM_JOB_ID)', 1);
+  if (run('scontrol', ['requeue', job]) === undefined) throw new UserError('scontrol not found on PATH: cannot requeue', 1);
+  return job;
+}
+
 export function readSlurmJobs(sweepDir: string): SlurmJobRecord[] {
   return readJsonl(sweepFiles(sweepDir).slurmJobs).flatMap((j) => {
     const r = slurmJobRecordSchema.safeParse(j);
@@ -114,7 +128,20 @@ export interface SbatchResources {
   cpusPerTask?: number;
 }
 
+/**
+ * Requeue before the time limit (docs/runner.md section 11), as submitit's Checkpointable does:
+ * SLURM sends SIGUSR1 to the batch shell (`exec` itself) `signalBefore` seconds before --time runs
+ * out; exec stops its worker (which checkpoints) and requeues the task, at most `maxRequeues` times.
+ */
+export interface RequeueOptions {
+  maxRequeues: number;
+  signalBefore: number;
+}
+
+export const DEFAULT_SIGNAL_BEFORE_S = 90;
+
 export interface ArrayScriptOptions extends SbatchResources {
+  requeue?: RequeueOptions;
   jobName: string;
   count: number;
   arrayLimit?: number;
@@ -175,12 +202,13 @@ export function arrayScript(o: ArrayScriptOptions): string {
   if (o.qos) lines.push(`#SBATCH --qos=${o.qos}`);
   if (o.mem) lines.push(`#SBATCH --mem=${o.mem}`);
   if (o.gres) lines.push(`#SBATCH --gres=${o.gres}`);
+  if (o.requeue) lines.push('#SBATCH --requeue', `#SBATCH --signal=B:USR1@${o.requeue.signalBefore}`);
   lines.push(
     '# Written by `seqlab submit`. Task i runs line i (0-based) of the index file through',
     '# `seqlab exec`, which takes the run lock and writes the same files as a local run.',
     'set -euo pipefail',
     `cd ${shq(o.sweepDir)}`,
-    `exec ${shq(process.execPath)} ${shq(process.env.SEQLAB_BIN ?? SEQLAB_BIN)} exec . --ids ${shq(o.idsFile)} --index "$SLURM_ARRAY_TASK_ID"`,
+    `exec ${shq(process.execPath)} ${shq(process.env.SEQLAB_BIN ?? SEQLAB_BIN)} exec . --ids ${shq(o.idsFile)} --index "$SLURM_ARRAY_TASK_ID"${o.requeue ? ` --max-requeues ${o.requeue.maxRequeues}` : ''}`,
     '',
   );
   return lines.join('\n');

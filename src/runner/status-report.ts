@@ -6,6 +6,8 @@ import { RUN_STATES, type RunState } from './layout.ts';
 import { readSlurmJobs, slurmTaskOfRun, squeueStates } from './slurm.ts';
 import { requirePlanFile } from './sweep-dir.ts';
 import { viewRun } from './state.ts';
+import { runFiles } from './layout.ts';
+import { resumeStep } from '../train/state-files.ts';
 
 export interface RunStatusRow {
   id: string;
@@ -16,6 +18,8 @@ export interface RunStatusRow {
   error?: string;
   owner?: { host: string; pid: number; heartbeat_age_s: number; slurm_job?: string };
   slurm?: { task: string; state: string };
+  /** An unfinished run with a training checkpoint: the step its next attempt starts from. */
+  resume_step?: number;
 }
 
 export interface SweepStatus {
@@ -30,6 +34,7 @@ export interface SweepStatus {
   runs: RunStatusRow[];
   failures: RunStatusRow[];
   lost: RunStatusRow[];
+  cancelled: RunStatusRow[];
 }
 
 export function sweepStatus(sweepDir: string): SweepStatus {
@@ -60,6 +65,10 @@ export function sweepStatus(sweepDir: string): SweepStatus {
         row.error = `SLURM job ${row.owner.slurm_job} is no longer in the queue`;
       }
     } else if (task) row.slurm = { task, state: 'unknown (no squeue)' };
+    if (row.state !== 'done' && row.state !== 'diverged') {
+      const step = resumeStep(runFiles(sweepDir, r.id).dir);
+      if (step > 0) row.resume_step = step;
+    }
     counts[row.state]++;
     return row;
   });
@@ -73,6 +82,7 @@ export function sweepStatus(sweepDir: string): SweepStatus {
     runs,
     failures: runs.filter((r) => r.state === 'failed' || r.state === 'timed_out' || r.state === 'diverged'),
     lost: runs.filter((r) => r.state === 'lost'),
+    cancelled: runs.filter((r) => r.state === 'cancelled'),
   };
 }
 
@@ -93,14 +103,20 @@ export function renderStatus(s: SweepStatus): string {
         `  ${r.id} on ${r.owner?.host ?? '?'} pid ${r.owner?.pid ?? '?'}${r.owner?.slurm_job ? ` (SLURM ${r.owner.slurm_job})` : ''}, heartbeat ${r.owner?.heartbeat_age_s ?? '?'} s ago`,
       );
   }
+  const resumes = (r: RunStatusRow) => (r.resume_step ? `; resumes from step ${r.resume_step}` : '');
   if (s.failures.length) {
     lines.push('failures:');
-    for (const r of s.failures) lines.push(`  ${r.id} ${r.state} (attempt ${r.attempts})${r.error ? `: ${r.error}` : ''}`);
+    for (const r of s.failures) lines.push(`  ${r.id} ${r.state} (attempt ${r.attempts}${resumes(r)})${r.error ? `: ${r.error}` : ''}`);
   }
   if (s.lost.length) {
     lines.push('lost (heartbeat stale or job gone; `seqlab run` reruns them):');
     for (const r of s.lost)
-      lines.push(`  ${r.id}${r.owner ? ` last owner ${r.owner.host} pid ${r.owner.pid}, heartbeat ${r.owner.heartbeat_age_s} s ago` : ''}${r.error ? `: ${r.error}` : ''}`);
+      lines.push(`  ${r.id}${r.owner ? ` last owner ${r.owner.host} pid ${r.owner.pid}, heartbeat ${r.owner.heartbeat_age_s} s ago` : ''}${r.resume_step ? ` (resumes from step ${r.resume_step})` : ''}${r.error ? `: ${r.error}` : ''}`);
+  }
+  const resumable = s.cancelled.filter((r) => r.resume_step);
+  if (resumable.length) {
+    lines.push('cancelled (`seqlab run` resumes them):');
+    for (const r of resumable) lines.push(`  ${r.id} resumes from step ${r.resume_step}${r.error ? `: ${r.error}` : ''}`);
   }
   return lines.join('\n');
 }

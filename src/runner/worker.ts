@@ -38,6 +38,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // SLURM's requeue warning is for `exec` (docs/runner.md section 11); here it must not start Node's inspector.
+  process.on('SIGUSR1', () => {});
   // The scheduler died (kill -9): stop at once, so a rerun never shares the directory with us.
   process.on('disconnect', () => process.exit(137));
   if (!process.connected) process.exit(137);

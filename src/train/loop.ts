@@ -13,6 +13,7 @@ import { subSeed } from '../util/hash.ts';
 import { evaluateSplit, splitMetrics, type SplitMetrics } from './eval.ts';
 import { countScored, nllSum } from './loss.ts';
 import { AdamW, clipByGlobalNorm, learningRate } from './optimizer.ts';
+import { freshProgress, TrainState, type LoopProgress, type TrainStateOptions } from './resume.ts';
 import { checksAt, describeStop, meets, stopRule } from './stop.ts';
 import type { Batch, Progress, TrainData } from './types.ts';
 
@@ -26,6 +27,8 @@ export interface LoopOptions {
   metricsFile?: string;
   /** performance.now() origin of metrics.jsonl time_s (default: the loop's start). */
   startTime?: number;
+  /** Training checkpoints (src/train/resume.ts): resume from the newest, save on schedule, on stop and after the last step. */
+  trainState?: TrainStateOptions;
 }
 
 export interface LoopResult {
@@ -43,6 +46,10 @@ export interface LoopResult {
   numTensors: number[];
   trainTimeS: number;
   evals: { step: number; split: string; metrics: SplitMetrics }[];
+  /** Times this run was resumed from a training checkpoint (0: trained in one go). */
+  resumes: number;
+  /** metrics.jsonl time_s of an attempt is performance.now() from its start plus this (the time before the resume). */
+  timeOffsetS: number;
   /** Step at which train.stop_at's target was reached and training ended early (state stays 'done'). */
   stoppedAt?: number;
 }
@@ -115,35 +122,45 @@ export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunC
   const opt = new AdamW(model.weights, t);
   const dataSeed = subSeed(cfg.seed, 'data');
   const tokensPerStep = t.batch_size * t.grad_accum * data.seqLen;
-  const res: LoopResult = {
-    state: 'done',
-    steps: 0,
-    tokens: 0,
-    trainLoss: NaN,
-    losses: [],
-    tokensPerS: NaN,
-    timedSteps: 0,
-    peakTensorBytes: 0,
-    numTensors: [],
-    trainTimeS: 0,
-    evals: [],
-  };
-  const stepRates: number[] = [];
-  let window: number[] = [];
-  let gradNorm = NaN;
+  const keeper = opts.trainState && new TrainState(opts.trainState, model.weights, opt, opts.log);
+  // Everything that accumulates goes in one object: a checkpoint saves it whole (src/train/resume.ts).
+  let p: LoopProgress = freshProgress();
   const start = performance.now();
   const origin = opts.startTime ?? start;
-  const elapsed = () => (performance.now() - origin) / 1000;
+  let timeOffsetS = 0;
+  try {
+    const restored = keeper?.restore();
+    if (restored) {
+      p = restored.progress;
+      timeOffsetS = p.elapsedS - (start - origin) / 1000;
+      opts.log(`resumed from ${restored.file.split(/[\\/]/).slice(-2).join('/')} at step ${p.steps}/${t.steps} (resume ${p.resumes})`);
+    }
+  } catch (e) {
+    opt.dispose();
+    throw e;
+  }
+  let state: 'done' | 'diverged' = 'done';
+  const elapsed = () => (performance.now() - origin) / 1000 + timeOffsetS;
+  const snapshot = () => {
+    p.trainTimeS = trainTimeBefore + (performance.now() - start) / 1000;
+    p.elapsedS = elapsed();
+    return p;
+  };
+  const trainTimeBefore = p.trainTimeS;
   const write = (line: Record<string, unknown>) => opts.metricsFile && appendJsonl(opts.metricsFile, line);
   const untimed = t.timing_warmup;
   const stop = stopRule(cfg);
   try {
-    for (let step = 0; step < t.steps; step++) {
+    // A run resumed after its stop rule fired trains no further (its checkpoint was written at the stop).
+    for (let step = p.steps; step < t.steps && p.stoppedAt === undefined; step++) {
       await nextTurn();
       if (opts.signal?.aborted) {
-        // Stopped between steps: keep the loss of the steps since the last logged line.
+        // Stopped between steps: checkpoint (a rerun goes on from here), then keep the loss of the
+        // steps since the last logged line (after the checkpoint, so a resume does not repeat it).
+        if (keeper && step > 0) keeper.save(snapshot());
+        const window = p.window;
         if (window.length)
-          write({ step, tokens: res.tokens, time_s: round(elapsed()), train_loss: round(window.reduce((a, b) => a + b, 0) / window.length), stopped: true });
+          write({ step, tokens: p.tokens, time_s: round(elapsed()), train_loss: round(window.reduce((a, b) => a + b, 0) / window.length), stopped: true });
         checkAbort(opts.signal);
       }
       const lr = learningRate(t, step);
@@ -151,44 +168,45 @@ export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunC
       const micro: Batch[] = [];
       for (let k = 0; k < t.grad_accum; k++) micro.push(data.trainBatch(step * t.grad_accum + k, t.batch_size, dataSeed));
       // Peak live tensor bytes of every step (observing the engine's byte counter costs nothing).
-      const p = await withPeakBytes(() => trainStep(model, params, opt, micro, t.clip, lr, t.checkpoint_activations));
-      const out = p.result;
-      res.peakTensorBytes = Math.max(res.peakTensorBytes, p.peakBytes);
+      const pk = await withPeakBytes(() => trainStep(model, params, opt, micro, t.clip, lr, t.checkpoint_activations));
+      const out = pk.result;
+      p.peakTensorBytes = Math.max(p.peakTensorBytes, pk.peakBytes);
       const [loss, norm] = await out.data();
       out.dispose();
       const dt = (performance.now() - t0) / 1000;
-      res.steps = step + 1;
-      res.tokens += tokensPerStep;
-      res.losses.push(loss);
-      res.numTensors.push(tf.memory().numTensors);
-      gradNorm = norm;
-      if (step >= untimed) stepRates.push(tokensPerStep / dt);
-      window.push(loss);
-      const rate = stepRates.length ? median(stepRates) : undefined;
+      p.steps = step + 1;
+      p.tokens += tokensPerStep;
+      p.losses.push(loss);
+      p.numTensors.push(tf.memory().numTensors);
+      p.gradNorm = norm;
+      const gradNorm = norm;
+      if (step >= untimed) p.stepRates.push(tokensPerStep / dt);
+      p.window.push(loss);
+      const rate = p.stepRates.length ? median(p.stepRates) : undefined;
       opts.onProgress?.({ step: step + 1, totalSteps: t.steps, loss, tokensPerS: rate, phase: 'train' });
 
       if (!Number.isFinite(loss)) {
-        res.state = 'diverged';
-        res.trainLoss = loss;
-        write({ step: step + 1, tokens: res.tokens, time_s: round(elapsed()), train_loss: null, nonfinite_loss: String(loss), lr: round(lr), grad_norm: Number.isFinite(gradNorm) ? round(gradNorm) : null });
+        state = 'diverged';
+        p.trainLoss = loss;
+        write({ step: step + 1, tokens: p.tokens, time_s: round(elapsed()), train_loss: null, nonfinite_loss: String(loss), lr: round(lr), grad_norm: Number.isFinite(gradNorm) ? round(gradNorm) : null });
         opts.log(`step ${step + 1}/${t.steps}: loss ${loss} is not finite: diverged (lr ${lr.toExponential(3)}, grad norm ${gradNorm})`);
         break;
       }
       const last = step + 1 === t.steps;
       if ((step + 1) % t.log_every === 0 || step === 0 || last) {
-        res.trainLoss = window.reduce((a, b) => a + b, 0) / window.length;
-        window = [];
+        p.trainLoss = p.window.reduce((a, b) => a + b, 0) / p.window.length;
+        p.window = [];
         write({
           step: step + 1,
-          tokens: res.tokens,
+          tokens: p.tokens,
           time_s: round(elapsed()),
-          train_loss: round(res.trainLoss),
+          train_loss: round(p.trainLoss),
           lr: round(lr),
           grad_norm: round(gradNorm),
           ...(rate !== undefined ? { tokens_per_s: round(rate) } : {}),
         });
         opts.log(
-          `step ${step + 1}/${t.steps} loss ${res.trainLoss.toFixed(4)} lr ${lr.toExponential(2)} |g| ${gradNorm.toFixed(3)}` +
+          `step ${step + 1}/${t.steps} loss ${p.trainLoss.toFixed(4)} lr ${lr.toExponential(2)} |g| ${gradNorm.toFixed(3)}` +
             (rate !== undefined ? ` ${rate.toFixed(0)} tok/s` : ''),
         );
       }
@@ -200,29 +218,47 @@ export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunC
       for (const split of splits) {
         opts.onProgress?.({ step: step + 1, totalSteps: t.steps, loss, phase: 'eval' });
         const m = evaluate(model, data, cfg, split);
-        res.evals.push({ step: step + 1, split, metrics: m });
-        write({ step: step + 1, tokens: res.tokens, time_s: round(elapsed()), split, ...roundMetrics(m, data.kind) });
+        p.evals.push({ step: step + 1, split, metrics: m });
+        write({ step: step + 1, tokens: p.tokens, time_s: round(elapsed()), split, ...roundMetrics(m, data.kind) });
         opts.log(`step ${step + 1} ${split}: loss ${m.loss.toFixed(4)}${m.bpb !== undefined ? ` bpb ${m.bpb.toFixed(4)}` : ''}`);
-        if (stop && meets(stop, split, m)) res.stoppedAt = step + 1;
+        if (stop && meets(stop, split, m)) p.stoppedAt = step + 1;
       }
-      if (res.stoppedAt !== undefined) {
-        const hit = res.evals.find((e) => e.step === res.stoppedAt && e.split === stop!.split)!;
-        if (window.length) {
+      if (p.stoppedAt !== undefined) {
+        const hit = p.evals.find((e) => e.step === p.stoppedAt && e.split === stop!.split)!;
+        if (p.window.length) {
           // The steps since the last logged line end the run: log their loss as a last step would.
-          res.trainLoss = window.reduce((a, b) => a + b, 0) / window.length;
-          write({ step: step + 1, tokens: res.tokens, time_s: round(elapsed()), train_loss: round(res.trainLoss), lr: round(lr), grad_norm: round(gradNorm) });
+          p.trainLoss = p.window.reduce((a, b) => a + b, 0) / p.window.length;
+          p.window = [];
+          write({ step: step + 1, tokens: p.tokens, time_s: round(elapsed()), train_loss: round(p.trainLoss), lr: round(lr), grad_norm: round(gradNorm) });
         }
-        opts.log(describeStop(stop!, res.stoppedAt, hit.metrics));
+        opts.log(describeStop(stop!, p.stoppedAt, hit.metrics));
+        keeper?.save(snapshot()); // as after the last step
         break;
       }
+      // Periodic checkpoint, and one after the last step (a stop in the final evals or the bench
+      // then resumes without training again).
+      if (keeper && (last || keeper.due(step + 1))) keeper.save(snapshot());
     }
   } finally {
     opt.dispose();
   }
-  res.trainTimeS = (performance.now() - start) / 1000;
-  res.timedSteps = stepRates.length;
-  res.tokensPerS = median(stepRates);
-  return res;
+  snapshot();
+  return {
+    state,
+    steps: p.steps,
+    tokens: p.tokens,
+    trainLoss: p.trainLoss,
+    losses: p.losses,
+    tokensPerS: median(p.stepRates),
+    timedSteps: p.stepRates.length,
+    peakTensorBytes: p.peakTensorBytes,
+    numTensors: p.numTensors,
+    trainTimeS: p.trainTimeS,
+    evals: p.evals,
+    resumes: p.resumes,
+    timeOffsetS,
+    ...(p.stoppedAt !== undefined ? { stoppedAt: p.stoppedAt } : {}),
+  };
 }
 
 /** Split metrics for a metrics.jsonl line (`tokens` there means tokens trained, so eval counts are renamed). */

@@ -105,6 +105,25 @@ export class AdamW {
     });
   }
 
+  /** The moment estimates by weight name (docs/runner.md section 11: saved in every training checkpoint). */
+  moments(): { name: string; m: tf.Variable; v: tf.Variable }[] {
+    return [...this.m.keys()].map((name) => ({ name, m: this.m.get(name)!, v: this.v.get(name)! }));
+  }
+
+  /** Put back a saved state: the update count and both moments of every weight (shapes checked by the caller). */
+  restore(t: number, moments: ReadonlyMap<string, { m: Float32Array; v: Float32Array }>): void {
+    this.t = t;
+    for (const [name, mv] of moments) {
+      const m = this.m.get(name);
+      const v = this.v.get(name);
+      if (!m || !v) continue;
+      tf.tidy(() => {
+        m.assign(tf.tensor(mv.m, m.shape, 'float32'));
+        v.assign(tf.tensor(mv.v, v.shape, 'float32'));
+      });
+    }
+  }
+
   dispose(): void {
     for (const x of [...this.m.values(), ...this.v.values()]) x.dispose();
     this.m.clear();

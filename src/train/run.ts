@@ -23,6 +23,8 @@ import { subSeed } from '../util/hash.ts';
 import { collectEnv, installMatmul } from './env.ts';
 import { checkAbort, evaluate, nextTurn, round, roundMetrics, trainLoop, type Progress } from './loop.ts';
 import { evaluateSplit, splitMetrics, type SplitMetrics } from './eval.ts';
+import { checkpointEvery, clearTrainState, TRAIN_STATE_DIR } from './resume.ts';
+import { runId } from '../config/identity.ts';
 import { stopRule, targetMetrics } from './stop.ts';
 import type { TrainData } from './types.ts';
 
@@ -89,6 +91,7 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
       signal: opts.signal,
       metricsFile: path.join(runDir, 'metrics.jsonl'),
       startTime: t0,
+      trainState: { dir: path.join(runDir, TRAIN_STATE_DIR), runId: runId(cfg), every: checkpointEvery(cfg.train.checkpoint_every), metricsFile: path.join(runDir, 'metrics.jsonl') },
     });
     const summary = new SummaryBuilder({ state: loop.state, flops_formula: FLOPS_FORMULA_VERSION, backend: choice.name }, taskMetrics(cfg.task));
     summary.set('params', params);
@@ -100,6 +103,7 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
     summary.set('train_flops', 3 * fwd * loop.tokens);
     summary.set('train_loss', loop.trainLoss);
     summary.set('train_time_s', loop.trainTimeS);
+    summary.set('train_resumes', loop.resumes);
     if (loop.timedSteps > 0) {
       summary.set('train_tokens_per_s', loop.tokensPerS);
       summary.set('mfu', (3 * fwd * loop.tokensPerS) / (peakGflops * 1e9));
@@ -115,7 +119,7 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
         opts.onProgress?.({ step: loop.steps, totalSteps: cfg.train.steps, loss: loop.trainLoss, phase: `eval ${split}` });
         const m = evaluate(model, data, cfg, split);
         finalEvals.set(split, m);
-        appendJsonl(metricsFile, { step: loop.steps, tokens: loop.tokens, time_s: round((performance.now() - t0) / 1000), split, ...roundMetrics(m, data.kind) });
+        appendJsonl(metricsFile, { step: loop.steps, tokens: loop.tokens, time_s: round((performance.now() - t0) / 1000 + loop.timeOffsetS), split, ...roundMetrics(m, data.kind) });
         summary.split(split, { ...m, eval_tokens: m.tokens, eval_windows: m.windows });
         log(`${split}: loss ${m.loss.toFixed(4)}${m.bpb !== undefined ? ` bpb ${m.bpb.toFixed(4)}` : ''}${data.kind === 'synthetic' ? ` accuracy ${m.accuracy.toFixed(4)}` : ''} over ${m.windows} windows`);
       }
@@ -173,6 +177,7 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
     checkAbort(opts.signal);
     const written = summary.build();
     writeJsonAtomic(path.join(runDir, 'summary.json'), written);
+    clearTrainState(runDir); // the run has its result: its training checkpoints are not needed again
     log(`${loop.state} in ${wallS.toFixed(1)} s`);
     return { state: loop.state, summary: written };
   } finally {
