@@ -9,7 +9,7 @@ import { installMatmulKernels } from '../src/native/matmul.ts';
 import { loadNativeAddon } from '../src/native/addon.ts';
 import { DEFAULT_ADDON_PATH } from '../src/native/config.ts';
 import { broadcastLayout } from '../src/backend/broadcast.ts';
-import { eltwiseInfo, installEltwiseKernels, transposeLayout, type EltwiseAddon } from '../src/native/eltwise.ts';
+import { eltwiseInfo, transposeLayout, type EltwiseAddon } from '../src/native/eltwise.ts';
 import { selectBackend } from '../src/backend/select.ts';
 import { maskedSoftmax } from '../src/ops/softmax-masked.ts';
 import { decayMatrix } from '../src/ops/mask.ts';

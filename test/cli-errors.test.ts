@@ -224,7 +224,7 @@ describe('seqlab --help', () => {
   it('every command shows an example in its --help (docs/runner.md 1)', () => {
     const top = seqlab('--help');
     expect(top.code).toBe(0);
-    const commands = [...top.stdout.matchAll(/^  ([a-z-]+) (?:\[options\]|<)/gm)].map((m) => m[1]);
+    const commands = [...top.stdout.matchAll(/^ {2}([a-z-]+) (?:\[options\]|<)/gm)].map((m) => m[1]);
     expect(commands).toEqual(expect.arrayContaining(['validate', 'plan', 'run', 'status', 'report', 'compare', 'bench', 'submit', 'exec', 'models', 'tasks', 'data', 'generate']));
     for (const c of commands) {
       const r = seqlab(c, '--help');

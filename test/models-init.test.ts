@@ -45,7 +45,7 @@ describe('init', () => {
     const m = buildModel(cfg, 4);
     const spec = cfg.layers[0]!.mixer as unknown as { heads: number; dqk: number; dvt: number };
     const W = (n: string) => stats(m.weights.get(`layers.0.mixer.${n}`)!);
-    const bq = Math.pow(2, -2.5) * Math.sqrt(6 / (d + spec.dqk));
+    const bq = 2 ** -2.5 * Math.sqrt(6 / (d + spec.dqk));
     expect(W('w_q').max).toBeLessThanOrEqual(bq);
     expect(W('w_q').max).toBeGreaterThan(0.9 * bq);
     const bo = 0.5 * Math.sqrt(6 / (spec.dvt + d));
@@ -53,7 +53,7 @@ describe('init', () => {
     expect(W('w_o').max).toBeGreaterThan(0.9 * bo);
     const bdt = W('b_dt').a;
     for (const b of bdt) expect(Math.log1p(Math.exp(b))).toBeCloseTo(1, 6); // softplus(b_dt) = 1
-    W('A_log').a.forEach((x, h) => expect(-Math.exp(x)).toBeCloseTo(Math.log1p(-Math.pow(2, -5 - h)), 6));
+    W('A_log').a.forEach((x, h) => expect(-Math.exp(x)).toBeCloseTo(Math.log1p(-(2 ** (-5 - h))), 6));
     expect(W('w_dt').std).toBeCloseTo(0.02, 2);
     m.dispose();
   });

@@ -30,7 +30,7 @@ let lastStateBytes = 0;
 function decodeLogits(m: ReturnType<typeof buildModel>, ids: tf.Tensor2D, prefix: number): tf.Tensor3D {
   const [Bn, Tn] = ids.shape;
   const outs: tf.Tensor[] = [];
-  let state;
+  let state: ReturnType<typeof m.emptyState>;
   if (prefix > 0) {
     const p = m.prefill(ids.slice([0, 0], [Bn, prefix]) as tf.Tensor2D);
     outs.push(p.logits);

@@ -7,9 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { MixerSpec } from '../src/models/kinds/registry.ts';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { RetNet } from '../src/models/mixers/retnet.ts';
-import { switchAuxLoss, RoutedMixer } from '../src/models/mixers/routed.ts';
-import { SelectiveRetention } from '../src/models/mixers/selret.ts';
+import type { RetNet } from '../src/models/mixers/retnet.ts';
+import { switchAuxLoss, type RoutedMixer } from '../src/models/mixers/routed.ts';
+import type { SelectiveRetention } from '../src/models/mixers/selret.ts';
 import { ssdChunk } from '../src/ops/ssd.ts';
 import { decodeAll, expectClose, makeMixer, mixerSpec, randomize, type Spec } from './models-util.ts';
 

@@ -86,7 +86,7 @@ export function decodeAll(m: Mixer, u: tf.Tensor3D, prefix = 0): tf.Tensor3D {
   return tf.tidy(() => {
     const [B, T] = u.shape;
     const outs: tf.Tensor[] = [];
-    let state;
+    let state: ReturnType<typeof m.emptyState>;
     if (prefix > 0) {
       const p = m.prefill(u.slice([0, 0, 0], [B, prefix, -1]) as tf.Tensor3D);
       outs.push(p.y);

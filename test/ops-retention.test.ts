@@ -78,7 +78,7 @@ describe('retention core (scalar decay)', () => {
       const a = new Float64Array(B * H * T);
       for (let i = 0; i < a.length; i++) {
         const h = Math.floor(i / T) % H;
-        a[i] = Math.fround(Math.log(1 - Math.pow(2, -5 - h))); // RetNet gammas (3.2)
+        a[i] = Math.fround(Math.log(1 - 2 ** (-5 - h))); // RetNet gammas (3.2)
       }
       checkAllForms(q, k, v, a, { B, H, T, dk, dv }, undefined, `T=${T}`);
     }

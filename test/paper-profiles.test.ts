@@ -6,7 +6,7 @@ import { cliSandbox } from './fixtures/cli.ts';
 import { loadPlan } from '../src/config/plan.ts';
 import { UserError } from '../src/errors.ts';
 
-const { dir, write, seqlab } = cliSandbox('seqlab-profiles-');
+const { write, seqlab } = cliSandbox('seqlab-profiles-');
 function userError(f: () => unknown): string {
   try {
     f();

@@ -30,7 +30,7 @@ describe('paper configs', () => {
       expect(text, f).toMatch(/^# .*(Table|Figure|question)/m);
       expect(text, f).toMatch(/^# Scal/m); // what was scaled down and why
       expect(text, f).toMatch(/^claims:/m);
-      expect(text, f).toMatch(/^  smoke:/m);
+      expect(text, f).toMatch(/^ {2}smoke:/m);
     }
   });
 

@@ -47,6 +47,7 @@ describe('readRunConfig', () => {
 
   it('names the file and the dotted key of the first problem', () => {
     const cfg = plan(['model: { preset: transformer, d_model: 16, n_layers: 1 }']);
+    // biome-ignore lint/suspicious/noExplicitAny: the test edits arbitrary keys of a JSON copy
     const edit = (f: (c: Record<string, any>) => void) => {
       const c = JSON.parse(JSON.stringify(cfg));
       f(c);

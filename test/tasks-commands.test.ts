@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import { registerTasks } from '../src/commands/tasks.ts';
 import { registerData, formatDataReport } from '../src/commands/data.ts';
-import { dataReport, taskCatalog } from '../src/tasks/catalog.ts';
+import { dataReport, type taskCatalog } from '../src/tasks/catalog.ts';
 import { parseTask, taskKindSchemas } from '../src/tasks/schema.ts';
 import { cachedBpeMerges } from '../src/tasks/tokenizers.ts';
 import { loadTask } from '../src/tasks/index.ts';

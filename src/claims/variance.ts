@@ -17,7 +17,7 @@ import type { ReportRun } from '../report/collect.ts';
 /** Held-out examples behind a fraction metric of a run, or undefined when it is not a held-out fraction. */
 function trials(metric: string, run: ReportRun): number | undefined {
   const r = resolveMetric(metric);
-  if (!r || r.def.unit !== 'fraction') return undefined;
+  if (r?.def.unit !== 'fraction') return undefined;
   if (r.def.name === 'target_reached') return 1;
   // `accuracy` without a split is the last split evaluated (test by default); extra sets (@N=..) have the test split's size.
   const split = r.split ?? (typeof run.summary.test_eval_windows === 'number' ? 'test' : 'valid');

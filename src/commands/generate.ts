@@ -10,7 +10,6 @@ import { UserError } from '../errors.ts';
 import { selectBackend } from '../backend/select.ts';
 import { loadCheckpoint, readCheckpointMeta } from '../models/checkpoint.ts';
 import { tokenizerFromState, type Tokenizer } from '../tasks/tokenizers.ts';
-import type { LanguageModel } from '../models/types.ts';
 import { loadTask } from '../tasks/index.ts';
 import { sampleIds, type SampleOptions } from '../train/sample.ts';
 

@@ -3,7 +3,7 @@
  * preset (its expansion), for `seqlab models` and the docs. Derived from the mixer registry and
  * the zod schemas so that it cannot drift from what the config accepts.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { flopsPerToken } from './flops.ts';
 import { fieldDescription, MIXERS } from './kinds/registry.ts';
 import { parallelSchema, patternSchema, routedSchema } from './layer.ts';

@@ -10,7 +10,7 @@
  * slots (h, norms, FFN, h_out), then the mixer's weights, its state tensors and (as outputs) its new
  * state tensors; a stale addon (another compiled layout) is not used.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { blockStepFused, blockStepReady, type BlockStepAttrs } from '../native/decode-step.ts';
 import type { Mixer, MixerState } from './mixers/common.ts';
 import { decodeCode, packBlockSlots, packFloats, packInts, packMixerSlots, stateNames } from '../native/decode-layout.ts';

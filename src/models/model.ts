@@ -84,7 +84,7 @@ class Model implements LanguageModel {
       return { kind: 'block', block: makeBlock(p, d, m, L.ffn) };
     });
     this.normF = norm(root.scope('norm_f.'), d);
-    if (!cfg.tie_embeddings) this.head = root.create('head', [d, cfg.vocab_size], normal(Math.pow(d, -0.5)));
+    if (!cfg.tie_embeddings) this.head = root.create('head', [d, cfg.vocab_size], normal(d ** -0.5));
     this.weights = store.weights;
   }
 

@@ -1,7 +1,7 @@
 /**
  * The model shell (docs/models.md 1.1-1.3): embedding, norms, FFNs, head. Mixers live in ./mixers.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { embeddingLookup } from '../backend/compat.ts';
 import { gelu } from '../ops/gelu.ts';
 import { normal, ones, scaled, torchLinear, zeros, type ParamScope } from './init.ts';

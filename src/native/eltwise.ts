@@ -59,6 +59,7 @@ type Info = tf.TensorInfo;
 
 // Stock kernels, captured once before the first replacement (the registry is process-global).
 const STOCK_KEY = Symbol.for('seqlab.eltwise.stock');
+// biome-ignore lint/suspicious/noExplicitAny: one table per process, kept on globalThis across module copies
 const stockTable: Map<string, tf.KernelConfig> = ((globalThis as any)[STOCK_KEY] ??= new Map());
 
 function stock(name: string, backend: string): tf.KernelConfig | undefined {

@@ -3,7 +3,7 @@
 // batched products drop to a naive loop ~15x slower. So: make transposes explicit (the
 // stock Transpose kernel is a cheap copy), fold [batch, M, K] @ [K, N] into one 2-D
 // product, and split other batches into 2-D stock calls on zero-copy views of the slices.
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { matmulGeometry, type Geometry } from './matmul-kernels.ts';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];

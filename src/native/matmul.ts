@@ -57,6 +57,7 @@ interface Stock { batchMatMul: tf.KernelConfig; fusedMatMul: tf.KernelConfig; tr
 // process-global, so this table is too (a second copy of this module must not mistake
 // our kernels for stock ones).
 const STOCK_KEY = Symbol.for('seqlab.matmul.stock');
+// biome-ignore lint/suspicious/noExplicitAny: one table per process, kept on globalThis across module copies
 const stockTable: Map<string, Stock> = ((globalThis as any)[STOCK_KEY] ??= new Map());
 
 let last: MatmulInfo | undefined;

@@ -27,6 +27,7 @@ export function memoryOf(backend: tf.KernelBackend): Memory {
 }
 
 function makeMemory(backend: tf.KernelBackend): Memory {
+  // biome-ignore lint/suspicious/noExplicitAny: the backends' private memory maps (wasm dataIdMap, cpu data) have no public type
   const be = backend as any;
   if (be.wasm && be.dataIdMap) {
     return {

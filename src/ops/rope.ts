@@ -15,7 +15,7 @@ export function ropeThetas(m: number, freqs: RopeFreqs, base = 10000): Float64Ar
   for (let i = 0; i < half; i++) {
     // torchscale: base^(-linspace(0, 1, m/2)); linspace with one point is [0], so th_0 = 1 for m = 2
     const e = freqs === 'standard' ? (2 * i) / m : half === 1 ? 0 : i / (half - 1);
-    th[i] = Math.pow(base, -e);
+    th[i] = base ** -e;
   }
   return th;
 }

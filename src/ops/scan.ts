@@ -6,7 +6,6 @@
  * materializes [.., D, N] states.
  */
 import * as tf from '@tensorflow/tfjs';
-import { cumsum } from '../backend/compat.ts';
 import { fusedScanStatus, selectiveScanFused } from '../native/scan.ts';
 
 // Contractions with hand-picked primitives per direction: on wasm a broadcast multiply is fast,
@@ -78,8 +77,6 @@ export function scanStep(
   h: tf.Tensor,
 ): { y: tf.Tensor2D; h: tf.Tensor3D } {
   return tf.tidy(() => {
-    const [Bsz, D] = x_t.shape;
-    const N = A.shape[1]!;
     const dA = tf.exp(logDecay(dt_t, A)); // [B, D, N], exponent <= 0
     const hn = tf.add(tf.mul(dA, h), outer(tf.mul(dt_t, x_t), B_t)) as tf.Tensor3D;
     const y = readout(hn, C_t) as tf.Tensor2D;
@@ -203,7 +200,7 @@ export function selectiveScan(
   opts: ScanOpts,
 ): { y: tf.Tensor3D; h: tf.Tensor3D } {
   return tf.tidy(() => {
-    const [Bsz, T, D] = x.shape;
+    const [Bsz, , D] = x.shape;
     const N = A.shape[1]!;
     const h0 = opts.h0 ?? tf.zeros([Bsz, D, N]);
     const r =

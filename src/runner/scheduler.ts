@@ -417,7 +417,8 @@ export class Scheduler {
       try {
         ours = a.lock.beat();
       } catch (e) {
-        return this.abort(e); // the heartbeat cannot be written (disk full): stop rather than go stale
+        this.abort(e); // the heartbeat cannot be written (disk full): stop rather than go stale
+        return;
       }
       if (ours) continue;
       // Our lock was taken over (we stalled past the stale limit): the other owner reruns it.

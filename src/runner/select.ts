@@ -13,7 +13,7 @@ export function parseShard(s: string | undefined): { i: number; n: number } | un
 
 export function selectRuns<T extends { id: string }>(runs: T[], opts: { only?: string[]; shard?: string }): T[] {
   let out = runs;
-  if (opts.only && opts.only.length) {
+  if (opts.only?.length) {
     const want = new Set<T>();
     for (const raw of opts.only.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean)) {
       const hits = runs.filter((r) => r.id.startsWith(raw));

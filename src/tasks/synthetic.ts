@@ -132,7 +132,7 @@ export function fixedLengthTask(s: FixedLengthSpec): TaskData {
       return { inputs: set.inputs, targets: set.targets, batch: batchSize, seqLen: s.seqLen };
     },
     evalBatches: (split, batchSize, max) => evalBatchesOf(evalSet(split), batchSize, max),
-    evalSize: (split, max) => (max === undefined || max === 'all' ? s.evalExamples : Math.min(s.evalExamples, max)),
+    evalSize: (_split, max) => (max === undefined || max === 'all' ? s.evalExamples : Math.min(s.evalExamples, max)),
     describe: () => ({
       task: s.name,
       ...s.describe,

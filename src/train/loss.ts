@@ -1,5 +1,5 @@
 /** The training / evaluation loss: summed masked cross-entropy over the scored positions. */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { sparseCrossEntropy } from '../backend/compat.ts';
 import { IGNORE } from '../tasks/types.ts';
 

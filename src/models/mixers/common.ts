@@ -107,5 +107,5 @@ export function unprefixState(prefix: string, s: MixerState): MixerState {
 
 /** RetNet multi-scale log-decays log(1 - 2^(-5-h)), h = 0..H-1 (docs/models.md 3.2). */
 export function retnetLogGammas(H: number): number[] {
-  return Array.from({ length: H }, (_, h) => Math.log1p(-Math.pow(2, -5 - h)));
+  return Array.from({ length: H }, (_, h) => Math.log1p(-(2 ** (-5 - h))));
 }

@@ -39,7 +39,7 @@ export class Mamba implements Mixer {
     this.w.conv_w = p.create('conv_w', [din, K], uniform(1 / Math.sqrt(K)));
     if (spec.conv_bias) this.w.conv_b = p.create('conv_b', [din], uniform(1 / Math.sqrt(K)));
     this.w.w_x = p.create('w_x', [din, R + 2 * N], torchLinear);
-    const dtStd = spec.dt_scale * Math.pow(R, -0.5);
+    const dtStd = spec.dt_scale * R ** -0.5;
     this.w.w_dt = p.create('w_dt', [R, din], spec.dt_init === 'constant' ? constant(dtStd) : uniform(dtStd));
     this.w.b_dt = p.create('b_dt', [din], dtBias(spec.dt_min, spec.dt_max, spec.dt_init_floor));
     // S4D-real: A_log[c, n] = log(n + 1)

@@ -139,7 +139,7 @@ export class Retention implements Mixer {
     this.ropeBase = spec.rope_base;
     this.logGammas = retnetLogGammas(this.H);
     const p = ctx.params;
-    const gIn = Math.pow(2, -2.5);
+    const gIn = 2 ** -2.5;
     this.wq = p.create('w_q', [d, this.dqk], xavier(gIn));
     this.wk = p.create('w_k', [d, this.dqk], xavier(gIn));
     this.wv = p.create('w_v', [d, this.dvt], xavier(gIn));

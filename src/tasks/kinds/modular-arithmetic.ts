@@ -4,15 +4,14 @@
 import { z } from 'zod';
 import type { Rng } from '../prng.ts';
 import { IGNORE, type TaskData } from '../types.ts';
-import { type Example } from '../synthetic.ts';
+import type { Example } from '../synthetic.ts';
 import { dataSeed, int, posInt } from './fields.ts';
 import { lengthGeneralisationTask } from './state-tracking.ts';
 import { defineTask, GENERATED } from './types.ts';
 
 /** 0 PAD, 1 +, 2 −, 3 ×, 4 =, 5..9 the numbers 0..4. */
 export const MODARITH_VOCAB = 10;
-const PLUS = 1;
-const MINUS = 2;
+const PLUS = 1; // 2 is − (PLUS + 1)
 const TIMES = 3;
 const EQUALS = 4;
 const num = (v: number) => 5 + v;

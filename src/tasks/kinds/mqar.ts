@@ -44,7 +44,7 @@ export function mqarExample(rng: Rng, p: MqarParams): Example {
   const keys = rng.sampleWithoutReplacement(half - 1, D).map((k) => k + 1);
   const values = rng.sampleWithoutReplacement(V - half, D).map((v) => v + half);
   const S = Math.floor((N - 2 * D * P) / 2);
-  const w = Array.from({ length: S }, (_, j) => a * Math.pow(j + 1, a - 1));
+  const w = Array.from({ length: S }, (_, j) => a * (j + 1) ** (a - 1));
   const slots = rng.weightedSampleWithoutReplacement(w, D);
   const ex = mqarLayout(N, P, keys, values, slots);
   if (p.randomNonQueries) {

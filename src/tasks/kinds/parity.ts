@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { Rng } from '../prng.ts';
 import { IGNORE, type TaskData } from '../types.ts';
-import { type Example } from '../synthetic.ts';
+import type { Example } from '../synthetic.ts';
 import { dataSeed, int, posInt } from './fields.ts';
 import { lengthGeneralisationTask } from './state-tracking.ts';
 import { defineTask, GENERATED } from './types.ts';
