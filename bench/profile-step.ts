@@ -40,7 +40,8 @@ async function main(): Promise<void> {
     if (!cfg) throw new Error(`unknown family ${family}`);
     const model = buildModel(cfg.model, 0);
     const opt = new AdamW(model.weights, cfg.train);
-    const B = cfg.train.batch_size, T = cfg.model.seq_len;
+    const B = cfg.train.batch_size,
+      T = cfg.model.seq_len;
     const ids = new Int32Array(B * T).map((_, i) => (i * 7919) % 256);
     const batch = { inputs: ids, targets: ids, batch: B, seqLen: T };
     const params = [...model.weights];
@@ -55,31 +56,46 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     run();
     const wall = performance.now() - t0;
-    const info = await tf.profile(() => { const y = step(); y.dataSync(); return y; });
+    const info = await tf.profile(() => {
+      const y = step();
+      y.dataSync();
+      return y;
+    });
     tf.dispose(info.result as tf.Tensor);
     const by = new Map<string, { calls: number; ms: number }>();
     for (const k of info.kernels) {
       const e = by.get(k.name) ?? { calls: 0, ms: 0 };
-      e.calls++; e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+      e.calls++;
+      e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
       by.set(k.name, e);
     }
     const rows = [...by].sort((a, b) => b[1].ms - a[1].ms);
     const total = rows.reduce((s, [, e]) => s + e.ms, 0);
-    console.log(`${family}: step ${wall.toFixed(0)} ms wall (${((B * T) / wall * 1000).toFixed(0)} tok/s), ${total.toFixed(0)} ms in ${info.kernels.length} kernels`);
-    for (const [name, e] of rows.slice(0, Number(values.top))) console.log(`  ${name.padEnd(22)} ${String(e.calls).padStart(5)} ${e.ms.toFixed(1).padStart(8)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%`);
+    console.log(
+      `${family}: step ${wall.toFixed(0)} ms wall (${(((B * T) / wall) * 1000).toFixed(0)} tok/s), ${total.toFixed(0)} ms in ${info.kernels.length} kernels`,
+    );
+    for (const [name, e] of rows.slice(0, Number(values.top)))
+      console.log(
+        `  ${name.padEnd(22)} ${String(e.calls).padStart(5)} ${e.ms.toFixed(1).padStart(8)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%`,
+      );
     if (values.shapes) {
       // the costliest (kernel, input shapes) pairs
       const byShape = new Map<string, { calls: number; ms: number }>();
       for (const k of info.kernels) {
         const key = `${k.name} ${k.inputShapes.map((s) => `[${s}]`).join(' ')}`;
         const e = byShape.get(key) ?? { calls: 0, ms: 0 };
-        e.calls++; e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+        e.calls++;
+        e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
         byShape.set(key, e);
       }
-      for (const [key, e] of [...byShape].sort((a, b) => b[1].ms - a[1].ms).slice(0, Number(values.top))) console.log(`    ${e.ms.toFixed(1).padStart(8)} ms ${String(e.calls).padStart(4)}x ${key}`);
+      for (const [key, e] of [...byShape].sort((a, b) => b[1].ms - a[1].ms).slice(0, Number(values.top)))
+        console.log(`    ${e.ms.toFixed(1).padStart(8)} ms ${String(e.calls).padStart(4)}x ${key}`);
     }
     opt.dispose();
     model.dispose();
   }
 }
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

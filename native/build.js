@@ -68,7 +68,10 @@ function probeBlas(cc, includeDir, libs) {
   const dir = join(tmpdir(), `seqlab-blas-probe-${process.pid}`);
   mkdirSync(dir, { recursive: true });
   const src = join(dir, 'probe.c');
-  writeFileSync(src, '#include <cblas.h>\nint main(void){float a=1,b=2,c=0;cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,1,1,1,1.0f,&a,1,&b,1,0.0f,&c,1);return c==2.0f?0:1;}\n');
+  writeFileSync(
+    src,
+    '#include <cblas.h>\nint main(void){float a=1,b=2,c=0;cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,1,1,1,1.0f,&a,1,&b,1,0.0f,&c,1);return c==2.0f?0:1;}\n',
+  );
   const args = [...(includeDir ? [`-I${includeDir}`] : []), src, '-o', join(dir, 'probe'), ...libs];
   const r = run(cc, args);
   rmSync(dir, { recursive: true, force: true });
@@ -77,8 +80,17 @@ function probeBlas(cc, includeDir, libs) {
 
 function findCblasInclude(cc, libs) {
   const user = process.env.SEQLAB_CBLAS_INCLUDE;
-  const candidates = user !== undefined ? [user] : ['', '/usr/include/openblas', '/usr/include/x86_64-linux-gnu',
-    '/usr/local/include', '/usr/local/opt/openblas/include', '/opt/homebrew/opt/openblas/include'];
+  const candidates =
+    user !== undefined
+      ? [user]
+      : [
+          '',
+          '/usr/include/openblas',
+          '/usr/include/x86_64-linux-gnu',
+          '/usr/local/include',
+          '/usr/local/opt/openblas/include',
+          '/opt/homebrew/opt/openblas/include',
+        ];
   for (const dir of candidates) {
     if (dir !== '' && !existsSync(join(dir, 'cblas.h'))) continue;
     if (probeBlas(cc, dir, libs)) return dir;
@@ -118,9 +130,22 @@ async function build(cc, nodeInclude, blas) {
   rmSync(objDir, { recursive: true, force: true });
   mkdirSync(objDir, { recursive: true });
   mkdirSync(outDir, { recursive: true });
-  const flags = ['-O3', '-fPIC', '-pthread', '-std=gnu11', '-fopenmp-simd', '-Wall', '-Wextra', '-Wno-unused-parameter', '-Wno-psabi',
-    '-DNAPI_VERSION=8', '-DNODE_GYP_MODULE_NAME=seqlab', `-I${nodeInclude}`, `-I${here}`,
-    ...(blas ? ['-DSEQLAB_HAVE_CBLAS', ...(blas.include ? [`-I${blas.include}`] : [])] : [])];
+  const flags = [
+    '-O3',
+    '-fPIC',
+    '-pthread',
+    '-std=gnu11',
+    '-fopenmp-simd',
+    '-Wall',
+    '-Wextra',
+    '-Wno-unused-parameter',
+    '-Wno-psabi',
+    '-DNAPI_VERSION=8',
+    '-DNODE_GYP_MODULE_NAME=seqlab',
+    `-I${nodeInclude}`,
+    `-I${here}`,
+    ...(blas ? ['-DSEQLAB_HAVE_CBLAS', ...(blas.include ? [`-I${blas.include}`] : [])] : []),
+  ];
   // decode.c's layout enums, generated from decode-layout.json into the build directory
   flags.push(`-I${dirname(writeDecodeLayoutHeader(join(buildDir, 'gen')))}`);
   const srcs = sources();
@@ -134,8 +159,16 @@ async function build(cc, nodeInclude, blas) {
   const bad = results.find((r) => !r.ok);
   if (bad) return `compile failed: ${bad.text.split('\n').find((l) => /error/.test(l)) ?? bad.text.split('\n')[0]}`;
   const tmp = `${addonPath}.tmp-${process.pid}`;
-  const link = run(cc, ['-shared', '-pthread', ...objs, '-o', tmp, ...(blas ? blas.libs : []), '-lm',
-    ...(process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : [])]);
+  const link = run(cc, [
+    '-shared',
+    '-pthread',
+    ...objs,
+    '-o',
+    tmp,
+    ...(blas ? blas.libs : []),
+    '-lm',
+    ...(process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : []),
+  ]);
   if (link.status !== 0) return `link failed: ${(link.stderr || '').split('\n')[0]}`;
   renameSync(tmp, addonPath); // atomic: a running seqlab never sees a half-written addon
   return undefined;
@@ -143,7 +176,10 @@ async function build(cc, nodeInclude, blas) {
 
 /** The addon must load and multiply correctly (native/probe.cjs), else the build is worthless. */
 function selfTest(engine) {
-  const r = spawnSync(process.execPath, [join(here, 'probe.cjs'), '--addon', addonPath, '--engine', engine, '--n', '0'], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [join(here, 'probe.cjs'), '--addon', addonPath, '--engine', engine, '--n', '0'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   try {
     return JSON.parse(r.stdout.trim().split('\n').pop());
   } catch {
@@ -156,12 +192,22 @@ async function main() {
     console.log(sources().join(' '));
     return;
   }
-  if (/^(off|0|false|no)$/i.test(process.env.SEQLAB_NATIVE_MATMUL ?? '')) done(`skipped (SEQLAB_NATIVE_MATMUL=off); ${LOST}`, { built: false, cblas: false });
+  if (/^(off|0|false|no)$/i.test(process.env.SEQLAB_NATIVE_MATMUL ?? ''))
+    done(`skipped (SEQLAB_NATIVE_MATMUL=off); ${LOST}`, { built: false, cblas: false });
   if (process.platform === 'win32') done(`skipped (Windows is not supported); ${LOST}`, { built: false, cblas: false });
   const cc = [process.env.CC, 'cc', 'gcc', 'clang'].find((c) => c && onPath(c));
-  if (!cc) done(`not built: no C compiler on PATH, so no native GEMM; ${LOST}. To get it back: ${HINT_CC}`, { built: false, cblas: false, hint: HINT_CC });
+  if (!cc)
+    done(`not built: no C compiler on PATH, so no native GEMM; ${LOST}. To get it back: ${HINT_CC}`, {
+      built: false,
+      cblas: false,
+      hint: HINT_CC,
+    });
   const nodeInclude = findNodeInclude();
-  if (!nodeInclude) done(`not built: no local Node headers for ${process.version} (node_api.h; not downloading them); ${LOST}. To get it back: install Node with its headers, then \`node native/build.js\``, { built: false, cblas: false });
+  if (!nodeInclude)
+    done(
+      `not built: no local Node headers for ${process.version} (node_api.h; not downloading them); ${LOST}. To get it back: install Node with its headers, then \`node native/build.js\``,
+      { built: false, cblas: false },
+    );
 
   const libs = (process.env.SEQLAB_BLAS_LIBS ?? '-lopenblas').split(/\s+/).filter(Boolean);
   let blas;
@@ -183,13 +229,28 @@ async function main() {
     const t = selfTest(engine);
     if (!t.ok) {
       rmSync(addonPath, { force: true });
-      done(`built but the ${engine} engine failed its self-test (${t.why}); ${LOST}. Please report this.`, { built: false, cblas: !!blas, why: t.why });
+      done(`built but the ${engine} engine failed its self-test (${t.why}); ${LOST}. Please report this.`, {
+        built: false,
+        cblas: !!blas,
+        why: t.why,
+      });
     }
   }
   const t = selfTest('builtin');
-  if (blas) done(`built ${addonPath} with OpenBLAS (${t.config}) and the built-in GEMM (${t.kernel})`, { built: true, cblas: true, kernel: t.kernel, config: t.config });
-  done(`built ${addonPath} with the built-in GEMM (${t.kernel}) only (${noBlas}); for OpenBLAS: ${HINT_BLAS}`,
-    { built: true, cblas: false, kernel: t.kernel, why: noBlas, hint: HINT_BLAS });
+  if (blas)
+    done(`built ${addonPath} with OpenBLAS (${t.config}) and the built-in GEMM (${t.kernel})`, {
+      built: true,
+      cblas: true,
+      kernel: t.kernel,
+      config: t.config,
+    });
+  done(`built ${addonPath} with the built-in GEMM (${t.kernel}) only (${noBlas}); for OpenBLAS: ${HINT_BLAS}`, {
+    built: true,
+    cblas: false,
+    kernel: t.kernel,
+    why: noBlas,
+    hint: HINT_BLAS,
+  });
 }
 
 main().catch((e) => done(`build failed (${String(e.message).split('\n')[0]}); ${LOST}`, { built: false, cblas: false }));

@@ -80,7 +80,9 @@ const CASES = [
 ];
 try {
   for (const [batch, M, N, K, tA, tB, bias, relu] of CASES) {
-    const a = fill(batch * M * K, M), b = fill(batch * K * N, N + 7), bv = bias ? fill(N, 3) : null;
+    const a = fill(batch * M * K, M),
+      b = fill(batch * K * N, N + 7),
+      bv = bias ? fill(N, 3) : null;
     const c = new Float32Array(batch * M * N).fill(NaN);
     gemm(a, 0, M * K, b, 0, K * N, c, 0, bv, 0, batch, M, N, K, tA, tB, relu ? 1 : 0);
     const r = reference(batch, M, N, K, tA, tB, a, M * K, b, K * N, bv, relu);
@@ -91,7 +93,9 @@ try {
     }
   }
   if (n > 0) {
-    const a = fill(n * n, 1), b = fill(n * n, 2), c = new Float32Array(n * n);
+    const a = fill(n * n, 1),
+      b = fill(n * n, 2),
+      c = new Float32Array(n * n);
     const once = () => gemm(a, 0, 0, b, 0, 0, c, 0, null, 0, 1, n, n, n, false, false, 0);
     once();
     const times = [];

@@ -17,7 +17,10 @@ export class UserError extends Error {
 
 /** Several user errors found at once (e.g. every schema error of one file). */
 export class UserErrors extends UserError {
-  constructor(readonly messages: string[], exitCode = 2) {
+  constructor(
+    readonly messages: string[],
+    exitCode = 2,
+  ) {
     super(messages.join('\n'), exitCode);
     this.name = 'UserErrors';
   }
@@ -71,11 +74,13 @@ export function diskErrorMessage(e: unknown, where?: string): string | undefined
   if (err.code === 'ENOENT' && err.syscall === 'mkdir' && file) {
     const parent = existingAncestor(file);
     const why = unwritable(parent);
-    return why ? `cannot create ${file}: the folder ${parent} is ${why}; choose a writable output.root (or --set output.root=DIR)` : undefined;
+    return why
+      ? `cannot create ${file}: the folder ${parent} is ${why}; choose a writable output.root (or --set output.root=DIR)`
+      : undefined;
   }
   if (!DISK_CODES.has(err.code) || !file) return undefined;
   const dir = fs.existsSync(file) && fs.statSync(file).isDirectory() ? file : existingAncestor(path.dirname(file));
-  const why = err.code === 'EROFS' ? 'on a read-only filesystem' : unwritable(dir) ?? 'not writable (permission denied)';
+  const why = err.code === 'EROFS' ? 'on a read-only filesystem' : (unwritable(dir) ?? 'not writable (permission denied)');
   return `cannot write ${file}: the folder ${dir} is ${why}; choose a writable output.root (or --set output.root=DIR)`;
 }
 

@@ -39,7 +39,9 @@ function files(dir: string): string[] {
 function importsOf(file: string): string[] {
   const src = fs.readFileSync(file, 'utf8');
   const out: string[] = [];
-  for (const m of src.matchAll(/(?:^|\n)\s*(?:import|export)\b[^;'"]*?from\s*'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)|new URL\('(\.[^']+\.ts)'/g)) {
+  for (const m of src.matchAll(
+    /(?:^|\n)\s*(?:import|export)\b[^;'"]*?from\s*'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)|new URL\('(\.[^']+\.ts)'/g,
+  )) {
     const spec = m[1] ?? m[2] ?? m[3]!;
     out.push(path.resolve(path.dirname(file), spec));
   }

@@ -35,12 +35,26 @@ describe('backend compat workarounds', () => {
   });
 
   it('embeddingLookup: gather value; gradient equals the stock gather gradient on cpu and works on wasm (stock throws)', async () => {
-    const V = 7, d = 3;
+    const V = 7,
+      d = 3;
     const run = () =>
       tf.tidy(() => {
-        const table = tf.tensor2d(Array.from({ length: V * d }, (_, i) => Math.sin(i)), [V, d]);
-        const ids = tf.tensor2d([[0, 3, 3], [6, 0, 1]], [2, 3], 'int32');
-        const dy = tf.tensor3d(Array.from({ length: 18 }, (_, i) => Math.cos(i)), [2, 3, d]);
+        const table = tf.tensor2d(
+          Array.from({ length: V * d }, (_, i) => Math.sin(i)),
+          [V, d],
+        );
+        const ids = tf.tensor2d(
+          [
+            [0, 3, 3],
+            [6, 0, 1],
+          ],
+          [2, 3],
+          'int32',
+        );
+        const dy = tf.tensor3d(
+          Array.from({ length: 18 }, (_, i) => Math.cos(i)),
+          [2, 3, d],
+        );
         const out = embeddingLookup(table, ids);
         const g = tf.grad((tb: tf.Tensor) => tf.sum(tf.mul(embeddingLookup(tb, ids), dy)))(table);
         const stockOut = tf.gather(table, ids);
@@ -49,9 +63,22 @@ describe('backend compat workarounds', () => {
     const cpu = await on('cpu', () => {
       const r = run();
       const stockGrad = tf.tidy(() => {
-        const table = tf.tensor2d(Array.from({ length: V * d }, (_, i) => Math.sin(i)), [V, d]);
-        const ids = tf.tensor2d([[0, 3, 3], [6, 0, 1]], [2, 3], 'int32');
-        const dy = tf.tensor3d(Array.from({ length: 18 }, (_, i) => Math.cos(i)), [2, 3, d]);
+        const table = tf.tensor2d(
+          Array.from({ length: V * d }, (_, i) => Math.sin(i)),
+          [V, d],
+        );
+        const ids = tf.tensor2d(
+          [
+            [0, 3, 3],
+            [6, 0, 1],
+          ],
+          [2, 3],
+          'int32',
+        );
+        const dy = tf.tensor3d(
+          Array.from({ length: 18 }, (_, i) => Math.cos(i)),
+          [2, 3, d],
+        );
         return vals([tf.grad((tb: tf.Tensor) => tf.sum(tf.mul(tf.gather(tb, ids), dy)))(table)]);
       });
       return { ...r, stockGrad };
@@ -63,14 +90,15 @@ describe('backend compat workarounds', () => {
     assertClose(wasm.ours[0], cpu.ours[0], 0, 0, 'wasm value');
     assertClose(wasm.ours[1], cpu.stockGrad[0], 1e-6, 1e-6, 'wasm grad');
     await on('wasm', () =>
-      expect(() =>
-        tf.tidy(() => tf.grad((tb: tf.Tensor) => tf.sum(tf.gather(tb, tf.tensor1d([1, 2], 'int32'))))(tf.ones([4, 2]))),
-      ).toThrow(/UnsortedSegmentSum/),
+      expect(() => tf.tidy(() => tf.grad((tb: tf.Tensor) => tf.sum(tf.gather(tb, tf.tensor1d([1, 2], 'int32'))))(tf.ones([4, 2])))).toThrow(
+        /UnsortedSegmentSum/,
+      ),
     );
   });
 
   it('sparseCrossEntropy: equals logSoftmax + gather (value and gradient), skips ignoreIndex, works on wasm', async () => {
-    const N = 5, V = 6;
+    const N = 5,
+      V = 6;
     const logitsData = Array.from({ length: N * V }, (_, i) => 3 * Math.sin(1.7 * i));
     const targetsData = [2, -100, 5, 0, -100];
     const ours = (b: string) =>
@@ -90,7 +118,14 @@ describe('backend compat workarounds', () => {
       tf.tidy(() => {
         const keep = [0, 2, 3];
         const f = (l: tf.Tensor) =>
-          tf.neg(tf.sum(tf.gather(tf.logSoftmax(tf.gather(l, keep)).reshape([-1]), keep.map((r, i) => i * V + targetsData[r]))));
+          tf.neg(
+            tf.sum(
+              tf.gather(
+                tf.logSoftmax(tf.gather(l, keep)).reshape([-1]),
+                keep.map((r, i) => i * V + targetsData[r]),
+              ),
+            ),
+          );
         const logits = tf.tensor2d(logitsData, [N, V]);
         return vals([f(logits), tf.grad(f)(logits)]);
       }),
@@ -100,7 +135,9 @@ describe('backend compat workarounds', () => {
     // ignored rows get exactly zero gradient
     expect(cpu.v[1].slice(V, 2 * V).every((x) => x === 0)).toBe(true);
     await on('cpu', () =>
-      expect(() => tf.tidy(() => sparseCrossEntropy(tf.zeros([2, 3]), tf.tensor1d([1, 3], 'int32')))).toThrow(/target 3 at row 1 outside \[0, 3\)/),
+      expect(() => tf.tidy(() => sparseCrossEntropy(tf.zeros([2, 3]), tf.tensor1d([1, 3], 'int32')))).toThrow(
+        /target 3 at row 1 outside \[0, 3\)/,
+      ),
     );
     const wasm = await ours('wasm');
     assertClose(wasm.v[0], ref[0], 1e-5, 1e-6, 'wasm loss');
@@ -111,13 +148,20 @@ describe('backend compat workarounds', () => {
     for (const b of BACKENDS) {
       await on(b, () =>
         tf.tidy(() => {
-          const w = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+          const w = tf.tensor2d([
+            [1, 2, 3],
+            [4, 5, 6],
+          ]);
           const x = tf.ones([2, 3]);
           assertClose(cumsum(x, 0), tf.cumsum(x, 0), 0, 0, `${b} value`);
           // d/dx sum(w * cumsum(x, 0)) = reverse cumsum of w over axis 0
           const g = tf.grad((z: tf.Tensor) => tf.sum(tf.mul(cumsum(z, 0), w)))(x);
           assertClose(g, [5, 7, 9, 4, 5, 6], 0, 0, `${b} grad`);
-          for (const [excl, rev] of [[true, false], [false, true], [true, true]] as const)
+          for (const [excl, rev] of [
+            [true, false],
+            [false, true],
+            [true, true],
+          ] as const)
             assertClose(cumsum(x.mul(w), 0, excl, rev), tf.cumsum(x.mul(w), 0, excl, rev), 0, 0, `${b} ${excl} ${rev}`);
           // the gap this works around (if tfjs fixes it, this expectation tells us to drop the workaround)
           expect(() => tf.grad((z: tf.Tensor) => tf.sum(tf.mul(tf.cumsum(z, 0), w)))(x)).toThrow(/gradient/);
@@ -135,8 +179,18 @@ describe('backend compat workarounds', () => {
         tf.tidy(() => {
           const x = tf.tensor(data, shape);
           const out: tf.Tensor[] = [];
-          out.push(x.slice(shape.map((s) => Math.floor(s / 3)), shape.map((s) => s - Math.floor(s / 3) - (s > 2 ? 1 : 0))));
-          out.push(x.slice(shape.map(() => 0), shape.map((s, i) => (i === 0 ? 1 : s)))); // contiguous
+          out.push(
+            x.slice(
+              shape.map((s) => Math.floor(s / 3)),
+              shape.map((s) => s - Math.floor(s / 3) - (s > 2 ? 1 : 0)),
+            ),
+          );
+          out.push(
+            x.slice(
+              shape.map(() => 0),
+              shape.map((s, i) => (i === 0 ? 1 : s)),
+            ),
+          ); // contiguous
           for (let ax = 0; ax < shape.length; ax++) {
             out.push(...tf.unstack(x, ax));
             if (shape[ax] > 1) out.push(...tf.split(x, [1, shape[ax] - 1], ax));
@@ -150,7 +204,10 @@ describe('backend compat workarounds', () => {
     // shared-buffer Identity / same-dtype Cast: values survive disposing the source; real casts convert
     await on('wasm', () => {
       const src = tf.tensor1d([1.5, -2, 3]);
-      const c1 = tf.clone(src), c2 = tf.cast(src, 'float32'), c3 = tf.cast(src, 'int32'), c4 = tf.cast(src, 'bool');
+      const c1 = tf.clone(src),
+        c2 = tf.cast(src, 'float32'),
+        c3 = tf.cast(src, 'int32'),
+        c4 = tf.cast(src, 'bool');
       src.dispose();
       expect(Array.from(c1.dataSync())).toEqual([1.5, -2, 3]);
       expect(Array.from(c2.dataSync())).toEqual([1.5, -2, 3]);
@@ -164,7 +221,21 @@ describe('backend compat workarounds', () => {
     // int32 and a gradient through slice still work
     await on('wasm', () =>
       tf.tidy(() => {
-        expect(Array.from(tf.tensor2d([[1, 2], [3, 4]], [2, 2], 'int32').slice([1, 0], [1, 2]).dataSync())).toEqual([3, 4]);
+        expect(
+          Array.from(
+            tf
+              .tensor2d(
+                [
+                  [1, 2],
+                  [3, 4],
+                ],
+                [2, 2],
+                'int32',
+              )
+              .slice([1, 0], [1, 2])
+              .dataSync(),
+          ),
+        ).toEqual([3, 4]);
         const g = tf.grad((z: tf.Tensor) => tf.sum(z.slice([0, 1], [2, 1])))(tf.ones([2, 3]));
         expect(Array.from(g.dataSync())).toEqual([0, 1, 0, 0, 1, 0]);
       }),
@@ -175,10 +246,25 @@ describe('backend compat workarounds', () => {
     const run = () =>
       tf.tidy(() => {
         const out: tf.Tensor[] = [];
-        const x = tf.tensor(Array.from({ length: 60 }, (_, i) => i * 0.25 - 7), [3, 4, 5]);
+        const x = tf.tensor(
+          Array.from({ length: 60 }, (_, i) => i * 0.25 - 7),
+          [3, 4, 5],
+        );
         const xi = x.mul(4).cast('int32');
-        const ids = tf.tensor2d([[0, 2], [1, 1], [2, 0]], [3, 2], 'int32');
-        for (let ax = 0; ax < 3; ax++) out.push(tf.gather(x, tf.minimum(ids, tf.scalar(x.shape[ax] - 1, 'int32')), ax), tf.gather(xi, tf.minimum(ids, tf.scalar(x.shape[ax] - 1, 'int32')), ax).cast('float32'));
+        const ids = tf.tensor2d(
+          [
+            [0, 2],
+            [1, 1],
+            [2, 0],
+          ],
+          [3, 2],
+          'int32',
+        );
+        for (let ax = 0; ax < 3; ax++)
+          out.push(
+            tf.gather(x, tf.minimum(ids, tf.scalar(x.shape[ax] - 1, 'int32')), ax),
+            tf.gather(xi, tf.minimum(ids, tf.scalar(x.shape[ax] - 1, 'int32')), ax).cast('float32'),
+          );
         out.push(tf.gather(tf.tensor1d([1, 2, 3]), tf.tensor1d([0, 2, 2, 1], 'int32'))); // element gather
         const t = tf.range(0, 9, 1, 'int32');
         const f = tf.tensor([0.5, NaN, -1, 2, 2, 3], [2, 3]);
@@ -192,6 +278,16 @@ describe('backend compat workarounds', () => {
     const cpu = await on('cpu', run);
     const wasm = await on('wasm', run);
     expect(wasm).toEqual(cpu);
-    await on('wasm', () => expect(() => tf.gather(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor1d([1, 5], 'int32'))).toThrow(/index value 5 is not in \[0, 1\]/));
+    await on('wasm', () =>
+      expect(() =>
+        tf.gather(
+          tf.tensor2d([
+            [1, 2],
+            [3, 4],
+          ]),
+          tf.tensor1d([1, 5], 'int32'),
+        ),
+      ).toThrow(/index value 5 is not in \[0, 1\]/),
+    );
   });
 });

@@ -32,11 +32,12 @@ function rand(shape: number[], seed: number, scale = 3): Float32Array {
 
 /** f evaluated with the stock kernels and with the native ones (values copied out). */
 function both(f: () => tf.Tensor | tf.Tensor[], threads = 2): { stock: Float32Array[]; native: Float32Array[]; shapes: number[][] } {
-  const run = () => tf.tidy(() => {
-    const r = f();
-    const list = Array.isArray(r) ? r : [r];
-    return { values: list.map((t) => Float32Array.from(t.dataSync() as Float32Array)), shapes: list.map((t) => t.shape) };
-  });
+  const run = () =>
+    tf.tidy(() => {
+      const r = f();
+      const list = Array.isArray(r) ? r : [r];
+      return { values: list.map((t) => Float32Array.from(t.dataSync() as Float32Array)), shapes: list.map((t) => t.shape) };
+    });
   useEltwise('stock');
   const s = run();
   useEltwise(threads);
@@ -47,7 +48,8 @@ function both(f: () => tf.Tensor | tf.Tensor[], threads = 2): { stock: Float32Ar
 
 function close(a: Float32Array, b: Float32Array, rel: number, abs = 0): void {
   expect(a.length).toBe(b.length);
-  let worst = 0, at = -1;
+  let worst = 0,
+    at = -1;
   for (let i = 0; i < a.length; i++) {
     if (Number.isNaN(a[i]) || Number.isNaN(b[i])) {
       expect(Number.isNaN(a[i]) && Number.isNaN(b[i]), `NaN mismatch at ${i}: ${a[i]} vs ${b[i]}`).toBe(true);
@@ -123,20 +125,52 @@ for (const backend of ['wasm', 'cpu'] as const) {
     });
 
     const BROADCASTS: [number[], number[]][] = [
-      [[4, 64, 128], [4, 64, 128]], // same shape (threaded)
+      [
+        [4, 64, 128],
+        [4, 64, 128],
+      ], // same shape (threaded)
       [[4, 64, 128], [128]], // bias / gain row
-      [[4, 64, 128], [4, 64, 1]], // per-token scale
-      [[4, 4, 64, 64], [64, 64]], // mask over heads
-      [[1, 4, 1, 7], [3, 1, 5, 1]], // both sides broadcast
+      [
+        [4, 64, 128],
+        [4, 64, 1],
+      ], // per-token scale
+      [
+        [4, 4, 64, 64],
+        [64, 64],
+      ], // mask over heads
+      [
+        [1, 4, 1, 7],
+        [3, 1, 5, 1],
+      ], // both sides broadcast
       [[3, 5, 7], []], // scalar
       [[], [2, 3]],
-      [[2, 1, 3], [2, 4, 3]],
-      [[7, 1], [1, 9]], // outer product
+      [
+        [2, 1, 3],
+        [2, 4, 3],
+      ],
+      [
+        [7, 1],
+        [1, 9],
+      ], // outer product
     ];
-    for (const [name, op] of [['add', tf.add], ['sub', tf.sub], ['mul', tf.mul], ['div', tf.div], ['squaredDifference', tf.squaredDifference]] as const) {
+    for (const [name, op] of [
+      ['add', tf.add],
+      ['sub', tf.sub],
+      ['mul', tf.mul],
+      ['div', tf.div],
+      ['squaredDifference', tf.squaredDifference],
+    ] as const) {
       it(`${name}: equals the stock kernel under every broadcasting pattern`, () => {
         BROADCASTS.forEach(([sa, sb], i) => {
-          const r = both(() => (op as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor)(tf.tensor(rand(sa, i), sa), tf.tensor(rand(sb, i + 50).map((x) => (name === 'div' ? x + 4 : x)), sb)));
+          const r = both(() =>
+            (op as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor)(
+              tf.tensor(rand(sa, i), sa),
+              tf.tensor(
+                rand(sb, i + 50).map((x) => (name === 'div' ? x + 4 : x)),
+                sb,
+              ),
+            ),
+          );
           // the cpu backend squares the difference in float64 before rounding
           close(r.native[0], r.stock[0], name === 'squaredDifference' ? 3e-7 : 0);
         });
@@ -153,10 +187,16 @@ for (const backend of ['wasm', 'cpu'] as const) {
       [[2, 3, 4], [0, 2], false], // non-contiguous: stock kernel
       [[37], 0, false],
     ];
-    for (const [name, op, rel] of [['sum', tf.sum, 2e-6], ['mean', tf.mean, 2e-6], ['max', tf.max, 0]] as const) {
+    for (const [name, op, rel] of [
+      ['sum', tf.sum, 2e-6],
+      ['mean', tf.mean, 2e-6],
+      ['max', tf.max, 0],
+    ] as const) {
       it(`${name}: equals the stock kernel over contiguous and non-contiguous axes`, () => {
         REDUCES.forEach(([shape, axis, keep], i) => {
-          const r = both(() => (op as (x: tf.Tensor, a: number | number[], k: boolean) => tf.Tensor)(tf.tensor(rand(shape, i + 7), shape), axis, keep));
+          const r = both(() =>
+            (op as (x: tf.Tensor, a: number | number[], k: boolean) => tf.Tensor)(tf.tensor(rand(shape, i + 7), shape), axis, keep),
+          );
           // float32 sums in another order: relative to the sum of magnitudes
           close(r.native[0], r.stock[0], rel, rel * Math.sqrt(shape.reduce((a, b) => a * b, 1)) * 3);
         });
@@ -164,25 +204,66 @@ for (const backend of ['wasm', 'cpu'] as const) {
     }
 
     const PERMS: [number[], number[]][] = [
-      [[4, 64, 4, 32], [0, 2, 1, 3]], // heads out
-      [[4, 4, 64, 32], [0, 2, 1, 3]], // heads back
-      [[64, 64], [1, 0]],
-      [[5, 33, 70], [0, 2, 1]], // swap last two, ragged tiles
-      [[2, 3, 4, 5, 6], [4, 2, 0, 3, 1]], // general
-      [[1, 7, 1, 9], [3, 2, 1, 0]], // size-1 dims
-      [[3, 4], [0, 1]], // identity
+      [
+        [4, 64, 4, 32],
+        [0, 2, 1, 3],
+      ], // heads out
+      [
+        [4, 4, 64, 32],
+        [0, 2, 1, 3],
+      ], // heads back
+      [
+        [64, 64],
+        [1, 0],
+      ],
+      [
+        [5, 33, 70],
+        [0, 2, 1],
+      ], // swap last two, ragged tiles
+      [
+        [2, 3, 4, 5, 6],
+        [4, 2, 0, 3, 1],
+      ], // general
+      [
+        [1, 7, 1, 9],
+        [3, 2, 1, 0],
+      ], // size-1 dims
+      [
+        [3, 4],
+        [0, 1],
+      ], // identity
     ];
     it('transpose: equals the stock kernel on every permutation (float32 and int32)', () => {
       PERMS.forEach(([shape, perm], i) => {
-        const r = both(() => [tf.transpose(tf.tensor(rand(shape, i), shape), perm), tf.transpose(tf.tensor(rand(shape, i).map((x) => Math.round(x * 100)), shape, 'int32'), perm).cast('float32')]);
+        const r = both(() => [
+          tf.transpose(tf.tensor(rand(shape, i), shape), perm),
+          tf
+            .transpose(
+              tf.tensor(
+                rand(shape, i).map((x) => Math.round(x * 100)),
+                shape,
+                'int32',
+              ),
+              perm,
+            )
+            .cast('float32'),
+        ]);
         close(r.native[0], r.stock[0], 0);
         close(r.native[1], r.stock[1], 0);
       });
     });
 
     it('cumsum: equals the stock kernel (last axis, exclusive and reverse; other axes via stock)', () => {
-      for (const [exclusive, reverse] of [[false, false], [true, false], [false, true], [true, true]]) {
-        const r = both(() => [tf.cumsum(tf.tensor(rand([4, 4, 64, 64], 3), [4, 4, 64, 64]), 3, exclusive, reverse), tf.cumsum(tf.tensor(rand([5, 6], 4), [5, 6]), 0, exclusive, reverse)]);
+      for (const [exclusive, reverse] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ]) {
+        const r = both(() => [
+          tf.cumsum(tf.tensor(rand([4, 4, 64, 64], 3), [4, 4, 64, 64]), 3, exclusive, reverse),
+          tf.cumsum(tf.tensor(rand([5, 6], 4), [5, 6]), 0, exclusive, reverse),
+        ]);
         close(r.native[0], r.stock[0], 1e-6, 1e-5);
         close(r.native[1], r.stock[1], 0);
       }
@@ -202,7 +283,14 @@ for (const backend of ['wasm', 'cpu'] as const) {
       expect(el.setEltwiseIsa('generic')).toBe(true);
       try {
         const v = rand([1000, 37], 3, 6);
-        const r = both(() => [tf.exp(tf.tensor(v)), tf.erf(tf.tensor(v)), tf.sigmoid(tf.tensor(v)), tf.softmax(tf.tensor(v, [1000, 37])), tf.sum(tf.tensor(v, [1000, 37]), 1), tf.mul(tf.tensor(v, [1000, 37]), tf.tensor(v.slice(0, 37)))]);
+        const r = both(() => [
+          tf.exp(tf.tensor(v)),
+          tf.erf(tf.tensor(v)),
+          tf.sigmoid(tf.tensor(v)),
+          tf.softmax(tf.tensor(v, [1000, 37])),
+          tf.sum(tf.tensor(v, [1000, 37]), 1),
+          tf.mul(tf.tensor(v, [1000, 37]), tf.tensor(v.slice(0, 37))),
+        ]);
         [2e-7, 0, 5e-7, 2e-6, 2e-6, 0].forEach((rel, i) => close(r.native[i], r.stock[i], rel, i === 1 ? 3e-7 : i === 4 ? 1e-4 : 1e-8));
       } finally {
         el.setEltwiseIsa('avx2');
@@ -215,8 +303,19 @@ for (const backend of ['wasm', 'cpu'] as const) {
       const masks: (tf.Tensor | undefined)[] = [
         undefined,
         causal.reshape([1, 1, T, T]), // training: causal
-        tf.mul(causal.reshape([1, 1, T, T]), tf.tensor(rand([B], 3).map((x) => (x > -0.5 ? 1 : 0)), [B, 1, 1, 1])).reshape([B, 1, T, T]) as tf.Tensor, // stateSkip keep
-        tf.tensor(rand([B * T], 4).map((x) => (x > 0 ? 1 : 0)), [B, 1, 1, T]), // decode key mask
+        tf
+          .mul(
+            causal.reshape([1, 1, T, T]),
+            tf.tensor(
+              rand([B], 3).map((x) => (x > -0.5 ? 1 : 0)),
+              [B, 1, 1, 1],
+            ),
+          )
+          .reshape([B, 1, T, T]) as tf.Tensor, // stateSkip keep
+        tf.tensor(
+          rand([B * T], 4).map((x) => (x > 0 ? 1 : 0)),
+          [B, 1, 1, T],
+        ), // decode key mask
       ];
       for (const mask of masks) {
         const s = tf.tensor(rand([B, H, T, T], 5, 4), [B, H, T, T]);
@@ -228,7 +327,8 @@ for (const backend of ['wasm', 'cpu'] as const) {
         if (mask === masks[1]) {
           // causal: masked entries are exactly 0 (a fully masked row would be uniform instead)
           const m = tf.broadcastTo(mask!, [B, H, T, T]).dataSync();
-          for (let i = 0; i < m.length; i++) if (m[i] === 0 && r.native[0][i] !== 0) throw new Error(`masked entry ${i} = ${r.native[0][i]}`);
+          for (let i = 0; i < m.length; i++)
+            if (m[i] === 0 && r.native[0][i] !== 0) throw new Error(`masked entry ${i} = ${r.native[0][i]}`);
         }
         tf.dispose([s, w]);
       }
@@ -237,7 +337,10 @@ for (const backend of ['wasm', 'cpu'] as const) {
 
     it('decayMatrix: the fused kernels equal exp(stableSegsum(a)) in value and gradient', () => {
       for (const shape of [[2, 3, 17], [1, 2, 4, 9], [5], [2, 1, 1]]) {
-        const a = tf.tensor(rand(shape, 8, 0.7).map((x) => -Math.abs(x)), shape); // log-decays <= 0
+        const a = tf.tensor(
+          rand(shape, 8, 0.7).map((x) => -Math.abs(x)),
+          shape,
+        ); // log-decays <= 0
         const T = shape[shape.length - 1];
         const w = tf.tensor(rand([...shape, T], 9), [...shape, T]);
         const r = both(() => [decayMatrix(a), tf.grad((x: tf.Tensor) => tf.sum(tf.mul(decayMatrix(x), w)))(a)]);
@@ -245,7 +348,8 @@ for (const backend of ['wasm', 'cpu'] as const) {
         close(r.native[1], r.stock[1], 1e-5, 1e-6);
         // exactly 0 above the diagonal, 1 on it
         for (let i = 0; i < r.native[0].length; i++) {
-          const t = Math.floor(i / T) % T, s0 = i % T;
+          const t = Math.floor(i / T) % T,
+            s0 = i % T;
           if (s0 > t) expect(r.native[0][i]).toBe(0);
           if (s0 === t) expect(r.native[0][i]).toBe(1);
         }
@@ -257,19 +361,33 @@ for (const backend of ['wasm', 'cpu'] as const) {
     // family (both retention forms, the key-decay form, both attention paths) equal stock kernels.
     // (the last two recompute every block in the backward pass: the fused ops run twice there)
     const MODELS: [string, Record<string, unknown>, boolean?][] = [
-      ['transformer', {}], ['retnet', {}], ['retnet', { form: 'chunk', chunk: 4 }], ['selret', {}], ['selret', { form: 'chunk', chunk: 3 }],
-      ['selret', { granularity: 'key', key_decay_init: 'spread' }], ['gla', {}], ['mamba', {}], ['mamba2', {}], ['deltanet', {}], ['fusion-alt', {}],
-      ['transformer', {}, true], ['selret', {}, true],
+      ['transformer', {}],
+      ['retnet', {}],
+      ['retnet', { form: 'chunk', chunk: 4 }],
+      ['selret', {}],
+      ['selret', { form: 'chunk', chunk: 3 }],
+      ['selret', { granularity: 'key', key_decay_init: 'spread' }],
+      ['gla', {}],
+      ['mamba', {}],
+      ['mamba2', {}],
+      ['deltanet', {}],
+      ['fusion-alt', {}],
+      ['transformer', {}, true],
+      ['selret', {}, true],
     ];
     for (const [preset, mixer, checkpointActivations = false] of MODELS) {
       it(`${preset} ${JSON.stringify(mixer)}${checkpointActivations ? ' with checkpoint_activations' : ''}: loss and gradients with native kernels equal the stock kernels`, () => {
         const [V, B, T] = [11, 2, 12];
         const cfg = tinyModel(preset, { vocab: V, seqLen: T, mixer });
-        const ids = tokens(B, T, V, 1), targets = tokens(B, T, V, 2);
+        const ids = tokens(B, T, V, 1),
+          targets = tokens(B, T, V, 2);
         const run = (): tf.Tensor[] => {
           const m = buildModel(cfg, 3);
           const { value, grads } = tf.variableGrads(() => {
-            const { sumLoss, count } = sparseCrossEntropy(m.forward(ids, { checkpointActivations }).logits.reshape([-1, V]), targets.reshape([-1]));
+            const { sumLoss, count } = sparseCrossEntropy(
+              m.forward(ids, { checkpointActivations }).logits.reshape([-1, V]),
+              targets.reshape([-1]),
+            );
             return sumLoss.div(count) as tf.Scalar;
           }, [...m.weights.values()]);
           const out = [value, ...[...m.weights.values()].map((v) => grads[v.name])];
@@ -287,8 +405,13 @@ for (const backend of ['wasm', 'cpu'] as const) {
     }
 
     it('one thread and two threads give identical results', () => {
-      const f = () => [tf.exp(tf.tensor(rand([300000], 1))), tf.sum(tf.tensor(rand([1000, 300], 2), [1000, 300]), 0), tf.mul(tf.tensor(rand([600, 500], 3), [600, 500]), tf.tensor(rand([500], 4)))];
-      const one = both(f, 1).native, two = both(f, 2).native;
+      const f = () => [
+        tf.exp(tf.tensor(rand([300000], 1))),
+        tf.sum(tf.tensor(rand([1000, 300], 2), [1000, 300]), 0),
+        tf.mul(tf.tensor(rand([600, 500], 3), [600, 500]), tf.tensor(rand([500], 4))),
+      ];
+      const one = both(f, 1).native,
+        two = both(f, 2).native;
       one.forEach((v, i) => expect(Array.from(two[i])).toEqual(Array.from(v)));
     });
 

@@ -27,12 +27,25 @@ function rand(n: number, seed: number): Float32Array {
   return v;
 }
 
-interface P { batch: number; M: number; N: number; K: number; tA: boolean; tB: boolean; bcastA?: boolean; bcastB?: boolean; bias?: boolean; relu?: boolean }
+interface P {
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  tA: boolean;
+  tB: boolean;
+  bcastA?: boolean;
+  bcastB?: boolean;
+  bias?: boolean;
+  relu?: boolean;
+}
 
 /** Max |C - reference| / (1 + sqrt K) over one product; the C buffer starts as NaN so unwritten cells fail. */
 function error(a: NativeAddon, p: P, seed: number): number {
-  const sa = p.bcastA ? 0 : p.M * p.K, sb = p.bcastB ? 0 : p.K * p.N;
-  const A = rand(Math.max(1, p.bcastA ? 1 : p.batch) * p.M * p.K, seed), B = rand(Math.max(1, p.bcastB ? 1 : p.batch) * p.K * p.N, seed + 1);
+  const sa = p.bcastA ? 0 : p.M * p.K,
+    sb = p.bcastB ? 0 : p.K * p.N;
+  const A = rand(Math.max(1, p.bcastA ? 1 : p.batch) * p.M * p.K, seed),
+    B = rand(Math.max(1, p.bcastB ? 1 : p.batch) * p.K * p.N, seed + 1);
   const bias = p.bias ? rand(p.N, seed + 2) : null;
   const C = new Float32Array(p.batch * p.M * p.N).fill(NaN);
   a.gemmBuiltin(A, 0, sa, B, 0, sb, C, 0, bias, 0, p.batch, p.M, p.N, p.K, p.tA, p.tB, p.relu ? 1 : 0);
@@ -41,7 +54,8 @@ function error(a: NativeAddon, p: P, seed: number): number {
     for (let i = 0; i < p.M; i++)
       for (let j = 0; j < p.N; j++) {
         let acc = bias ? bias[j] : 0;
-        for (let k = 0; k < p.K; k++) acc += A[s * sa + (p.tA ? k * p.M + i : i * p.K + k)] * B[s * sb + (p.tB ? j * p.K + k : k * p.N + j)];
+        for (let k = 0; k < p.K; k++)
+          acc += A[s * sa + (p.tA ? k * p.M + i : i * p.K + k)] * B[s * sb + (p.tB ? j * p.K + k : k * p.N + j)];
         if (p.relu && acc < 0) acc = 0;
         const d = Math.abs(C[(s * p.M + i) * p.N + j] - acc);
         worst = Number.isNaN(d) ? Infinity : Math.max(worst, d);
@@ -80,12 +94,15 @@ describe(`built-in GEMM${SKIP}`, () => {
 
   for (const k of ['avx512', 'avx2', 'generic']) {
     for (const threads of [1, 2]) {
-      it.skipIf(!kernels.includes(k))(`${k}, ${threads} thread(s): odd shapes, transposes, batches, broadcasts, bias, relu, K = 0 match float64`, () => {
-        expect(addon!.setBuiltinKernel(k)).toBe(true);
-        expect(addon!.setBuiltinThreads(threads)).toBe(threads);
-        const bad = SHAPES.map((p, i) => [JSON.stringify(p), error(addon!, p, i * 7 + 1)] as const).filter(([, e]) => !(e < 2e-6));
-        expect(bad).toEqual([]);
-      });
+      it.skipIf(!kernels.includes(k))(
+        `${k}, ${threads} thread(s): odd shapes, transposes, batches, broadcasts, bias, relu, K = 0 match float64`,
+        () => {
+          expect(addon!.setBuiltinKernel(k)).toBe(true);
+          expect(addon!.setBuiltinThreads(threads)).toBe(threads);
+          const bad = SHAPES.map((p, i) => [JSON.stringify(p), error(addon!, p, i * 7 + 1)] as const).filter(([, e]) => !(e < 2e-6));
+          expect(bad).toEqual([]);
+        },
+      );
     }
   }
 
@@ -100,7 +117,8 @@ describe(`built-in GEMM${SKIP}`, () => {
   });
 
   it.skipIf(!addon)('bounds are checked like the OpenBLAS engine (too-short C is a RangeError)', () => {
-    const a = new Float32Array(6), c = new Float32Array(3);
+    const a = new Float32Array(6),
+      c = new Float32Array(3);
     expect(() => addon!.gemmBuiltin(a, 0, 0, a, 0, 0, c, 0, null, 0, 1, 2, 2, 3, false, false, 0)).toThrow(/out of bounds/);
   });
 });
@@ -109,11 +127,16 @@ describe('an install without a C compiler', () => {
   it('prints one line saying what is lost and how to get it back, and records it for env.json', () => {
     const dir = mkdtempSync(join(tmpdir(), 'seqlab-nocc-'));
     try {
-      const r = spawnSync(process.execPath, ['native/build.js'], { encoding: 'utf8', env: { ...process.env, PATH: '/nonexistent', CC: '', SEQLAB_NATIVE_BUILD_DIR: dir } });
+      const r = spawnSync(process.execPath, ['native/build.js'], {
+        encoding: 'utf8',
+        env: { ...process.env, PATH: '/nonexistent', CC: '', SEQLAB_NATIVE_BUILD_DIR: dir },
+      });
       expect(r.status).toBe(0); // never fails the install
       const lines = r.stdout.trim().split('\n');
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^seqlab native matmul: not built: no C compiler on PATH.*pure-JS matmul kernels.*To get it back: apt-get install -y build-essential/);
+      expect(lines[0]).toMatch(
+        /^seqlab native matmul: not built: no C compiler on PATH.*pure-JS matmul kernels.*To get it back: apt-get install -y build-essential/,
+      );
       const status = JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8'));
       expect(status).toMatchObject({ built: false, cblas: false });
       expect(status.line).toBe(lines[0].replace('seqlab native matmul: ', ''));
@@ -128,8 +151,13 @@ describe(`an addon built without OpenBLAS${SKIP}`, () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it.skipIf(!addon)('builds with SEQLAB_CBLAS=off, has only the built-in GEMM, and auto selects it', async () => {
-    const r = spawnSync(process.execPath, ['native/build.js'], { encoding: 'utf8', env: { ...process.env, SEQLAB_CBLAS: 'off', SEQLAB_NATIVE_BUILD_DIR: dir } });
-    expect(r.stdout).toMatch(/built .* with the built-in GEMM \(\w+ \d+x\d+\) only \(SEQLAB_CBLAS=off\); for OpenBLAS: apt-get install -y libopenblas-dev/);
+    const r = spawnSync(process.execPath, ['native/build.js'], {
+      encoding: 'utf8',
+      env: { ...process.env, SEQLAB_CBLAS: 'off', SEQLAB_NATIVE_BUILD_DIR: dir },
+    });
+    expect(r.stdout).toMatch(
+      /built .* with the built-in GEMM \(\w+ \d+x\d+\) only \(SEQLAB_CBLAS=off\); for OpenBLAS: apt-get install -y libopenblas-dev/,
+    );
     const status = JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8'));
     expect(status).toMatchObject({ built: true, cblas: false });
     const path = join(dir, 'Release', 'seqlab.node');
@@ -148,7 +176,9 @@ describe(`an addon built without OpenBLAS${SKIP}`, () => {
       expect(lines[0]).toMatch(/builtin path on wasm \(built-in GEMM \w+ \d+x\d+, 2 threads/);
       const y = tf.matMul(tf.ones([3, 5, 4]), tf.ones([4, 6]));
       expect(Array.from(y.dataSync()).every((v) => v === 4)).toBe(true);
-      await expect(installMatmulKernels({ mode: 'native', log: () => {} })).rejects.toThrow(/built without OpenBLAS; for OpenBLAS: apt-get install -y libopenblas-dev/);
+      await expect(installMatmulKernels({ mode: 'native', log: () => {} })).rejects.toThrow(
+        /built without OpenBLAS; for OpenBLAS: apt-get install -y libopenblas-dev/,
+      );
     } finally {
       if (old === undefined) delete process.env.SEQLAB_NATIVE_MATMUL_PATH;
       else process.env.SEQLAB_NATIVE_MATMUL_PATH = old;

@@ -30,16 +30,25 @@ function rand(shape: number[], seed: number): Float32Array {
   return v;
 }
 
-interface Case { a: number[]; b: number[]; tA: boolean; tB: boolean; bias?: boolean; act?: 'linear' | 'relu' }
+interface Case {
+  a: number[];
+  b: number[];
+  tA: boolean;
+  tB: boolean;
+  bias?: boolean;
+  act?: 'linear' | 'relu';
+}
 
 const PRODUCTS: Case[] = [
-  ...[false, true].flatMap((tA) => [false, true].flatMap((tB) => [
-    { a: tA ? [9, 5] : [5, 9], b: tB ? [7, 9] : [9, 7], tA, tB }, // 2-D
-    { a: tA ? [3, 9, 5] : [3, 5, 9], b: tB ? [3, 7, 9] : [3, 9, 7], tA, tB }, // batched 3-D
-    { a: tA ? [2, 3, 9, 5] : [2, 3, 5, 9], b: tB ? [2, 3, 7, 9] : [2, 3, 9, 7], tA, tB }, // batched 4-D
-    { a: tA ? [4, 9, 5] : [4, 5, 9], b: tB ? [7, 9] : [9, 7], tA, tB }, // rank 3 x rank 2
-    { a: tA ? [9, 5] : [5, 9], b: tB ? [4, 7, 9] : [4, 9, 7], tA, tB }, // rank 2 x rank 3
-  ])),
+  ...[false, true].flatMap((tA) =>
+    [false, true].flatMap((tB) => [
+      { a: tA ? [9, 5] : [5, 9], b: tB ? [7, 9] : [9, 7], tA, tB }, // 2-D
+      { a: tA ? [3, 9, 5] : [3, 5, 9], b: tB ? [3, 7, 9] : [3, 9, 7], tA, tB }, // batched 3-D
+      { a: tA ? [2, 3, 9, 5] : [2, 3, 5, 9], b: tB ? [2, 3, 7, 9] : [2, 3, 9, 7], tA, tB }, // batched 4-D
+      { a: tA ? [4, 9, 5] : [4, 5, 9], b: tB ? [7, 9] : [9, 7], tA, tB }, // rank 3 x rank 2
+      { a: tA ? [9, 5] : [5, 9], b: tB ? [4, 7, 9] : [4, 9, 7], tA, tB }, // rank 2 x rank 3
+    ]),
+  ),
   { a: [2, 1, 5, 9], b: [1, 3, 9, 7], tA: false, tB: false }, // general broadcasting: stock kernel
   { a: [1, 5, 9], b: [3, 9, 7], tA: false, tB: false }, // batch-1 broadcast of a
 ];
@@ -55,7 +64,8 @@ const FUSED: Case[] = [
 
 function compute(c: Case, seed: number): Float32Array {
   return tf.tidy(() => {
-    const a = tf.tensor(rand(c.a, seed), c.a), b = tf.tensor(rand(c.b, seed + 1), c.b);
+    const a = tf.tensor(rand(c.a, seed), c.a),
+      b = tf.tensor(rand(c.b, seed + 1), c.b);
     const n = c.tB ? c.b[c.b.length - 2] : c.b[c.b.length - 1];
     if (c.act === undefined) return tf.matMul(a, b, c.tA, c.tB).dataSync() as Float32Array;
     const bias = c.bias ? tf.tensor(rand([n], seed + 2), [n]) : undefined;
@@ -80,7 +90,8 @@ function maxAbsDiff(x: Float32Array, y: Float32Array): number {
   return m;
 }
 
-const name = (c: Case) => `${c.act ? `fused(${c.bias ? 'bias+' : ''}${c.act}) ` : ''}[${c.a}]${c.tA ? 'ᵀ' : ''} x [${c.b}]${c.tB ? 'ᵀ' : ''}`;
+const name = (c: Case) =>
+  `${c.act ? `fused(${c.bias ? 'bias+' : ''}${c.act}) ` : ''}[${c.a}]${c.tA ? 'ᵀ' : ''} x [${c.b}]${c.tB ? 'ᵀ' : ''}`;
 
 let refProducts: Float32Array[];
 let refFused: Float32Array[];
@@ -106,17 +117,26 @@ async function use(backend: 'wasm' | 'cpu', mode: MatmulPath): Promise<void> {
 
 function expectMatchesOracle(): void {
   const bad: string[] = [];
-  PRODUCTS.forEach((c, i) => { const d = maxAbsDiff(compute(c, i * 10), refProducts[i]); if (!(d < 1e-5)) bad.push(`${name(c)}: ${d}`); });
-  FUSED.forEach((c, i) => { const d = maxAbsDiff(compute(c, i * 10), refFused[i]); if (!(d < 1e-5)) bad.push(`${name(c)}: ${d}`); });
+  PRODUCTS.forEach((c, i) => {
+    const d = maxAbsDiff(compute(c, i * 10), refProducts[i]);
+    if (!(d < 1e-5)) bad.push(`${name(c)}: ${d}`);
+  });
+  FUSED.forEach((c, i) => {
+    const d = maxAbsDiff(compute(c, i * 10), refFused[i]);
+    if (!(d < 1e-5)) bad.push(`${name(c)}: ${d}`);
+  });
   expect(bad).toEqual([]);
 }
 
 describe.each(ALL_ENGINES)(`native addon kernels: %s${NATIVE_SKIP}`, (engine) => {
   const skip = !ENGINES.includes(engine);
-  it.skipIf(skip)(`wasm ${engine} == cpu stock on 2-D, batched 3-D/4-D, all transposes, rank-3 x rank-2 both ways, fused bias+relu/linear`, async () => {
-    await use('wasm', engine);
-    expectMatchesOracle();
-  });
+  it.skipIf(skip)(
+    `wasm ${engine} == cpu stock on 2-D, batched 3-D/4-D, all transposes, rank-3 x rank-2 both ways, fused bias+relu/linear`,
+    async () => {
+      await use('wasm', engine);
+      expectMatchesOracle();
+    },
+  );
 
   it.skipIf(skip)(`cpu ${engine} == cpu stock on the same shapes`, async () => {
     await use('cpu', engine);
@@ -128,8 +148,11 @@ describe.each(ALL_ENGINES)(`native addon kernels: %s${NATIVE_SKIP}`, (engine) =>
     const grads = async (mode: MatmulPath) => {
       await use('wasm', mode);
       return tf.tidy(() => {
-        const q = tf.tensor(rand([2, 3, 6, 4], 1), [2, 3, 6, 4]), k = tf.tensor(rand([2, 3, 6, 4], 2), [2, 3, 6, 4]);
-        const x = tf.tensor(rand([6, 5], 3), [6, 5]), w = tf.tensor(rand([5, 7], 4), [5, 7]), b = tf.tensor(rand([7], 5), [7]);
+        const q = tf.tensor(rand([2, 3, 6, 4], 1), [2, 3, 6, 4]),
+          k = tf.tensor(rand([2, 3, 6, 4], 2), [2, 3, 6, 4]);
+        const x = tf.tensor(rand([6, 5], 3), [6, 5]),
+          w = tf.tensor(rand([5, 7], 4), [5, 7]),
+          b = tf.tensor(rand([7], 5), [7]);
         const f = (q: tf.Tensor, k: tf.Tensor, x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => {
           const s = tf.matMul(q, k, false, true); // [2, 3, 6, 6]
           const v = tf.matMul(s, k); // [2, 3, 6, 4]
@@ -138,7 +161,9 @@ describe.each(ALL_ENGINES)(`native addon kernels: %s${NATIVE_SKIP}`, (engine) =>
           const u = tf.matMul(x, h, true, false); // [5, 7]
           return tf.add(tf.sum(tf.square(t)), tf.sum(tf.mul(h, 0.5))).add(tf.sum(u));
         };
-        return tf.grads(f)([q, k, x, w, b]).map((g) => g.dataSync() as Float32Array);
+        return tf
+          .grads(f)([q, k, x, w, b])
+          .map((g) => g.dataSync() as Float32Array);
       });
     };
     const stock = await grads('stock');
@@ -191,12 +216,16 @@ async function lossCurve(mode: MatmulPath, steps = 5): Promise<number[]> {
   const x = tf.tensor(rand([B * T, d], 7), [B * T, d]);
   const y = tf.tensor(rand([B * T, d], 8), [B * T, d]);
   const heads = (t: tf.Tensor) => t.reshape([B, T, 2, d / 2]).transpose([0, 2, 1, 3]); // [B, H, T, dh]
-  const loss = () => tf.tidy(() => {
-    const att = tf.softmax(tf.matMul(heads(x.matMul(P.Wq)), heads(x.matMul(P.Wk)), false, true).mul(0.25)); // [B, H, T, T]
-    const o = tf.matMul(att, heads(x.matMul(P.Wv))).transpose([0, 2, 1, 3]).reshape([B * T, d]);
-    const h = tf.fused.matMul({ a: o, b: P.W1, bias: P.b1, activation: 'relu' });
-    return tf.losses.meanSquaredError(y, tf.add(o, h.matMul(P.W2))) as tf.Scalar;
-  });
+  const loss = () =>
+    tf.tidy(() => {
+      const att = tf.softmax(tf.matMul(heads(x.matMul(P.Wq)), heads(x.matMul(P.Wk)), false, true).mul(0.25)); // [B, H, T, T]
+      const o = tf
+        .matMul(att, heads(x.matMul(P.Wv)))
+        .transpose([0, 2, 1, 3])
+        .reshape([B * T, d]);
+      const h = tf.fused.matMul({ a: o, b: P.W1, bias: P.b1, activation: 'relu' });
+      return tf.losses.meanSquaredError(y, tf.add(o, h.matMul(P.W2))) as tf.Scalar;
+    });
   const opt = tf.train.adam(0.01);
   const curve: number[] = [];
   for (let s = 0; s < steps; s++) {
@@ -223,40 +252,60 @@ describe('training', () => {
 });
 
 describe('no leaks', () => {
-  for (const [backend, mode] of [['wasm', 'native'], ['wasm', 'builtin'], ['wasm', 'fallback'], ['cpu', 'native'], ['cpu', 'builtin']] as const) {
-    it.skipIf(mode !== 'fallback' && !ENGINES.includes(mode))(`${backend} ${mode}: matmuls leave no tensors or backend buffers behind${mode !== 'fallback' ? NATIVE_SKIP : ''}`, async () => {
-      await use(backend, mode);
-      const be = tf.backend();
-      const before = [tf.memory().numTensors, be.numDataIds()];
-      PRODUCTS.forEach((c, i) => compute(c, i));
-      FUSED.forEach((c, i) => compute(c, i));
-      expect([tf.memory().numTensors, be.numDataIds()]).toEqual(before);
-      await installMatmulKernels({ mode: 'stock', log: quiet });
-    });
+  for (const [backend, mode] of [
+    ['wasm', 'native'],
+    ['wasm', 'builtin'],
+    ['wasm', 'fallback'],
+    ['cpu', 'native'],
+    ['cpu', 'builtin'],
+  ] as const) {
+    it.skipIf(mode !== 'fallback' && !ENGINES.includes(mode))(
+      `${backend} ${mode}: matmuls leave no tensors or backend buffers behind${mode !== 'fallback' ? NATIVE_SKIP : ''}`,
+      async () => {
+        await use(backend, mode);
+        const be = tf.backend();
+        const before = [tf.memory().numTensors, be.numDataIds()];
+        PRODUCTS.forEach((c, i) => compute(c, i));
+        FUSED.forEach((c, i) => compute(c, i));
+        expect([tf.memory().numTensors, be.numDataIds()]).toEqual(before);
+        await installMatmulKernels({ mode: 'stock', log: quiet });
+      },
+    );
   }
 });
 
 describe('wasm memory growth', () => {
   for (const mode of ['native', 'builtin', 'fallback'] as const) {
-    it.skipIf(mode !== 'fallback' && !ENGINES.includes(mode))(`${mode}: an output that forces the heap to grow is still correct${mode !== 'fallback' ? NATIVE_SKIP : ''}`, async () => {
-      await use('wasm', mode);
-      const be = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } };
-      const before = be.wasm.HEAPU8.buffer;
-      // Output bigger than the whole current heap: its allocation must grow (and detach) it.
-      const n = Math.ceil(Math.sqrt(before.byteLength / 4)) + 64;
-      const K = 3, batch = 2;
-      const av = rand([batch, K, n], 1), bv = rand([batch, K, n], 2); // product: aᵀ b, [batch, n, n]
-      const a = tf.tensor(av, [batch, K, n]), b = tf.tensor(bv, [batch, K, n]);
-      const c = tf.matMul(a, b, true, false);
-      expect(be.wasm.HEAPU8.buffer).not.toBe(before);
-      const got = c.dataSync();
-      for (const [s, i, j] of [[0, 0, 0], [1, n - 1, n - 1], [1, 17, n - 5], [0, n - 3, 2]]) {
-        let want = 0;
-        for (let k = 0; k < K; k++) want += av[(s * K + k) * n + i] * bv[(s * K + k) * n + j];
-        expect(got[(s * n + i) * n + j]).toBeCloseTo(want, 5);
-      }
-      tf.dispose([a, b, c]);
-    });
+    it.skipIf(mode !== 'fallback' && !ENGINES.includes(mode))(
+      `${mode}: an output that forces the heap to grow is still correct${mode !== 'fallback' ? NATIVE_SKIP : ''}`,
+      async () => {
+        await use('wasm', mode);
+        const be = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } };
+        const before = be.wasm.HEAPU8.buffer;
+        // Output bigger than the whole current heap: its allocation must grow (and detach) it.
+        const n = Math.ceil(Math.sqrt(before.byteLength / 4)) + 64;
+        const K = 3,
+          batch = 2;
+        const av = rand([batch, K, n], 1),
+          bv = rand([batch, K, n], 2); // product: aᵀ b, [batch, n, n]
+        const a = tf.tensor(av, [batch, K, n]),
+          b = tf.tensor(bv, [batch, K, n]);
+        const c = tf.matMul(a, b, true, false);
+        expect(be.wasm.HEAPU8.buffer).not.toBe(before);
+        const got = c.dataSync();
+        for (const [s, i, j] of [
+          [0, 0, 0],
+          [1, n - 1, n - 1],
+          [1, 17, n - 5],
+          [0, n - 3, 2],
+        ]) {
+          let want = 0;
+          for (let k = 0; k < K; k++) want += av[(s * K + k) * n + i] * bv[(s * K + k) * n + j];
+          expect(got[(s * n + i) * n + j]).toBeCloseTo(want, 5);
+        }
+        tf.dispose([a, b, c]);
+      },
+    );
   }
 });
 
@@ -289,7 +338,8 @@ describe('selection and fallback reporting', () => {
     expect(info).toMatchObject({ path: 'fallback', threads: 1 });
     expect(info.reason).toMatch(/not built/);
     await expect(withEnv(env, () => installMatmulKernels({ mode: 'native', log: quiet }))).rejects.toMatchObject({
-      name: 'UserError', message: expect.stringMatching(/^matmul mode 'native' is not available on backend wasm: .*not built/),
+      name: 'UserError',
+      message: expect.stringMatching(/^matmul mode 'native' is not available on backend wasm: .*not built/),
     });
   });
 
@@ -298,7 +348,8 @@ describe('selection and fallback reporting', () => {
     expect((await withEnv({ SEQLAB_MATMUL: 'stock' }, () => installMatmulKernels({ log: quiet }))).path).toBe('stock');
     expect((await withEnv({ SEQLAB_MATMUL: 'fallback' }, () => installMatmulKernels({ log: quiet }))).path).toBe('fallback');
     await expect(withEnv({ SEQLAB_MATMUL: 'blas' }, () => installMatmulKernels({ log: quiet }))).rejects.toMatchObject({
-      name: 'UserError', message: expect.stringMatching(/unknown matmul mode 'blas'/),
+      name: 'UserError',
+      message: expect.stringMatching(/unknown matmul mode 'blas'/),
     });
     await installMatmulKernels({ log: quiet });
   });
@@ -356,8 +407,10 @@ describe('bench --kernels', () => {
     for (const r of rows) expect(r.ms).toBeGreaterThan(0);
     expect(rows.find((r) => r.case === 'plain')!.gflops).toBeCloseTo((2 * 32 ** 3) / rows[0].ms / 1e6, 6);
     expect(lines.some((l) => l.startsWith('summary'))).toBe(true);
-    for (const r of rows.filter((x) => x.path === 'builtin')) expect(r.detail).toMatch(/^built-in GEMM (avx512|avx2|generic) \d+x\d+, 1 thread/);
-    for (const r of rows.filter((x) => x.path === 'native')) expect(r.detail).toMatch(/^OpenBLAS \d+\.\d+\.\d+, core \w+ \((user|tuned|detected|off)\)/);
+    for (const r of rows.filter((x) => x.path === 'builtin'))
+      expect(r.detail).toMatch(/^built-in GEMM (avx512|avx2|generic) \d+x\d+, 1 thread/);
+    for (const r of rows.filter((x) => x.path === 'native'))
+      expect(r.detail).toMatch(/^OpenBLAS \d+\.\d+\.\d+, core \w+ \((user|tuned|detected|off)\)/);
     if (ENGINES.length === 2) expect(lines.some((l) => /builtin GEMM at n=32: \d+% of OpenBLAS/.test(l))).toBe(true);
     expect(matmulInfo()!.path).toBe('fallback'); // the path before the benchmark is restored
   });
@@ -380,7 +433,10 @@ describe('engine routing of the native kernels', () => {
   it('products under minFlops and batched products go to the second engine, the rest to the first', async () => {
     await tf.setBackend('cpu');
     const calls: string[] = [];
-    const spy = (name: string): GemmFn => () => void calls.push(name);
+    const spy =
+      (name: string): GemmFn =>
+      () =>
+        void calls.push(name);
     const stock = { batchMatMul: tf.getKernel('BatchMatMul', 'cpu')!, fusedMatMul: tf.getKernel('_FusedMatMul', 'cpu')! };
     const [bmm] = nativeKernels(spy('blas'), stock, spy('builtin'), 1e6);
     const product = (a: number[], b: number[]) => {

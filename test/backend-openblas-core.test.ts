@@ -14,8 +14,14 @@ const AVX512 = new Set(['avx2', 'fma', 'avx512f', 'avx512dq', 'avx512cd', 'avx51
 const BF16 = new Set([...AVX512, 'avx512_bf16']);
 const AVX2 = new Set(['avx', 'avx2', 'fma']);
 
-const result = (corename: string | null, gflops: number | null, ok = true, why?: string): ProbeResult =>
-  ({ ok, why, engine: 'cblas', config: corename && `OpenBLAS 0.3.21 DYNAMIC_ARCH ${corename}`, corename, gflops });
+const result = (corename: string | null, gflops: number | null, ok = true, why?: string): ProbeResult => ({
+  ok,
+  why,
+  engine: 'cblas',
+  config: corename && `OpenBLAS 0.3.21 DYNAMIC_ARCH ${corename}`,
+  corename,
+  gflops,
+});
 
 let env: Record<string, string | undefined>;
 let cache: string;
@@ -99,7 +105,9 @@ describe('decideCore: environment and cache', () => {
 
   it('a tuned choice is exported to the environment (workers inherit it) and cached per machine', () => {
     let calls = 0;
-    const fake = (core: string | undefined) => (calls++, core === 'SkylakeX' ? result('SkylakeX', 150) : result(core ? null : 'Prescott', 30, !core));
+    const fake = (core: string | undefined) => (
+      calls++, core === 'SkylakeX' ? result('SkylakeX', 150) : result(core ? null : 'Prescott', 30, !core)
+    );
     // Pretend to be an AVX-512 machine only through the probe: candidates come from the real CPU.
     const flagsHaveAvx512 = candidateCores(cpuFlags()).includes('SkylakeX');
     const first = decideCore(addon, fake, openblasTuneFromEnv());

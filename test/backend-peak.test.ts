@@ -25,7 +25,11 @@ afterAll(() => {
 
 describe('matmul peak cache', () => {
   it('measured once, then read back for the same setup; another setup measures again', async () => {
-    const setup = peakSetup('wasm', { path: 'native', threads: 2, blas: { config: 'x', core: 'Cooperlake', core_source: 'tuned', core_note: '' } });
+    const setup = peakSetup('wasm', {
+      path: 'native',
+      threads: 2,
+      blas: { config: 'x', core: 'Cooperlake', core_source: 'tuned', core_note: '' },
+    });
     expect(setup).toMatchObject({ backend: 'wasm', matmul_path: 'native', threads: 2, openblas_core: 'Cooperlake', builtin_kernel: null });
     const first = await matmulPeak(setup);
     expect(first.source).toBe('measured');

@@ -34,7 +34,9 @@ describe('backend selection', () => {
 
   it('webgpu (not installed) and unknown names are UserErrors too', async () => {
     expect((await userError(selectBackend('webgpu'))).message).toMatch(/^backend 'webgpu' is not available here/);
-    expect((await userError(selectBackend('gpu'))).message).toMatch(/^unknown backend 'gpu' \(expected one of: auto, tensorflow, wasm, cpu, webgpu\)/);
+    expect((await userError(selectBackend('gpu'))).message).toMatch(
+      /^unknown backend 'gpu' \(expected one of: auto, tensorflow, wasm, cpu, webgpu\)/,
+    );
   });
 
   it('auto takes tensorflow when its binding loads, else wasm, and says why', async () => {

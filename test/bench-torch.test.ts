@@ -7,7 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
 const run = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'bench/pytorch/run.ts', ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+  spawnSync(process.execPath, ['--import', 'tsx', 'bench/pytorch/run.ts', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 120_000,
+  });
 
 const torchPython = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { timeout: 60_000 }).status === 0);
 
@@ -15,7 +19,9 @@ describe('bench:torch', () => {
   it('skips with one line when the Python has no torch', () => {
     const r = run([], { SEQLAB_PYTHON: '/nonexistent/python3' });
     expect(r.status).toBe(0);
-    expect(r.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^bench:torch: skipped \(no Python with torch \(tried \/nonexistent\/python3;/)]);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      expect.stringMatching(/^bench:torch: skipped \(no Python with torch \(tried \/nonexistent\/python3;/),
+    ]);
   });
 
   it('bad options: one error line, exit 2', () => {
@@ -27,9 +33,13 @@ describe('bench:torch', () => {
     }
   });
 
-  it.skipIf(!torchPython)('the PyTorch models: prefill + decode reproduce the parallel forward (float64)', () => {
-    const r = spawnSync(torchPython!, ['bench/pytorch/models.py', '--selftest'], { encoding: 'utf8', timeout: 300_000 });
-    expect(r.status, r.stderr).toBe(0);
-    for (const f of ['transformer', 'retnet', 'selret', 'mamba']) expect(r.stdout).toMatch(new RegExp(`^${f}: .*\\(ok\\)$`, 'm'));
-  }, 300_000);
+  it.skipIf(!torchPython)(
+    'the PyTorch models: prefill + decode reproduce the parallel forward (float64)',
+    () => {
+      const r = spawnSync(torchPython!, ['bench/pytorch/models.py', '--selftest'], { encoding: 'utf8', timeout: 300_000 });
+      expect(r.status, r.stderr).toBe(0);
+      for (const f of ['transformer', 'retnet', 'selret', 'mamba']) expect(r.stdout).toMatch(new RegExp(`^${f}: .*\\(ok\\)$`, 'm'));
+    },
+    300_000,
+  );
 });

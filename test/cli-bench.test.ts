@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(__dirname, '..');
-const seqlab = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'bin/seqlab.js'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+const seqlab = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(root, 'bin/seqlab.js'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
 
 describe('seqlab bench', () => {
   it('bad input: no target, unknown preset, bad --set value, bad --lengths', () => {
@@ -23,7 +24,20 @@ describe('seqlab bench', () => {
   });
 
   it('a tiny preset benchmark prints one row per length with finite figures (--json)', () => {
-    const r = seqlab('bench', '--preset', 'mamba', '--set', 'model.d_model=16', '--lengths', '8,16', '--batch', '2', '--backend', 'wasm', '--json');
+    const r = seqlab(
+      'bench',
+      '--preset',
+      'mamba',
+      '--set',
+      'model.d_model=16',
+      '--lengths',
+      '8,16',
+      '--batch',
+      '2',
+      '--backend',
+      'wasm',
+      '--json',
+    );
     expect(r.status, r.stderr).toBe(0);
     const rows = JSON.parse(r.stdout) as Record<string, number | string>[];
     expect(rows.map((x) => [x.preset, x.seq_len, x.batch])).toEqual([
@@ -31,7 +45,13 @@ describe('seqlab bench', () => {
       ['mamba', 16, 2],
     ]);
     for (const row of rows) {
-      for (const k of ['fwd_tokens_per_s', 'fwd_bwd_tokens_per_s', 'prefill_tokens_per_s', 'decode_ms_per_token', 'state_bytes_per_sequence']) {
+      for (const k of [
+        'fwd_tokens_per_s',
+        'fwd_bwd_tokens_per_s',
+        'prefill_tokens_per_s',
+        'decode_ms_per_token',
+        'state_bytes_per_sequence',
+      ]) {
         expect(Number.isFinite(row[k]) && (row[k] as number) > 0, k).toBe(true);
       }
     }

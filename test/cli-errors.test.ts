@@ -36,7 +36,10 @@ describe('seqlab validate / plan on bad input', () => {
 
   it('unknown enum value with a did-you-mean', () => {
     const f = write('enum.yaml', 'train:\n  schedule: cosin\n');
-    expectUserError(seqlab('validate', f), /enum\.yaml:2:13: train\.schedule: expected one of .*"cosine".*found string "cosin" \(did you mean "cosine"\?\)/);
+    expectUserError(
+      seqlab('validate', f),
+      /enum\.yaml:2:13: train\.schedule: expected one of .*"cosine".*found string "cosin" \(did you mean "cosine"\?\)/,
+    );
   });
 
   it('all errors of a file at once', () => {
@@ -55,7 +58,10 @@ describe('seqlab validate / plan on bad input', () => {
 
   it('an axis naming a key that does not exist', () => {
     const f = write('axis.yaml', 'sweep:\n  grid:\n    train.lrate: [0.1, 0.2]\n');
-    expectUserError(seqlab('plan', f), /axis\.yaml:3:\d+: sweep\.grid\.train\.lrate: "train\.lrate" names a config key that does not exist \(did you mean "train\.lr"\?\)/);
+    expectUserError(
+      seqlab('plan', f),
+      /axis\.yaml:3:\d+: sweep\.grid\.train\.lrate: "train\.lrate" names a config key that does not exist \(did you mean "train\.lr"\?\)/,
+    );
   });
 
   it('an empty sweep', () => {
@@ -100,7 +106,10 @@ describe('hostile and empty input (exit 2, located)', () => {
     }
     expectUserError(seqlab('validate', write('bomb2.yaml', wrapped.join('\n') + '\n')), /bomb2\.yaml:6:\d+: f\.0\.0: YAML aliases expand/);
     // Aliases that stay small are fine.
-    const ok = write('alias-ok.yaml', 'name: al\nmodel: &m { d_model: 32, n_layers: 1 }\nsweep:\n  cases:\n    - { name: c, set: { train.lr: 0.01 } }\n');
+    const ok = write(
+      'alias-ok.yaml',
+      'name: al\nmodel: &m { d_model: 32, n_layers: 1 }\nsweep:\n  cases:\n    - { name: c, set: { train.lr: 0.01 } }\n',
+    );
     expect(seqlab('validate', ok).code).toBe(0);
   });
 
@@ -114,7 +123,10 @@ describe('hostile and empty input (exit 2, located)', () => {
       (k) => `    train.${k}: [${Array.from({ length: 12 }, (_, j) => 0.01 * (j + 1)).join(', ')}]`,
     );
     const f = write('huge.yaml', `sweep:\n  grid:\n${axes.join('\n')}\n`);
-    expectUserError(seqlab('validate', f), /huge\.yaml:2:3: sweep: the sweep expands to 3\.58e\+7 points x seeds, more than 100 x execution\.max_runs/);
+    expectUserError(
+      seqlab('validate', f),
+      /huge\.yaml:2:3: sweep: the sweep expands to 3\.58e\+7 points x seeds, more than 100 x execution\.max_runs/,
+    );
   });
 
   it('a config file of many megabytes is refused unread', () => {
@@ -123,7 +135,10 @@ describe('hostile and empty input (exit 2, located)', () => {
   });
 
   it('__proto__ is an unknown key like any other, and an unknown YAML tag is not silently dropped', () => {
-    expectUserError(seqlab('validate', write('proto.yaml', 'name: p\n__proto__:\n  polluted: 1\n')), /proto\.yaml:3:3: __proto__: unknown key/);
+    expectUserError(
+      seqlab('validate', write('proto.yaml', 'name: p\n__proto__:\n  polluted: 1\n')),
+      /proto\.yaml:3:3: __proto__: unknown key/,
+    );
     expectUserError(seqlab('validate', write('tag.yaml', 'name: !shell p\n')), /tag\.yaml:1:7: YAML problem: Unresolved tag: !shell/);
   });
 
@@ -134,7 +149,10 @@ describe('hostile and empty input (exit 2, located)', () => {
   });
 
   it('an alias without an anchor names its place', () => {
-    expectUserError(seqlab('validate', write('noanchor.yaml', 'train:\n  steps: *n\n')), /noanchor\.yaml:2:10: train\.steps: alias \*n has no anchor/);
+    expectUserError(
+      seqlab('validate', write('noanchor.yaml', 'train:\n  steps: *n\n')),
+      /noanchor\.yaml:2:10: train\.steps: alias \*n has no anchor/,
+    );
   });
 
   it('an empty or comment-only config is an error, also as an extends base', () => {
@@ -142,7 +160,10 @@ describe('hostile and empty input (exit 2, located)', () => {
     expectUserError(seqlab('plan', write('comment.yaml', '# nothing here\n\n')), /comment\.yaml:1:1: the config is empty/);
     expectUserError(seqlab('validate', write('braces.yaml', '{}\n')), /braces\.yaml:1:1: the config is empty/);
     write('empty-base.yaml', '# todo\n');
-    expectUserError(seqlab('validate', write('child.yaml', 'extends: empty-base.yaml\nname: c\n')), /empty-base\.yaml:1:1: the config is empty/);
+    expectUserError(
+      seqlab('validate', write('child.yaml', 'extends: empty-base.yaml\nname: c\n')),
+      /empty-base\.yaml:1:1: the config is empty/,
+    );
   });
 
   it('malformed --set keys are exit 2', () => {
@@ -163,19 +184,31 @@ describe('hostile and empty input (exit 2, located)', () => {
   });
 
   it('--set reaches into sweep cases by index; an index past the end is exit 2', () => {
-    const f = write('setcase.yaml', 'name: sc\nmodel: { d_model: 16, n_layers: 1 }\nsweep:\n  base: false\n  cases:\n    - { name: a, set: { train.lr: 0.01 } }\n');
+    const f = write(
+      'setcase.yaml',
+      'name: sc\nmodel: { d_model: 16, n_layers: 1 }\nsweep:\n  base: false\n  cases:\n    - { name: a, set: { train.lr: 0.01 } }\n',
+    );
     const r = seqlab('plan', f, '--json', '--set', 'sweep.cases.0.set.train.lr=0.05', '--set', 'sweep.cases.0.grid.train.steps=[1,2]');
     expect(r.code, r.stderr).toBe(0);
     const runs = JSON.parse(r.stdout).runs as { axes: Record<string, unknown> }[];
-    expect(runs.map((x) => [x.axes['train.lr'], x.axes['train.steps']])).toEqual([[0.05, 1], [0.05, 2]]);
-    expectUserError(seqlab('plan', f, '--set', 'sweep.cases.3.name=b'), /--set sweep\.cases\.3\.name=b: sweep\.cases\.3: index 3 is past the end of a list of 1/);
+    expect(runs.map((x) => [x.axes['train.lr'], x.axes['train.steps']])).toEqual([
+      [0.05, 1],
+      [0.05, 2],
+    ]);
+    expectUserError(
+      seqlab('plan', f, '--set', 'sweep.cases.3.name=b'),
+      /--set sweep\.cases\.3\.name=b: sweep\.cases\.3: index 3 is past the end of a list of 1/,
+    );
   });
 });
 
 describe('argument habits', () => {
   it('a Hydra-style positional key=value is told to use --set', () => {
     const f = write('hydra.yaml', 'name: h\n');
-    expectUserError(seqlab('plan', f, 'train.lr=1e-3'), /train\.lr=1e-3: KEY=VALUE is not a positional argument here; use --set train\.lr=1e-3/);
+    expectUserError(
+      seqlab('plan', f, 'train.lr=1e-3'),
+      /train\.lr=1e-3: KEY=VALUE is not a positional argument here; use --set train\.lr=1e-3/,
+    );
     expectUserError(seqlab('validate', f, '++model.d_model=32'), /use --set model\.d_model=32/);
     // Values of options are not positional: --set's value and report's --baseline stay as they are.
     expect(seqlab('validate', f, '--set', 'train.lr=1e-3').code).toBe(0);
@@ -196,7 +229,10 @@ describe('argument habits', () => {
     const f = write('backend.yaml', `name: b\nmodel: { d_model: 16, n_layers: 1 }\ntrain: { steps: 1 }\noutput: { root: ${out} }\n`);
     expectUserError(seqlab('run', f, '--backend', 'tensorflow'), /--backend: backend 'tensorflow' is not available here/);
     expect(fs.existsSync(out)).toBe(false);
-    const g = write('backend-cfg.yaml', `name: b\nmodel: { d_model: 16, n_layers: 1 }\nexecution:\n  backend: tensorflow\noutput: { root: ${out} }\n`);
+    const g = write(
+      'backend-cfg.yaml',
+      `name: b\nmodel: { d_model: 16, n_layers: 1 }\nexecution:\n  backend: tensorflow\noutput: { root: ${out} }\n`,
+    );
     expectUserError(seqlab('run', g), /backend-cfg\.yaml:4:12: execution\.backend: backend 'tensorflow' is not available here/);
     expect(fs.existsSync(out)).toBe(false);
   });
@@ -204,7 +240,10 @@ describe('argument habits', () => {
 
 describe('seqlab plan', () => {
   it('prints one row per run with stable ids (3 x 2 grid, 2 seeds = 12 runs)', () => {
-    const f = write('grid.yaml', 'name: g\nmodel: { d_model: 32, n_layers: 1 }\nseeds: [0, 1]\nsweep:\n  grid:\n    train.lr: [0.001, 0.002, 0.003]\n    train.batch_size: [4, 8]\n');
+    const f = write(
+      'grid.yaml',
+      'name: g\nmodel: { d_model: 32, n_layers: 1 }\nseeds: [0, 1]\nsweep:\n  grid:\n    train.lr: [0.001, 0.002, 0.003]\n    train.batch_size: [4, 8]\n',
+    );
     const a = seqlab('plan', f, '--json');
     expect(a.code, a.stderr).toBe(0);
     const runs = JSON.parse(a.stdout).runs as { id: string; state: string }[];
@@ -225,7 +264,23 @@ describe('seqlab --help', () => {
     const top = seqlab('--help');
     expect(top.code).toBe(0);
     const commands = [...top.stdout.matchAll(/^ {2}([a-z-]+) (?:\[options\]|<)/gm)].map((m) => m[1]);
-    expect(commands).toEqual(expect.arrayContaining(['validate', 'plan', 'run', 'status', 'report', 'compare', 'bench', 'submit', 'exec', 'models', 'tasks', 'data', 'generate']));
+    expect(commands).toEqual(
+      expect.arrayContaining([
+        'validate',
+        'plan',
+        'run',
+        'status',
+        'report',
+        'compare',
+        'bench',
+        'submit',
+        'exec',
+        'models',
+        'tasks',
+        'data',
+        'generate',
+      ]),
+    );
     for (const c of commands) {
       const r = seqlab(c, '--help');
       expect(r.code, c).toBe(0);

@@ -13,7 +13,8 @@ import { lmSweep, mqarSweep, writeSweep, type FakeRun } from './fixtures/report/
 
 const root = path.resolve(__dirname, '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-compare-'));
-const seqlab = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'bin/seqlab.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
+const seqlab = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(root, 'bin/seqlab.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
 
 /** One preset, given valid_bpb per seed, and mfu measured against the given per-run peaks. */
 function sweep(name: string, bpbs: number[], peaks?: number[]): string {
@@ -66,7 +67,11 @@ describe('compare', () => {
   });
 
   it('with n = 1 the change is untested and says so', () => {
-    const [r] = compareGroups(pairsOf(sweep('one-a', [2.0]), sweep('one-b', [2.5]), 'valid_bpb'), { metrics: ['valid_bpb'], threshold: 0.05, alpha: 0.05 });
+    const [r] = compareGroups(pairsOf(sweep('one-a', [2.0]), sweep('one-b', [2.5]), 'valid_bpb'), {
+      metrics: ['valid_bpb'],
+      threshold: 0.05,
+      alpha: 0.05,
+    });
     expect(r!.verdict).toBe('untested (n = 1)');
   });
 
@@ -92,7 +97,9 @@ describe('compare', () => {
     const worse = lmSweep(tmp, 'cli-lm-worse', 0.3);
     const r = seqlab('compare', lm, worse, '--metric', 'valid_bpb,train_tokens_per_s');
     expect(r.status, r.stderr).toBe(1);
-    expect(r.stdout).toMatch(/\| transformer \| valid_bpb +\| 2\.500 ± 0\.028 \(n=2\) \| 2\.800 ± 0\.028 \(n=2\) \| \+12\.0% \| 0\.0044 \| regression +\|/);
+    expect(r.stdout).toMatch(
+      /\| transformer \| valid_bpb +\| 2\.500 ± 0\.028 \(n=2\) \| 2\.800 ± 0\.028 \(n=2\) \| \+12\.0% \| 0\.0044 \| regression +\|/,
+    );
     expect(r.stderr).toMatch(/one-sided Welch t-test at level 0\.05/);
   });
 });

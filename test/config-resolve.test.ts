@@ -44,7 +44,10 @@ describe('validate and plan read no corpus; run reads it (the data step)', () =>
     // chmod 000 stops a normal user; root reads anyway, so the bytes are not UTF-8 either: any read fails.
     const corpus = write('data/locked.txt', Buffer.concat([Buffer.from(paragraphs(50)), Buffer.from([0xff, 0xfe])]));
     fs.chmodSync(corpus, 0o000);
-    const f = write('data/locked.yaml', `name: locked\ntask: { corpus: file:locked.txt, tokenizer: char, seq_len: 8 }\n${tiny}output: { root: ${path.join(dir, 'runs')} }\n`);
+    const f = write(
+      'data/locked.yaml',
+      `name: locked\ntask: { corpus: file:locked.txt, tokenizer: char, seq_len: 8 }\n${tiny}output: { root: ${path.join(dir, 'runs')} }\n`,
+    );
     try {
       expect(seqlab(['validate', f]).code).toBe(0);
       const plan = seqlab(['plan', f]);
@@ -107,8 +110,14 @@ describe('file: corpora resolve from the config folder (as extends does)', () =>
 
 describe('errors found after parsing name file:line:col', () => {
   it('odd MQAR length, heads divisibility, from a sweep axis, and an extends cycle', () => {
-    expectOneLine(seqlab(['validate', write('mq.yaml', 'task:\n  kind: mqar\n  seq_len: 33\n')]), /mq\.yaml:3:12: task\.seq_len: MQAR needs an even input length/);
-    expectOneLine(seqlab(['plan', write('hd.yaml', 'model:\n  d_model: 30\n  heads: 4\n')]), /hd\.yaml:2:12: model\.d_model: 30 is not divisible by heads 4/);
+    expectOneLine(
+      seqlab(['validate', write('mq.yaml', 'task:\n  kind: mqar\n  seq_len: 33\n')]),
+      /mq\.yaml:3:12: task\.seq_len: MQAR needs an even input length/,
+    );
+    expectOneLine(
+      seqlab(['plan', write('hd.yaml', 'model:\n  d_model: 30\n  heads: 4\n')]),
+      /hd\.yaml:2:12: model\.d_model: 30 is not divisible by heads 4/,
+    );
     expectOneLine(
       seqlab(['validate', write('ax.yaml', 'task: { kind: mqar }\nsweep:\n  zip:\n    task.seq_len: [32, 33]\n')]),
       /ax\.yaml:4:\d+ \(sweep value\): task\.seq_len: MQAR needs an even input length N \(got 33\) \[in task\.seq_len=33\]/,
@@ -130,12 +139,21 @@ describe('locate', () => {
 
 describe('shapes that cannot be allocated', () => {
   it('validate refuses them naming the key and the sizes', () => {
-    expectOneLine(seqlab(['validate', write('wide.yaml', 'model:\n  d_model: 1000000000\n')]), /wide\.yaml:2:12: model\.d_model: this shape cannot be allocated: it needs at least .*parameters.* more than 4\.0 GiB/);
     expectOneLine(
-      seqlab(['plan', write('batch.yaml', `model: { d_model: 64, n_layers: 1 }\ntrain:\n  batch_size: 10000000\nexecution: { backend: cpu }\n`)]),
+      seqlab(['validate', write('wide.yaml', 'model:\n  d_model: 1000000000\n')]),
+      /wide\.yaml:2:12: model\.d_model: this shape cannot be allocated: it needs at least .*parameters.* more than 4\.0 GiB/,
+    );
+    expectOneLine(
+      seqlab([
+        'plan',
+        write('batch.yaml', `model: { d_model: 64, n_layers: 1 }\ntrain:\n  batch_size: 10000000\nexecution: { backend: cpu }\n`),
+      ]),
       /batch\.yaml:3:15: train\.batch_size: this shape cannot be allocated: .*attention scores 10000000 x 4 heads x 256 x 256.*machine's memory \(cpu backend\)/,
     );
-    expectOneLine(seqlab(['validate', write('long.yaml', 'model: { d_model: 64, n_layers: 1 }\ntask:\n  seq_len: 100000\n')]), /long\.yaml:3:12: task\.seq_len: .*attention scores 16 x \d+ heads x 100000 x 100000/);
+    expectOneLine(
+      seqlab(['validate', write('long.yaml', 'model: { d_model: 64, n_layers: 1 }\ntask:\n  seq_len: 100000\n')]),
+      /long\.yaml:3:12: task\.seq_len: .*attention scores 16 x \d+ heads x 100000 x 100000/,
+    );
     expectOneLine(
       seqlab(['validate', write('prefill.yaml', 'model: { d_model: 64, n_layers: 1 }\nbench:\n  prefill_lengths: [256, 100000]\n')]),
       /prefill\.yaml:3:20: bench\.prefill_lengths: .*prefill attention scores 1 x \d+ heads x 100000 x 100000/,
@@ -143,7 +161,10 @@ describe('shapes that cannot be allocated', () => {
   });
 
   it('the estimate: 16 bytes a parameter plus the largest activation, against the backend', () => {
-    const [run] = loadPlan(write('est.yaml', 'model: { d_model: 64, n_layers: 2, heads: 4 }\ntask: { seq_len: 128 }\ntrain: { batch_size: 8 }\n'), { data: false }).runs;
+    const [run] = loadPlan(
+      write('est.yaml', 'model: { d_model: 64, n_layers: 2, heads: 4 }\ntask: { seq_len: 128 }\ntrain: { batch_size: 8 }\n'),
+      { data: false },
+    ).runs;
     const e = estimateMemory(run.config);
     expect(e.paramBytes).toBe(countParams(run.config.model).params * BYTES_PER_PARAM);
     // transformer: widest row is the vocabulary (257) vs FFN 4d = 256; scores 8 x 4 x 128 x 128.
@@ -157,16 +178,26 @@ describe('shapes that cannot be allocated', () => {
 
 describe('eval.batches vs task.eval_windows', () => {
   it('a disagreement prints a note saying what is evaluated', () => {
-    const r = seqlab(['plan', write('ev.yaml', 'model: { d_model: 16, n_layers: 1 }\ntask: { eval_windows: 500 }\neval: { batches: 4, batch_size: 8 }\n')]);
+    const r = seqlab([
+      'plan',
+      write('ev.yaml', 'model: { d_model: 16, n_layers: 1 }\ntask: { eval_windows: 500 }\neval: { batches: 4, batch_size: 8 }\n'),
+    ]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/ev\.yaml: note: task\.eval_windows 500 and eval\.batches 4 x batch size 8 = 32 disagree: each split is evaluated on its first 32 windows \(4 batches/);
+    expect(r.stderr).toMatch(
+      /ev\.yaml: note: task\.eval_windows 500 and eval\.batches 4 x batch size 8 = 32 disagree: each split is evaluated on its first 32 windows \(4 batches/,
+    );
     // Batches asked for that the (default) window count does not reach: 200 windows = 13 batches of 16.
     const b = seqlab(['validate', write('ev3.yaml', 'model: { d_model: 16, n_layers: 1 }\neval: { batches: 20 }\n')]);
     expect(b.code).toBe(0);
     expect(b.stderr).toMatch(/first 200 windows \(13 batches/);
     const m = seqlab(['validate', write('ev4.yaml', 'task: { kind: mqar, eval_examples: 1000 }\nmodel: { d_model: 16, n_layers: 1 }\n')]);
-    expect(m.stderr).toMatch(/note: task\.eval_examples 1000 and eval\.batches 16 x batch size 16 = 256 disagree: each split is evaluated on its first 256 examples/);
-    const quiet = seqlab(['validate', write('ev2.yaml', 'model: { d_model: 16, n_layers: 1 }\ntask: { eval_windows: 32 }\neval: { batches: 4, batch_size: 8 }\n')]);
+    expect(m.stderr).toMatch(
+      /note: task\.eval_examples 1000 and eval\.batches 16 x batch size 16 = 256 disagree: each split is evaluated on its first 256 examples/,
+    );
+    const quiet = seqlab([
+      'validate',
+      write('ev2.yaml', 'model: { d_model: 16, n_layers: 1 }\ntask: { eval_windows: 32 }\neval: { batches: 4, batch_size: 8 }\n'),
+    ]);
     expect(quiet.stderr).toBe('');
   });
 });

@@ -29,7 +29,10 @@ describe('sweep expansion', () => {
   });
 
   it('zip advances axes together; a length mismatch names both axes', () => {
-    expect(zipAxes({ a: [1, 2], b: [3, 4] }, 'sweep.zip')).toEqual([{ a: 1, b: 3 }, { a: 2, b: 4 }]);
+    expect(zipAxes({ a: [1, 2], b: [3, 4] }, 'sweep.zip')).toEqual([
+      { a: 1, b: 3 },
+      { a: 2, b: 4 },
+    ]);
     expect(() => zipAxes({ 'task.seq_len': [1, 2, 3], 'train.batch_size': [1, 2] }, 'sweep.zip')).toThrow(
       /task\.seq_len has 3 values, train\.batch_size has 2/,
     );
@@ -90,7 +93,10 @@ describe('sweep expansion', () => {
 
   it('duplicate resolved configs collapse to one run and the plan says so', () => {
     // 0.001 and 1e-3 are the same value; the default batch size is 16.
-    const f = write('dup.yaml', 'sweep:\n  grid:\n    train.lr: [0.001, 1e-3]\n    train.batch_size: [16, 8]\n  cases:\n    - { name: again, set: { train.batch_size: 16, train.lr: 0.001 } }\n');
+    const f = write(
+      'dup.yaml',
+      'sweep:\n  grid:\n    train.lr: [0.001, 1e-3]\n    train.batch_size: [16, 8]\n  cases:\n    - { name: again, set: { train.batch_size: 16, train.lr: 0.001 } }\n',
+    );
     const plan = loadPlan(f);
     expect(plan.runs).toHaveLength(2);
     expect(plan.collapsed).toBe(3);

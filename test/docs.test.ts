@@ -15,11 +15,7 @@ const docsDir = path.join(root, 'docs');
 const DOC_NAMES = ['runner-anchors', 'models', 'tasks', 'runner'];
 const MD = '.md';
 /** Paths that lead outside the repository (the material the docs were written from). */
-const OUTSIDE = [
-  ['shared', 'spec'].join('/'),
-  ['shared', 'reference'].join('/'),
-  ['..', 'shared'].join('/'),
-];
+const OUTSIDE = [['shared', 'spec'].join('/'), ['shared', 'reference'].join('/'), ['..', 'shared'].join('/')];
 
 /** Folders and root files whose text is scanned (docs/ is scanned for links and its own citations). */
 const SCANNED_DIRS = ['src', 'test', 'bin', 'native', 'configs', '.ci'];
@@ -163,7 +159,10 @@ describe('design documents live in docs/', () => {
     for (const name of ['models', 'tasks', 'runner']) {
       const h = headings(fs.readFileSync(path.join(docsDir, name + MD), 'utf8'));
       expect(h.length, name).toBeGreaterThan(8);
-      expect(h.filter((x, i) => h.indexOf(x) !== i), `${name}: duplicated section numbers`).toEqual([]);
+      expect(
+        h.filter((x, i) => h.indexOf(x) !== i),
+        `${name}: duplicated section numbers`,
+      ).toEqual([]);
     }
   });
 
@@ -215,7 +214,9 @@ describe('the checkers themselves', () => {
     const known = new Map([['models', new Set(['4', '4.1'])]]);
     expect(missingSections(citations('f.ts', `docs/${M} 4.1, 4.9`, false), known)).toEqual([`f.ts:1: docs/${M} has no section 4.9`]);
     expect(missingSections(citations('f.ts', `docs/tasks${MD} 1`, false), known)).toHaveLength(1);
-    expect(brokenLinks('docs/x.md', `[a](${M}) [b](https://example.org) [c](#top) [d](no-such-file.md)`)).toEqual(['docs/x.md:1: no-such-file.md']);
+    expect(brokenLinks('docs/x.md', `[a](${M}) [b](https://example.org) [c](#top) [d](no-such-file.md)`)).toEqual([
+      'docs/x.md:1: no-such-file.md',
+    ]);
     expect(headings('## 12. Tests\n### 12.1 More\nnot a heading 3.4\n')).toEqual(['12', '12.1']);
   });
 });

@@ -67,7 +67,14 @@ describe('seqlab export --tensorboard', () => {
     const files = fs.readdirSync(dir);
     expect(files).toHaveLength(1);
     expect(files[0]).toMatch(/^events\.out\.tfevents\.\d+\.seqlab$/);
-    const events = readRecords(fs.readFileSync(path.join(dir, files[0]!))).map((r) => Event.toObject(Event.decode(r), { longs: Number }) as { step?: number; file_version?: string; summary?: { value: { tag: string; simple_value: number }[] } });
+    const events = readRecords(fs.readFileSync(path.join(dir, files[0]!))).map(
+      (r) =>
+        Event.toObject(Event.decode(r), { longs: Number }) as {
+          step?: number;
+          file_version?: string;
+          summary?: { value: { tag: string; simple_value: number }[] };
+        },
+    );
     expect(events[0]!.file_version).toBe('brain.Event:2');
     const scalars = events.slice(1).flatMap((e) => e.summary!.value.map((v) => ({ step: e.step ?? 0, tag: v.tag, value: v.simple_value })));
     const train = scalars.filter((s) => s.tag === 'train/loss');

@@ -17,10 +17,25 @@ beforeAll(async () => {
 describe('metric names (docs/runner.md 5)', () => {
   it('the list holds every name of docs/runner.md section 5 with its unit', () => {
     const spec: Record<string, string> = {
-      params: 'count', params_non_embedding: 'count', flops_per_token_fwd: 'FLOP', train_flops: 'FLOP',
-      train_tokens_per_s: 'tokens/s', mfu: 'ratio', 'prefill_tokens_per_s@256': 'tokens/s', 'decode_ms_per_token@256': 'ms',
-      peak_tensor_bytes: 'bytes', rss_peak_bytes: 'bytes', state_bytes_per_sequence: 'bytes', valid_loss: 'nats/token',
-      test_loss: 'nats/token', valid_bpb: 'bits/byte', test_bpb: 'bits/byte', valid_ppl: '', test_ppl: '', accuracy: 'fraction', wall_s: 's',
+      params: 'count',
+      params_non_embedding: 'count',
+      flops_per_token_fwd: 'FLOP',
+      train_flops: 'FLOP',
+      train_tokens_per_s: 'tokens/s',
+      mfu: 'ratio',
+      'prefill_tokens_per_s@256': 'tokens/s',
+      'decode_ms_per_token@256': 'ms',
+      peak_tensor_bytes: 'bytes',
+      rss_peak_bytes: 'bytes',
+      state_bytes_per_sequence: 'bytes',
+      valid_loss: 'nats/token',
+      test_loss: 'nats/token',
+      valid_bpb: 'bits/byte',
+      test_bpb: 'bits/byte',
+      valid_ppl: '',
+      test_ppl: '',
+      accuracy: 'fraction',
+      wall_s: 's',
     };
     for (const [k, u] of Object.entries(spec)) expect(unitOf(k), k).toBe(u);
     const lm = metricKeys({ reports: taskMetrics({ kind: 'lm' }), splits: ['valid', 'test'], prefillLengths: [256], bench: true });
@@ -28,7 +43,9 @@ describe('metric names (docs/runner.md 5)', () => {
     for (const k of Object.keys(spec)) expect(k === 'accuracy' ? syn : lm, k).toContain(k);
     expect(lm).not.toContain('accuracy');
     expect(syn).not.toContain('valid_bpb');
-    expect(metricKeys({ reports: taskMetrics({ kind: 'lm' }), splits: ['valid'], prefillLengths: [256], bench: false })).not.toContain('decode_ms_per_token@256');
+    expect(metricKeys({ reports: taskMetrics({ kind: 'lm' }), splits: ['valid'], prefillLengths: [256], bench: false })).not.toContain(
+      'decode_ms_per_token@256',
+    );
     expect(new Set(METRICS.map((m) => m.name)).size).toBe(METRICS.length);
   });
 
@@ -42,13 +59,16 @@ describe('benchModel', () => {
   it('rows per sequence length: positive throughputs, fwd+bwd slower than fwd, KV cache grows with L, recurrent state does not', async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-bench-'));
     const file = path.join(tmp, 'b.yaml');
-    fs.writeFileSync(file, [
-      'task: { kind: lm, corpus: sotu, tokenizer: byte, seq_len: 32 }',
-      'model: { preset: transformer, d_model: 16, n_layers: 1 }',
-      'train: { batch_size: 2 }',
-      'bench: { decode_tokens: 3, repeats: 1 }',
-      'sweep: { grid: { model.preset: [transformer, mamba] } }',
-    ].join('\n'));
+    fs.writeFileSync(
+      file,
+      [
+        'task: { kind: lm, corpus: sotu, tokenizer: byte, seq_len: 32 }',
+        'model: { preset: transformer, d_model: 16, n_layers: 1 }',
+        'train: { batch_size: 2 }',
+        'bench: { decode_tokens: 3, repeats: 1 }',
+        'sweep: { grid: { model.preset: [transformer, mamba] } }',
+      ].join('\n'),
+    );
     const [attn, mamba] = loadPlan(file).runs.map((r) => r.config);
     const before = tf.memory().numTensors;
     const a = await benchModel(attn, { seqLens: [8, 32] });
@@ -56,7 +76,13 @@ describe('benchModel', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(a.map((r) => r.seq_len)).toEqual([8, 32]);
     for (const r of [...a, ...m]) {
-      for (const k of ['fwd_tokens_per_s', 'prefill_tokens_per_s', 'decode_ms_per_token', 'fwd_peak_bytes', 'state_bytes_per_sequence'] as const) {
+      for (const k of [
+        'fwd_tokens_per_s',
+        'prefill_tokens_per_s',
+        'decode_ms_per_token',
+        'fwd_peak_bytes',
+        'state_bytes_per_sequence',
+      ] as const) {
         expect(Number.isFinite(r[k]) && r[k] > 0, `${r.preset} ${k}`).toBe(true);
       }
     }

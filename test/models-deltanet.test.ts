@@ -31,10 +31,15 @@ describe('deltanet mixer', () => {
     expect(layerSchema.safeParse({ mixer: { kind: 'deltanet', heads: 2 } }).success).toBe(true);
     const m = resolveMixer(mixerSchemas.deltanet.parse({ kind: 'deltanet' }), 64, 256, 'test');
     expect(m).toMatchObject({ kind: 'deltanet', heads: 4, dqk: 64, dvt: 64, form: 'chunk', chunk: 16, head_norm_eps: 1e-6 });
-    expect(resolveMixer(mixerSchemas.deltanet.parse({ kind: 'deltanet', form: 'auto' }), 64, 256, 'test')).toMatchObject({ form: 'parallel' });
+    expect(resolveMixer(mixerSchemas.deltanet.parse({ kind: 'deltanet', form: 'auto' }), 64, 256, 'test')).toMatchObject({
+      form: 'parallel',
+    });
     let err: unknown;
     try {
-      resolveModelInput({ d_model: 30, pattern: { type: 'uniform', layer: { mixer: { kind: 'deltanet', heads: 4 } } } }, { vocabSize: 5, seqLen: 8 });
+      resolveModelInput(
+        { d_model: 30, pattern: { type: 'uniform', layer: { mixer: { kind: 'deltanet', heads: 4 } } } },
+        { vocabSize: 5, seqLen: 8 },
+      );
     } catch (e) {
       err = e;
     }
@@ -89,7 +94,10 @@ describe('deltanet mixer', () => {
     const { mixer, store } = makeMixer(s, d, T, 3);
     const names = ['w_q', 'w_k', 'w_v', 'w_beta', 'w_o'] as const;
     const vars = names.map((n) => store.weights.get(`m.${n}`)!);
-    const w0 = Object.fromEntries(names.map((n, i) => [n, Float64Array.from(vars[i]!.dataSync())])) as unknown as Record<(typeof names)[number], Float64Array>;
+    const w0 = Object.fromEntries(names.map((n, i) => [n, Float64Array.from(vars[i]!.dataSync())])) as unknown as Record<
+      (typeof names)[number],
+      Float64Array
+    >;
     const r = rng(11);
     const uData = randn(B * T * d, r);
     const cData = randn(B * T * d, r); // loss = sum(y * c)
@@ -106,7 +114,8 @@ describe('deltanet mixer', () => {
 
     // Gradients: <dL/dW, R> against a central difference of the float64 oracle along R, per weight.
     const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(mixer.forward(u).y, c)) as tf.Scalar, vars);
-    const loss = (w: Record<string, Float64Array>) => deltanetLayerOracle(uData, w as unknown as DeltanetWeights, dims).reduce((a, yi, i) => a + yi * cData[i]!, 0);
+    const loss = (w: Record<string, Float64Array>) =>
+      deltanetLayerOracle(uData, w as unknown as DeltanetWeights, dims).reduce((a, yi, i) => a + yi * cData[i]!, 0);
     const h = 1e-4;
     names.forEach((n, i) => {
       const g = Float64Array.from(grads[vars[i]!.name]!.dataSync());
@@ -130,7 +139,11 @@ describe('deltanet mixer', () => {
       tf.dispose([...Object.values(st), ...store.weights.values()]);
     }
     const m = resolveModelInput(
-      { d_model: 32, n_layers: 1, pattern: { type: 'uniform', layer: { mixer: { kind: 'parallel', branches: [{ kind: 'deltanet' }, { kind: 'attn' }] } } } },
+      {
+        d_model: 32,
+        n_layers: 1,
+        pattern: { type: 'uniform', layer: { mixer: { kind: 'parallel', branches: [{ kind: 'deltanet' }, { kind: 'attn' }] } } },
+      },
       { vocabSize: 5, seqLen: 8 },
     );
     const p = m.layers[0]!.mixer;

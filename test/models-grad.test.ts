@@ -79,12 +79,42 @@ describe('T13 gradients agree between forms (rel 1e-3)', () => {
       { form: 'parallel' },
       { form: 'chunk', chunk: 4 },
     ],
-    ['mamba chunked vs logdepth', tinyModel('mamba', { vocab: V, seqLen: T }), 'scan', { scan: 'chunked', scan_chunk: 3 }, { scan: 'logdepth' }],
-    ['mamba chunked vs sequential', tinyModel('mamba', { vocab: V, seqLen: T }), 'scan', { scan: 'chunked', scan_chunk: 4 }, { scan: 'sequential' }],
-    ['fusion-par retnet parallel vs chunk', tinyModel('fusion-par', { vocab: V, seqLen: T }), 'form', { form: 'parallel' }, { form: 'chunk', chunk: 4 }],
+    [
+      'mamba chunked vs logdepth',
+      tinyModel('mamba', { vocab: V, seqLen: T }),
+      'scan',
+      { scan: 'chunked', scan_chunk: 3 },
+      { scan: 'logdepth' },
+    ],
+    [
+      'mamba chunked vs sequential',
+      tinyModel('mamba', { vocab: V, seqLen: T }),
+      'scan',
+      { scan: 'chunked', scan_chunk: 4 },
+      { scan: 'sequential' },
+    ],
+    [
+      'fusion-par retnet parallel vs chunk',
+      tinyModel('fusion-par', { vocab: V, seqLen: T }),
+      'form',
+      { form: 'parallel' },
+      { form: 'chunk', chunk: 4 },
+    ],
     ['gla parallel vs chunk 4', tinyModel('gla', { vocab: V, seqLen: T }), 'form', { form: 'parallel' }, { form: 'chunk', chunk: 4 }],
-    ['deltanet parallel vs chunk 4', tinyModel('deltanet', { vocab: V, seqLen: T }), 'form', { form: 'parallel' }, { form: 'chunk', chunk: 4 }],
-    ['deltanet chunk 3 vs recurrent', tinyModel('deltanet', { vocab: V, seqLen: T }), 'form', { form: 'chunk', chunk: 3 }, { form: 'recurrent' }],
+    [
+      'deltanet parallel vs chunk 4',
+      tinyModel('deltanet', { vocab: V, seqLen: T }),
+      'form',
+      { form: 'parallel' },
+      { form: 'chunk', chunk: 4 },
+    ],
+    [
+      'deltanet chunk 3 vs recurrent',
+      tinyModel('deltanet', { vocab: V, seqLen: T }),
+      'form',
+      { form: 'chunk', chunk: 3 },
+      { form: 'recurrent' },
+    ],
   ];
   for (const [name, cfg, key, f1, f2] of cases) {
     it(name, () => {

@@ -135,7 +135,10 @@ describe('checkpoint', () => {
     const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
     expect(JSON.parse(header.__metadata__.config)).toEqual(JSON.parse(JSON.stringify(cfg)));
     let end = 0;
-    const entries = Object.entries(header).filter(([k]) => k !== '__metadata__') as [string, { dtype: string; shape: number[]; data_offsets: [number, number] }][];
+    const entries = Object.entries(header).filter(([k]) => k !== '__metadata__') as [
+      string,
+      { dtype: string; shape: number[]; data_offsets: [number, number] },
+    ][];
     expect(entries.map(([k]) => k).sort()).toEqual([...m.weights.keys()].sort());
     for (const [name, e] of entries.sort((a, b) => a[1].data_offsets[0] - b[1].data_offsets[0])) {
       expect(e.dtype).toBe('F32');

@@ -31,7 +31,10 @@ function cases(): [string, Spec][] {
     ['swa W 4', M('swa', { heads: 2, window: 4 })],
     ['retnet parallel', M('retnet', { heads: 2, form: 'parallel' })],
     ['retnet chunk 4', M('retnet', { heads: 2, form: 'chunk', chunk: 4 })],
-    ['retnet recurrent, decaySqrt, layer head_norm', M('retnet', { heads: 2, form: 'recurrent', ret_scale: 'decaySqrt', head_norm: 'layer' })],
+    [
+      'retnet recurrent, decaySqrt, layer head_norm',
+      M('retnet', { heads: 2, form: 'recurrent', ret_scale: 'decaySqrt', head_norm: 'layer' }),
+    ],
     ['selret mamba/dt chunk 4', M('selret', { heads: 2, form: 'chunk', chunk: 4 })],
     ['selret mamba/dt parallel decay_init mamba', M('selret', { heads: 2, form: 'parallel', decay_init: 'mamba' })],
     ['selret gla/none', M('selret', { heads: 2, decay: 'gla', form: 'chunk', chunk: 5 })],
@@ -47,16 +50,39 @@ function cases(): [string, Spec][] {
     ['deltanet chunk 4', M('deltanet', { heads: 2, chunk: 4 })],
     ['deltanet parallel', M('deltanet', { heads: 2, form: 'parallel' })],
   ];
-  const par = (merge: 'normMean' | 'normGateStatic' | 'normGateToken', branches: MixerSpec[]): Spec => ({ kind: 'parallel', branches, merge, width_scale: 1 });
-  const rout = (routing: 'soft' | 'top1', state_skip: boolean, branches: MixerSpec[]): Spec => ({ kind: 'routed', branches, routing, temperature: 1, aux_loss_coef: 0.01, state_skip });
+  const par = (merge: 'normMean' | 'normGateStatic' | 'normGateToken', branches: MixerSpec[]): Spec => ({
+    kind: 'parallel',
+    branches,
+    merge,
+    width_scale: 1,
+  });
+  const rout = (routing: 'soft' | 'top1', state_skip: boolean, branches: MixerSpec[]): Spec => ({
+    kind: 'routed',
+    branches,
+    routing,
+    temperature: 1,
+    aux_loss_coef: 0.01,
+    state_skip,
+  });
   list.push(['parallel normMean [attn, mamba]', par('normMean', [M('attn', { heads: 2 }), M('mamba', { d_state: 8 })])]);
-  list.push(['parallel normGateStatic [retnet, mamba2]', par('normGateStatic', [M('retnet', { heads: 2 }), M('mamba2', { d_state: 8, head_dim: 8 })])]);
-  list.push(['parallel normGateToken [retnet, mamba]', par('normGateToken', [M('retnet', { heads: 2, form: 'chunk', chunk: 4 }), M('mamba', { d_state: 8 })])]);
+  list.push([
+    'parallel normGateStatic [retnet, mamba2]',
+    par('normGateStatic', [M('retnet', { heads: 2 }), M('mamba2', { d_state: 8, head_dim: 8 })]),
+  ]);
+  list.push([
+    'parallel normGateToken [retnet, mamba]',
+    par('normGateToken', [M('retnet', { heads: 2, form: 'chunk', chunk: 4 }), M('mamba', { d_state: 8 })]),
+  ]);
   list.push(['routed soft [selret, attn]', rout('soft', false, [M('selret', { heads: 2 }), M('attn', { heads: 2 })])]);
   list.push(['routed top1 [selret, attn]', rout('top1', false, [M('selret', { heads: 2 }), M('attn', { heads: 2 })])]);
   list.push([
     'routed top1 state_skip [selret, swa, mamba, mamba2]',
-    rout('top1', true, [M('selret', { heads: 2, form: 'chunk', chunk: 4 }), M('swa', { heads: 2, window: 5 }), M('mamba', { d_state: 8 }), M('mamba2', { d_state: 8, head_dim: 8 })]),
+    rout('top1', true, [
+      M('selret', { heads: 2, form: 'chunk', chunk: 4 }),
+      M('swa', { heads: 2, window: 5 }),
+      M('mamba', { d_state: 8 }),
+      M('mamba2', { d_state: 8, head_dim: 8 }),
+    ]),
   ]);
   list.push([
     'routed top1 stateSkip [deltanet, attn]',
@@ -166,14 +192,33 @@ describe('T16 per-head norm', () => {
         // core outputs at init are ~1e-3 (RMS comparable to sqrt(eps)); lift them so eps is negligible
         const o = rm.coreOutput(u).mul(1e3); // [B, H, T, dv]
         const perm = [2, 0, 3, 1];
-        const oPerm = tf.concat(perm.map((h) => o.slice([0, h, 0, 0], [-1, 1, -1, -1])), 1);
+        const oPerm = tf.concat(
+          perm.map((h) => o.slice([0, h, 0, 0], [-1, 1, -1, -1])),
+          1,
+        );
         const nPerm = rm.headNormalize(oPerm);
         const n = rm.headNormalize(o);
-        expectClose(nPerm, tf.concat(perm.map((h) => n.slice([0, h, 0, 0], [-1, 1, -1, -1])), 1), 1e-6, 1e-5, 'permute');
+        expectClose(
+          nPerm,
+          tf.concat(
+            perm.map((h) => n.slice([0, h, 0, 0], [-1, 1, -1, -1])),
+            1,
+          ),
+          1e-6,
+          1e-5,
+          'permute',
+        );
         const scale = tf.tensor([1, 1, 37.5, 1]).reshape([1, H, 1, 1]);
         expectClose(rm.output(o.mul(scale), u), rm.output(o, u), 1e-5, 1e-4, 'scale one head');
         // a norm over all heads jointly would fail this: check the test has teeth
-        const joint = tf.sub(o.mul(scale).transpose([0, 2, 1, 3]).reshape([B, T, -1]).div(o.transpose([0, 2, 1, 3]).reshape([B, T, -1])), 1);
+        const joint = tf.sub(
+          o
+            .mul(scale)
+            .transpose([0, 2, 1, 3])
+            .reshape([B, T, -1])
+            .div(o.transpose([0, 2, 1, 3]).reshape([B, T, -1])),
+          1,
+        );
         expect(tf.max(tf.abs(joint)).dataSync()[0]).toBeGreaterThan(1);
       });
       for (const v of r.store.weights.values()) v.dispose();
@@ -216,7 +261,14 @@ describe('T19 routed top1 Switch aux loss', () => {
   });
 
   it('the routed layer reports coef * nb * sum frac * meanP of its own router', () => {
-    const spec: Spec = { kind: 'routed', branches: [M('attn', { heads: 2 }), M('mamba', { d_state: 8 })], routing: 'top1', temperature: 0.5, aux_loss_coef: 0.1, state_skip: false };
+    const spec: Spec = {
+      kind: 'routed',
+      branches: [M('attn', { heads: 2 }), M('mamba', { d_state: 8 })],
+      routing: 'top1',
+      temperature: 0.5,
+      aux_loss_coef: 0.1,
+      state_skip: false,
+    };
     const h = makeMixer(spec, d, T, 2);
     randomize(h.store, /w_r$/, 1.0);
     const rm = h.mixer as RoutedMixer;

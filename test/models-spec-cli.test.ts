@@ -34,7 +34,11 @@ describe('model catalog', () => {
     for (const info of cat.mixers) {
       const schema = mixerSchemas[info.kind as (typeof MIXER_KINDS)[number]];
       const defaults = schema.parse({ kind: info.kind }) as Record<string, unknown>;
-      expect(info.fields.map((f) => f.name).sort()).toEqual(Object.keys(defaults).filter((k) => k !== 'kind').sort());
+      expect(info.fields.map((f) => f.name).sort()).toEqual(
+        Object.keys(defaults)
+          .filter((k) => k !== 'kind')
+          .sort(),
+      );
       for (const f of info.fields) {
         expect(f.default, `${info.kind}.${f.name}`).toEqual(defaults[f.name]);
         expect(f.meaning.length, `${info.kind}.${f.name}`).toBeGreaterThan(5);
@@ -50,7 +54,8 @@ describe('model catalog', () => {
 describe('seqlab models', () => {
   it('prints tables of mixers, patterns and presets', async () => {
     const out = await runModels([]);
-    for (const word of ['## Mixer kinds', '## Pattern types', '## Presets', 'selret', 'decay_init', 'fusion-route', 'sharedAttn']) expect(out).toContain(word);
+    for (const word of ['## Mixer kinds', '## Pattern types', '## Presets', 'selret', 'decay_init', 'fusion-route', 'sharedAttn'])
+      expect(out).toContain(word);
   });
 
   it('--preset shows the layer expansion at the requested size', async () => {

@@ -16,7 +16,8 @@ import { modelSchema, resolveModelInput, type ModelConfigInput } from '../src/mo
 
 const ctx = { vocabSize: 257, seqLen: 256 };
 const resolve = (m: ModelConfigInput, c = ctx) => resolveModelInput(m, c);
-const kinds = (m: ResolvedModel) => m.layers.map((l) => (l.mixer.kind === 'parallel' || l.mixer.kind === 'routed' ? l.mixer.kind : l.mixer.kind));
+const kinds = (m: ResolvedModel) =>
+  m.layers.map((l) => (l.mixer.kind === 'parallel' || l.mixer.kind === 'routed' ? l.mixer.kind : l.mixer.kind));
 const mixerOf = (l: LayerSpec) => l.mixer as MixerSpec;
 
 function expectUserError(fn: () => unknown, key: string): void {
@@ -43,13 +44,22 @@ describe('T18 pattern expansion', () => {
   });
 
   it('hierarchical low_fraction 0.5 with 6 layers gives [low x3, high x3]', () => {
-    const pattern: PatternInput = { type: 'hierarchical', low: { mixer: { kind: 'mamba' } }, high: { mixer: { kind: 'retnet' } }, low_fraction: 0.5 };
+    const pattern: PatternInput = {
+      type: 'hierarchical',
+      low: { mixer: { kind: 'mamba' } },
+      high: { mixer: { kind: 'retnet' } },
+      low_fraction: 0.5,
+    };
     const m = resolve({ n_layers: 6, pattern });
     expect(kinds(m)).toEqual(['mamba', 'mamba', 'mamba', 'retnet', 'retnet', 'retnet']);
     expect(kinds(resolve({ preset: 'fusion-hier', n_layers: 6 }))).toEqual(kinds(m));
     // low_fraction 0.25 of 8 layers: 2 low layers
     const p2 = patternSchema.parse({ ...pattern, low_fraction: 0.25, n_layers: 8 });
-    expect(expandPattern(p2, 99).layers.map((l) => (l === 'shared' ? l : l.mixer.kind))).toEqual(['mamba', 'mamba', ...Array(6).fill('retnet')]);
+    expect(expandPattern(p2, 99).layers.map((l) => (l === 'shared' ? l : l.mixer.kind))).toEqual([
+      'mamba',
+      'mamba',
+      ...Array(6).fill('retnet'),
+    ]);
   });
 
   it('alternating cycles from layer 0; interleave marks (i mod period) in offsets; explicit is literal', () => {
@@ -62,7 +72,13 @@ describe('T18 pattern expansion', () => {
 
     const inter = resolve({
       n_layers: 7,
-      pattern: { type: 'interleave', base: { mixer: { kind: 'mamba' } }, minority: { mixer: { kind: 'attn' } }, period: 3, offsets: [0, 2] },
+      pattern: {
+        type: 'interleave',
+        base: { mixer: { kind: 'mamba' } },
+        minority: { mixer: { kind: 'attn' } },
+        period: 3,
+        offsets: [0, 2],
+      },
     });
     expect(kinds(inter)).toEqual(['attn', 'mamba', 'attn', 'attn', 'mamba', 'attn', 'attn']);
     expect(ratioOffsets(1, 7)).toEqual({ period: 8, offsets: [4] }); // Jamba's 1:7 is offset 4
@@ -70,7 +86,13 @@ describe('T18 pattern expansion', () => {
 
     const explicit = resolve({
       n_layers: 99, // ignored: the list is literal
-      pattern: { type: 'explicit', layers: [{ mixer: { kind: 'selret' }, ffn: null }, { mixer: { kind: 'mamba2' }, ffn: 'gelu' }] },
+      pattern: {
+        type: 'explicit',
+        layers: [
+          { mixer: { kind: 'selret' }, ffn: null },
+          { mixer: { kind: 'mamba2' }, ffn: 'gelu' },
+        ],
+      },
     });
     expect(kinds(explicit)).toEqual(['selret', 'mamba2']);
     expect(explicit.layers.map((l) => l.ffn)).toEqual([null, { kind: 'gelu', hidden: 1024, bias: false }]);
@@ -88,7 +110,15 @@ describe('T18 pattern expansion', () => {
       n_layers: 5,
       pattern: { type: 'sharedAttn', base: { mixer: { kind: 'mamba' } }, shared: { mixer: { kind: 'attn' } }, every: 2 },
     });
-    expect(m.layers.map((l) => (l.mixer.kind === 'shared' ? `S${l.mixer.index}` : l.mixer.kind))).toEqual(['mamba', 'mamba', 'S0', 'mamba', 'mamba', 'S1', 'mamba']);
+    expect(m.layers.map((l) => (l.mixer.kind === 'shared' ? `S${l.mixer.index}` : l.mixer.kind))).toEqual([
+      'mamba',
+      'mamba',
+      'S0',
+      'mamba',
+      'mamba',
+      'S1',
+      'mamba',
+    ]);
     expect(m.n_layers).toBe(5);
     expect(m.shared?.mixer).toMatchObject({ kind: 'attn', heads: 4, dh: 32 }); // 2 * 64 / 4
     expect(m.shared?.ffn).toEqual({ kind: 'gelu', hidden: 4 * 128, bias: false });
@@ -98,7 +128,10 @@ describe('T18 pattern expansion', () => {
     const z12 = resolve({ preset: 'zamba', n_layers: 12 });
     expect(z12.layers.flatMap((l, i) => (l.mixer.kind === 'shared' ? [i] : []))).toEqual([6, 13]);
     // a pattern whose block is never applied carries no shared block
-    const none = resolve({ n_layers: 3, pattern: { type: 'sharedAttn', base: { mixer: { kind: 'mamba' } }, shared: { mixer: { kind: 'attn' } }, every: 4 } });
+    const none = resolve({
+      n_layers: 3,
+      pattern: { type: 'sharedAttn', base: { mixer: { kind: 'mamba' } }, shared: { mixer: { kind: 'attn' } }, every: 4 },
+    });
     expect(none.shared).toBeUndefined();
   });
 
@@ -112,7 +145,21 @@ describe('T18 pattern expansion', () => {
     if (fp.kind !== 'parallel') throw new Error('expected parallel');
     expect(fp.branches[0]).toMatchObject({ kind: 'retnet', heads: 2, dqk: 128, dvt: 216 });
     expect(fp.merge).toBe('normGateToken');
-    const one = resolve({ d_model: 64, pattern: { type: 'uniform', layer: { mixer: { kind: 'parallel', branches: [{ kind: 'attn', heads: 1 }, { kind: 'mamba2', head_dim: 16 }] } } } });
+    const one = resolve({
+      d_model: 64,
+      pattern: {
+        type: 'uniform',
+        layer: {
+          mixer: {
+            kind: 'parallel',
+            branches: [
+              { kind: 'attn', heads: 1 },
+              { kind: 'mamba2', head_dim: 16 },
+            ],
+          },
+        },
+      },
+    });
     const b = one.layers[0]!.mixer;
     if (b.kind !== 'parallel') throw new Error('expected parallel');
     expect(b.branches[0]).toMatchObject({ heads: 1, dh: 32 });
@@ -125,8 +172,7 @@ describe('T18 pattern expansion', () => {
   });
 
   it('every preset resolves at d_model 64, n_layers 4 with no auto left, positive counts and a summary', () => {
-    const hasAuto = (x: unknown): boolean =>
-      x === 'auto' || (typeof x === 'object' && x !== null && Object.values(x).some(hasAuto));
+    const hasAuto = (x: unknown): boolean => x === 'auto' || (typeof x === 'object' && x !== null && Object.values(x).some(hasAuto));
     for (const preset of PRESETS) {
       const m = resolve({ preset, d_model: 64, n_layers: 4 });
       expect(m.n_layers, preset).toBe(4);
@@ -144,12 +190,40 @@ describe('T18 pattern expansion', () => {
 describe('resolution: defaults, overrides and errors', () => {
   it('fills the 10.3 defaults and resolves auto fields from d_model and seq_len', () => {
     const r = mixerOf(resolve({ preset: 'retnet' }).layers[0]!);
-    expect(r).toMatchObject({ kind: 'retnet', heads: 4, dqk: 256, dvt: 432, head_norm: 'rms', head_norm_eps: 1e-6, rope_freqs: 'torchscale', ret_scale: 'none', form: 'parallel', chunk: 64 });
+    expect(r).toMatchObject({
+      kind: 'retnet',
+      heads: 4,
+      dqk: 256,
+      dvt: 432,
+      head_norm: 'rms',
+      head_norm_eps: 1e-6,
+      rope_freqs: 'torchscale',
+      ret_scale: 'none',
+      form: 'parallel',
+      chunk: 64,
+    });
     expect(mixerOf(resolve({ preset: 'retnet' }, { vocabSize: 10, seqLen: 1024 }).layers[0]!)).toMatchObject({ form: 'chunk' });
     const s = mixerOf(resolve({ preset: 'selret' }).layers[0]!);
-    expect(s).toMatchObject({ decay: 'mamba', write: 'dt', granularity: 'head', decay_init: 'retnet', tau: 16, a_min: -Infinity, rope: true });
+    expect(s).toMatchObject({
+      decay: 'mamba',
+      write: 'dt',
+      granularity: 'head',
+      decay_init: 'retnet',
+      tau: 16,
+      a_min: -Infinity,
+      rope: true,
+    });
     const mb = mixerOf(resolve({ preset: 'mamba', d_model: 100 }).layers[0]!);
-    expect(mb).toMatchObject({ d_state: 16, d_conv: 4, d_inner: 200, dt_rank: 7, scan: 'chunked', scan_chunk: 16, conv_bias: true, bias: false });
+    expect(mb).toMatchObject({
+      d_state: 16,
+      d_conv: 4,
+      d_inner: 200,
+      dt_rank: 7,
+      scan: 'chunked',
+      scan_chunk: 16,
+      conv_bias: true,
+      bias: false,
+    });
     const m2 = mixerOf(resolve({ preset: 'mamba2' }).layers[0]!);
     expect(m2).toMatchObject({ d_state: 64, head_dim: 64, n_groups: 1, d_inner: 512, a_init_range: [1, 16], chunk: 64, norm_eps: 1e-5 });
     const a = resolve({ preset: 'transformer' });
@@ -181,7 +255,20 @@ describe('resolution: defaults, overrides and errors', () => {
     expectUserError(() => resolve({ preset: 'mamba2', d_model: 80 }), 'model.mixer.head_dim');
     expectUserError(() => resolve({ preset: 'selret', mixer: { granularity: 'key', intra_mode: 'factorized' } }), 'model.mixer.intra_mode');
     expectUserError(() => resolve({ preset: 'mamba', mixer: { expand: 1.3 } }), 'model.mixer.expand');
-    expectUserError(() => resolve({ n_layers: 4, pattern: { type: 'interleave', base: { mixer: { kind: 'mamba' } }, minority: { mixer: { kind: 'attn' } }, period: 4, offsets: [4] } }), 'model.pattern.offsets');
+    expectUserError(
+      () =>
+        resolve({
+          n_layers: 4,
+          pattern: {
+            type: 'interleave',
+            base: { mixer: { kind: 'mamba' } },
+            minority: { mixer: { kind: 'attn' } },
+            period: 4,
+            offsets: [4],
+          },
+        }),
+      'model.pattern.offsets',
+    );
     // strict schemas: unknown keys and enum values are zod issues with a path
     const bad = modelSchema.safeParse({ mixer: { chunck: 32 } });
     expect(bad.success).toBe(false);
@@ -197,7 +284,11 @@ describe('resolution: defaults, overrides and errors', () => {
     const a = resolve(cfg);
     expect(JSON.stringify(cfg)).toBe(before);
     expect(resolve(cfg)).toEqual(a);
-    const user = modelSchema.parse({ n_layers: 2, pattern: { type: 'uniform', layer: { mixer: { kind: 'mamba2' } } }, mixer: { d_state: 4, a_init_range: [2, 4] } });
+    const user = modelSchema.parse({
+      n_layers: 2,
+      pattern: { type: 'uniform', layer: { mixer: { kind: 'mamba2' } } },
+      mixer: { d_state: 4, a_init_range: [2, 4] },
+    });
     const snapshot = JSON.stringify(user);
     const r = resolve(user);
     expect(JSON.stringify(user)).toBe(snapshot);
@@ -250,9 +341,14 @@ describe('the mixer registry drives the schemas and the counts', () => {
 
   it('src/models and src/ops have no import cycles (value or type-level)', () => {
     const deps = (file: string): string[] =>
-      [...fs.readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^;]*?from '(\.[^']+)'/gms)].map((m) => path.resolve(path.dirname(file), m[1]!));
+      [...fs.readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^;]*?from '(\.[^']+)'/gms)].map((m) =>
+        path.resolve(path.dirname(file), m[1]!),
+      );
     const files = ['src/models', 'src/models/kinds', 'src/models/mixers', 'src/ops'].flatMap((dir) =>
-      fs.readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => path.resolve(dir, f)),
+      fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => path.resolve(dir, f)),
     );
     const done = new Set<string>();
     const visit = (f: string, trail: string[]): void => {
@@ -265,7 +361,8 @@ describe('the mixer registry drives the schemas and the counts', () => {
   });
 
   it('config keys are snake_case; the old camelCase spelling gets a did-you-mean', () => {
-    for (const f of [...FIELD_KINDS.keys(), ...Object.keys(parallelSchema.shape), ...Object.keys(routedSchema.shape)]) expect(f, f).toMatch(/^[a-z][a-z0-9_]*$/);
+    for (const f of [...FIELD_KINDS.keys(), ...Object.keys(parallelSchema.shape), ...Object.keys(routedSchema.shape)])
+      expect(f, f).toMatch(/^[a-z][a-z0-9_]*$/);
     const errors = (raw: Record<string, unknown>): string => {
       try {
         parseConfig(raw, (keys) => keys.join('.'));
@@ -275,13 +372,33 @@ describe('the mixer registry drives the schemas and the counts', () => {
       }
       return '';
     };
-    const old: [string, string][] = [['dState', 'd_state'], ['dtRank', 'dt_rank'], ['retScale', 'ret_scale'], ['dtInitFloor', 'dt_init_floor'], ['aInitRange', 'a_init_range'], ['headNormEps', 'head_norm_eps']];
+    const old: [string, string][] = [
+      ['dState', 'd_state'],
+      ['dtRank', 'dt_rank'],
+      ['retScale', 'ret_scale'],
+      ['dtInitFloor', 'dt_init_floor'],
+      ['aInitRange', 'a_init_range'],
+      ['headNormEps', 'head_norm_eps'],
+    ];
     for (const [camel, snake] of old) {
       expect(errors({ model: { mixer: { [camel]: 1 } } })).toContain(`model.mixer.${camel}: unknown key (did you mean "${snake}"?)`);
-      expect(errors({ model: { pattern: { type: 'uniform', layer: { mixer: { kind: FIELD_KINDS.get(snake)![0], [camel]: 1 } } } } })).toContain(`did you mean "${snake}"?`);
+      expect(
+        errors({ model: { pattern: { type: 'uniform', layer: { mixer: { kind: FIELD_KINDS.get(snake)![0], [camel]: 1 } } } } }),
+      ).toContain(`did you mean "${snake}"?`);
     }
-    expect(errors({ model: { pattern: { type: 'uniform', nLayers: 2, layer: { mixer: { kind: 'attn' } } } } })).toContain('did you mean "n_layers"?');
-    expect(errors({ model: { pattern: { type: 'uniform', layer: { mixer: { kind: 'parallel', widthScale: 1, branches: [{ kind: 'attn' }, { kind: 'mamba' }] } } } } })).toContain('did you mean "width_scale"?');
+    expect(errors({ model: { pattern: { type: 'uniform', nLayers: 2, layer: { mixer: { kind: 'attn' } } } } })).toContain(
+      'did you mean "n_layers"?',
+    );
+    expect(
+      errors({
+        model: {
+          pattern: {
+            type: 'uniform',
+            layer: { mixer: { kind: 'parallel', widthScale: 1, branches: [{ kind: 'attn' }, { kind: 'mamba' }] } },
+          },
+        },
+      }),
+    ).toContain('did you mean "width_scale"?');
   });
 
   it('a stored config from before the snake_case keys is named, not built', () => {
@@ -300,7 +417,12 @@ describe('the mixer registry drives the schemas and the counts', () => {
     expect(b.preset).toBe('selret');
     expect(resolve({ preset: 'fusion-alt' }).preset).toBe('fusion-alt');
     // gla is selret with the GLA decay per key pair (and so no write gate); deltanet its own kind
-    expect(mixerOf(resolve({ preset: 'gla' }).layers[0]!)).toMatchObject({ kind: 'selret', decay: 'gla', granularity: 'key', write: 'none' });
+    expect(mixerOf(resolve({ preset: 'gla' }).layers[0]!)).toMatchObject({
+      kind: 'selret',
+      decay: 'gla',
+      granularity: 'key',
+      write: 'none',
+    });
     expect(resolve({ preset: 'gla' }).layers[0]!.ffn?.kind).toBe('swiglu');
     expect(resolve({ preset: 'deltanet' }).layers.map((l) => [l.mixer.kind, l.ffn?.kind])).toEqual(Array(6).fill(['deltanet', 'swiglu']));
   });
@@ -322,7 +444,15 @@ describe('T20 parameter counts (docs/models.md 7)', () => {
   });
 
   it('GPT-2 small check value (LayerNorm + Linear biases, tied, V 50257) -> 7,087,872 per layer, 123,653,376 total', () => {
-    const cfg: ModelConfigInput = { preset: 'transformer', d_model: 768, n_layers: 12, heads: 12, norm: 'layer', mixer: { bias: true }, ffn_bias: true };
+    const cfg: ModelConfigInput = {
+      preset: 'transformer',
+      d_model: 768,
+      n_layers: 12,
+      heads: 12,
+      norm: 'layer',
+      mixer: { bias: true },
+      ffn_bias: true,
+    };
     const { r, layer } = one(cfg, { vocabSize: 50257, seqLen: 1024 });
     expect(layer).toBe(7_087_872);
     expect(countParams(r).params).toBe(123_653_376);
@@ -364,15 +494,30 @@ describe('T20 parameter counts (docs/models.md 7)', () => {
     const mambaHalf = 3 * d * 256 + 256 * (4 + 2 * 16 + 3 * 16 + 3);
     const swiglu = 3 * d * 432;
     expect(hy.layer).toBe(d + attnHalf + mambaHalf + 2 * d + d + swiglu);
-    const tok = one({ pattern: { type: 'uniform', layer: { mixer: { kind: 'parallel', branches: [{ kind: 'attn' }, { kind: 'mamba' }], merge: 'normGateToken' }, ffn: 'swiglu' } } });
+    const tok = one({
+      pattern: {
+        type: 'uniform',
+        layer: { mixer: { kind: 'parallel', branches: [{ kind: 'attn' }, { kind: 'mamba' }], merge: 'normGateToken' }, ffn: 'swiglu' },
+      },
+    });
     expect(tok.layer - hy.layer).toBe(d * 2 + 2);
-    const stat = one({ pattern: { type: 'uniform', layer: { mixer: { kind: 'parallel', branches: [{ kind: 'attn' }, { kind: 'mamba' }], merge: 'normGateStatic' }, ffn: 'swiglu' } } });
+    const stat = one({
+      pattern: {
+        type: 'uniform',
+        layer: { mixer: { kind: 'parallel', branches: [{ kind: 'attn' }, { kind: 'mamba' }], merge: 'normGateStatic' }, ffn: 'swiglu' },
+      },
+    });
     expect(stat.layer - hy.layer).toBe(2);
     // routed: branches + router d nb (+ nb d RMS_b when soft)
     const top1 = one({ preset: 'fusion-route' });
     const selFull = 2 * d * d + 3 * d * 432 + d * H + 2 * H;
     expect(top1.layer).toBe(d + selFull + 4 * d * d + 2 * d + d + swiglu);
-    const soft = one({ pattern: { type: 'uniform', layer: { mixer: { kind: 'routed', branches: [{ kind: 'selret' }, { kind: 'attn' }], routing: 'soft' }, ffn: 'swiglu' } } });
+    const soft = one({
+      pattern: {
+        type: 'uniform',
+        layer: { mixer: { kind: 'routed', branches: [{ kind: 'selret' }, { kind: 'attn' }], routing: 'soft' }, ffn: 'swiglu' },
+      },
+    });
     expect(soft.layer - top1.layer).toBe(2 * d);
   });
 
@@ -411,7 +556,9 @@ describe('T21 FLOPs per token (docs/models.md 8 worked example: d 256, T 256, C 
   it('selret adds 2 d H per gate projection and H T (parallel) or H C (chunk) exps; SWA mixes over min(T, W)', () => {
     const ret = f({ preset: 'retnet' });
     expect(f({ preset: 'selret' }) - ret).toBe(2 * 256 * 4 + 4 * T);
-    expect(f({ preset: 'selret', mixer: { form: 'chunk' } }) - f({ preset: 'retnet', mixer: { form: 'chunk' } })).toBe(2 * 256 * 4 + 4 * 64);
+    expect(f({ preset: 'selret', mixer: { form: 'chunk' } }) - f({ preset: 'retnet', mixer: { form: 'chunk' } })).toBe(
+      2 * 256 * 4 + 4 * 64,
+    );
     expect(f({ preset: 'selret', mixer: { write: 'sigmoid' } }) - ret).toBe(2 * 2 * 256 * 4 + 4 * T);
     const swa = resolve({ preset: 'samba' });
     expect(mixerFlops(mixerOf(swa.layers[1]!), 256, T)).toBe(8 * 256 * 256 + 4 * 64 * 256);

@@ -36,7 +36,10 @@ export function expectClose(x: tf.Tensor, y: tf.Tensor, atol: number, rtol: numb
 }
 
 /** Tiny model of a preset: d 16, heads 2, small SSM states; jamba gets 5 layers so layer 4 is attention. */
-export function tinyModel(preset: string, opts: { seqLen?: number; vocab?: number; d?: number; nLayers?: number; mixer?: Record<string, unknown> } = {}): ResolvedModel {
+export function tinyModel(
+  preset: string,
+  opts: { seqLen?: number; vocab?: number; d?: number; nLayers?: number; mixer?: Record<string, unknown> } = {},
+): ResolvedModel {
   const d = opts.d ?? 16;
   const nLayers = opts.nLayers ?? (preset === 'jamba' ? 5 : 2);
   const base = { preset, d_model: d, n_layers: nLayers };

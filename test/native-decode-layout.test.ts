@@ -5,7 +5,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { loadNativeAddon } from '../src/native/addon.ts';
-import { blockSlot, DECODE_LAYOUT, decodeCode, decodeLayoutNames, packFloats, packInts, packMixerSlots } from '../src/native/decode-layout.ts';
+import {
+  blockSlot,
+  DECODE_LAYOUT,
+  decodeCode,
+  decodeLayoutNames,
+  packFloats,
+  packInts,
+  packMixerSlots,
+} from '../src/native/decode-layout.ts';
 
 const addon = loadNativeAddon().addon as unknown as Record<string, unknown> | undefined;
 
@@ -21,7 +29,9 @@ describe('decode layout', () => {
     expect(names.slice(0, 3)).toEqual(['ints.block.B', 'ints.block.d', 'ints.block.mixer']);
     expect(names).toContain('slots.retention.SOut');
     expect(names).toContain('codes.write.complement=3');
-    expect(names.filter((n) => n.startsWith('slots.mamba.'))).toHaveLength(DECODE_LAYOUT.slots.mamba.weights.length + 2 * DECODE_LAYOUT.slots.mamba.state.length);
+    expect(names.filter((n) => n.startsWith('slots.mamba.'))).toHaveLength(
+      DECODE_LAYOUT.slots.mamba.weights.length + 2 * DECODE_LAYOUT.slots.mamba.state.length,
+    );
   });
 
   it('packs by name in table order, and refuses a missing or unknown name', () => {

@@ -44,14 +44,27 @@ describe.skipIf(!addon)('the native thread pool', () => {
   it('the scan split into 4 parts gives the same bits on 1, 2 or 4 threads of the budget', () => {
     const [B, T, D, N, C, parts] = [2, 64, 32, 16, 16, 4]; // B T D N = 65536: large enough to split
     const nc = T / C;
-    const x = values(B * T * D, 1), dt = values(B * T * D, 2, 0.5).map(Math.abs), A = values(D * N, 3).map((v) => -Math.abs(v) - 0.1);
-    const Bm = values(B * T * N, 4), Cm = values(B * T * N, 5), dy = values(B * T * D, 6);
+    const x = values(B * T * D, 1),
+      dt = values(B * T * D, 2, 0.5).map(Math.abs),
+      A = values(D * N, 3).map((v) => -Math.abs(v) - 0.1);
+    const Bm = values(B * T * N, 4),
+      Cm = values(B * T * N, 5),
+      dy = values(B * T * D, 6);
     const run = (threads: number) => {
       addon!.setPoolThreads(threads);
-      const y = new Float32Array(B * T * D), hT = new Float32Array(B * D * N), S = new Float32Array(B * nc * D * N);
+      const y = new Float32Array(B * T * D),
+        hT = new Float32Array(B * D * N),
+        S = new Float32Array(B * nc * D * N);
       addon!.scanForward([x, dt, A, Bm, Cm, null, null, null, y, hT, S], new Float64Array(11), [B, T, D, N, C, parts]);
       const grads = [B * T * D, B * T * D, D * N, B * T * N, B * T * N].map((n) => new Float32Array(n));
-      addon!.scanBackward([x, dt, A, Bm, Cm, null, null, null, S, dy, null, ...grads, null, null, null], new Float64Array(19), [B, T, D, N, C, parts]);
+      addon!.scanBackward([x, dt, A, Bm, Cm, null, null, null, S, dy, null, ...grads, null, null, null], new Float64Array(19), [
+        B,
+        T,
+        D,
+        N,
+        C,
+        parts,
+      ]);
       return [y, hT, ...grads].map((a) => Array.from(a));
     };
     const one = run(1);

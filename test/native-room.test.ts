@@ -34,12 +34,18 @@ describe('the native room', () => {
   it('no product file outside src/native/ imports the addon loader or the memory locator', () => {
     const outside = product.filter((f) => !f.startsWith(NATIVE + path.sep));
     expect(outside.length).toBeGreaterThan(50);
-    const offenders = outside.flatMap((f) => imports(f).filter((i) => PRIVATE.includes(i)).map((i) => `${path.relative(root, f)} -> ${path.relative(root, i)}`));
+    const offenders = outside.flatMap((f) =>
+      imports(f)
+        .filter((i) => PRIVATE.includes(i))
+        .map((i) => `${path.relative(root, f)} -> ${path.relative(root, i)}`),
+    );
     expect(offenders).toEqual([]);
   });
 
   it('every fused op goes through defineNativeOp, once, and every module that runs a native kernel defines one', () => {
-    const defined = native.flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(/defineNativeOp<\w+>\(\{\s*name: '(\w+)'/g)].map((m) => m[1]));
+    const defined = native.flatMap((f) =>
+      [...fs.readFileSync(f, 'utf8').matchAll(/defineNativeOp<\w+>\(\{\s*name: '(\w+)'/g)].map((m) => m[1]),
+    );
     expect([...defined].sort()).toEqual([...FUSED_OP_NAMES].sort());
     // Kernels are registered by the installers (matmul, element-wise) and defineNativeOp only.
     const registering = native.filter((f) => /tf\.registerKernel\(/.test(fs.readFileSync(f, 'utf8'))).map((f) => path.basename(f));
@@ -48,12 +54,15 @@ describe('the native room', () => {
     for (const f of native) {
       const text = fs.readFileSync(f, 'utf8');
       if (/const \w+ = 'Seqlab\w+'/.test(text)) expect(text, path.relative(root, f)).toMatch(/defineNativeOp<\w+>\(\{/);
-      if (!['addon.ts', 'define-op.ts', 'eltwise.ts', 'matmul.ts'].includes(path.basename(f))) expect(text, path.relative(root, f)).not.toMatch(/\b(loadNativeAddon|addonWith)\(/);
+      if (!['addon.ts', 'define-op.ts', 'eltwise.ts', 'matmul.ts'].includes(path.basename(f)))
+        expect(text, path.relative(root, f)).not.toMatch(/\b(loadNativeAddon|addonWith)\(/);
     }
   });
 
   it('no kernel, op or mixer reads the environment: only the kernel configuration does', () => {
-    const hot = [...native, ...files(path.join(root, 'src/ops')), ...files(path.join(root, 'src/models'))].filter((f) => path.basename(f) !== 'config.ts');
+    const hot = [...native, ...files(path.join(root, 'src/ops')), ...files(path.join(root, 'src/models'))].filter(
+      (f) => path.basename(f) !== 'config.ts',
+    );
     const offenders = hot.filter((f) => /process\.env|envOff\(/.test(fs.readFileSync(f, 'utf8'))).map((f) => path.relative(root, f));
     expect(offenders).toEqual([]);
     const envOffUsers = product.filter((f) => /\benvOff\(/.test(fs.readFileSync(f, 'utf8'))).map((f) => path.relative(root, f));
@@ -68,12 +77,16 @@ describe('the kernel configuration', () => {
       expect(c.fused[name], name).toBe(false);
       expect(kernelConfigFromEnv({ [FUSED_OPS[name].switch]: 'on' }, {}).fused[name], name).toBe(true);
       // only the ops that share the switch go off with it
-      for (const other of FUSED_OP_NAMES) expect(c.fused[other], `${other} when ${name} is off`).toBe(FUSED_OPS[other].switch !== FUSED_OPS[name].switch);
+      for (const other of FUSED_OP_NAMES)
+        expect(c.fused[other], `${other} when ${name} is off`).toBe(FUSED_OPS[other].switch !== FUSED_OPS[name].switch);
     }
     expect(kernelConfigFromEnv({ SEQLAB_ELTWISE: 'no' }).eltwise).toBe(false);
     expect(kernelConfigFromEnv({ SEQLAB_BLAS_THREADS: '4' }, { threads: 2 }).threads).toBe(2);
     expect(kernelConfigFromEnv({ SEQLAB_BLAS_THREADS: '4' }).threads).toBe(4);
-    expect(kernelConfigFromEnv({ SEQLAB_NATIVE_MATMUL: 'off', SEQLAB_NATIVE_MATMUL_PATH: '/x/seqlab.node' })).toMatchObject({ addon: false, addonPath: '/x/seqlab.node' });
+    expect(kernelConfigFromEnv({ SEQLAB_NATIVE_MATMUL: 'off', SEQLAB_NATIVE_MATMUL_PATH: '/x/seqlab.node' })).toMatchObject({
+      addon: false,
+      addonPath: '/x/seqlab.node',
+    });
     expect(kernelConfigFromEnv({ SEQLAB_OPENBLAS_TUNE: 'refresh' }).openblasTune).toBe('refresh');
     expect(() => kernelConfigFromEnv({ SEQLAB_MATMUL: 'blas' })).toThrow(UserError);
     expect(() => kernelConfigFromEnv({ SEQLAB_BLAS_THREADS: 'x' })).toThrow(/SEQLAB_BLAS_THREADS/);

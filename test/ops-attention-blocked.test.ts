@@ -30,9 +30,15 @@ function mask(T: number, window: number, keep?: number[][]): tf.Tensor {
 }
 
 describe('blocked attention', () => {
-  const B = 2, H = 3, T = 13, dh = 4;
+  const B = 2,
+    H = 3,
+    T = 13,
+    dh = 4;
   const r = rng(41);
-  const qv = randn(B * H * T * dh, r, 2), kv = randn(B * H * T * dh, r, 2), vv = randn(B * H * T * dh, r), w = randn(B * H * T * dh, r);
+  const qv = randn(B * H * T * dh, r, 2),
+    kv = randn(B * H * T * dh, r, 2),
+    vv = randn(B * H * T * dh, r),
+    w = randn(B * H * T * dh, r);
   const keep = [Array.from({ length: T }, (_, j) => (j % 4 === 2 ? 0 : 1)), Array.from({ length: T }, (_, j) => (j === 5 ? 0 : 1))];
   keep[0][0] = 1;
   keep[1][0] = 1;
@@ -49,13 +55,16 @@ describe('blocked attention', () => {
           tidyData(() => {
             const allowed = m();
             const f = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) =>
-              blocked ? blockedAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, allowed, { block, causal: true }) : dense(q, k, v, allowed);
+              blocked
+                ? blockedAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, allowed, { block, causal: true })
+                : dense(q, k, v, allowed);
             const args = [t(qv, shape), t(kv, shape), t(vv, shape)];
             const y = f(args[0], args[1], args[2]);
             const g = tf.grads((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.sum(tf.mul(f(q, k, v), t(w, shape))))(args);
             return [y, ...g];
           });
-        const a = run(true), b = run(false);
+        const a = run(true),
+          b = run(false);
         ['y', 'dq', 'dk', 'dv'].forEach((n, i) => assertClose(a[i], b[i], 1e-6, 1e-5, `${name} block ${block} ${n}`));
       });
     }
@@ -65,7 +74,11 @@ describe('blocked attention', () => {
     const shape = [1, 2, 9, 4];
     const [q, k, v] = [t(qv.slice(0, 72), shape), t(kv.slice(0, 72), shape), t(vv.slice(0, 72), shape)];
     const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
-      tf.sum(tf.tidy(() => blockedAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, mask(9, Infinity), { block: 4, causal: true })));
+      tf.sum(
+        tf.tidy(() =>
+          blockedAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, mask(9, Infinity), { block: 4, causal: true }),
+        ),
+      );
     const g = tf.grads(f)([q, k, v]);
     const want = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(dense(a, b, c, mask(9, Infinity))))([q, k, v]);
     g.forEach((x, i) => assertClose(x, want[i], 1e-6, 1e-5, `grad ${i}`));
@@ -73,19 +86,35 @@ describe('blocked attention', () => {
   });
 
   it('forward + backward peak bytes grow like block * T, not T * T', async () => {
-    const T2 = 256, shape = [1, 2, T2, 8];
-    const q = tf.randomNormal(shape), k = tf.randomNormal(shape), v = tf.randomNormal(shape), allowed = mask(T2, Infinity);
+    const T2 = 256,
+      shape = [1, 2, T2, 8];
+    const q = tf.randomNormal(shape),
+      k = tf.randomNormal(shape),
+      v = tf.randomNormal(shape),
+      allowed = mask(T2, Infinity);
     const peak = async (blocked: boolean) => {
       const base = tf.memory().numBytes;
-      const p = await withPeakBytes(() => tf.tidy(() => {
-        const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(blocked ? blockedAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, allowed, { block: 32, causal: true }) : dense(a, b, c, allowed));
-        return tf.addN(tf.grads(f)([q, k, v]).map((g) => tf.sum(g)));
-      }));
+      const p = await withPeakBytes(() =>
+        tf.tidy(() => {
+          const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+            tf.sum(
+              blocked
+                ? blockedAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, allowed, { block: 32, causal: true })
+                : dense(a, b, c, allowed),
+            );
+          return tf.addN(
+            tf
+              .grads(f)([q, k, v])
+              .map((g) => tf.sum(g)),
+          );
+        }),
+      );
       p.result.dispose();
       return p.peakBytes - base;
     };
     const full = 2 * T2 * T2 * 4; // one [B, H, T, T] float32 tensor
-    const blocked = await peak(true), dense_ = await peak(false);
+    const blocked = await peak(true),
+      dense_ = await peak(false);
     // a block's ~a dozen [32, T] temporaries (+ the saved [T, T] mask) vs the dense form's several [T, T] ones
     expect(blocked).toBeLessThan(4 * full);
     expect(dense_).toBeGreaterThan(3 * blocked);

@@ -10,7 +10,6 @@ import { expect } from 'vitest';
 import { affineNorm } from '../src/ops/norm.ts';
 import { describeNative, expectClose, useEltwise, itIsa } from './models-util.ts';
 
-
 /** y and the gradients of sum(y * g) for x, w (and b), fused (threads 1 or 2) or tensor form. */
 function run(mode: 'tensor' | 1 | 2, x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | undefined, g: tf.Tensor): Float32Array[] {
   useEltwise(mode === 'tensor' ? 'stock' : mode);
@@ -23,19 +22,28 @@ function run(mode: 'tensor' | 1 | 2, x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | 
 }
 
 describeNative('fused affine norm', 'normForward', () => {
-    for (const isa of ['avx2', 'generic'] as const) {
-      for (const [kind, shape] of [['layer', [3, 50, 24]], ['rms', [2, 64, 16]], ['layer', [1, 1, 7]]] as const) {
-        itIsa(isa, `${isa}: ${kind} norm of [${shape}]: values and gradients equal the tensor form, any thread count`, () => {
-          const d = shape[2];
-          const scale = tf.exp(tf.randomUniform([...shape.slice(0, 2), 1], -3, 3, 'float32', 7));
-          const x = tf.randomNormal([...shape], 0.5, 1, 'float32', 1).mul(scale);
-          const w = tf.randomNormal([d], 1, 0.3, 'float32', 2), b = kind === 'layer' ? tf.randomNormal([d], 0, 0.3, 'float32', 3) : undefined;
-          const g = tf.randomNormal([...shape], 0, 1, 'float32', 4);
-          const tensor = run('tensor', x, w, b, g), one = run(1, x, w, b, g), two = run(2, x, w, b, g);
-          ['y', 'dx', 'dw', 'db'].slice(0, tensor.length).forEach((n, i) => expectClose(tf.tensor(two[i]), tf.tensor(tensor[i]), 1e-5, 1e-5, n));
-          two.forEach((v, i) => expect(Array.from(v)).toEqual(Array.from(one[i])));
-          tf.dispose([scale, x, w, g, ...(b ? [b] : [])]);
-        });
-      }
+  for (const isa of ['avx2', 'generic'] as const) {
+    for (const [kind, shape] of [
+      ['layer', [3, 50, 24]],
+      ['rms', [2, 64, 16]],
+      ['layer', [1, 1, 7]],
+    ] as const) {
+      itIsa(isa, `${isa}: ${kind} norm of [${shape}]: values and gradients equal the tensor form, any thread count`, () => {
+        const d = shape[2];
+        const scale = tf.exp(tf.randomUniform([...shape.slice(0, 2), 1], -3, 3, 'float32', 7));
+        const x = tf.randomNormal([...shape], 0.5, 1, 'float32', 1).mul(scale);
+        const w = tf.randomNormal([d], 1, 0.3, 'float32', 2),
+          b = kind === 'layer' ? tf.randomNormal([d], 0, 0.3, 'float32', 3) : undefined;
+        const g = tf.randomNormal([...shape], 0, 1, 'float32', 4);
+        const tensor = run('tensor', x, w, b, g),
+          one = run(1, x, w, b, g),
+          two = run(2, x, w, b, g);
+        ['y', 'dx', 'dw', 'db']
+          .slice(0, tensor.length)
+          .forEach((n, i) => expectClose(tf.tensor(two[i]), tf.tensor(tensor[i]), 1e-5, 1e-5, n));
+        two.forEach((v, i) => expect(Array.from(v)).toEqual(Array.from(one[i])));
+        tf.dispose([scale, x, w, g, ...(b ? [b] : [])]);
+      });
     }
+  }
 });

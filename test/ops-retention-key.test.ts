@@ -1,12 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { retention } from '../src/ops/retention-forms.ts';
-import {
-  retentionKeyChunk,
-  retentionKeyParallel,
-  retentionKeyRecurrent,
-  retentionKeyStep,
-} from '../src/ops/retention-key.ts';
+import { retentionKeyChunk, retentionKeyParallel, retentionKeyRecurrent, retentionKeyStep } from '../src/ops/retention-key.ts';
 import { retentionOracle } from './oracle/retention.ts';
 import { assertClose, randn, rng, t, uniform } from './oracle/util.ts';
 
@@ -16,10 +11,15 @@ beforeAll(async () => {
 
 describe('retention core (per-key decay)', () => {
   it('T3 key decay: parallel == recurrent == chunk pairwise (== factorized when C*|aMin| <= 60) == oracle', () => {
-    const B = 2, H = 2, dk = 4, dv = 3;
+    const B = 2,
+      H = 2,
+      dk = 4,
+      dv = 3;
     for (const T of [1, 5, 37]) {
       const r = rng(300 + T);
-      const q = randn(B * H * T * dk, r), k = randn(B * H * T * dk, r, 0.5), v = randn(B * H * T * dv, r);
+      const q = randn(B * H * T * dk, r),
+        k = randn(B * H * T * dk, r, 0.5),
+        v = randn(B * H * T * dv, r);
       const a = uniform(B * H * T * dk, r, -1, 0); // aMin = -1
       if (T > 3) a[3 * dk + 1] = -60;
       const s0 = randn(B * H * dk * dv, r);
@@ -27,7 +27,10 @@ describe('retention core (per-key decay)', () => {
       const ref = retentionOracle(q, k, v, a, dims, true);
       const ref0 = retentionOracle(q, k, v, a, dims, true, s0);
       tf.tidy(() => {
-        const Q = t(q, [B, H, T, dk]), K = t(k, [B, H, T, dk]), V = t(v, [B, H, T, dv]), A = t(a, [B, H, T, dk]);
+        const Q = t(q, [B, H, T, dk]),
+          K = t(k, [B, H, T, dk]),
+          V = t(v, [B, H, T, dv]),
+          A = t(a, [B, H, T, dk]);
         const S0 = t(s0, [B, H, dk, dv]) as tf.Tensor4D;
         assertClose(retentionKeyParallel(Q, K, V, A).o, ref.o, 1e-5, 1e-4, `T=${T} parallel`);
         const par = retentionKeyParallel(Q, K, V, A, { initialState: S0, outputFinalState: true });
@@ -72,18 +75,30 @@ describe('retention core (per-key decay)', () => {
   });
 
   it('key step equals one recurrent step; gradients of chunk and recurrent agree', () => {
-    const B = 1, H = 1, T = 6, dk = 2, dv = 2, r = rng(9);
-    const q = randn(T * dk, r), k = randn(T * dk, r), v = randn(T * dv, r), a = uniform(T * dk, r, -2, 0);
+    const B = 1,
+      H = 1,
+      T = 6,
+      dk = 2,
+      dv = 2,
+      r = rng(9);
+    const q = randn(T * dk, r),
+      k = randn(T * dk, r),
+      v = randn(T * dv, r),
+      a = uniform(T * dk, r, -2, 0);
     const ref = retentionOracle(q, k, v, a, { B, H, T, dk, dv }, true);
     tf.tidy(() => {
       const step = retentionKeyStep(
-        t(q.subarray(0, dk), [1, 1, dk]), t(k.subarray(0, dk), [1, 1, dk]), t(v.subarray(0, dv), [1, 1, dv]),
-        t(a.subarray(0, dk), [1, 1, dk]), tf.zeros([1, 1, dk, dv]),
+        t(q.subarray(0, dk), [1, 1, dk]),
+        t(k.subarray(0, dk), [1, 1, dk]),
+        t(v.subarray(0, dv), [1, 1, dv]),
+        t(a.subarray(0, dk), [1, 1, dk]),
+        tf.zeros([1, 1, dk, dv]),
       );
       assertClose(step.o, ref.o.subarray(0, dv), 1e-6, 1e-5, 'step');
       const g = (f: (A: tf.Tensor, K: tf.Tensor) => tf.Tensor) =>
         tf.grads((A: tf.Tensor, K: tf.Tensor) => tf.sum(tf.square(f(A, K))))([t(a, [B, H, T, dk]), t(k, [B, H, T, dk])]);
-      const Q = t(q, [B, H, T, dk]), V = t(v, [B, H, T, dv]);
+      const Q = t(q, [B, H, T, dk]),
+        V = t(v, [B, H, T, dv]);
       const gr = g((A, K) => retentionKeyRecurrent(Q, K, V, A).o);
       const gc = g((A, K) => retentionKeyChunk(Q, K, V, A, { chunk: 4 }).o);
       const gp = g((A, K) => retentionKeyParallel(Q, K, V, A).o);

@@ -1,12 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { decaySqrtNormalizer, retention } from '../src/ops/retention-forms.ts';
-import {
-  retentionChunk,
-  retentionParallel,
-  retentionRecurrent,
-  retentionStep,
-} from '../src/ops/retention.ts';
+import { retentionChunk, retentionParallel, retentionRecurrent, retentionStep } from '../src/ops/retention.ts';
 import { retentionOracle } from './oracle/retention.ts';
 import { assertClose, randn, rng, t, tidyData, uniform } from './oracle/util.ts';
 
@@ -72,7 +67,10 @@ function checkAllForms(
 
 describe('retention core (scalar decay)', () => {
   it('T1 retnet core: parallel == recurrent == chunkwise (every C) == float64 oracle', () => {
-    const B = 2, H = 4, dk = 8, dv = 8;
+    const B = 2,
+      H = 4,
+      dk = 8,
+      dv = 8;
     for (const T of TS) {
       const { q, k, v } = inputs(100 + T, B, H, T, dk, dv);
       const a = new Float64Array(B * H * T);
@@ -85,7 +83,10 @@ describe('retention core (scalar decay)', () => {
   });
 
   it('T2 selret core: input-dependent a, a = -60 spike, all-zero a, state0 (loop and matrix passing)', () => {
-    const B = 2, H = 2, dk = 8, dv = 4;
+    const B = 2,
+      H = 2,
+      dk = 8,
+      dv = 4;
     for (const T of [5, 37, 100]) {
       const { q, k, v, r } = inputs(200 + T, B, H, T, dk, dv);
       const dims = { B, H, T, dk, dv };
@@ -99,13 +100,20 @@ describe('retention core (scalar decay)', () => {
   });
 
   it('T10 padding: T not a multiple of C gives the oracle outputs and final state', () => {
-    const B = 1, H = 2, dk = 4, dv = 4, T = 37;
+    const B = 1,
+      H = 2,
+      dk = 4,
+      dv = 4,
+      T = 37;
     const { q, k, v, r } = inputs(7, B, H, T, dk, dv);
     const a = uniform(B * H * T, r, -1, -0.01);
     const ref = retentionOracle(q, k, v, a, { B, H, T, dk, dv });
     tf.tidy(() => {
       for (const C of [4, 5, 16, 36]) {
-        const res = retentionChunk(t(q, [B, H, T, dk]), t(k, [B, H, T, dk]), t(v, [B, H, T, dv]), t(a, [B, H, T]), { chunk: C, outputFinalState: true });
+        const res = retentionChunk(t(q, [B, H, T, dk]), t(k, [B, H, T, dk]), t(v, [B, H, T, dv]), t(a, [B, H, T]), {
+          chunk: C,
+          outputFinalState: true,
+        });
         expect(res.o.shape).toEqual([B, H, T, dv]);
         assertClose(res.o, ref.o, ATOL, RTOL, `C=${C} o`);
         assertClose(res.state!, ref.state, ATOL, RTOL, `C=${C} state`);
@@ -128,14 +136,25 @@ describe('retention core (scalar decay)', () => {
   });
 
   it('decode: prefill state + retentionStep continues the chunk form', () => {
-    const B = 2, H = 2, dk = 4, dv = 4, T = 9, P = 6;
+    const B = 2,
+      H = 2,
+      dk = 4,
+      dv = 4,
+      T = 9,
+      P = 6;
     const { q, k, v, r } = inputs(11, B, H, T, dk, dv);
     const a = uniform(B * H * T, r, -1, 0);
     const ref = retentionOracle(q, k, v, a, { B, H, T, dk, dv });
     tf.tidy(() => {
-      const Q = t(q, [B, H, T, dk]), K = t(k, [B, H, T, dk]), V = t(v, [B, H, T, dv]), A = t(a, [B, H, T]);
+      const Q = t(q, [B, H, T, dk]),
+        K = t(k, [B, H, T, dk]),
+        V = t(v, [B, H, T, dv]),
+        A = t(a, [B, H, T]);
       const sl = (x: tf.Tensor, s: number, n: number) =>
-        x.slice(x.shape.map((_, i) => (i === 2 ? s : 0)), x.shape.map((d, i) => (i === 2 ? n : d!)));
+        x.slice(
+          x.shape.map((_, i) => (i === 2 ? s : 0)),
+          x.shape.map((d, i) => (i === 2 ? n : d!)),
+        );
       let state = retentionChunk(sl(Q, 0, P), sl(K, 0, P), sl(V, 0, P), sl(A, 0, P), { chunk: 4, outputFinalState: true }).state!;
       const outs: tf.Tensor[] = [];
       for (let p = P; p < T; p++) {
@@ -151,12 +170,16 @@ describe('retention core (scalar decay)', () => {
   });
 
   it('decaySqrt scale: c_t = z_t^-1/2 with z the beta-weighted decay sum (closed form for constant gamma)', () => {
-    const gamma = 0.9, T = 10;
+    const gamma = 0.9,
+      T = 10;
     tf.tidy(() => {
       const expected: number[] = [];
       for (let h = 0; h < 2; h++) for (let i = 0; i < T; i++) expected.push(1 / Math.sqrt((1 - gamma ** (i + 1)) / (1 - gamma)));
       for (const form of ['parallel', 'chunk', 'recurrent'] as const) {
-        const { z, state } = decaySqrtNormalizer(form, tf.fill([1, 2, T], Math.log(gamma)), undefined, { chunk: 4, outputFinalState: true });
+        const { z, state } = decaySqrtNormalizer(form, tf.fill([1, 2, T], Math.log(gamma)), undefined, {
+          chunk: 4,
+          outputFinalState: true,
+        });
         assertClose(tf.rsqrt(z), expected, 1e-6, 1e-5, `decaySqrt ${form}`);
         assertClose(state!, [(1 - gamma ** T) / (1 - gamma), (1 - gamma ** T) / (1 - gamma)], 1e-5, 1e-5, `z ${form}`);
       }
@@ -164,15 +187,22 @@ describe('retention core (scalar decay)', () => {
   });
 
   it('T13 gradients: parallel, chunk (matrix/loop) and recurrent agree w.r.t. q, k, v, a', () => {
-    const B = 1, H = 2, T = 13, dk = 4, dv = 3;
+    const B = 1,
+      H = 2,
+      T = 13,
+      dk = 4,
+      dv = 3;
     const { q, k, v, r } = inputs(5, B, H, T, dk, dv);
     const a = uniform(B * H * T, r, -1.5, -0.01);
     const w = randn(B * H * T * dv, r); // random cotangent so every output entry matters
     const grads = (f: (Q: tf.Tensor, K: tf.Tensor, V: tf.Tensor, A: tf.Tensor) => tf.Tensor) =>
       tidyData(() =>
-        tf.grads((Q: tf.Tensor, K: tf.Tensor, V: tf.Tensor, A: tf.Tensor) =>
-          tf.sum(tf.mul(f(Q, K, V, A), t(w, [B, H, T, dv]))),
-        )([t(q, [B, H, T, dk]), t(k, [B, H, T, dk]), t(v, [B, H, T, dv]), t(a, [B, H, T])]),
+        tf.grads((Q: tf.Tensor, K: tf.Tensor, V: tf.Tensor, A: tf.Tensor) => tf.sum(tf.mul(f(Q, K, V, A), t(w, [B, H, T, dv]))))([
+          t(q, [B, H, T, dk]),
+          t(k, [B, H, T, dk]),
+          t(v, [B, H, T, dv]),
+          t(a, [B, H, T]),
+        ]),
       );
     const gp = grads((Q, K, V, A) => retentionParallel(Q, K, V, A).o);
     const gr = grads((Q, K, V, A) => retentionRecurrent(Q, K, V, A).o);
@@ -186,18 +216,33 @@ describe('retention core (scalar decay)', () => {
     }
     // central finite differences of the float32 chunk form (step 1e-3, tolerance 2e-2 rel)
     const loss = (qq: Float64Array, aa: Float64Array) =>
-      tf.tidy(() =>
-        tf.sum(tf.mul(retentionChunk(t(qq, [B, H, T, dk]), t(k, [B, H, T, dk]), t(v, [B, H, T, dv]), t(aa, [B, H, T]), { chunk: 4 }).o, t(w, [B, H, T, dv]))).dataSync()[0],
+      tf.tidy(
+        () =>
+          tf
+            .sum(
+              tf.mul(
+                retentionChunk(t(qq, [B, H, T, dk]), t(k, [B, H, T, dk]), t(v, [B, H, T, dv]), t(aa, [B, H, T]), { chunk: 4 }).o,
+                t(w, [B, H, T, dv]),
+              ),
+            )
+            .dataSync()[0],
       );
     const eps = 1e-3;
-    const fdA: number[] = [], adA: number[] = [], fdQ: number[] = [], adQ: number[] = [];
+    const fdA: number[] = [],
+      adA: number[] = [],
+      fdQ: number[] = [],
+      adQ: number[] = [];
     for (const i of [0, 3, 7, 12, 20, 25]) {
-      const ap = a.slice(), am = a.slice();
-      ap[i] += eps; am[i] -= eps;
+      const ap = a.slice(),
+        am = a.slice();
+      ap[i] += eps;
+      am[i] -= eps;
       fdA.push((loss(q, ap) - loss(q, am)) / (2 * eps));
       adA.push(gm[3][i]);
-      const qp = q.slice(), qm = q.slice();
-      qp[i] += eps; qm[i] -= eps;
+      const qp = q.slice(),
+        qm = q.slice();
+      qp[i] += eps;
+      qm[i] -= eps;
       fdQ.push((loss(qp, a) - loss(qm, a)) / (2 * eps));
       adQ.push(gm[0][i]);
     }

@@ -12,7 +12,8 @@ beforeAll(async () => {
 function ropeRef(x: Float64Array, p: number, th: Float64Array): Float64Array {
   const y = new Float64Array(x.length);
   for (let i = 0; i < x.length / 2; i++) {
-    const c = Math.cos(p * th[i]), s = Math.sin(p * th[i]);
+    const c = Math.cos(p * th[i]),
+      s = Math.sin(p * th[i]);
     y[2 * i] = x[2 * i] * c - x[2 * i + 1] * s;
     y[2 * i + 1] = x[2 * i + 1] * c + x[2 * i] * s;
   }
@@ -30,7 +31,9 @@ describe('RoPE', () => {
   });
 
   it('T4 RoPE: rope(q,p).rope(k,s) depends only on s - p; rope(x, 0) = x (both conventions)', () => {
-    const m = 16, T = 12, r = rng(3);
+    const m = 16,
+      T = 12,
+      r = rng(3);
     for (const freqs of ['standard', 'torchscale'] as const) {
       tf.tidy(() => {
         const q = t(randn(2 * T * m, r), [1, 2, T, m]);
@@ -57,7 +60,8 @@ describe('RoPE', () => {
 
   it('applyRope is differentiable (gradient = inverse rotation of the cotangent)', () => {
     tf.tidy(() => {
-      const m = 4, { cos, sin } = ropeTables(3, 2, m, 'standard');
+      const m = 4,
+        { cos, sin } = ropeTables(3, 2, m, 'standard');
       const x = tf.randomNormal([1, 1, 2, m], 0, 1, 'float32', 1);
       const dy = tf.randomNormal([1, 1, 2, m], 0, 1, 'float32', 2);
       const g = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(applyRope(xx, cos, sin), dy)))(x);
@@ -74,13 +78,16 @@ describeNative('native RoPE', 'rope', () => {
     itIsa(isa, `${isa}: values and gradient equal the tensor form ([2, 3, 9, 8] from position 5, torchscale and standard)`, () => {
       for (const freqs of ['torchscale', 'standard'] as const) {
         const { cos, sin } = ropeTables(5, 9, 8, freqs);
-        const x = tf.randomNormal([2, 3, 9, 8], 0, 1, 'float32', 1), g = tf.randomNormal([2, 3, 9, 8], 0, 1, 'float32', 2);
+        const x = tf.randomNormal([2, 3, 9, 8], 0, 1, 'float32', 1),
+          g = tf.randomNormal([2, 3, 9, 8], 0, 1, 'float32', 2);
         const run = (mode: 'stock' | number) => {
           useEltwise(mode);
-          const y = applyRope(x, cos, sin), [dx] = tf.grads((a: tf.Tensor) => tf.sum(applyRope(a, cos, sin).mul(g)))([x]);
+          const y = applyRope(x, cos, sin),
+            [dx] = tf.grads((a: tf.Tensor) => tf.sum(applyRope(a, cos, sin).mul(g)))([x]);
           return [y, dx];
         };
-        const [yt, dt] = run('stock'), [yn, dn] = run(2);
+        const [yt, dt] = run('stock'),
+          [yn, dn] = run(2);
         expectClose(yn, yt, 1e-6, 1e-6, `${freqs} rope`);
         expectClose(dn, dt, 1e-6, 1e-6, `${freqs} rope gradient`);
         tf.dispose([cos, sin, x, g, yt, dt, yn, dn]);

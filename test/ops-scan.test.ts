@@ -9,10 +9,11 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-
 describe('Mamba-1 selective scan', () => {
   it('T7 mamba scan: sequential == chunked (every C) == logdepth == float64 oracle, with and without h0', () => {
-    const B = 2, D = 4, N = 3;
+    const B = 2,
+      D = 4,
+      N = 3;
     for (const T of [1, 5, 37]) {
       const s = scanInputs(700 + T, B, T, D, N);
       const dims = { B, T, D, N };
@@ -22,8 +23,13 @@ describe('Mamba-1 selective scan', () => {
           const args = [t(s.x, [B, T, D]), t(s.dt, [B, T, D]), t(s.A, [D, N]), t(s.Bm, [B, T, N]), t(s.Cm, [B, T, N])] as const;
           const h0 = withH0 ? (t(s.h0, [B, D, N]) as tf.Tensor3D) : undefined;
           const runs: Array<[ScanMode, number | undefined]> = [
-            ['sequential', undefined], ['logdepth', undefined], ['chunked', undefined],
-            ['chunked', 1], ['chunked', 4], ['chunked', 16], ['chunked', 64],
+            ['sequential', undefined],
+            ['logdepth', undefined],
+            ['chunked', undefined],
+            ['chunked', 1],
+            ['chunked', 4],
+            ['chunked', 16],
+            ['chunked', 64],
           ];
           for (const [mode, chunk] of runs) {
             const res = selectiveScan(...args, { mode, chunk, h0 });
@@ -36,7 +42,10 @@ describe('Mamba-1 selective scan', () => {
   });
 
   it('T7 dt up to 20 and A down to -16 give no NaN/Inf (values and gradients)', () => {
-    const B = 1, T = 40, D = 3, N = 4;
+    const B = 1,
+      T = 40,
+      D = 3,
+      N = 4;
     const s = scanInputs(77, B, T, D, N, 20, 16);
     s.dt[5] = 20;
     s.A[0] = -16;
@@ -45,7 +54,9 @@ describe('Mamba-1 selective scan', () => {
       for (const mode of ['sequential', 'chunked', 'logdepth'] as const) {
         const f = (x: tf.Tensor, dt: tf.Tensor, A: tf.Tensor) =>
           selectiveScan(x, dt, A, t(s.Bm, [B, T, N]), t(s.Cm, [B, T, N]), { mode, chunk: 8 }).y;
-        const X = t(s.x, [B, T, D]), DT = t(s.dt, [B, T, D]), A = t(s.A, [D, N]);
+        const X = t(s.x, [B, T, D]),
+          DT = t(s.dt, [B, T, D]),
+          A = t(s.A, [D, N]);
         const y = f(X, DT, A);
         expect(allFinite(y)).toBe(true);
         assertClose(y, ref.y, 1e-5, 1e-4, mode);
@@ -57,25 +68,31 @@ describe('Mamba-1 selective scan', () => {
 
   it('T5 known answer: N=1, A=-1, dt=ln 2, B=C=1, x=1/ln 2 -> [1, 1.5, 1.75, 1.875]', () => {
     tf.tidy(() => {
-      const x = tf.fill([1, 4, 1], 1 / Math.LN2), dt = tf.fill([1, 4, 1], Math.LN2);
-      const A = tf.fill([1, 1], -1), one = tf.ones([1, 4, 1]);
+      const x = tf.fill([1, 4, 1], 1 / Math.LN2),
+        dt = tf.fill([1, 4, 1], Math.LN2);
+      const A = tf.fill([1, 1], -1),
+        one = tf.ones([1, 4, 1]);
       for (const mode of ['sequential', 'chunked', 'logdepth'] as const)
         assertClose(selectiveScan(x, dt, A, one, one, { mode, chunk: 3 }).y, [1, 1.5, 1.75, 1.875], 1e-6, 0, mode);
     });
   });
 
   it('T13 scan gradients: chunked and logdepth agree with sequential w.r.t. every input', () => {
-    const B = 1, T = 11, D = 3, N = 2;
+    const B = 1,
+      T = 11,
+      D = 3,
+      N = 2;
     const s = scanInputs(13, B, T, D, N);
     const w = randn(B * T * D, rng(14));
     const grads = (mode: ScanMode) =>
       tidyData(() =>
-        tf
-          .grads((x: tf.Tensor, dt: tf.Tensor, A: tf.Tensor, Bm: tf.Tensor, Cm: tf.Tensor, h0: tf.Tensor) =>
-            tf.sum(tf.mul(selectiveScan(x, dt, A, Bm, Cm, { mode, chunk: 4, h0: h0 as tf.Tensor3D }).y, t(w, [B, T, D]))),
-          )([t(s.x, [B, T, D]), t(s.dt, [B, T, D]), t(s.A, [D, N]), t(s.Bm, [B, T, N]), t(s.Cm, [B, T, N]), t(s.h0, [B, D, N])]),
+        tf.grads((x: tf.Tensor, dt: tf.Tensor, A: tf.Tensor, Bm: tf.Tensor, Cm: tf.Tensor, h0: tf.Tensor) =>
+          tf.sum(tf.mul(selectiveScan(x, dt, A, Bm, Cm, { mode, chunk: 4, h0: h0 as tf.Tensor3D }).y, t(w, [B, T, D]))),
+        )([t(s.x, [B, T, D]), t(s.dt, [B, T, D]), t(s.A, [D, N]), t(s.Bm, [B, T, N]), t(s.Cm, [B, T, N]), t(s.h0, [B, D, N])]),
       );
-    const gs = grads('sequential'), gc = grads('chunked'), gl = grads('logdepth');
+    const gs = grads('sequential'),
+      gc = grads('chunked'),
+      gl = grads('logdepth');
     for (let i = 0; i < gs.length; i++) {
       assertClose(gc[i], gs[i], 0, 1e-3, `chunked grad ${i}`);
       assertClose(gl[i], gs[i], 0, 1e-3, `logdepth grad ${i}`);
@@ -83,11 +100,18 @@ describe('Mamba-1 selective scan', () => {
   });
 
   it('scanStep continues a prefix scan (decode)', () => {
-    const B = 2, T = 6, D = 3, N = 2;
+    const B = 2,
+      T = 6,
+      D = 3,
+      N = 2;
     const s = scanInputs(21, B, T, D, N);
     const ref = scanOracle(s.x, s.dt, s.A, s.Bm, s.Cm, { B, T, D, N });
     tf.tidy(() => {
-      const X = t(s.x, [B, T, D]), DT = t(s.dt, [B, T, D]), A = t(s.A, [D, N]), Bm = t(s.Bm, [B, T, N]), Cm = t(s.Cm, [B, T, N]);
+      const X = t(s.x, [B, T, D]),
+        DT = t(s.dt, [B, T, D]),
+        A = t(s.A, [D, N]),
+        Bm = t(s.Bm, [B, T, N]),
+        Cm = t(s.Cm, [B, T, N]);
       const sl = (u: tf.Tensor, a: number, n: number) => u.slice([0, a, 0], [B, n, u.shape[2]!]);
       const pre = selectiveScan(sl(X, 0, 4), sl(DT, 0, 4), A, sl(Bm, 0, 4), sl(Cm, 0, 4), { mode: 'chunked', chunk: 3 });
       let h: tf.Tensor = pre.h;
@@ -122,12 +146,19 @@ describe('Mamba causal depthwise conv', () => {
   }
 
   it('causalConv1d matches the formula (tap K-1 = current token); convState + convStep continue it', () => {
-    const B = 2, C = 3, K = 4, r = rng(5);
+    const B = 2,
+      C = 3,
+      K = 4,
+      r = rng(5);
     for (const T of [1, 2, 9]) {
-      const x = randn(B * T * C, r), w = randn(C * K, r), b = randn(C, r);
+      const x = randn(B * T * C, r),
+        w = randn(C * K, r),
+        b = randn(C, r);
       const ref = convRef(x, w, b, B, T, C, K);
       tf.tidy(() => {
-        const X = t(x, [B, T, C]), W = t(w, [C, K]), Bb = t(b, [C]);
+        const X = t(x, [B, T, C]),
+          W = t(w, [C, K]),
+          Bb = t(b, [C]);
         assertClose(causalConv1d(X, W, Bb), ref, 1e-6, 1e-5, `T=${T} conv`);
         // prefill the first P tokens, then step the rest
         const P = Math.floor(T / 2);
@@ -154,7 +185,15 @@ describe('Mamba causal depthwise conv', () => {
       const y1 = causalConv1d(x, w).slice([0, 0, 0], [1, 5, 2]);
       const y2 = causalConv1d(x2, w);
       assertClose(y2.slice([0, 0, 0], [1, 5, 2]), y1, 0, 0, 'prefix');
-      expect(Math.abs(y2.slice([0, 5, 0], [1, 1, 2]).sub(causalConv1d(x, w).slice([0, 5, 0], [1, 1, 2])).sum().dataSync()[0])).toBeGreaterThan(0);
+      expect(
+        Math.abs(
+          y2
+            .slice([0, 5, 0], [1, 1, 2])
+            .sub(causalConv1d(x, w).slice([0, 5, 0], [1, 1, 2]))
+            .sum()
+            .dataSync()[0],
+        ),
+      ).toBeGreaterThan(0);
     });
   });
 });

@@ -30,7 +30,11 @@ describe('T15 stability', () => {
 
   it('T = 2048: chunk retention with a ~ -5 and a ~ 0, and the scan with dt = 20, are finite (values and grads)', async () => {
     await tf.setBackend('cpu');
-    const B = 1, H = 1, T = 2048, dk = 4, dv = 4;
+    const B = 1,
+      H = 1,
+      T = 2048,
+      dk = 4,
+      dv = 4;
     for (const aval of [-5, 0]) {
       tf.tidy(() => {
         const q = tf.randomNormal([B, H, T, dk], 0, 1, 'float32', 1);
@@ -43,14 +47,21 @@ describe('T15 stability', () => {
       });
     }
     tf.tidy(() => {
-      const Bz = 1, D = 2, N = 4;
+      const Bz = 1,
+        D = 2,
+        N = 4;
       const x = tf.randomNormal([Bz, T, D], 0, 1, 'float32', 5);
       const dt = tf.fill([Bz, T, D], 20);
-      const A = tf.tensor2d([[-1, -4, -9, -16], [-0.5, -1, -2, -16]]);
+      const A = tf.tensor2d([
+        [-1, -4, -9, -16],
+        [-0.5, -1, -2, -16],
+      ]);
       const Bm = tf.randomNormal([Bz, T, N], 0, 1, 'float32', 6);
       const Cm = tf.randomNormal([Bz, T, N], 0, 1, 'float32', 7);
       const { y, h } = selectiveScan(x, dt, A, Bm, Cm, { mode: 'chunked', chunk: 64 });
-      const g = tf.grads((xx: tf.Tensor, d: tf.Tensor, aa: tf.Tensor) => tf.sum(selectiveScan(xx, d, aa, Bm, Cm, { mode: 'chunked', chunk: 64 }).y))([x, dt, A]);
+      const g = tf.grads((xx: tf.Tensor, d: tf.Tensor, aa: tf.Tensor) =>
+        tf.sum(selectiveScan(xx, d, aa, Bm, Cm, { mode: 'chunked', chunk: 64 }).y),
+      )([x, dt, A]);
       for (const z of [y, h, ...g]) expect(allFinite(z)).toBe(true);
     });
   });
@@ -74,10 +85,18 @@ describe('wasm backend runs the chunked kernels like cpu', () => {
         const out: tf.Tensor[] = [];
         out.push(...tf.grads((Q: tf.Tensor, A0: tf.Tensor) => tf.sum(tf.square(retentionChunk(Q, k, v, A0, { chunk: 8 }).o)))([q, a]));
         out.push(...tf.grads((Q: tf.Tensor, A0: tf.Tensor) => tf.sum(tf.square(retentionKeyChunk(Q, k, v, A0, { chunk: 8 }).o)))([q, ak]));
-        out.push(...tf.grads((X: tf.Tensor, D0: tf.Tensor, A0: tf.Tensor) => tf.sum(tf.square(selectiveScan(X, D0, A0, Bm, Bm, { mode: 'chunked', chunk: 8 }).y)))([x, dt, A]));
+        out.push(
+          ...tf.grads((X: tf.Tensor, D0: tf.Tensor, A0: tf.Tensor) =>
+            tf.sum(tf.square(selectiveScan(X, D0, A0, Bm, Bm, { mode: 'chunked', chunk: 8 }).y)),
+          )([x, dt, A]),
+        );
         const xs = x.reshape([2, 19, 2, 3]);
         const dts = dt.slice([0, 0, 0], [2, 19, 2]);
-        out.push(...tf.grads((X: tf.Tensor, D0: tf.Tensor) => tf.sum(tf.square(ssdChunk(X, D0, tf.tensor1d([-1, -3]), Bm.reshape([2, 19, 1, 3]), Bm.reshape([2, 19, 1, 3]), { chunk: 8 }).y)))([xs, dts]));
+        out.push(
+          ...tf.grads((X: tf.Tensor, D0: tf.Tensor) =>
+            tf.sum(tf.square(ssdChunk(X, D0, tf.tensor1d([-1, -3]), Bm.reshape([2, 19, 1, 3]), Bm.reshape([2, 19, 1, 3]), { chunk: 8 }).y)),
+          )([xs, dts]),
+        );
         return out.map((z) => Array.from(z.dataSync()));
       });
     await tf.setBackend('cpu');
@@ -114,8 +133,12 @@ describe('no leaked tensors', () => {
     const ids = tf.tensor2d([[1, 4, 0]], [1, 3], 'int32');
     const tgt = tf.tensor1d([1, -100, 3], 'int32');
     const { cos, sin } = ropeTables(0, 9, 4, 'torchscale');
-    const xs = x.reshape([1, 9, 2, 2]), dts = dt.slice([0, 0, 0], [1, 9, 2]), Ah = tf.tensor1d([-1, -2]);
-    const Bg = Bm.reshape([1, 9, 1, 3]), w = A.slice([0, 0], [4, 3]), logits = tf.randomNormal([3, 6]);
+    const xs = x.reshape([1, 9, 2, 2]),
+      dts = dt.slice([0, 0, 0], [1, 9, 2]),
+      Ah = tf.tensor1d([-1, -2]);
+    const Bg = Bm.reshape([1, 9, 1, 3]),
+      w = A.slice([0, 0], [4, 3]),
+      logits = tf.randomNormal([3, 6]);
     const fns: Array<() => tf.Tensor[]> = [
       () => [retentionParallel(q, q, q, a).o],
       () => Object.values(retentionChunk(q, q, q, a, { chunk: 4, outputFinalState: true })),
@@ -138,14 +161,24 @@ describe('no leaked tensors', () => {
       const outs = f();
       expect(tf.memory().numTensors - before, `forward ${i}`).toBe(outs.length);
       tf.dispose(outs);
-      const g = tf.tidy(() => tf.grads((z: tf.Tensor) => tf.tidy(() => f().reduce((acc, o) => tf.add(acc, tf.sum(o)), tf.scalar(0)).mul(z)))([tf.scalar(1)]));
+      const g = tf.tidy(() =>
+        tf.grads((z: tf.Tensor) =>
+          tf.tidy(() =>
+            f()
+              .reduce((acc, o) => tf.add(acc, tf.sum(o)), tf.scalar(0))
+              .mul(z),
+          ),
+        )([tf.scalar(1)]),
+      );
       tf.dispose(g);
       expect(tf.memory().numTensors, `grad ${i}`).toBe(before);
     }
     // gradients w.r.t. the kernels' inputs must not leak either
     const before = tf.memory().numTensors;
     const gs = tf.tidy(() =>
-      tf.grads((xx: tf.Tensor, dd: tf.Tensor, aa: tf.Tensor) => tf.sum(selectiveScan(xx, dd, aa, Bm, Bm, { mode: 'chunked', chunk: 4 }).y))([x, dt, A]),
+      tf.grads((xx: tf.Tensor, dd: tf.Tensor, aa: tf.Tensor) => tf.sum(selectiveScan(xx, dd, aa, Bm, Bm, { mode: 'chunked', chunk: 4 }).y))(
+        [x, dt, A],
+      ),
     );
     expect(tf.memory().numTensors).toBe(before + 3);
     tf.dispose(gs);

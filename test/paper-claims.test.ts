@@ -21,19 +21,27 @@ const claim = (c: Record<string, unknown>): Claim => claimSchema.parse(c);
 
 /** Runs of two models over seeds with the given accuracies. */
 function runs(values: Record<string, number[]>, extra: Record<string, unknown> = {}): ReportRun[] {
-  return Object.entries(values).flatMap(([preset, accs]) => accs.map((a, seed) => run({ 'model.preset': preset, seed, ...extra }, { accuracy: a })));
+  return Object.entries(values).flatMap(([preset, accs]) =>
+    accs.map((a, seed) => run({ 'model.preset': preset, seed, ...extra }, { accuracy: a })),
+  );
 }
 
 describe('claim evaluation', () => {
   it('a clear difference passes, the reverse claim fails, with Welch statistics', () => {
     const rs = runs({ mamba: [0.95, 0.97, 0.96], retnet: [0.5, 0.55, 0.52] });
-    const [pass] = evaluateClaims([claim({ metric: 'accuracy', where: { 'model.preset': 'mamba' }, greater_than: { 'model.preset': 'retnet' } })], rs);
+    const [pass] = evaluateClaims(
+      [claim({ metric: 'accuracy', where: { 'model.preset': 'mamba' }, greater_than: { 'model.preset': 'retnet' } })],
+      rs,
+    );
     expect(pass.verdict).toBe('pass');
     expect(pass.left.stats).toMatchObject({ n: 3, mean: expect.closeTo(0.96, 10) });
     expect(pass.right!.stats.n).toBe(3);
     expect(pass.p).toBeLessThan(0.001);
     expect(pass.test).toBe('Welch t-test');
-    const [fail] = evaluateClaims([claim({ metric: 'accuracy', where: { 'model.preset': 'mamba' }, less_than: { 'model.preset': 'retnet' } })], rs);
+    const [fail] = evaluateClaims(
+      [claim({ metric: 'accuracy', where: { 'model.preset': 'mamba' }, less_than: { 'model.preset': 'retnet' } })],
+      rs,
+    );
     expect(fail.verdict).toBe('fail');
     expect(fail.p).toBeGreaterThan(0.99);
     expect(checkExitCode([pass])).toBe(0);
@@ -42,14 +50,18 @@ describe('claim evaluation', () => {
 
   it('a margin the data do not clear fails', () => {
     const rs = runs({ mamba: [0.6, 0.62, 0.61], retnet: [0.55, 0.57, 0.56] });
-    const c = (margin: number) => claim({ metric: 'accuracy', where: { 'model.preset': 'mamba' }, greater_than: { 'model.preset': 'retnet' }, margin });
+    const c = (margin: number) =>
+      claim({ metric: 'accuracy', where: { 'model.preset': 'mamba' }, greater_than: { 'model.preset': 'retnet' }, margin });
     expect(evaluateClaims([c(0)], rs)[0].verdict).toBe('pass');
     expect(evaluateClaims([c(0.1)], rs)[0].verdict).toBe('fail');
   });
 
   it('n = 1 on a side is inconclusive, never pass, even for a huge gap; --strict makes it fail', () => {
     const rs = runs({ mamba: [0.99], retnet: [0.1, 0.11, 0.12] });
-    const [r] = evaluateClaims([claim({ metric: 'accuracy', where: { 'model.preset': 'mamba' }, greater_than: { 'model.preset': 'retnet' } })], rs);
+    const [r] = evaluateClaims(
+      [claim({ metric: 'accuracy', where: { 'model.preset': 'mamba' }, greater_than: { 'model.preset': 'retnet' } })],
+      rs,
+    );
     expect(r.verdict).toBe('inconclusive');
     expect(r.note).toMatch(/left/);
     expect(checkExitCode([r])).toBe(0);
@@ -79,7 +91,16 @@ describe('claim evaluation', () => {
       ...runs({ transformer: [1, 1, 1], retnet: [0.99, 1, 1] }, { 'model.d_model': 64 }),
     ];
     const out = evaluateClaims(
-      [claim({ name: 'retnet below attention', metric: 'accuracy', where: { 'model.preset': 'retnet' }, for_each: ['model.d_model'], less_than: { 'model.preset': 'transformer' }, margin: 0.1 })],
+      [
+        claim({
+          name: 'retnet below attention',
+          metric: 'accuracy',
+          where: { 'model.preset': 'retnet' },
+          for_each: ['model.d_model'],
+          less_than: { 'model.preset': 'transformer' },
+          margin: 0.1,
+        }),
+      ],
       rs,
     );
     expect(out.map((r) => [r.instance['model.d_model'], r.verdict])).toEqual([
@@ -132,18 +153,32 @@ describe('claim evaluation', () => {
     expect(err({ metric: 'accuracy', where: { 'model.preset': 'mamba' }, greater_than: { 'model.preset': 'selret' } })).toMatch(
       /claims\.0 \(greater_than\): no finished run has model\.preset = selret/,
     );
-    expect(err({ metric: 'test_bpb', where: { 'model.preset': 'mamba' }, at_least: 0.5 })).toMatch(/metric "test_bpb" is not reported by any selected run/);
+    expect(err({ metric: 'test_bpb', where: { 'model.preset': 'mamba' }, at_least: 0.5 })).toMatch(
+      /metric "test_bpb" is not reported by any selected run/,
+    );
   });
 
   it('metric names follow src/metrics/names.ts', () => {
-    for (const m of ['test_bpb', 'valid_loss', 'accuracy', 'exact_match', 'params', 'decode_ms_per_token@4096', 'prefill_tokens_per_s@256', 'test_accuracy', 'test_accuracy@N=512'])
+    for (const m of [
+      'test_bpb',
+      'valid_loss',
+      'accuracy',
+      'exact_match',
+      'params',
+      'decode_ms_per_token@4096',
+      'prefill_tokens_per_s@256',
+      'test_accuracy',
+      'test_accuracy@N=512',
+    ])
       expect(isKnownMetric(m), m).toBe(true);
-    for (const m of ['test_bpc', 'bpb', 'decode_ms_per_token', 'params@3', 'valid_accuracy@N=5', 'accuracy@N=5']) expect(isKnownMetric(m), m).toBe(false);
+    for (const m of ['test_bpc', 'bpb', 'decode_ms_per_token', 'params@3', 'valid_accuracy@N=5', 'accuracy@N=5'])
+      expect(isKnownMetric(m), m).toBe(false);
   });
 });
 
 describe('statistics a reviewer accepts', () => {
-  const withN = (accs: number[], n: number, preset = 'transformer') => accs.map((a, seed) => run({ 'model.preset': preset, seed }, { accuracy: a, test_eval_windows: n }));
+  const withN = (accs: number[], n: number, preset = 'transformer') =>
+    accs.map((a, seed) => run({ 'model.preset': preset, seed }, { accuracy: a, test_eval_windows: n }));
 
   it('zero spread gives no p = 0: the binomial floor on n held-out examples decides (3 x 4 perfect examples do not show > 0.9)', () => {
     const c = claim({ metric: 'accuracy', where: { 'model.preset': 'transformer' }, at_least: 0.9 });
@@ -160,19 +195,29 @@ describe('statistics a reviewer accepts', () => {
     expect(res.left.floor.kind).toBe('resolution');
     expect(res.p).toBeGreaterThan(0);
     // A difference finer than that resolution is not significant, however constant the seeds.
-    const [fine] = evaluateClaims([claim({ metric: 'accuracy', where: { 'model.preset': 'transformer' }, at_least: 0.9999 })], runs({ transformer: [1, 1, 1] }));
+    const [fine] = evaluateClaims(
+      [claim({ metric: 'accuracy', where: { 'model.preset': 'transformer' }, at_least: 0.9999 })],
+      runs({ transformer: [1, 1, 1] }),
+    );
     expect(fine.verdict).toBe('fail');
   });
 
   it('each comparison reports its difference with the 95% CI; a metric fixed by the config is compared exactly, untested', () => {
     const rs = runs({ mamba: [0.95, 0.97, 0.96], retnet: [0.5, 0.55, 0.52] });
-    const [r] = evaluateClaims([claim({ metric: 'accuracy', where: { 'model.preset': 'mamba' }, greater_than: { 'model.preset': 'retnet' } })], rs);
+    const [r] = evaluateClaims(
+      [claim({ metric: 'accuracy', where: { 'model.preset': 'mamba' }, greater_than: { 'model.preset': 'retnet' } })],
+      rs,
+    );
     expect(r.diff).toBeCloseTo(0.96 - 0.5233333, 6);
     expect(r.ci[0]).toBeLessThan(r.diff);
     expect(r.ci[1]).toBeGreaterThan(r.diff);
     expect(r.ci[0]).toBeGreaterThan(0.3); // clearly apart
     expect(renderClaimsMarkdown([r])).toMatch(/\+0\.437 \[0\.\d{3}, 0\.\d{3}\]/);
-    const ps = [run({ 'model.preset': 'a', seed: 0 }, { params: 100 }), run({ 'model.preset': 'a', seed: 1 }, { params: 100 }), run({ 'model.preset': 'b', seed: 0 }, { params: 300 })];
+    const ps = [
+      run({ 'model.preset': 'a', seed: 0 }, { params: 100 }),
+      run({ 'model.preset': 'a', seed: 1 }, { params: 100 }),
+      run({ 'model.preset': 'b', seed: 0 }, { params: 300 }),
+    ];
     const [e] = evaluateClaims([claim({ metric: 'params', where: { 'model.preset': 'a' }, less_than: { 'model.preset': 'b' } })], ps);
     expect(e).toMatchObject({ test: 'exact (fixed by config)', verdict: 'pass', diff: -200 });
     expect(e.p).toBeNaN();
@@ -200,8 +245,20 @@ describe('preconditions (positive controls)', () => {
     ...runs({ mamba: [0.99, 0.98, 0.99], retnet: [0.1, 0.12, 0.11] }, { 'task.selective': true }),
     ...runs({ mamba: [0.99, 0.99, 0.98], retnet: [0.1, 0.11, 0.1] }, { 'task.selective': false }),
   ];
-  const control = { name: 'control', kind: 'precondition', metric: 'accuracy', where: { 'task.selective': false }, for_each: ['model.preset'], at_least: 0.9 };
-  const trivial = { name: 'retnet does not', metric: 'accuracy', where: { 'model.preset': 'retnet', 'task.selective': true }, at_most: 0.9 };
+  const control = {
+    name: 'control',
+    kind: 'precondition',
+    metric: 'accuracy',
+    where: { 'task.selective': false },
+    for_each: ['model.preset'],
+    at_least: 0.9,
+  };
+  const trivial = {
+    name: 'retnet does not',
+    metric: 'accuracy',
+    where: { 'model.preset': 'retnet', 'task.selective': true },
+    at_most: 0.9,
+  };
 
   it('a claim whose control fails is invalid (naming it), never pass; check exits 1', () => {
     const out = evaluateClaims([claim(control), claim({ ...trivial, requires: ['control'] })], rs);
@@ -213,15 +270,25 @@ describe('preconditions (positive controls)', () => {
     expect(renderClaimsMarkdown(out)).toMatch(/invalid: control "control" failed/);
     expect(renderClaimsMarkdown(out)).toMatch(/1 invalid\./);
     // A control must be named (requires and the invalid lines name it); required_by is a control's.
-    expect(claimSchema.safeParse({ kind: 'precondition', metric: 'accuracy', at_least: 0.9 }).error?.issues[0]?.message).toMatch(/a precondition needs a name/);
-    expect(claimSchema.safeParse({ name: 'x', required_by: 'all', metric: 'accuracy', at_least: 0.9 }).error?.issues[0]?.message).toMatch(/required_by applies to a claim of kind: precondition/);
+    expect(claimSchema.safeParse({ kind: 'precondition', metric: 'accuracy', at_least: 0.9 }).error?.issues[0]?.message).toMatch(
+      /a precondition needs a name/,
+    );
+    expect(claimSchema.safeParse({ name: 'x', required_by: 'all', metric: 'accuracy', at_least: 0.9 }).error?.issues[0]?.message).toMatch(
+      /required_by applies to a claim of kind: precondition/,
+    );
     // Without requires the same claim passes: the control is what makes it invalid.
     expect(evaluateClaims([claim(control), claim(trivial)], rs)[2].verdict).toBe('pass');
   });
 
   it('a passing control lets its dependents be judged; required_by: all gates every claim; an inconclusive control invalidates too', () => {
     const mambaOnly = { ...control, where: { 'task.selective': false, 'model.preset': 'mamba' }, for_each: [] };
-    const dep = { name: 'mamba solves', metric: 'accuracy', where: { 'model.preset': 'mamba', 'task.selective': true }, at_least: 0.9, requires: ['control'] };
+    const dep = {
+      name: 'mamba solves',
+      metric: 'accuracy',
+      where: { 'model.preset': 'mamba', 'task.selective': true },
+      at_least: 0.9,
+      requires: ['control'],
+    };
     expect(evaluateClaims([claim(mambaOnly), claim(dep)], rs).map((r) => r.verdict)).toEqual(['pass', 'pass']);
     const all = evaluateClaims([claim({ ...control, required_by: 'all' }), claim(trivial), claim({ ...dep, requires: [] })], rs);
     expect(all.filter((r) => r.kind === 'claim').map((r) => r.verdict)).toEqual(['invalid', 'invalid']);
@@ -230,7 +297,10 @@ describe('preconditions (positive controls)', () => {
     expect(inc[0].verdict).toBe('inconclusive');
     expect(inc[1]).toMatchObject({ verdict: 'invalid', note: 'control "control" was inconclusive' });
     // A claim its own data leave inconclusive stays inconclusive (evidence neither way), naming the control.
-    const lone = evaluateClaims([claim(control), claim({ ...dep, where: { 'model.preset': 'mamba', 'task.selective': false, seed: 0 } })], rs);
+    const lone = evaluateClaims(
+      [claim(control), claim({ ...dep, where: { 'model.preset': 'mamba', 'task.selective': false, seed: 0 } })],
+      rs,
+    );
     expect(lone[2]).toMatchObject({ verdict: 'inconclusive' });
     expect(lone[2].note).toMatch(/^n < 2 on the left side; control "control" failed/);
   });
@@ -248,10 +318,15 @@ describe('bad claims are rejected at validate time', () => {
   });
 
   it('a selection key that names no config key, in where, the comparison and for_each', () => {
-    const f = write('k.yaml', `${BASE}claims:\n  - { metric: accuracy, where: { model.prest: mamba }, for_each: [train.lrr], greater_than: { model.d_modle: 8 } }\n`);
+    const f = write(
+      'k.yaml',
+      `${BASE}claims:\n  - { metric: accuracy, where: { model.prest: mamba }, for_each: [train.lrr], greater_than: { model.d_modle: 8 } }\n`,
+    );
     const r = seqlab('validate', f);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/claims\.0\.where\.model\.prest: "model\.prest" names a config key that does not exist \(did you mean "model\.preset"\?\)/);
+    expect(r.stderr).toMatch(
+      /claims\.0\.where\.model\.prest: "model\.prest" names a config key that does not exist \(did you mean "model\.preset"\?\)/,
+    );
     expect(r.stderr).toMatch(/claims\.0\.greater_than\.model\.d_modle: .*did you mean "model\.d_model"/);
     expect(r.stderr).toMatch(/claims\.0\.for_each\.0: .*did you mean "train\.lr"/);
   });
@@ -284,10 +359,26 @@ claims:
       const r = seqlab(cmd, f);
       expect(r.code, r.stderr).toBe(2);
       const lines = r.stderr.trim().split('\n');
-      expect(lines.some((l) => /pre\.yaml:3:\d+: train\.stop_at\.metric: unknown metric "valid_acuracy" for a stop rule \(did you mean "valid_accuracy"\?\)/.test(l)), r.stderr).toBe(true);
-      expect(lines.some((l) => /pre\.yaml:6:\d+: claims\.0\.requires: precondition cycle: a -> b -> a/.test(l)), r.stderr).toBe(true);
-      expect(lines.some((l) => /pre\.yaml:8:\d+: claims\.2\.requires\.0: no claim is named "controll"/.test(l)), r.stderr).toBe(true);
-      expect(lines.some((l) => /pre\.yaml:9:\d+: claims\.3\.requires\.0: "c" is not a control: mark it kind: precondition/.test(l)), r.stderr).toBe(true);
+      expect(
+        lines.some((l) =>
+          /pre\.yaml:3:\d+: train\.stop_at\.metric: unknown metric "valid_acuracy" for a stop rule \(did you mean "valid_accuracy"\?\)/.test(
+            l,
+          ),
+        ),
+        r.stderr,
+      ).toBe(true);
+      expect(
+        lines.some((l) => /pre\.yaml:6:\d+: claims\.0\.requires: precondition cycle: a -> b -> a/.test(l)),
+        r.stderr,
+      ).toBe(true);
+      expect(
+        lines.some((l) => /pre\.yaml:8:\d+: claims\.2\.requires\.0: no claim is named "controll"/.test(l)),
+        r.stderr,
+      ).toBe(true);
+      expect(
+        lines.some((l) => /pre\.yaml:9:\d+: claims\.3\.requires\.0: "c" is not a control: mark it kind: precondition/.test(l)),
+        r.stderr,
+      ).toBe(true);
       expect(r.stderr).not.toMatch(/^\s+at /m);
       expect(fs.existsSync(path.join(dir, 'runs/pre-bad'))).toBe(false);
     }
@@ -298,20 +389,31 @@ claims:
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/stop\.yaml:2:\d+: train\.stop_at\.metric: "valid_bpb" is not reported by mqar/);
     expect(r.stderr).toMatch(/train\.stop_at: a stop rule needs every \(or eval\.every > 0\)/);
-    const ok = seqlab('validate', write('stop-ok.yaml', `task: { kind: mqar }\ntrain: { stop_at: { metric: valid_accuracy, at_least: 0.99, every: 25 } }\n`));
+    const ok = seqlab(
+      'validate',
+      write('stop-ok.yaml', `task: { kind: mqar }\ntrain: { stop_at: { metric: valid_accuracy, at_least: 0.99, every: 25 } }\n`),
+    );
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
   });
 
   it('a valid claim validates', () => {
-    const r = seqlab('validate', write('ok.yaml', `${BASE}claims:\n  - { metric: accuracy, where: { model.preset: mamba }, greater_than: { model.preset: retnet }, margin: 0.1 }\n`));
+    const r = seqlab(
+      'validate',
+      write(
+        'ok.yaml',
+        `${BASE}claims:\n  - { metric: accuracy, where: { model.preset: mamba }, greater_than: { model.preset: retnet }, margin: 0.1 }\n`,
+      ),
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
   });
 });
 
 describe('seqlab check on a real sweep', () => {
-  it('exit 2 with one line for a selection that matches no run or a metric no run reports; exit 1 on a failed claim', { timeout: 240_000 }, () => {
+  it('exit 2 with one line for a selection that matches no run or a metric no run reports; exit 1 on a failed claim', {
+    timeout: 240_000,
+  }, () => {
     const body = `name: tiny-check
 task: { kind: mqar, vocab_size: 16, seq_len: 8, num_kv_pairs: 2, eval_examples: 8 }
 model: { preset: retnet, d_model: 8, n_layers: 1, ffn: none }

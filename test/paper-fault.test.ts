@@ -43,7 +43,9 @@ function verdict(env: Record<string, string>, root: string): { code: number | nu
   const run = seqlab(env, 'run', config, ...set, '--jobs', '2');
   expect(run.code, run.stderr.slice(-2000)).toBe(0);
   const check = seqlab({}, 'check', config, ...set);
-  const json = JSON.parse(fs.readFileSync(path.join(root, 'leak/reports/claims.json'), 'utf8')) as { claims: { verdict: string; left: { mean: number } }[] };
+  const json = JSON.parse(fs.readFileSync(path.join(root, 'leak/reports/claims.json'), 'utf8')) as {
+    claims: { verdict: string; left: { mean: number } }[];
+  };
   return { code: check.code, verdict: json.claims[0].verdict, mean: json.claims[0].left.mean };
 }
 

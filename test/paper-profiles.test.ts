@@ -71,7 +71,9 @@ describe('profiles', () => {
     const bad = write('bad.yaml', 'task: { kind: mqar }\nprofiles:\n  smoke:\n    train.stpes: 20\n');
     const r = seqlab('validate', bad);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/bad\.yaml:4:\d+: profiles\.smoke: "train\.stpes" names a config key that does not exist \(did you mean "train\.steps"\?\)/);
+    expect(r.stderr).toMatch(
+      /bad\.yaml:4:\d+: profiles\.smoke: "train\.stpes" names a config key that does not exist \(did you mean "train\.steps"\?\)/,
+    );
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 

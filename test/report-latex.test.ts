@@ -15,8 +15,15 @@ if (!hasPdflatex) console.log('report-latex: pdflatex not found; skipping the co
 function compile(table: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-tex-'));
   fs.writeFileSync(path.join(dir, 'table.tex'), table);
-  fs.writeFileSync(path.join(dir, 'paper.tex'), '\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n\\input{table.tex}\n\\end{document}\n');
-  const r = spawnSync('pdflatex', ['-interaction=nonstopmode', '-halt-on-error', 'paper.tex'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  fs.writeFileSync(
+    path.join(dir, 'paper.tex'),
+    '\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n\\input{table.tex}\n\\end{document}\n',
+  );
+  const r = spawnSync('pdflatex', ['-interaction=nonstopmode', '-halt-on-error', 'paper.tex'], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   const log = fs.readFileSync(path.join(dir, 'paper.log'), 'utf8');
   expect(r.status, log.slice(-2000)).toBe(0);
   return log;

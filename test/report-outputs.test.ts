@@ -79,13 +79,22 @@ describe('figures', () => {
   });
   it('long case labels are never truncated in legends', async () => {
     const label = 'decay-ablation-with-a-long-descriptive-name';
-    const runs = [0, 1].flatMap((seed) => [16, 64].map((L) => ({
-      case: label,
-      axes: { 'model.mixer.decay': 'gla', seed },
-      config: { seed, model: { preset: 'selret' }, task: { kind: 'lm' } },
-      summary: { [`decode_ms_per_token@${L}`]: L / 10 + seed, valid_bpb: 3 },
-    })));
-    const sweep = writeSweep('cases', [{ ...runs[0]!, summary: { ...runs[0]!.summary, ...runs[1]!.summary } }, { ...runs[2]!, summary: { ...runs[2]!.summary, ...runs[3]!.summary } }], tmp);
+    const runs = [0, 1].flatMap((seed) =>
+      [16, 64].map((L) => ({
+        case: label,
+        axes: { 'model.mixer.decay': 'gla', seed },
+        config: { seed, model: { preset: 'selret' }, task: { kind: 'lm' } },
+        summary: { [`decode_ms_per_token@${L}`]: L / 10 + seed, valid_bpb: 3 },
+      })),
+    );
+    const sweep = writeSweep(
+      'cases',
+      [
+        { ...runs[0]!, summary: { ...runs[0]!.summary, ...runs[1]!.summary } },
+        { ...runs[2]!, summary: { ...runs[2]!.summary, ...runs[3]!.summary } },
+      ],
+      tmp,
+    );
     const r = buildReport([sweep], {});
     const fig = reportFigures({ groups: r.groups, groupBy: r.groupBy, band: 'std' }).find((f) => f.name === 'decode_latency_vs_length')!;
     const svg = await figureSvg(fig);
@@ -98,7 +107,9 @@ describe('figures', () => {
     const figs = reportFigures({ groups: r.groups, groupBy: r.groupBy, band: 'std' });
     const loss = figs.find((f) => f.name === 'loss_curves')!;
     const svg = await figureSvg(loss);
-    const legendStrokes = [...svg.matchAll(/role-legend-symbol[^>]*><path[^>]*stroke="#333"[^>]*stroke-dasharray="([^"]+)"/g)].map((m) => m[1]);
+    const legendStrokes = [...svg.matchAll(/role-legend-symbol[^>]*><path[^>]*stroke="#333"[^>]*stroke-dasharray="([^"]+)"/g)].map(
+      (m) => m[1],
+    );
     expect(new Set(legendStrokes).size).toBe(3); // train, valid, test: three different dashes, drawn
     const png = svgToPng(svg);
     const pixels = new Resvg(svg).render().pixels;
@@ -116,7 +127,17 @@ describe('report outputs', () => {
     const r = buildReport([mqar], { metric: 'accuracy' });
     const lines = renderRunsCsv(r).trim().split('\n');
     const header = lines[0]!.split(',');
-    expect(header.slice(0, 9)).toEqual(['sweep', 'id', 'state', 'case', 'seed', 'model.preset', 'model.d_model', 'task.seq_len', 'task.num_kv_pairs']);
+    expect(header.slice(0, 9)).toEqual([
+      'sweep',
+      'id',
+      'state',
+      'case',
+      'seed',
+      'model.preset',
+      'model.d_model',
+      'task.seq_len',
+      'task.num_kv_pairs',
+    ]);
     expect(header).toContain('test_accuracy@N=64');
     expect(header).toContain('params'); // every metric, not only the --metric ones
     expect(lines).toHaveLength(1 + 24);
@@ -135,7 +156,11 @@ describe('report outputs', () => {
     await writeReport([lm], base);
     expect(fs.existsSync(path.join(a.dir, 'stale.txt'))).toBe(false);
     expect(fs.readFileSync(path.join(b.dir, 'table.md'), 'utf8')).toBe(before);
-    expect(fs.readdirSync(path.join(lm, 'reports')).sort()).toEqual(['format=md-csv', 'lm3+mqar3__metric=params__format=md-csv', 'metric=valid_bpb__format=md-csv']);
+    expect(fs.readdirSync(path.join(lm, 'reports')).sort()).toEqual([
+      'format=md-csv',
+      'lm3+mqar3__metric=params__format=md-csv',
+      'metric=valid_bpb__format=md-csv',
+    ]);
     const foreign = fs.mkdtempSync(path.join(tmp, 'mine-'));
     fs.writeFileSync(path.join(foreign, 'notes.txt'), 'keep me');
     await expect(writeReport([lm], { ...base, out: foreign })).rejects.toThrow(/not a seqlab report directory/);
@@ -144,12 +169,15 @@ describe('report outputs', () => {
   it('shows a claims table when claims are given', () => {
     const r = buildReport([lm], { metric: 'valid_bpb' });
     r.claims = claimsFromJson({ claims: [{ claim: 'mamba beats retnet on valid_bpb', verdict: 'holds', p: 0.01 }] });
-    expect(renderMarkdown(r)).toMatch(/## Claims\n\n\| claim +\| verdict \| p +\|\n.*\n\| mamba beats retnet on valid_bpb \| holds +\| 0\.01 \|/);
+    expect(renderMarkdown(r)).toMatch(
+      /## Claims\n\n\| claim +\| verdict \| p +\|\n.*\n\| mamba beats retnet on valid_bpb \| holds +\| 0\.01 \|/,
+    );
   });
 });
 
 describe('seqlab report on bad input', () => {
-  const seqlab = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'bin/seqlab.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
+  const seqlab = (...args: string[]) =>
+    spawnSync(process.execPath, [path.join(root, 'bin/seqlab.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
   it('an unknown metric is exit 2 with did-you-mean and writes nothing', () => {
     const r = seqlab('report', lm, '--metric', 'valid_bpc', '--no-plots');
     expect(r.status, r.stderr).toBe(2);

@@ -22,16 +22,33 @@ function fakeSweep(): string {
         const bpb = (preset === 'transformer' ? 3.0 : 3.2) + (best ? 0 : 0.5) + (seed === 0 ? -0.1 : 0.1);
         const rd = path.join(dir, 'runs', id);
         fs.mkdirSync(rd, { recursive: true });
-        fs.writeFileSync(path.join(rd, 'config.json'), JSON.stringify({ seed, model: { preset, d_model: 32 }, train: { lr }, task: { seq_len: 64 } }));
-        fs.writeFileSync(path.join(rd, 'summary.json'), JSON.stringify({ valid_bpb: bpb, valid_loss: bpb * Math.LN2, params: preset === 'transformer' ? 1000 : 1100, train_tokens_per_s: 500 + i }));
-        fs.writeFileSync(path.join(rd, 'metrics.jsonl'), `{"step":10,"tokens":640,"time_s":1,"train_loss":${bpb + 1}}\n{"step":20,"tokens":1280,"time_s":2,"split":"valid","loss":${bpb}}\n`);
+        fs.writeFileSync(
+          path.join(rd, 'config.json'),
+          JSON.stringify({ seed, model: { preset, d_model: 32 }, train: { lr }, task: { seq_len: 64 } }),
+        );
+        fs.writeFileSync(
+          path.join(rd, 'summary.json'),
+          JSON.stringify({
+            valid_bpb: bpb,
+            valid_loss: bpb * Math.LN2,
+            params: preset === 'transformer' ? 1000 : 1100,
+            train_tokens_per_s: 500 + i,
+          }),
+        );
+        fs.writeFileSync(
+          path.join(rd, 'metrics.jsonl'),
+          `{"step":10,"tokens":640,"time_s":1,"train_loss":${bpb + 1}}\n{"step":20,"tokens":1280,"time_s":2,"split":"valid","loss":${bpb}}\n`,
+        );
         fs.writeFileSync(path.join(rd, 'env.json'), JSON.stringify({ backend: 'wasm', cpu_model: 'Test CPU', cpu_count: 2 }));
         runs.push({ id, index: i, axes: { 'model.preset': preset, 'train.lr': lr, seed }, config: `runs/${id}/config.json`, added: '' });
         i++;
       }
     }
   }
-  fs.writeFileSync(path.join(dir, 'plan.json'), JSON.stringify({ format_version: SWEEP_FORMAT_VERSION, name: 'fake', created: '', updated: '', execution: {}, runs }));
+  fs.writeFileSync(
+    path.join(dir, 'plan.json'),
+    JSON.stringify({ format_version: SWEEP_FORMAT_VERSION, name: 'fake', created: '', updated: '', execution: {}, runs }),
+  );
   return dir;
 }
 
@@ -54,7 +71,9 @@ describe('seqlab report', () => {
   it('--best-over keeps the best learning rate per architecture (zoology protocol)', () => {
     const r = buildReport([dir], { metric: 'valid_bpb', bestOver: 'train.lr', by: 'valid_loss' });
     expect(r.groupBy).toEqual(['model.preset']);
-    const lrs = Object.fromEntries(r.groups.map((g) => [g.key['model.preset'], g.runs.map((x) => x.config.train as { lr: number }).map((t) => t.lr)]));
+    const lrs = Object.fromEntries(
+      r.groups.map((g) => [g.key['model.preset'], g.runs.map((x) => x.config.train as { lr: number }).map((t) => t.lr)]),
+    );
     expect(lrs).toEqual({ transformer: [0.003, 0.003], retnet: [0.001, 0.001] });
   });
 
@@ -120,4 +139,3 @@ describe('figure families and variants', () => {
     expect(new Set(familyColours(many.slice(0, 5)).range).size).toBe(5);
   });
 });
-

@@ -15,7 +15,11 @@ function expectErrors(file: string, lines: RegExp[]) {
   expect(r.code, r.stderr).toBe(2);
   const got = r.stderr.trim().split('\n');
   expect(got).toHaveLength(lines.length);
-  for (const re of lines) expect(got.some((l) => re.test(l)), `${re} in\n${r.stderr}`).toBe(true);
+  for (const re of lines)
+    expect(
+      got.some((l) => re.test(l)),
+      `${re} in\n${r.stderr}`,
+    ).toBe(true);
   expect(r.stderr).not.toMatch(/^\s+at /m);
   expect(fs.existsSync(path.join(dir, 'runs'))).toBe(false);
 }
@@ -31,10 +35,18 @@ describe('train.checkpoint_every', () => {
   });
 
   it('a duration needs a unit and must be above 0; a step count is an integer; a list is no value', () => {
-    expectErrors(write('d1.yaml', 'train:\n  checkpoint_every: 10 minutes\n'), [/d1\.yaml:2:21: train\.checkpoint_every: a duration with a unit like 90s, 10m or 2h, found string "10 minutes"$/]);
-    expectErrors(write('d2.yaml', 'train:\n  checkpoint_every: 0s\n'), [/d2\.yaml:2:21: train\.checkpoint_every: a duration above 0, found string "0s"$/]);
-    expectErrors(write('d3.yaml', 'train:\n  checkpoint_every: 2.5\n'), [/d3\.yaml:2:21: train\.checkpoint_every: expected int, found number 2\.5$/]);
-    expectErrors(write('d4.yaml', 'train:\n  checkpoint_every: [1]\n'), [/d4\.yaml:2:21: train\.checkpoint_every: expected number, found a list of 1$/]);
+    expectErrors(write('d1.yaml', 'train:\n  checkpoint_every: 10 minutes\n'), [
+      /d1\.yaml:2:21: train\.checkpoint_every: a duration with a unit like 90s, 10m or 2h, found string "10 minutes"$/,
+    ]);
+    expectErrors(write('d2.yaml', 'train:\n  checkpoint_every: 0s\n'), [
+      /d2\.yaml:2:21: train\.checkpoint_every: a duration above 0, found string "0s"$/,
+    ]);
+    expectErrors(write('d3.yaml', 'train:\n  checkpoint_every: 2.5\n'), [
+      /d3\.yaml:2:21: train\.checkpoint_every: expected int, found number 2\.5$/,
+    ]);
+    expectErrors(write('d4.yaml', 'train:\n  checkpoint_every: [1]\n'), [
+      /d4\.yaml:2:21: train\.checkpoint_every: expected number, found a list of 1$/,
+    ]);
   });
 
   it('a step count, a duration and null are read as such; the setting is not part of the run identity', () => {
@@ -43,7 +55,9 @@ describe('train.checkpoint_every', () => {
     expect(checkpointEvery(null)).toBeNull();
     const f = write('ok.yaml', 'train:\n  checkpoint_every: 25\n');
     const g = write('ok2.yaml', 'train:\n  checkpoint_every: 2h\n');
-    const ids = [f, g].map((x) => (JSON.parse(seqlab('plan', x, '--json').stdout) as { runs: { id: string; config: RunConfig }[] }).runs[0]!);
+    const ids = [f, g].map(
+      (x) => (JSON.parse(seqlab('plan', x, '--json').stdout) as { runs: { id: string; config: RunConfig }[] }).runs[0]!,
+    );
     expect(ids[0]!.config.train.checkpoint_every).toBe(25);
     expect(ids[0]!.id).toBe(ids[1]!.id);
     expect(runId(ids[0]!.config)).toBe(ids[0]!.id);

@@ -58,8 +58,12 @@ describe('readRunConfig', () => {
     expect(problem(edit((c) => (c.train.lr_typo = 1)))).toMatch(/^FILE: train: .*lr_typo/);
     expect(problem(edit((c) => (c.task.kind = 'parity_of_nothing')))).toMatch(/^FILE: task\.kind: /);
     expect(problem(edit((c) => delete c.model.d_model))).toMatch(/^FILE: model\.d_model: /);
-    expect(problem(edit((c) => delete c.model.layers[0].mixer.heads))).toMatch(/^FILE: model\.layers\.0\.mixer\.kind: attn mixer lacks heads/);
-    expect(problem(edit((c) => (c.model.layers[0].mixer.kind = 'lstm')))).toMatch(/^FILE: model\.layers\.0\.mixer\.kind: unknown mixer kind 'lstm'/);
+    expect(problem(edit((c) => delete c.model.layers[0].mixer.heads))).toMatch(
+      /^FILE: model\.layers\.0\.mixer\.kind: attn mixer lacks heads/,
+    );
+    expect(problem(edit((c) => (c.model.layers[0].mixer.kind = 'lstm')))).toMatch(
+      /^FILE: model\.layers\.0\.mixer\.kind: unknown mixer kind 'lstm'/,
+    );
     expect(problem(edit((c) => delete c.seed))).toMatch(/^FILE: seed: /);
     expect(problem(path.join(dir, 'nothing-here'))).toMatch(/^FILE: not valid JSON/);
   });
@@ -79,7 +83,9 @@ describe('readRunConfig', () => {
     const retry = await runCli(['run', file, '--retry-failed'], fakeEnv({ log }));
     expect(retry.code).toBe(1);
     expect(states(sweep, bad)).toEqual(['running#1', 'failed#1', 'running#2', 'failed#2']);
-    const error = ledger(sweep).filter((e) => e.id === bad && e.state === 'failed').at(-1)?.error as string;
+    const error = ledger(sweep)
+      .filter((e) => e.id === bad && e.state === 'failed')
+      .at(-1)?.error as string;
     expect(error).toContain(`${cfgFile}: train.steps: `);
     expect(error.split('\n')).toHaveLength(1);
   });

@@ -81,7 +81,10 @@ describe.skipIf(!canMount)('disk full and read-only output folders (tmpfs mounts
     });
     const filler = fill(mnt);
     const r = await run.done;
-    expectOneLineUserError(r, new RegExp(`no space left on the disk holding ${mnt}/fl/\\S+ \\(ENOSPC\\): free some space, then run the same command again`));
+    expectOneLineUserError(
+      r,
+      new RegExp(`no space left on the disk holding ${mnt}/fl/\\S+ \\(ENOSPC\\): free some space, then run the same command again`),
+    );
     for (const id of planIds(sweep)) {
       expect(fs.existsSync(path.join(sweep, 'runs', id, 'summary.json'))).toBe(false);
       expect(states(sweep, id)).not.toContain('failed#1');

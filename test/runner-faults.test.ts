@@ -249,7 +249,9 @@ describe('runner faults (fake trainer, spawned CLI)', { concurrent: false }, () 
     expect(fs.readdirSync(sweep).filter((n) => n.startsWith('sweep.'))).toEqual(['sweep.yaml']);
     const merged = await runCli(['run', b, '--yes'], fakeEnv({ log }));
     expect(merged.code, merged.stderr).toBe(0);
-    expect(merged.stderr).toMatch(/note: .*same: this config differs from the sweep's sweep\.yaml; its runs join the sweep \(config kept as sweep\.[0-9a-f]{8}\.yaml\)/);
+    expect(merged.stderr).toMatch(
+      /note: .*same: this config differs from the sweep's sweep\.yaml; its runs join the sweep \(config kept as sweep\.[0-9a-f]{8}\.yaml\)/,
+    );
     expect(planIds(sweep)).toHaveLength(2);
     // The same file edited (a new seed) adds runs to its own sweep and says so, without --yes.
     fs.writeFileSync(a, fs.readFileSync(a, 'utf8').replace('seeds: [0]', 'seeds: [0, 1]'));

@@ -117,7 +117,9 @@ describe('exact resume from training checkpoints (wasm, spawned CLI)', { concurr
         if (lastStep(sweep) >= STEPS) break; // trained past it already: nothing left to interrupt
         process.kill(pid, 'SIGKILL');
         killed++;
-        await waitFor('the next attempt', () => (workerPid(sweep) ?? pid) !== pid || lastStep(sweep) >= STEPS, 60_000).catch(() => undefined);
+        await waitFor('the next attempt', () => (workerPid(sweep) ?? pid) !== pid || lastStep(sweep) >= STEPS, 60_000).catch(
+          () => undefined,
+        );
       }
       const r = await run.done;
       expect(r.code, r.stderr).toBe(0);

@@ -78,7 +78,11 @@ describe('signals reach a real training worker', { concurrent: false }, () => {
       expect(status.state).toBe('cancelled');
       // The worker ended itself (WORKER_CANCELLED_EXIT), not the runner's SIGKILL.
       expect(status.attempts[0]).toMatchObject({ exit_code: 130, signal: null });
-      const lines = fs.readFileSync(path.join(sweep, 'runs', id, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const lines = fs
+        .readFileSync(path.join(sweep, 'runs', id, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       const last = lines[lines.length - 1];
       expect(last.stopped).toBe(true);
       expect(last.step).toBeGreaterThan(1);

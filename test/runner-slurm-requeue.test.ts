@@ -15,7 +15,8 @@ function clusterUp(): { up: boolean; why: string } {
     const out = execFileSync('sinfo', ['-h', '-o', '%T'], { encoding: 'utf8', timeout: 10_000 });
     if (!/idle|mix/.test(out)) return { up: false, why: `sinfo shows no idle node (${out.trim() || 'empty'})` };
     const cfg = execFileSync('scontrol', ['show', 'config'], { encoding: 'utf8', timeout: 10_000 });
-    if (!/^MaxArraySize\s*=\s*5\s*$/m.test(cfg)) return { up: false, why: 'cluster MaxArraySize is not 5 (not the .ci/slurm-setup.sh cluster)' };
+    if (!/^MaxArraySize\s*=\s*5\s*$/m.test(cfg))
+      return { up: false, why: 'cluster MaxArraySize is not 5 (not the .ci/slurm-setup.sh cluster)' };
     return { up: true, why: '' };
   } catch (e) {
     return { up: false, why: `sinfo/scontrol unavailable: ${(e as Error).message.split('\n')[0]}` };
@@ -52,85 +53,97 @@ describe('requeue options', () => {
 });
 
 describe('real one-node SLURM cluster: requeue before the time limit', () => {
-  it.skipIf(!cluster.up)('a run longer than its 1-minute --time ends done through requeues, with the metrics of an uninterrupted run', { timeout: 300_000 }, async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-slurm-requeue-'));
-    const yaml = (name: string, root: string) => {
-      const file = path.join(dir, `${name}.yaml`);
-      fs.writeFileSync(
-        file,
-        [
-          `name: ${name}`,
-          'task: { kind: mqar, vocab_size: 16, seq_len: 8, num_kv_pairs: 2, eval_examples: 4 }',
-          'model: { preset: transformer, d_model: 8, n_layers: 1, heads: 2 }',
-          // 40 s to a few minutes of training here (SLURM's warning comes 20-30 s into each attempt):
-          // several requeues on a fast machine, still within the bound on a loaded one.
-          // No periodic checkpoint: only the one written when the warning stops the worker.
-          'train: { steps: 6000, batch_size: 2, warmup: 2, log_every: 500, checkpoint_every: null }',
-          'eval: { batches: 1, every: 2000 }',
-          'bench: { enabled: false }',
-          'execution: { backend: wasm, blas_threads: 1 }',
-          `output: { root: ${JSON.stringify(root)} }`,
-          '',
-        ].join('\n'),
+  it.skipIf(!cluster.up)(
+    'a run longer than its 1-minute --time ends done through requeues, with the metrics of an uninterrupted run',
+    { timeout: 300_000 },
+    async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-slurm-requeue-'));
+      const yaml = (name: string, root: string) => {
+        const file = path.join(dir, `${name}.yaml`);
+        fs.writeFileSync(
+          file,
+          [
+            `name: ${name}`,
+            'task: { kind: mqar, vocab_size: 16, seq_len: 8, num_kv_pairs: 2, eval_examples: 4 }',
+            'model: { preset: transformer, d_model: 8, n_layers: 1, heads: 2 }',
+            // 40 s to a few minutes of training here (SLURM's warning comes 20-30 s into each attempt):
+            // several requeues on a fast machine, still within the bound on a loaded one.
+            // No periodic checkpoint: only the one written when the warning stops the worker.
+            'train: { steps: 6000, batch_size: 2, warmup: 2, log_every: 500, checkpoint_every: null }',
+            'eval: { batches: 1, every: 2000 }',
+            'bench: { enabled: false }',
+            'execution: { backend: wasm, blas_threads: 1 }',
+            `output: { root: ${JSON.stringify(root)} }`,
+            '',
+          ].join('\n'),
+        );
+        return file;
+      };
+      const env: NodeJS.ProcessEnv = { ...process.env, CI: '1' };
+      delete env.SEQLAB_TRAINER_MODULE;
+      // --time 1 (SLURM's minimum) with the warning 30 s before it: the real signal path.
+      const r = await runCli(
+        ['submit', yaml('rq', path.join(dir, 'slurm-runs')), '--slurm', '--time', '1', '--max-requeues', '6', '--signal-before', '30'],
+        env,
       );
-      return file;
-    };
-    const env: NodeJS.ProcessEnv = { ...process.env, CI: '1' };
-    delete env.SEQLAB_TRAINER_MODULE;
-    // --time 1 (SLURM's minimum) with the warning 30 s before it: the real signal path.
-    const r = await runCli(['submit', yaml('rq', path.join(dir, 'slurm-runs')), '--slurm', '--time', '1', '--max-requeues', '6', '--signal-before', '30'], env);
-    expect(r.code, r.stderr).toBe(0);
-    // The uninterrupted run, here, while the job runs (results do not depend on the load).
-    const base = spawnCli(['run', yaml('base', path.join(dir, 'local-runs'))], env);
-    const sweep = path.join(dir, 'slurm-runs', 'rq');
-    const id = planIds(sweep)[0]!;
-    const job = `${(JSON.parse(fs.readFileSync(path.join(sweep, 'slurm', 'jobs.jsonl'), 'utf8').trim()) as { job_id: string }).job_id}_0`;
-    const jobState = () => execFileSync('squeue', ['-h', '-r', '-j', job, '-o', '%T|%r'], { encoding: 'utf8' }).trim();
-    // A requeued job waits out SLURM's fixed requeue delay (BeginTime, ~2 min) before it is eligible
-    // again; the test moves its start to now so it stays short (the requeue itself is SLURM's own).
-    // Not at once: slurmd refuses a start within the second its old credential was revoked.
-    let skipped = 0;
-    let held: number | undefined;
-    await waitFor(
-      'the job to finish',
-      () => {
-        const s = jobState();
-        if (!/^PENDING\|BeginTime/.test(s)) held = undefined;
-        else if (held === undefined) held = Date.now();
-        else if (Date.now() - held > 2500) {
-          held = undefined;
-          try {
-            execFileSync('scontrol', ['update', `JobId=${job}`, 'StartTime=now'], { stdio: 'ignore' });
-            skipped++;
-          } catch {
-            /* not allowed here: wait it out */
+      expect(r.code, r.stderr).toBe(0);
+      // The uninterrupted run, here, while the job runs (results do not depend on the load).
+      const base = spawnCli(['run', yaml('base', path.join(dir, 'local-runs'))], env);
+      const sweep = path.join(dir, 'slurm-runs', 'rq');
+      const id = planIds(sweep)[0]!;
+      const job = `${(JSON.parse(fs.readFileSync(path.join(sweep, 'slurm', 'jobs.jsonl'), 'utf8').trim()) as { job_id: string }).job_id}_0`;
+      const jobState = () => execFileSync('squeue', ['-h', '-r', '-j', job, '-o', '%T|%r'], { encoding: 'utf8' }).trim();
+      // A requeued job waits out SLURM's fixed requeue delay (BeginTime, ~2 min) before it is eligible
+      // again; the test moves its start to now so it stays short (the requeue itself is SLURM's own).
+      // Not at once: slurmd refuses a start within the second its old credential was revoked.
+      let skipped = 0;
+      let held: number | undefined;
+      await waitFor(
+        'the job to finish',
+        () => {
+          const s = jobState();
+          if (!/^PENDING\|BeginTime/.test(s)) held = undefined;
+          else if (held === undefined) held = Date.now();
+          else if (Date.now() - held > 2500) {
+            held = undefined;
+            try {
+              execFileSync('scontrol', ['update', `JobId=${job}`, 'StartTime=now'], { stdio: 'ignore' });
+              skipped++;
+            } catch {
+              /* not allowed here: wait it out */
+            }
           }
-        }
-        return fs.existsSync(path.join(sweep, 'runs', id, 'summary.json')) && !/RUNNING|PENDING|COMPLETING/.test(s);
-      },
-      280_000,
-    );
-    const b = await base.done;
-    expect(b.code, b.stderr).toBe(0);
-    await waitFor('done in the ledger', () => ledger(sweep).some((e) => e.id === id && e.state === 'done'), 30_000);
-    const entries = ledger(sweep).filter((e) => e.id === id);
-    const requeued = entries.filter((e) => e.state === 'cancelled');
-    expect(requeued.length).toBeGreaterThanOrEqual(1);
-    expect(requeued.length).toBeLessThanOrEqual(6);
-    for (const e of requeued) expect(e.error).toMatch(/^SLURM time limit near: checkpointed and requeued \(requeue \d of 6\)$/);
-    expect(entries[entries.length - 1]!.state).toBe('done');
-    const run = path.join(sweep, 'runs', id);
-    const summary = readJson(path.join(run, 'summary.json'));
-    expect(summary.train_resumes).toBe(requeued.length);
-    const baseRun = path.join(dir, 'local-runs', 'base', 'runs', id);
-    const VARIES = new Set(['train_time_s', 'train_tokens_per_s', 'mfu', 'wall_s', 'rss_peak_bytes', 'train_resumes']);
-    const computed = (s: Record<string, unknown>) => Object.fromEntries(Object.entries(s).filter(([k]) => !VARIES.has(k)));
-    expect(computed(summary)).toEqual(computed(readJson(path.join(baseRun, 'summary.json'))));
-    const lines = (f: string) => fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => {
-      const { time_s: _t, tokens_per_s: _r, ...rest } = JSON.parse(l) as Record<string, unknown>;
-      return rest;
-    });
-    expect(lines(path.join(run, 'metrics.jsonl'))).toEqual(lines(path.join(baseRun, 'metrics.jsonl')));
-    console.info(`requeue test: ${requeued.length} requeue(s), requeue delay skipped ${skipped} time(s)`);
-  });
+          return fs.existsSync(path.join(sweep, 'runs', id, 'summary.json')) && !/RUNNING|PENDING|COMPLETING/.test(s);
+        },
+        280_000,
+      );
+      const b = await base.done;
+      expect(b.code, b.stderr).toBe(0);
+      await waitFor('done in the ledger', () => ledger(sweep).some((e) => e.id === id && e.state === 'done'), 30_000);
+      const entries = ledger(sweep).filter((e) => e.id === id);
+      const requeued = entries.filter((e) => e.state === 'cancelled');
+      expect(requeued.length).toBeGreaterThanOrEqual(1);
+      expect(requeued.length).toBeLessThanOrEqual(6);
+      for (const e of requeued) expect(e.error).toMatch(/^SLURM time limit near: checkpointed and requeued \(requeue \d of 6\)$/);
+      expect(entries[entries.length - 1]!.state).toBe('done');
+      const run = path.join(sweep, 'runs', id);
+      const summary = readJson(path.join(run, 'summary.json'));
+      expect(summary.train_resumes).toBe(requeued.length);
+      const baseRun = path.join(dir, 'local-runs', 'base', 'runs', id);
+      const VARIES = new Set(['train_time_s', 'train_tokens_per_s', 'mfu', 'wall_s', 'rss_peak_bytes', 'train_resumes']);
+      const computed = (s: Record<string, unknown>) => Object.fromEntries(Object.entries(s).filter(([k]) => !VARIES.has(k)));
+      expect(computed(summary)).toEqual(computed(readJson(path.join(baseRun, 'summary.json'))));
+      const lines = (f: string) =>
+        fs
+          .readFileSync(f, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => {
+            const { time_s: _t, tokens_per_s: _r, ...rest } = JSON.parse(l) as Record<string, unknown>;
+            return rest;
+          });
+      expect(lines(path.join(run, 'metrics.jsonl'))).toEqual(lines(path.join(baseRun, 'metrics.jsonl')));
+      console.info(`requeue test: ${requeued.length} requeue(s), requeue delay skipped ${skipped} time(s)`);
+    },
+  );
 });

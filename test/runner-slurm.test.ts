@@ -26,7 +26,8 @@ function clusterUp(): { up: boolean; why: string } {
     const out = execFileSync('sinfo', ['-h', '-o', '%T'], { encoding: 'utf8', timeout: 10_000 });
     if (!/idle|mix/.test(out)) return { up: false, why: `sinfo shows no idle node (${out.trim() || 'empty'})` };
     const cfg = execFileSync('scontrol', ['show', 'config'], { encoding: 'utf8', timeout: 10_000 });
-    if (!/^MaxArraySize\s*=\s*5\s*$/m.test(cfg)) return { up: false, why: 'cluster MaxArraySize is not 5 (not the .ci/slurm-setup.sh cluster)' };
+    if (!/^MaxArraySize\s*=\s*5\s*$/m.test(cfg))
+      return { up: false, why: 'cluster MaxArraySize is not 5 (not the .ci/slurm-setup.sh cluster)' };
     return { up: true, why: '' };
   } catch (e) {
     return { up: false, why: `sinfo/scontrol unavailable: ${(e as Error).message.split('\n')[0]}` };
@@ -59,23 +60,46 @@ describe('seqlab submit --slurm / exec (shims)', () => {
     const s2 = fs.readFileSync(path.join(sweep, 'slurm', 'array-2.sbatch'), 'utf8');
     expect(s1).toContain('#SBATCH --array=0-4%2');
     expect(s2).toContain('#SBATCH --array=0-0%2');
-    const ids1 = fs.readFileSync(path.join(sweep, 'slurm', 'array-1.ids'), 'utf8').trim().split('\n');
-    const ids2 = fs.readFileSync(path.join(sweep, 'slurm', 'array-2.ids'), 'utf8').trim().split('\n');
+    const ids1 = fs
+      .readFileSync(path.join(sweep, 'slurm', 'array-1.ids'), 'utf8')
+      .trim()
+      .split('\n');
+    const ids2 = fs
+      .readFileSync(path.join(sweep, 'slurm', 'array-2.ids'), 'utf8')
+      .trim()
+      .split('\n');
     expect([...ids1, ...ids2]).toEqual(planIds(sweep));
     await waitFor('6 summaries', () => summaries(sweep).length === 6, 90_000);
     await waitFor('6 done in the ledger', () => ledger(sweep).filter((e) => e.state === 'done').length === 6, 30_000);
     await waitFor('queue drained', () => fs.readdirSync(path.join(dir, 'shim', 'queue')).length === 0, 30_000);
     // Each run was executed by its array task, recorded in the ledger with the SLURM task id.
-    const jobs = fs.readFileSync(path.join(dir, 'shim', 'sbatch.log'), 'utf8').trim().split('\n').map((l) => l.split(' ')[0]);
+    const jobs = fs
+      .readFileSync(path.join(dir, 'shim', 'sbatch.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ')[0]);
     expect(jobs).toHaveLength(2);
-    for (const [k, id] of ids1.entries()) expect(ledger(sweep).filter((e) => e.id === id).map((e) => [e.state, (e as { slurm_job?: string }).slurm_job])).toEqual([['running', `${jobs[0]}_${k}`], ['done', `${jobs[0]}_${k}`]]);
+    for (const [k, id] of ids1.entries())
+      expect(
+        ledger(sweep)
+          .filter((e) => e.id === id)
+          .map((e) => [e.state, (e as { slurm_job?: string }).slurm_job]),
+      ).toEqual([
+        ['running', `${jobs[0]}_${k}`],
+        ['done', `${jobs[0]}_${k}`],
+      ]);
     expect(ledger(sweep).find((e) => e.id === ids2[0] && e.state === 'done')).toMatchObject({ slurm_job: `${jobs[1]}_0` });
     const st = JSON.parse((await runCli(['status', sweep, '--json'], env)).stdout);
     expect(st.counts.done).toBe(6);
     expect(st.squeue).toBe(true);
     const again = await runCli(['submit', file, '--slurm'], env);
     expect(again.stdout).toMatch(/nothing to submit/);
-    expect(fs.readFileSync(path.join(dir, 'shim', 'sbatch.log'), 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(
+      fs
+        .readFileSync(path.join(dir, 'shim', 'sbatch.log'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(2);
     expect(corruptJson(sweep)).toEqual([]);
   });
 
@@ -105,7 +129,10 @@ describe('seqlab submit --slurm / exec (shims)', () => {
       path.join(sweep, 'runs', id, 'lock'),
       JSON.stringify({ pid: 4242, host: 'node-17', token: 't', started: now, heartbeat: now, slurm_job: '999_0' }),
     );
-    fs.appendFileSync(path.join(sweep, 'ledger.jsonl'), JSON.stringify({ id, state: 'running', attempt: 1, time: now, pid: 4242, host: 'node-17', slurm_job: '999_0' }) + '\n');
+    fs.appendFileSync(
+      path.join(sweep, 'ledger.jsonl'),
+      JSON.stringify({ id, state: 'running', attempt: 1, time: now, pid: 4242, host: 'node-17', slurm_job: '999_0' }) + '\n',
+    );
     // A fresh heartbeat by the lock's own measure; only squeue can tell that the job is gone.
     const text = await runCli(['status', sweep], { ...env, SEQLAB_HEARTBEAT_MS: '60000' });
     expect(text.stdout).toMatch(/lost 1/);
@@ -131,7 +158,11 @@ describe('real one-node SLURM cluster (.ci/slurm-setup.sh)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('real: 6 pending run(s) in 2 array(s) (MaxArraySize 5, %2)');
     const sweep = path.join(dir, 'runs', 'real');
-    const jobs = fs.readFileSync(path.join(sweep, 'slurm', 'jobs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const jobs = fs
+      .readFileSync(path.join(sweep, 'slurm', 'jobs.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(jobs.map((j) => j.ids.length)).toEqual([5, 1]);
     await waitFor('6 summaries from SLURM tasks', () => summaries(sweep).length === 6, 150_000);
     // summary.json comes from the trainer; the ledger's `done` follows when exec sees the worker exit.
@@ -139,7 +170,10 @@ describe('real one-node SLURM cluster (.ci/slurm-setup.sh)', () => {
     const l = ledger(sweep);
     for (const [a, j] of jobs.entries())
       for (const [k, id] of (j.ids as string[]).entries())
-        expect(l.filter((e) => e.id === id).map((e) => [e.state, (e as { slurm_job?: string }).slurm_job]), `array ${a}`).toEqual([
+        expect(
+          l.filter((e) => e.id === id).map((e) => [e.state, (e as { slurm_job?: string }).slurm_job]),
+          `array ${a}`,
+        ).toEqual([
           ['running', `${j.job_id}_${k}`],
           ['done', `${j.job_id}_${k}`],
         ]);
@@ -162,7 +196,9 @@ describe('real one-node SLURM cluster (.ci/slurm-setup.sh)', () => {
     const inQueue = () => execFileSync('squeue', ['-h', '-j', job, '-o', '%T'], { encoding: 'utf8' }).trim();
     await waitFor('SLURM to end the job at its time limit', () => !/RUNNING|PENDING|COMPLETING/.test(inQueue()), 170_000);
     expect(fs.existsSync(path.join(sweep, 'runs', id, 'summary.json'))).toBe(false);
-    const last = ledger(sweep).filter((e) => e.id === id).pop()!;
+    const last = ledger(sweep)
+      .filter((e) => e.id === id)
+      .pop()!;
     expect(['timed_out', 'running']).toContain(last.state); // running: SIGKILLed before it could say so
     if (last.state === 'timed_out') expect(last.error).toMatch(/reached its time limit \(sbatch --time\)/);
     const st = JSON.parse((await runCli(['status', sweep, '--json'], env)).stdout);

@@ -133,7 +133,13 @@ describe('ledger and run state', () => {
     writeJsonAtomic(runFiles(dir, id).summary, { valid_bpb: 1 });
     expect(view()).toBe('done');
     const now = new Date().toISOString();
-    writeJsonAtomic(runFiles(dir, id).status, { id, state: 'diverged', attempt: 2, attempts: [{ attempt: 2, state: 'diverged', start: now, pid: 1, host: 'h' }], updated: now });
+    writeJsonAtomic(runFiles(dir, id).status, {
+      id,
+      state: 'diverged',
+      attempt: 2,
+      attempts: [{ attempt: 2, state: 'diverged', start: now, pid: 1, host: 'h' }],
+      updated: now,
+    });
     expect(view()).toBe('diverged');
   });
 
@@ -235,17 +241,29 @@ describe('results table (src/metrics/table.ts)', () => {
     expect(formatMetric('valid_bpb', 1.2345678)).toBe('1.235');
     expect(formatMetric('valid_bpb', NaN)).toBe('-');
   });
-  const row = (id: string, axes: Record<string, unknown>, state: string, summary?: Record<string, unknown>): ResultRow => ({ id, axes, state, summary });
+  const row = (id: string, axes: Record<string, unknown>, state: string, summary?: Record<string, unknown>): ResultRow => ({
+    id,
+    axes,
+    state,
+    summary,
+  });
   it('aggregates over seeds with mean ± std and ignores failed runs in the numbers', () => {
     const rows = [
-      row('r1', { 'model.preset': 'retnet', seed: 0 }, 'done', { valid_bpb: 2.0, params: 1000, 'decode_ms_per_token@1024': 3, 'decode_ms_per_token@256': 1 }),
+      row('r1', { 'model.preset': 'retnet', seed: 0 }, 'done', {
+        valid_bpb: 2.0,
+        params: 1000,
+        'decode_ms_per_token@1024': 3,
+        'decode_ms_per_token@256': 1,
+      }),
       row('r2', { 'model.preset': 'retnet', seed: 1 }, 'done', { valid_bpb: 3.0, params: 1000 }),
       row('r3', { 'model.preset': 'mamba', seed: 0 }, 'done', { valid_bpb: 1.5, params: 2000 }),
       row('r4', { 'model.preset': 'mamba', seed: 1 }, 'failed', { valid_bpb: 99 }),
     ];
     const md = renderResultsTable(rows).split('\n');
     // Default metric columns that no run reports (accuracy, flops, ...) are left out; headers are the registry's short labels.
-    expect(md[0]).toMatch(/^\| id +\| model.preset \| n \| valid bpb +\| params \| decode ms\/tok @256 \| decode ms\/tok @1024 \| state +\|$/);
+    expect(md[0]).toMatch(
+      /^\| id +\| model.preset \| n \| valid bpb +\| params \| decode ms\/tok @256 \| decode ms\/tok @1024 \| state +\|$/,
+    );
     // Decimals per metric (bpb 3); params is fixed by the config, so no "± 0".
     expect(md[2]).toMatch(/^\| r1 \+1 +\| retnet +\| 2 \| 2\.500 ± 0\.707 \| 1k +\|/);
     expect(md[3]).toMatch(/^\| r3 \+1 +\| mamba +\| 1 \| 1\.500 +\| 2k +\|.*\| 1 done, 1 failed \|$/);
@@ -256,14 +274,26 @@ describe('results table (src/metrics/table.ts)', () => {
   });
 
   it('recall tasks get accuracy and exact-match columns instead of bpb', () => {
-    const md = renderResultsTable([row('m1', { 'model.preset': 'mamba' }, 'done', { accuracy: 0.5, exact_match: 0.25, params: 10 })]).split('\n');
+    const md = renderResultsTable([row('m1', { 'model.preset': 'mamba' }, 'done', { accuracy: 0.5, exact_match: 0.25, params: 10 })]).split(
+      '\n',
+    );
     expect(md[0]).toMatch(/^\| id +\| model.preset \| accuracy \| exact match \| params \| state \|$/);
     expect(md[2]).toMatch(/^\| m1 +\| mamba +\| 0\.500 +\| 0\.250 +\| 10 +\| done +\|$/);
   });
 
   it('fits the terminal width by leaving out the last metric columns and naming them', () => {
-    const summary = { valid_bpb: 2.01234, params: 123456, flops_per_token_fwd: 2.5e6, train_tokens_per_s: 15320, 'decode_ms_per_token@256': 1.5, 'decode_ms_per_token@1024': 2.5, peak_tensor_bytes: 1.5e6 };
-    const rows = ['transformer', 'retnet', 'mamba'].map((p, i) => row(`abcdef12345${i}`, { 'model.preset': p, 'train.lr': 0.003 }, 'done', summary));
+    const summary = {
+      valid_bpb: 2.01234,
+      params: 123456,
+      flops_per_token_fwd: 2.5e6,
+      train_tokens_per_s: 15320,
+      'decode_ms_per_token@256': 1.5,
+      'decode_ms_per_token@1024': 2.5,
+      peak_tensor_bytes: 1.5e6,
+    };
+    const rows = ['transformer', 'retnet', 'mamba'].map((p, i) =>
+      row(`abcdef12345${i}`, { 'model.preset': p, 'train.lr': 0.003 }, 'done', summary),
+    );
     const full = renderResultsTable(rows, { width: 1000 }).split('\n');
     expect(full[0]!.length).toBeGreaterThan(80);
     for (const width of [80, 100]) {
@@ -288,17 +318,50 @@ describe('SLURM scripts', () => {
     const evil = `/tmp/it's $(touch /tmp/pwned) \`id\` "x"; rm -rf ~`;
     const out = execFileSync('bash', ['-c', `printf %s ${shq(evil)}`], { encoding: 'utf8' });
     expect(out).toBe(evil);
-    const script = arrayScript({ jobName: 'seqlab-t', count: 5, arrayLimit: 2, idsFile: 'slurm/array-1.ids', sweepDir: evil, array: 1, time: '10', partition: 'debug' });
+    const script = arrayScript({
+      jobName: 'seqlab-t',
+      count: 5,
+      arrayLimit: 2,
+      idsFile: 'slurm/array-1.ids',
+      sweepDir: evil,
+      array: 1,
+      time: '10',
+      partition: 'debug',
+    });
     expect(script).toContain('#SBATCH --array=0-4%2');
     expect(script).toContain(`cd ${shq(evil)}`);
     expect(script).toMatch(/exec .* exec \. --ids 'slurm\/array-1\.ids' --index "\$SLURM_ARRAY_TASK_ID"/);
     execFileSync('bash', ['-n', '-c', script]); // parses
   });
   it('validates every sbatch pass-through option; what passes is written as #SBATCH lines', () => {
-    const ok = validateResources({ partition: 'gpu,debug', time: '1-02:00:00', account: 'proj_42', qos: 'normal', mem: '16G', gres: 'gpu:a100:2,nvme:1', cpusPerTask: '4' });
-    expect(ok).toEqual({ partition: 'gpu,debug', time: '1-02:00:00', account: 'proj_42', qos: 'normal', mem: '16G', gres: 'gpu:a100:2,nvme:1', cpusPerTask: 4 });
+    const ok = validateResources({
+      partition: 'gpu,debug',
+      time: '1-02:00:00',
+      account: 'proj_42',
+      qos: 'normal',
+      mem: '16G',
+      gres: 'gpu:a100:2,nvme:1',
+      cpusPerTask: '4',
+    });
+    expect(ok).toEqual({
+      partition: 'gpu,debug',
+      time: '1-02:00:00',
+      account: 'proj_42',
+      qos: 'normal',
+      mem: '16G',
+      gres: 'gpu:a100:2,nvme:1',
+      cpusPerTask: 4,
+    });
     const script = arrayScript({ jobName: 'j', count: 1, idsFile: 'slurm/a.ids', sweepDir: '/s', array: 1, ...ok });
-    for (const line of ['--partition=gpu,debug', '--time=1-02:00:00', '--account=proj_42', '--qos=normal', '--mem=16G', '--gres=gpu:a100:2,nvme:1', '--cpus-per-task=4'])
+    for (const line of [
+      '--partition=gpu,debug',
+      '--time=1-02:00:00',
+      '--account=proj_42',
+      '--qos=normal',
+      '--mem=16G',
+      '--gres=gpu:a100:2,nvme:1',
+      '--cpus-per-task=4',
+    ])
       expect(script.split('\n')).toContain(`#SBATCH ${line}`);
     const bad: [Record<string, string>, RegExp][] = [
       [{ partition: 'debug; rm' }, /^--partition: "debug; rm" is not a partition name/],

@@ -55,7 +55,10 @@ describe('effect and confidence interval', () => {
     expect(r.ci[0]).toBeCloseTo(-1.4891773691025216, 8);
     expect(r.b.std).toBe(0); // the reported std is the sample's
     // A floor below the sample variance changes nothing.
-    expect(welchOneSided([2, 4, 6, 8, 10], [1, 2, 3, 4, 5], 'greater', 0, false, { a: 1e-9, b: 1e-9 }).p).toBeCloseTo(0.05376559746531364, 8);
+    expect(welchOneSided([2, 4, 6, 8, 10], [1, 2, 3, 4, 5], 'greater', 0, false, { a: 1e-9, b: 1e-9 }).p).toBeCloseTo(
+      0.05376559746531364,
+      8,
+    );
   });
 });
 

@@ -66,7 +66,8 @@ describe('seqlab data', () => {
 
   it('a user folder with the char tokenizer; bad corpus names and options are UserErrors', async () => {
     const d = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-docs-'));
-    for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(d, `d${String(i).padStart(2, '0')}.txt`), `The ${i}th text, with some words.\n`.repeat(20));
+    for (let i = 0; i < 20; i++)
+      fs.writeFileSync(path.join(d, `d${String(i).padStart(2, '0')}.txt`), `The ${i}th text, with some words.\n`.repeat(20));
     const r = dataReport(`dir:${d}`, { tokenizer: 'char', cacheDir });
     expect(r.splits.valid.docs).toBe(1);
     expect(r.splits.test.docs).toBe(1);

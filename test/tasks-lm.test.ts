@@ -76,7 +76,9 @@ describe('normalisation (5.3) and user corpora', () => {
     expect(t.evalSize('test', 'all')).toBeGreaterThan(0);
     // The config alone cannot tell; the data step can.
     expect(() => validateTask(parseTask({ corpus: `file:${f}`, seq_len: 5000 }))).not.toThrow();
-    expect(() => checkTaskData(parseTask({ corpus: `file:${f}`, seq_len: 5000 }))).toThrow(/task\.seq_len: 5000 is longer than the \w+ split/);
+    expect(() => checkTaskData(parseTask({ corpus: `file:${f}`, seq_len: 5000 }))).toThrow(
+      /task\.seq_len: 5000 is longer than the \w+ split/,
+    );
     expect(() => loadTask(parseTask({ corpus: `file:${path.join(tmp, 'missing.txt')}` }))).toThrow(/task\.corpus.*no such file/);
   });
 
@@ -184,7 +186,7 @@ describe('metrics (0.1, 5.6)', () => {
     const b = loadTask(parseTask({ seq_len: 64 }), { cacheDir }).trainBatch(0, 8, 3);
     let nats = 0;
     let n = 0;
-    for (const x of b.targets) if (x !== IGNORE) (nats += Math.log(256), n++);
+    for (const x of b.targets) if (x !== IGNORE) (nats += Math.log(256)), n++;
     expect(bitsPerByte(nats, b.scoredBytes!)).toBeCloseTo(8, 12);
     expect(tokenPerplexity(nats, n)).toBeCloseTo(256, 9);
   });

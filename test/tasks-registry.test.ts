@@ -14,9 +14,16 @@ import { UserError } from '../src/errors.ts';
 describe('task registry', () => {
   it('src/tasks has no import cycles (value or type-level)', () => {
     const deps = (file: string): string[] =>
-      [...fs.readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^;]*?from '(\.[^']+)'/gms)].map((m) => path.resolve(path.dirname(file), m[1]!));
+      [...fs.readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^;]*?from '(\.[^']+)'/gms)].map((m) =>
+        path.resolve(path.dirname(file), m[1]!),
+      );
     const inTasks = (f: string) => f.includes(`${path.sep}src${path.sep}tasks${path.sep}`);
-    const files = ['src/tasks', 'src/tasks/kinds'].flatMap((dir) => fs.readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => path.resolve(dir, f)));
+    const files = ['src/tasks', 'src/tasks/kinds'].flatMap((dir) =>
+      fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => path.resolve(dir, f)),
+    );
     const done = new Set<string>();
     const visit = (f: string, trail: string[]): void => {
       expect(trail, `cycle: ${[...trail, f].map((x) => path.relative('src', x)).join(' -> ')}`).not.toContain(f);
@@ -59,7 +66,11 @@ describe('task registry', () => {
       }
       expect(t.metrics, t.kind).toContain('loss');
     }
-    for (const m of REGISTRY.filter(isEvalMetric)) expect(TASKS.some((t) => (t.metrics as readonly string[]).includes(m.name)), m.name).toBe(true);
+    for (const m of REGISTRY.filter(isEvalMetric))
+      expect(
+        TASKS.some((t) => (t.metrics as readonly string[]).includes(m.name)),
+        m.name,
+      ).toBe(true);
     // bits per byte needs text bytes: only language modelling reports it; accuracy needs scored answers.
     for (const t of TASKS) expect(t.metrics.includes('bpb'), t.kind).toBe(t.family === 'lm');
     for (const t of TASKS) expect(t.metrics.includes('accuracy'), t.kind).toBe(t.family === 'synthetic');

@@ -48,7 +48,8 @@ describe('parity', () => {
     const task = parseTask({ kind: 'parity', eval_examples: 200, eval_lengths: [32, 128] });
     const data = loadTask(task, { cacheDir });
     expect(data.seqLen).toBe(64);
-    const lengths = (bs: Batch[]) => bs.flatMap((b) => Array.from({ length: b.batch }, (_, r) => rowLength(b.inputs.subarray(r * b.seqLen, (r + 1) * b.seqLen))));
+    const lengths = (bs: Batch[]) =>
+      bs.flatMap((b) => Array.from({ length: b.batch }, (_, r) => rowLength(b.inputs.subarray(r * b.seqLen, (r + 1) * b.seqLen))));
     const train = lengths([data.trainBatch(0, 256, 1)]);
     expect(Math.min(...train)).toBeGreaterThanOrEqual(3);
     expect(Math.max(...train)).toBeLessThanOrEqual(16);
@@ -56,7 +57,10 @@ describe('parity', () => {
     expect(Math.min(...test)).toBeGreaterThanOrEqual(17);
     expect(Math.max(...test)).toBeLessThanOrEqual(64);
     expect(new Set(test).size).toBeGreaterThan(20);
-    expect(data.extraEvals!.map((e) => [e.name, e.seqLen])).toEqual([['n=32', 32], ['n=128', 128]]);
+    expect(data.extraEvals!.map((e) => [e.name, e.seqLen])).toEqual([
+      ['n=32', 32],
+      ['n=128', 128],
+    ]);
     const b = data.extraEvals![1]!.evalBatches('test', 10)[0]!;
     expect(b.seqLen).toBe(128);
     expect(scored(b.targets.subarray(0, 128))).toEqual([126]);
@@ -65,8 +69,12 @@ describe('parity', () => {
   });
 
   it('checks name the key', () => {
-    expect(() => validateTask(parseTask({ kind: 'parity', test_max_len: 100 }))).toThrow(/^task\.test_max_len: 100 does not fit the context seq_len=64/);
-    expect(() => validateTask(parseTask({ kind: 'parity', train_min_len: 20 }))).toThrow(/^task\.train_min_len: needs train_min_len ≤ train_max_len/);
+    expect(() => validateTask(parseTask({ kind: 'parity', test_max_len: 100 }))).toThrow(
+      /^task\.test_max_len: 100 does not fit the context seq_len=64/,
+    );
+    expect(() => validateTask(parseTask({ kind: 'parity', train_min_len: 20 }))).toThrow(
+      /^task\.train_min_len: needs train_min_len ≤ train_max_len/,
+    );
   });
 });
 
@@ -108,18 +116,26 @@ describe('modular arithmetic (no brackets)', () => {
     expect(answers.length).toBe(500);
     for (let v = 5; v <= 9; v++) expect(answers.filter((a) => a === v).length).toBeGreaterThan(60);
     expect(data.extraEvals!.map((e) => e.name)).toEqual(['n=47', 'n=95', 'n=185']);
-    expect(() => validateTask(parseTask({ kind: 'modular_arithmetic', eval_lengths: [48] }))).toThrow(/^task\.eval_lengths: every length must be odd/);
+    expect(() => validateTask(parseTask({ kind: 'modular_arithmetic', eval_lengths: [48] }))).toThrow(
+      /^task\.eval_lengths: every length must be odd/,
+    );
   });
 });
 
 describe('configs/state-tracking.yaml', () => {
-  it('its smoke profile runs both tasks on two models; every run reports accuracy at the test lengths and per extra length', { timeout: 240_000 }, () => {
+  it('its smoke profile runs both tasks on two models; every run reports accuracy at the test lengths and per extra length', {
+    timeout: 240_000,
+  }, () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-state-smoke-'));
-    const r = spawnSync(process.execPath, ['bin/seqlab.js', 'run', 'configs/state-tracking.yaml', '--profile', 'smoke', '--set', `output.root=${out}`, '--jobs', '2'], {
-      encoding: 'utf8',
-      timeout: 230_000,
-      env: { ...process.env, SEQLAB_BLAS_THREADS: '1' },
-    });
+    const r = spawnSync(
+      process.execPath,
+      ['bin/seqlab.js', 'run', 'configs/state-tracking.yaml', '--profile', 'smoke', '--set', `output.root=${out}`, '--jobs', '2'],
+      {
+        encoding: 'utf8',
+        timeout: 230_000,
+        env: { ...process.env, SEQLAB_BLAS_THREADS: '1' },
+      },
+    );
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     const runs = path.join(out, 'state-tracking-smoke', 'runs');
     const summaries = fs.readdirSync(runs).map((id) => ({

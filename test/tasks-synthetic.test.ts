@@ -145,9 +145,7 @@ describe('T-listops (docs/tasks.md 4)', () => {
     const seen = new Map<string, string>();
     for (const split of ['train', 'valid', 'test'] as const) {
       const batches: Batch[] =
-        split === 'train'
-          ? Array.from({ length: 2000 / 100 }, (_, s) => task.trainBatch(s, 100, 0))
-          : task.evalBatches(split, 64);
+        split === 'train' ? Array.from({ length: 2000 / 100 }, (_, s) => task.trainBatch(s, 100, 0)) : task.evalBatches(split, 64);
       for (const b of batches) {
         for (let r = 0; r < b.batch; r++) {
           const ids = row(b.inputs, r, b.seqLen);
@@ -220,7 +218,9 @@ describe('synthetic TaskData', () => {
     const fresh = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-tasks-'));
     expect(loadTask(cfg, { cacheDir: fresh }).evalBatches('test', 16)).toEqual(a);
     expect(loadTask(cfg, { cacheDir }).evalBatches('valid', 16)[0].inputs).not.toEqual(a[0].inputs);
-    expect(loadTask(parseTask({ kind: 'mqar', eval_examples: 40, data_seed: 1 }), { cacheDir }).evalBatches('test', 16)[0].inputs).not.toEqual(a[0].inputs);
+    expect(
+      loadTask(parseTask({ kind: 'mqar', eval_examples: 40, data_seed: 1 }), { cacheDir }).evalBatches('test', 16)[0].inputs,
+    ).not.toEqual(a[0].inputs);
   });
 
   it('leakage check (0.2): ~0 test inputs in the training stream; ListOps splits disjoint by construction', () => {

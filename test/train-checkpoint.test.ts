@@ -51,7 +51,8 @@ describe('activation checkpointing', () => {
       expect(b.grads.size).toBe(a.nWeights);
       for (const [name, g] of a.grads) {
         const h = b.grads.get(name)!;
-        let mx = 0, dev = 0;
+        let mx = 0,
+          dev = 0;
         for (let i = 0; i < g.length; i++) {
           mx = Math.max(mx, Math.abs(g[i]));
           dev = Math.max(dev, Math.abs(g[i] - h[i]));

@@ -80,13 +80,17 @@ describe('training state files', () => {
     const back = new TrainState({ dir, runId: 'abc123abc123', every: null, metricsFile }, c.weights, c.opt, (l) => logs.push(l)).restore()!;
     expect(back.progress.steps).toBe(4);
     expect(c.opt.t).toBe(4);
-    expect(logs.filter((l) => l.startsWith('resume:'))).toEqual(['resume: train_state/step-5.safetensors skipped: checksum mismatch (corrupted) (kept as train_state/step-5.safetensors.unreadable)']);
+    expect(logs.filter((l) => l.startsWith('resume:'))).toEqual([
+      'resume: train_state/step-5.safetensors skipped: checksum mismatch (corrupted) (kept as train_state/step-5.safetensors.unreadable)',
+    ]);
     expect(fs.existsSync(`${newest}.unreadable`)).toBe(true);
 
     // Another run's checkpoint is refused, not loaded.
     const d = setup(4);
     expect(() => new TrainState({ dir, runId: 'ffffffffffff', every: null }, d.weights, d.opt, () => {}).restore()).toThrow(UserError);
-    expect(() => new TrainState({ dir, runId: 'ffffffffffff', every: null }, d.weights, d.opt, () => {}).restore()).toThrow(/training checkpoint of run abc123abc123, not of this run \(ffffffffffff\)/);
+    expect(() => new TrainState({ dir, runId: 'ffffffffffff', every: null }, d.weights, d.opt, () => {}).restore()).toThrow(
+      /training checkpoint of run abc123abc123, not of this run \(ffffffffffff\)/,
+    );
     for (const s of [a, b, c, d]) s.dispose();
   });
 });

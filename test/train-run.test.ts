@@ -65,7 +65,8 @@ describe('runTraining (real model and task)', () => {
     first = await run(cfg, 'a');
     const { dir, state, summary } = first;
     expect(state).toBe('done');
-    for (const f of ['metrics.jsonl', 'env.json', 'summary.json', 'checkpoint/model.safetensors']) expect(fs.existsSync(path.join(dir, f)), f).toBe(true);
+    for (const f of ['metrics.jsonl', 'env.json', 'summary.json', 'checkpoint/model.safetensors'])
+      expect(fs.existsSync(path.join(dir, f)), f).toBe(true);
     const onDisk = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
     expect(onDisk).toEqual(JSON.parse(JSON.stringify(summary)));
 
@@ -77,7 +78,8 @@ describe('runTraining (real model and task)', () => {
       expect(Number.isFinite(v), k).toBe(true);
       const unit = unitOf(k);
       if (unit === 'ratio') expect(v, k).toBeGreaterThan(0);
-      else if (unit === 'bits/byte') expect(v, k).toBeLessThan(9); // a uniform byte model is 8.01
+      else if (unit === 'bits/byte')
+        expect(v, k).toBeLessThan(9); // a uniform byte model is 8.01
       else expect(v, k).toBeGreaterThan(0);
       if (unit === 'count' || unit === 'bytes') expect(Number.isInteger(v), k).toBe(true);
     }
@@ -101,16 +103,24 @@ describe('runTraining (real model and task)', () => {
 
   it('a synthetic task reports accuracy and exact_match (and per-length accuracy for induction), no bpb', async () => {
     const file = path.join(tmp, 'ind.yaml');
-    fs.writeFileSync(file, [
-      'task: { kind: induction, vocab_size: 8, seq_len: 8, eval_lengths: [8, 16], eval_examples: 16 }',
-      'model: { preset: selret, d_model: 16, n_layers: 1 }',
-      'train: { steps: 3, batch_size: 4, timing_warmup: 1, checkpoint: false }',
-      'eval: { batches: all }',
-      'bench: { prefill_lengths: [8], decode_tokens: 2, repeats: 1 }',
-    ].join('\n'));
+    fs.writeFileSync(
+      file,
+      [
+        'task: { kind: induction, vocab_size: 8, seq_len: 8, eval_lengths: [8, 16], eval_examples: 16 }',
+        'model: { preset: selret, d_model: 16, n_layers: 1 }',
+        'train: { steps: 3, batch_size: 4, timing_warmup: 1, checkpoint: false }',
+        'eval: { batches: all }',
+        'bench: { prefill_lengths: [8], decode_tokens: 2, repeats: 1 }',
+      ].join('\n'),
+    );
     const res = await run(loadPlan(file).runs[0].config, 'ind');
     const s: Record<string, unknown> = res.summary;
-    for (const k of metricKeys({ reports: taskMetrics({ kind: 'induction' }), splits: ['valid', 'test'], prefillLengths: [8], bench: true })) {
+    for (const k of metricKeys({
+      reports: taskMetrics({ kind: 'induction' }),
+      splits: ['valid', 'test'],
+      prefillLengths: [8],
+      bench: true,
+    })) {
       expect(Number.isFinite(s[k]), k).toBe(true);
     }
     expect(s.accuracy).toBe(s.test_accuracy);
@@ -133,7 +143,10 @@ describe('runTraining (real model and task)', () => {
   });
 
   it('same config and seed give the same loss curve; another seed gives another', async () => {
-    const curve = (dir: string) => readJsonl<{ train_loss?: number }>(path.join(dir, 'metrics.jsonl')).filter((l) => l.train_loss !== undefined).map((l) => l.train_loss);
+    const curve = (dir: string) =>
+      readJsonl<{ train_loss?: number }>(path.join(dir, 'metrics.jsonl'))
+        .filter((l) => l.train_loss !== undefined)
+        .map((l) => l.train_loss);
     const again = await run(cfg, 'b');
     const other = await run(tinyConfig('transformer', ['seeds=[1]']), 'c');
     expect(curve(again.dir)).toEqual(curve(first.dir));

@@ -34,7 +34,15 @@ function tinyConfig(stop: string, steps = 10): RunConfig {
   return loadPlan(file).runs[0].config;
 }
 
-const m = (over: Partial<SplitMetrics>): SplitMetrics => ({ loss: 2, ppl: Math.exp(2), accuracy: 0.5, exact_match: 0.1, tokens: 10, windows: 8, ...over });
+const m = (over: Partial<SplitMetrics>): SplitMetrics => ({
+  loss: 2,
+  ppl: Math.exp(2),
+  accuracy: 0.5,
+  exact_match: 0.1,
+  tokens: 10,
+  windows: 8,
+  ...over,
+});
 
 describe('stop rule over the evaluation history', () => {
   const cfg = tinyConfig('{ metric: valid_accuracy, at_least: 0.99, every: 5 }');
@@ -55,12 +63,22 @@ describe('stop rule over the evaluation history', () => {
     ];
     expect(targetStep(rule, history)).toBe(15);
     expect(targetStep(rule, history.slice(0, 3))).toBeUndefined();
-    expect(targetMetrics(cfg, 8, history)).toEqual({ target_reached: 1, steps_to_target: 15, examples_to_target: 60, tokens_to_target: 60 * 8 });
+    expect(targetMetrics(cfg, 8, history)).toEqual({
+      target_reached: 1,
+      steps_to_target: 15,
+      examples_to_target: 60,
+      tokens_to_target: 60 * 8,
+    });
     expect(targetMetrics(cfg, 8, history.slice(0, 1))).toEqual({ target_reached: 0 });
     // A target first met by the end-of-training evaluation counts at the last step.
     expect(targetMetrics(cfg, 8, history.slice(0, 1), { step: 10, split: 'valid', metrics: m({ accuracy: 1 }) }).steps_to_target).toBe(10);
     const loss = stopRule(tinyConfig('{ metric: valid_loss, at_most: 1.5, every: 5 }'))!;
-    expect(targetStep(loss, [{ step: 5, split: 'valid', metrics: m({ loss: 1.6 }) }, { step: 10, split: 'valid', metrics: m({ loss: 1.5 }) }])).toBe(10);
+    expect(
+      targetStep(loss, [
+        { step: 5, split: 'valid', metrics: m({ loss: 1.6 }) },
+        { step: 10, split: 'valid', metrics: m({ loss: 1.5 }) },
+      ]),
+    ).toBe(10);
   });
 
   it('the to-target metrics are in the registry with their units and direction', () => {
@@ -76,14 +94,23 @@ describe('real runs with train.stop_at', () => {
     await selectBackend('wasm');
   });
 
-  it('a reached target ends training early: state done, summary has the steps, examples and tokens to target', { timeout: 120_000 }, async () => {
+  it('a reached target ends training early: state done, summary has the steps, examples and tokens to target', {
+    timeout: 120_000,
+  }, async () => {
     // Any loss is below 1e6: the first check (step 2) stops the run.
     const cfg = tinyConfig('{ metric: valid_loss, at_most: 1e6, every: 2 }');
     const dir = path.join(tmp, 'early');
     fs.mkdirSync(dir, { recursive: true });
     const { state, summary } = await runTraining(cfg, dir, { backend: 'wasm', log: () => {} });
     expect(state).toBe('done');
-    expect(summary).toMatchObject({ state: 'done', steps: 2, target_reached: 1, steps_to_target: 2, examples_to_target: 8, tokens_to_target: 8 * (summary.seq_len as number) });
+    expect(summary).toMatchObject({
+      state: 'done',
+      steps: 2,
+      target_reached: 1,
+      steps_to_target: 2,
+      examples_to_target: 8,
+      tokens_to_target: 8 * (summary.seq_len as number),
+    });
     expect(Number.isFinite(summary.test_accuracy)).toBe(true); // the final evaluation still runs
     const lines = readJsonl<Record<string, unknown>>(path.join(dir, 'metrics.jsonl'));
     expect(lines.filter((l) => l.split === 'valid').map((l) => l.step)).toEqual([2, 2]); // the check, then the final evaluation
@@ -97,7 +124,9 @@ describe('real runs with train.stop_at', () => {
     const { summary } = await runTraining(cfg, dir, { backend: 'wasm', log: () => {} });
     expect(summary).toMatchObject({ state: 'done', steps: 6, target_reached: 0 });
     expect(summary.steps_to_target).toBeUndefined();
-    const checks = readJsonl<Record<string, unknown>>(path.join(dir, 'metrics.jsonl')).filter((l) => l.split === 'valid').map((l) => l.step);
+    const checks = readJsonl<Record<string, unknown>>(path.join(dir, 'metrics.jsonl'))
+      .filter((l) => l.split === 'valid')
+      .map((l) => l.step);
     expect(checks).toEqual([2, 4, 6]); // checks at 2 and 4, the final evaluation at 6
   });
 });

@@ -58,11 +58,14 @@ interface Options {
 }
 
 const ints = (s: string, what: string): number[] =>
-  s.split(',').filter(Boolean).map((x) => {
-    const n = Number(x);
-    if (!Number.isInteger(n) || n < 1) throw new UserError(`--${what}: expected positive integers, got '${x}'`);
-    return n;
-  });
+  s
+    .split(',')
+    .filter(Boolean)
+    .map((x) => {
+      const n = Number(x);
+      if (!Number.isInteger(n) || n < 1) throw new UserError(`--${what}: expected positive integers, got '${x}'`);
+      return n;
+    });
 
 function options(argv: string[]): Options & { side?: string; family?: string; batches?: string } {
   const { values } = parseArgs({
@@ -96,7 +99,8 @@ function options(argv: string[]): Options & { side?: string; family?: string; ba
     family: values.family,
     batches: values.batches,
   };
-  if (!Number.isInteger(o.warmup) || o.warmup < 0 || o.warmup >= o.steps) throw new UserError(`--warmup: expected an integer in [0, steps), got '${values.warmup}'`);
+  if (!Number.isInteger(o.warmup) || o.warmup < 0 || o.warmup >= o.steps)
+    throw new UserError(`--warmup: expected an integer in [0, steps), got '${values.warmup}'`);
   return o;
 }
 
@@ -109,7 +113,8 @@ function referenceConfigs(steps: number, warmup: number): Map<string, RunConfig>
 /** [2, steps, B, T] int32: inputs then targets of every step, from the task's own training stream. */
 function writeBatches(cfg: RunConfig, steps: number, file: string): void {
   const data = loadTask(cfg.task);
-  const B = cfg.train.batch_size, T = data.seqLen;
+  const B = cfg.train.batch_size,
+    T = data.seqLen;
   const out = new Int32Array(2 * steps * B * T);
   for (let s = 0; s < steps; s++) {
     const b = data.trainBatch(s, B, cfg.seed);
@@ -126,7 +131,8 @@ async function seqlabSide(family: string, file: string, o: Options): Promise<Sid
   await selectBackend('wasm');
   await installMatmulKernels({ threads: o.threads, log: () => {} });
   const task = loadTask(cfg.task);
-  const B = cfg.train.batch_size, T = task.seqLen;
+  const B = cfg.train.batch_size,
+    T = task.seqLen;
   const all = new Int32Array(new Uint8Array(readFileSync(file)).buffer);
   const data: TrainData = {
     kind: 'lm',
@@ -143,7 +149,10 @@ async function seqlabSide(family: string, file: string, o: Options): Promise<Sid
   const model = buildModel(cfg.model, 0);
   const loop = await trainLoop(model, data, cfg, { log: () => {} });
   const decode: Record<string, number> = {};
-  for (const L of o.lengths) decode[String(L)] = (await benchDecode(model, task.vocabSize, L, { decodeTokens: o.decodeTokens, repeats: o.decodeRepeats })).decodeMsPerToken;
+  for (const L of o.lengths)
+    decode[String(L)] = (
+      await benchDecode(model, task.vocabSize, L, { decodeTokens: o.decodeTokens, repeats: o.decodeRepeats })
+    ).decodeMsPerToken;
   let params = 0;
   for (const v of model.weights.values()) params += v.size;
   model.dispose();
@@ -172,12 +181,17 @@ function findTorch(): { python: string; version: string } | { why: string } {
 }
 
 function lastJson(stdout: string, what: string): SideResult {
-  const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  const line = stdout
+    .trim()
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
   if (!line) throw new Error(`${what} printed no result`);
   return JSON.parse(line) as SideResult;
 }
 
-const fmt = (x: number | null | undefined, d = 1) => (x == null || !Number.isFinite(x) ? '-' : x >= 1000 ? `${(x / 1000).toFixed(2)}k` : x.toFixed(d));
+const fmt = (x: number | null | undefined, d = 1) =>
+  x == null || !Number.isFinite(x) ? '-' : x >= 1000 ? `${(x / 1000).toFixed(2)}k` : x.toFixed(d);
 const mb = (x?: number) => (x == null ? '-' : `${(x / 2 ** 20).toFixed(0)} MiB`);
 
 async function main(): Promise<void> {
@@ -192,29 +206,66 @@ async function main(): Promise<void> {
     return;
   }
   const cfgs = referenceConfigs(o.steps, o.warmup);
-  for (const f of o.families) if (!cfgs.has(f)) throw new UserError(`--families: unknown family '${f}' (expected some of ${[...cfgs.keys()].join(', ')})`);
+  for (const f of o.families)
+    if (!cfgs.has(f)) throw new UserError(`--families: unknown family '${f}' (expected some of ${[...cfgs.keys()].join(', ')})`);
   const first = cfgs.get(o.families[0]!)!;
-  const B = first.train.batch_size, T = first.model.seq_len;
+  const B = first.train.batch_size,
+    T = first.model.seq_len;
   const dir = mkdtempSync(path.join(tmpdir(), 'seqlab-bench-torch-'));
   const file = path.join(dir, 'batches.i32');
   try {
     writeBatches(first, o.steps, file);
-    console.error(`bench:torch: ${o.families.join(', ')} at d 128, 4 layers, T ${T}, batch ${B}, ${o.steps} steps (median after ${o.warmup}), ${o.threads} threads; PyTorch ${torch.version} (${torch.python})`);
+    console.error(
+      `bench:torch: ${o.families.join(', ')} at d 128, 4 layers, T ${T}, batch ${B}, ${o.steps} steps (median after ${o.warmup}), ${o.threads} threads; PyTorch ${torch.version} (${torch.python})`,
+    );
     const rows: { family: string; seqlab: SideResult; torch: SideResult }[] = [];
     for (const family of o.families) {
-      const common = ['--steps', String(o.steps), '--warmup', String(o.warmup), '--lengths', o.lengths.join(','), '--decode-tokens', String(o.decodeTokens), '--decode-repeats', String(o.decodeRepeats), '--threads', String(o.threads)];
-      const s = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--side', 'seqlab', '--family', family, '--batches', file, ...common], {
-        encoding: 'utf8',
-        env: { ...process.env, SEQLAB_BLAS_THREADS: String(o.threads) },
-        maxBuffer: 64 << 20,
-      });
+      const common = [
+        '--steps',
+        String(o.steps),
+        '--warmup',
+        String(o.warmup),
+        '--lengths',
+        o.lengths.join(','),
+        '--decode-tokens',
+        String(o.decodeTokens),
+        '--decode-repeats',
+        String(o.decodeRepeats),
+        '--threads',
+        String(o.threads),
+      ];
+      const s = spawnSync(
+        process.execPath,
+        [...process.execArgv, fileURLToPath(import.meta.url), '--side', 'seqlab', '--family', family, '--batches', file, ...common],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, SEQLAB_BLAS_THREADS: String(o.threads) },
+          maxBuffer: 64 << 20,
+        },
+      );
       if (s.status !== 0) throw new Error(`seqlab ${family} failed: ${(s.stderr || '').trim().split('\n').slice(-3).join(' | ')}`);
       const sl = lastJson(s.stdout, `seqlab ${family}`);
-      const p = spawnSync(torch.python, [path.join(here, 'bench.py'), family, file, String(o.steps), String(B), String(T), o.lengths.join(','), String(o.decodeTokens), String(o.threads), String(o.warmup), String(o.decodeRepeats)], {
-        encoding: 'utf8',
-        env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: String(o.threads) },
-        maxBuffer: 64 << 20,
-      });
+      const p = spawnSync(
+        torch.python,
+        [
+          path.join(here, 'bench.py'),
+          family,
+          file,
+          String(o.steps),
+          String(B),
+          String(T),
+          o.lengths.join(','),
+          String(o.decodeTokens),
+          String(o.threads),
+          String(o.warmup),
+          String(o.decodeRepeats),
+        ],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: String(o.threads) },
+          maxBuffer: 64 << 20,
+        },
+      );
       if (p.status !== 0) throw new Error(`PyTorch ${family} failed: ${(p.stderr || '').trim().split('\n').slice(-3).join(' | ')}`);
       const pt = lastJson(p.stdout, `PyTorch ${family}`);
       rows.push({ family, seqlab: sl, torch: pt });
@@ -225,9 +276,15 @@ async function main(): Promise<void> {
     head.push('peak tensor bytes seqlab', 'peak RSS seqlab', 'peak RSS PyTorch');
     const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
     for (const r of rows) {
-      const cells = [r.family, fmt(r.seqlab.train_tokens_per_s), fmt(r.torch.train_tokens_per_s), `${((r.seqlab.train_tokens_per_s ?? NaN) / (r.torch.train_tokens_per_s ?? NaN)).toFixed(2)}x`];
+      const cells = [
+        r.family,
+        fmt(r.seqlab.train_tokens_per_s),
+        fmt(r.torch.train_tokens_per_s),
+        `${((r.seqlab.train_tokens_per_s ?? NaN) / (r.torch.train_tokens_per_s ?? NaN)).toFixed(2)}x`,
+      ];
       for (const L of o.lengths) {
-        const a = r.seqlab.decode_ms_per_token[String(L)], b = r.torch.decode_ms_per_token[String(L)];
+        const a = r.seqlab.decode_ms_per_token[String(L)],
+          b = r.torch.decode_ms_per_token[String(L)];
         cells.push(fmt(a, 2), fmt(b, 2), `${(a / b).toFixed(2)}x`);
       }
       cells.push(mb(r.seqlab.peak_tensor_bytes), mb(r.seqlab.rss_peak_bytes), mb(r.torch.rss_peak_bytes));

@@ -28,7 +28,8 @@ export function broadcastLayout(aShape: number[], bShape: number[]): { out: numb
     }
     return s;
   };
-  const sa = strides(aShape), sb = strides(bShape);
+  const sa = strides(aShape),
+    sb = strides(bShape);
   const dims: { n: number; a: number; b: number }[] = [];
   out.forEach((n, i) => {
     if (n === 1) return;

@@ -53,11 +53,7 @@ export function embeddingLookup(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
  * count is the number of non-ignored targets (read from targets, synchronously).
  * Throws if a kept target is outside [0, V).
  */
-export function sparseCrossEntropy(
-  logits: tf.Tensor,
-  targets: tf.Tensor,
-  ignoreIndex = -100,
-): { sumLoss: tf.Scalar; count: number } {
+export function sparseCrossEntropy(logits: tf.Tensor, targets: tf.Tensor, ignoreIndex = -100): { sumLoss: tf.Scalar; count: number } {
   const V = logits.shape[logits.rank - 1];
   const tgt = targets.dataSync();
   const N = tgt.length;
@@ -133,15 +129,20 @@ interface WasmBackendLike {
 
 function viewGather(x: WasmTensorInfo, indices: WasmTensorInfo, axis: number, backend: WasmBackendLike): WasmTensorInfo {
   const ax = tf.util.parseAxisParam(axis, x.shape)[0];
-  const outer = tf.util.sizeFromShape(x.shape.slice(0, ax)), N = x.shape[ax], inner = tf.util.sizeFromShape(x.shape.slice(ax + 1));
+  const outer = tf.util.sizeFromShape(x.shape.slice(0, ax)),
+    N = x.shape[ax],
+    inner = tf.util.sizeFromShape(x.shape.slice(ax + 1));
   const M = tf.util.sizeFromShape(indices.shape);
   const out = backend.makeOutput([...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)], x.dtype);
   if (outer * M * inner === 0) return out;
-  const o = backend.typedArrayFromHeap(out), xv = backend.typedArrayFromHeap(x), iv = backend.typedArrayFromHeap(indices);
+  const o = backend.typedArrayFromHeap(out),
+    xv = backend.typedArrayFromHeap(x),
+    iv = backend.typedArrayFromHeap(indices);
   for (let m = 0; m < M; m++) tf.util.assert(iv[m] >= 0 && iv[m] < N, () => `GatherV2: the index value ${iv[m]} is not in [0, ${N - 1}]`);
   for (let p = 0; p < outer; p++) {
     for (let m = 0; m < M; m++) {
-      const id = iv[m], dst = (p * M + m) * inner;
+      const id = iv[m],
+        dst = (p * M + m) * inner;
       if (inner === 1) o[dst] = xv[p * N + id];
       else o.set(xv.subarray((p * N + id) * inner, (p * N + id + 1) * inner), dst);
     }
@@ -164,11 +165,19 @@ function viewCompare(name: string, a: WasmTensorInfo, b: WasmTensorInfo, backend
   const out = backend.makeOutput(layout.out, 'bool');
   const n = tf.util.sizeFromShape(layout.out);
   if (n === 0) return out;
-  const o = backend.typedArrayFromHeap(out), av = backend.typedArrayFromHeap(a), bv = backend.typedArrayFromHeap(b);
-  const m = layout.meta, r = m[0], inner = m[r], ia = m[2 * r], ib = m[3 * r];
+  const o = backend.typedArrayFromHeap(out),
+    av = backend.typedArrayFromHeap(a),
+    bv = backend.typedArrayFromHeap(b);
+  const m = layout.meta,
+    r = m[0],
+    inner = m[r],
+    ia = m[2 * r],
+    ib = m[3 * r];
   const cmp = COMPARE[name];
   for (let row = 0; row < n / inner; row++) {
-    let oa = 0, ob = 0, rem = row;
+    let oa = 0,
+      ob = 0,
+      rem = row;
     for (let d = r - 2; d >= 0; d--) {
       const idx = rem % m[1 + d];
       rem = (rem - idx) / m[1 + d];
@@ -252,9 +261,7 @@ export function patchWasmKernels(): boolean {
       }) as unknown as tf.KernelFunc,
     });
   };
-  register('Slice', ({ inputs, attrs, backend }) =>
-    viewSlice(inputs.x, attrs.begin as number[], attrs.size as number[], backend),
-  );
+  register('Slice', ({ inputs, attrs, backend }) => viewSlice(inputs.x, attrs.begin as number[], attrs.size as number[], backend));
   register('Unpack', ({ inputs, attrs, backend }) => {
     const x = inputs.value;
     const axis = (attrs.axis as number) < 0 ? (attrs.axis as number) + x.shape.length : (attrs.axis as number);

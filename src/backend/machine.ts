@@ -11,7 +11,24 @@ import { readJsonOrUndefined, writeJsonAtomic } from '../util/fs.ts';
 import { sha256Hex } from '../util/hash.ts';
 
 /** SIMD features the BLAS kernels depend on (Linux /proc/cpuinfo names). */
-const SIMD_FLAGS = ['sse3', 'ssse3', 'sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512dq', 'avx512cd', 'avx512bw', 'avx512vl', 'avx512_bf16', 'avx512_fp16', 'amx_tile', 'asimd', 'sve'];
+const SIMD_FLAGS = [
+  'sse3',
+  'ssse3',
+  'sse4_2',
+  'avx',
+  'avx2',
+  'fma',
+  'avx512f',
+  'avx512dq',
+  'avx512cd',
+  'avx512bw',
+  'avx512vl',
+  'avx512_bf16',
+  'avx512_fp16',
+  'amx_tile',
+  'asimd',
+  'sve',
+];
 
 export interface MachineId {
   cpu_model: string;
@@ -59,7 +76,9 @@ export function machineKey(what: unknown): string {
   return sha256Hex(JSON.stringify({ machine: machineId(), what })).slice(0, 16);
 }
 
-interface Store<T> { [key: string]: T }
+interface Store<T> {
+  [key: string]: T;
+}
 
 /** The value cached under `key` in the store `name`, if any. */
 export function readMachineCache<T>(name: string, key: string): T | undefined {

@@ -20,7 +20,6 @@ import { cpuFlags, machineKey, readMachineCache, writeMachineCache } from './mac
 /** How the core is chosen: tuned and cached, OpenBLAS's own (off), or probed again (refresh). */
 export type OpenblasTune = 'auto' | 'off' | 'refresh';
 
-
 export const PROBE_SCRIPT = fileURLToPath(new URL('../../native/probe.cjs', import.meta.url));
 
 /** One run of native/probe.cjs. */
@@ -49,8 +48,24 @@ export interface CoreChoice {
 }
 
 /** OpenBLAS x86 core names, oldest first (kernels of a later core need the later features). */
-const AGE = ['prescott', 'atom', 'core2', 'penryn', 'dunnington', 'nehalem', 'bulldozer', 'piledriver', 'steamroller',
-  'excavator', 'sandybridge', 'haswell', 'zen', 'skylakex', 'cooperlake', 'sapphirerapids'];
+const AGE = [
+  'prescott',
+  'atom',
+  'core2',
+  'penryn',
+  'dunnington',
+  'nehalem',
+  'bulldozer',
+  'piledriver',
+  'steamroller',
+  'excavator',
+  'sandybridge',
+  'haswell',
+  'zen',
+  'skylakex',
+  'cooperlake',
+  'sapphirerapids',
+];
 
 /** The cores worth trying on a CPU with these flags, best first (x86 only; none elsewhere). */
 export function candidateCores(flags: Set<string>): string[] {
@@ -74,11 +89,15 @@ export function probeCore(addonPath: string, core: string | undefined, n = 1024)
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   if (core) env.OPENBLAS_CORETYPE = core;
-  const r = spawnSync(process.execPath, [PROBE_SCRIPT, '--addon', addonPath, '--engine', 'cblas', '--n', String(n)], { encoding: 'utf8', env, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [PROBE_SCRIPT, '--addon', addonPath, '--engine', 'cblas', '--n', String(n)], {
+    encoding: 'utf8',
+    env,
+    timeout: 60_000,
+  });
   try {
     return JSON.parse((r.stdout ?? '').trim().split('\n').pop()!) as ProbeResult;
   } catch {
-    const why = r.signal ? `killed by ${r.signal}` : ((r.stderr ?? '').trim().split('\n')[0] || `exit ${r.status}`);
+    const why = r.signal ? `killed by ${r.signal}` : (r.stderr ?? '').trim().split('\n')[0] || `exit ${r.status}`;
     return { ok: false, why, engine: 'cblas', config: null, corename: null, gflops: null };
   }
 }
@@ -90,12 +109,24 @@ const MIN_SPEEDUP = 1.1;
 export function chooseCore(flags: Set<string>, probe: (core: string | undefined) => ProbeResult): CoreChoice {
   const base = probe(undefined);
   if (!base.ok || base.engine !== 'cblas') {
-    return { core: null, detected: null, config: base.config, source: 'unavailable', note: `no OpenBLAS in the addon (${base.why ?? 'built without it'})` };
+    return {
+      core: null,
+      detected: null,
+      config: base.config,
+      source: 'unavailable',
+      note: `no OpenBLAS in the addon (${base.why ?? 'built without it'})`,
+    };
   }
   const detected = base.corename;
   const common = { detected, config: base.config, detected_gflops: base.gflops };
   if (!misidentified(detected, flags)) {
-    return { ...common, core: detected, source: 'detected', gflops: base.gflops, note: `OpenBLAS detects ${detected}, which matches the CPU's features` };
+    return {
+      ...common,
+      core: detected,
+      source: 'detected',
+      gflops: base.gflops,
+      note: `OpenBLAS detects ${detected}, which matches the CPU's features`,
+    };
   }
   let best: { core: string; gflops: number } | undefined;
   const tried: string[] = [];
@@ -106,8 +137,21 @@ export function chooseCore(flags: Set<string>, probe: (core: string | undefined)
     if (fine && r.gflops! > (best?.gflops ?? (base.gflops ?? 0) * MIN_SPEEDUP)) best = { core: c, gflops: r.gflops! };
   }
   const probes = `probe 1024^2: ${detected} ${base.gflops} GFLOP/s, ${tried.join(', ')}`;
-  if (!best) return { ...common, core: detected, source: 'detected', gflops: base.gflops, note: `OpenBLAS detects ${detected} on a CPU with newer features, no candidate was faster (${probes})` };
-  return { ...common, core: best.core, source: 'tuned', gflops: best.gflops, note: `OpenBLAS detects ${detected}; using ${best.core} (${probes})` };
+  if (!best)
+    return {
+      ...common,
+      core: detected,
+      source: 'detected',
+      gflops: base.gflops,
+      note: `OpenBLAS detects ${detected} on a CPU with newer features, no candidate was faster (${probes})`,
+    };
+  return {
+    ...common,
+    core: best.core,
+    source: 'tuned',
+    gflops: best.gflops,
+    note: `OpenBLAS detects ${detected}; using ${best.core} (${probes})`,
+  };
 }
 
 let choice: CoreChoice | undefined;
@@ -128,8 +172,16 @@ export function decideCore(addonPath: string, probe: (core: string | undefined) 
   const key = machineKey({ addon: addonPath, size: st?.size, mtime: st?.mtimeMs });
   if (user && user !== fromSeqlab) {
     const flags = cpuFlags();
-    const better = misidentified(user, flags) ? `; it is older than this CPU allows (${candidateCores(flags).join(' or ')}): unset it for faster matmuls` : '';
-    return { core: user, detected: null, config: null, source: 'user', note: `OPENBLAS_CORETYPE=${user} set by the user (not tuned)${better}` };
+    const better = misidentified(user, flags)
+      ? `; it is older than this CPU allows (${candidateCores(flags).join(' or ')}): unset it for faster matmuls`
+      : '';
+    return {
+      core: user,
+      detected: null,
+      config: null,
+      source: 'user',
+      note: `OPENBLAS_CORETYPE=${user} set by the user (not tuned)${better}`,
+    };
   }
   let c = readMachineCache<CoreChoice>('openblas-core', key);
   if (user && user === fromSeqlab) {
@@ -139,7 +191,13 @@ export function decideCore(addonPath: string, probe: (core: string | undefined) 
     delete process.env.SEQLAB_OPENBLAS_CORETYPE_TUNED;
   }
   if (tune === 'off') {
-    return { core: null, detected: null, config: null, source: 'off', note: 'SEQLAB_OPENBLAS_TUNE=off: OpenBLAS keeps the core it detects' };
+    return {
+      core: null,
+      detected: null,
+      config: null,
+      source: 'off',
+      note: 'SEQLAB_OPENBLAS_TUNE=off: OpenBLAS keeps the core it detects',
+    };
   }
   if (!c || tune === 'refresh') {
     c = chooseCore(cpuFlags(), probe);

@@ -129,9 +129,7 @@ export async function selectBackend(requested: BackendRequest | string, opts: { 
   if (requested !== 'auto') {
     const r = await ATTEMPTS[requested as Exclude<BackendRequest, 'auto'>](opts.threads);
     if (!r.ok) {
-      throw new UserError(
-        `backend '${requested}' is not available here (${r.why}); use --backend auto, wasm or cpu`,
-      );
+      throw new UserError(`backend '${requested}' is not available here (${r.why}); use --backend auto, wasm or cpu`);
     }
     return withThreads({ name: tf.getBackend(), reason: `requested ${requested}` });
   }

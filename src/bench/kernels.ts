@@ -44,8 +44,13 @@ export interface BenchOptions {
   threads?: number;
 }
 
-
-interface Product { case: string; a: number[]; b: number[]; tA: boolean; tB: boolean }
+interface Product {
+  case: string;
+  a: number[];
+  b: number[];
+  tA: boolean;
+  tB: boolean;
+}
 
 /** Three products of equal FLOPs (2n^3) per size, so their times compare directly. */
 function products(n: number): Product[] {
@@ -64,29 +69,41 @@ function referenceBlock({ B, T, d, heads }: { B: number; T: number; d: number; h
   const dh = d / heads;
   const w = (shape: number[], seed: number) => tf.variable(tf.randomNormal(shape, 0, 1 / Math.sqrt(shape[0]), 'float32', seed));
   const params = {
-    Wq: w([d, d], 1), Wk: w([d, d], 2), Wv: w([d, d], 3), Wo: w([d, d], 4),
-    W1: w([d, 4 * d], 5), b1: tf.variable(tf.zeros([4 * d])), W2: w([4 * d, d], 6),
+    Wq: w([d, d], 1),
+    Wk: w([d, d], 2),
+    Wv: w([d, d], 3),
+    Wo: w([d, d], 4),
+    W1: w([d, 4 * d], 5),
+    b1: tf.variable(tf.zeros([4 * d])),
+    W2: w([4 * d, d], 6),
   };
   const x = tf.randomNormal([B * T, d], 0, 1, 'float32', 7); // rows are (b, t)
   const mask = tf.tidy(() => tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([T, T]), -1, 0)), -1e9)); // [T, T]
   // tfjs has no gradient for [B, T, d] @ [d, n] broadcasting, so projections act on [B*T, d] rows.
   const split = (t: tf.Tensor) => t.reshape([B, T, heads, dh]).transpose([0, 2, 1, 3]); // [B, H, T, dh]
-  const loss = () => tf.tidy(() => {
-    const q = split(tf.matMul(x, params.Wq)), k = split(tf.matMul(x, params.Wk)), v = split(tf.matMul(x, params.Wv));
-    const att = tf.softmax(tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)), mask)); // [B, H, T, T]
-    const y = tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B * T, d]);
-    const h = tf.add(x, tf.matMul(y, params.Wo)); // [B*T, d]
-    const f = tf.fused.matMul({ a: h, b: params.W1, bias: params.b1, activation: 'relu' }); // [B*T, 4d]
-    const out = tf.add(h, tf.matMul(f, params.W2));
-    return tf.mean(tf.square(out)) as tf.Scalar;
-  });
+  const loss = () =>
+    tf.tidy(() => {
+      const q = split(tf.matMul(x, params.Wq)),
+        k = split(tf.matMul(x, params.Wk)),
+        v = split(tf.matMul(x, params.Wv));
+      const att = tf.softmax(tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)), mask)); // [B, H, T, T]
+      const y = tf
+        .matMul(att, v)
+        .transpose([0, 2, 1, 3])
+        .reshape([B * T, d]);
+      const h = tf.add(x, tf.matMul(y, params.Wo)); // [B*T, d]
+      const f = tf.fused.matMul({ a: h, b: params.W1, bias: params.b1, activation: 'relu' }); // [B*T, 4d]
+      const out = tf.add(h, tf.matMul(f, params.W2));
+      return tf.mean(tf.square(out)) as tf.Scalar;
+    });
   const vars = Object.values(params);
   return {
-    step: () => tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(loss, vars);
-      // One scalar that depends on every gradient, so timing waits for all of them.
-      return tf.addN([value, ...Object.values(grads).map((g) => tf.sum(g))]);
-    }),
+    step: () =>
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(loss, vars);
+        // One scalar that depends on every gradient, so timing waits for all of them.
+        return tf.addN([value, ...Object.values(grads).map((g) => tf.sum(g))]);
+      }),
     dispose: () => tf.dispose([...vars, x, mask]),
   };
 }
@@ -115,15 +132,33 @@ export async function benchKernels(log: (line: string) => void, opts: BenchOptio
         const [a, b] = [tf.randomNormal(p.a, 0, 1, 'float32', 1), tf.randomNormal(p.b, 0, 1, 'float32', 2)];
         const ms = await medianMs(() => tf.matMul(a, b, p.tA, p.tB), { minReps: 2, maxReps: 20, minMs: 300 });
         tf.dispose([a, b]);
-        const row: Row = { path: mode, case: p.case, size: n, shapes: `${fmtShape(p.a, p.tA)}x${fmtShape(p.b, p.tB)}`, ms, gflops: (2 * n ** 3) / ms / 1e6, detail };
+        const row: Row = {
+          path: mode,
+          case: p.case,
+          size: n,
+          shapes: `${fmtShape(p.a, p.tA)}x${fmtShape(p.b, p.tB)}`,
+          ms,
+          gflops: (2 * n ** 3) / ms / 1e6,
+          detail,
+        };
         rows.push(row);
-        log(`  ${mode.padEnd(8)} ${p.case.padEnd(7)} n=${String(n).padEnd(4)} ${ms.toFixed(2).padStart(9)} ms ${row.gflops.toFixed(1).padStart(7)} GFLOP/s  ${row.shapes}`);
+        log(
+          `  ${mode.padEnd(8)} ${p.case.padEnd(7)} n=${String(n).padEnd(4)} ${ms.toFixed(2).padStart(9)} ms ${row.gflops.toFixed(1).padStart(7)} GFLOP/s  ${row.shapes}`,
+        );
       }
     }
     const blk = referenceBlock(block);
     const ms = await medianMs(blk.step, { minReps: steps });
     blk.dispose();
-    rows.push({ path: mode, case: 'train-step', size: 0, shapes: `B${block.B} T${block.T} d${block.d} h${block.heads}`, ms, gflops: NaN, detail });
+    rows.push({
+      path: mode,
+      case: 'train-step',
+      size: 0,
+      shapes: `B${block.B} T${block.T} d${block.d} h${block.heads}`,
+      ms,
+      gflops: NaN,
+      detail,
+    });
     log(`  ${mode.padEnd(8)} train-step (attention+FFN B${block.B} T${block.T} d${block.d}, fwd+bwd) ${ms.toFixed(1)} ms`);
   }
   summary(rows, paths, log);
@@ -132,13 +167,20 @@ export async function benchKernels(log: (line: string) => void, opts: BenchOptio
   return rows;
 }
 
-export interface OpProfile { kernel: string; calls: number; ms: number }
+export interface OpProfile {
+  kernel: string;
+  calls: number;
+  ms: number;
+}
 
 /**
  * tf.profile of one training step of the reference block on the current path: kernel time
  * per op, largest first (kernels our matmul kernels call internally are counted in theirs).
  */
-export async function profileTrainingStep(log: (line: string) => void, opts: Pick<BenchOptions, 'block'> & { top?: number } = {}): Promise<OpProfile[]> {
+export async function profileTrainingStep(
+  log: (line: string) => void,
+  opts: Pick<BenchOptions, 'block'> & { top?: number } = {},
+): Promise<OpProfile[]> {
   const blk = referenceBlock(opts.block ?? { B: 16, T: 256, d: 128, heads: 4 });
   tf.dispose(blk.step()); // warm-up: the first step compiles nothing but allocates
   const info = await tf.profile(() => {
@@ -160,7 +202,9 @@ export async function profileTrainingStep(log: (line: string) => void, opts: Pic
   const total = ops.reduce((t, o) => t + o.ms, 0);
   log(`profile of one training step on the ${matmulInfo()?.path ?? 'stock'} path: ${total.toFixed(1)} ms kernel time`);
   for (const o of ops.slice(0, opts.top ?? 10)) {
-    log(`  ${o.kernel.padEnd(16)} ${String(o.calls).padStart(4)} calls ${o.ms.toFixed(1).padStart(9)} ms ${((100 * o.ms) / total).toFixed(1).padStart(5)}%`);
+    log(
+      `  ${o.kernel.padEnd(16)} ${String(o.calls).padStart(4)} calls ${o.ms.toFixed(1).padStart(9)} ms ${((100 * o.ms) / total).toFixed(1).padStart(5)}%`,
+    );
   }
   return ops;
 }
@@ -174,7 +218,8 @@ function summary(rows: Row[], paths: MatmulPath[], log: (line: string) => void):
       const plain = get(path, 'plain', n)!;
       return `n=${n}: transA ${(get(path, 'transA', n)! / plain).toFixed(2)}x, transB ${(get(path, 'transB', n)! / plain).toFixed(2)}x, batched ${(get(path, 'batched', n)! / plain).toFixed(2)}x`;
     });
-    const stockStep = get('stock', 'train-step'), step = get(path, 'train-step');
+    const stockStep = get('stock', 'train-step'),
+      step = get(path, 'train-step');
     const speedup = stockStep && step ? `, train-step ${(stockStep / step).toFixed(1)}x vs stock` : '';
     log(`  ${path}: ${ratios.join('; ')}${speedup}`);
   }

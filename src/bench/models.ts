@@ -84,11 +84,15 @@ export async function benchModel(cfg: RunConfig, opts: BenchOptions = {}): Promi
       const x = tf.tensor2d(syntheticTokens(B, L, V, 1), [B, L], 'int32');
       const y = tf.tensor2d(syntheticTokens(B, L, V, 2), [B, L], 'int32');
       try {
-        const fwd = await timeIt(() => tf.tidy(() => {
-          const { logits, auxLoss } = model.forward(x);
-          auxLoss?.dispose();
-          return tf.sum(logits);
-        }), repeats);
+        const fwd = await timeIt(
+          () =>
+            tf.tidy(() => {
+              const { logits, auxLoss } = model.forward(x);
+              auxLoss?.dispose();
+              return tf.sum(logits);
+            }),
+          repeats,
+        );
         const row: BenchRow = {
           preset: m.preset,
           seq_len: L,

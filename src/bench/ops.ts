@@ -39,7 +39,6 @@ export interface BenchOpts {
   retVariants?: Array<'parallel' | 'chunk'>;
 }
 
-
 export async function benchOps(opts: BenchOpts = {}): Promise<Row[]> {
   const backend = opts.backend ?? 'wasm';
   if (backend === 'wasm') {
@@ -56,7 +55,11 @@ export async function benchOps(opts: BenchOpts = {}): Promise<Row[]> {
   // ~0.5 GB per [B, H, T, T] tensor and aborts the 4 GB wasm heap under autograd, so it is
   // measured at B = parallelB (default 1) next to the chunk form at the same batch and at B = retB.
   if (only.includes('retention')) {
-    const H = 4, T = opts.retT ?? 2048, dk = 32, dv = 32, C = opts.retChunk ?? 64;
+    const H = 4,
+      T = opts.retT ?? 2048,
+      dk = 32,
+      dv = 32,
+      C = opts.retChunk ?? 64;
     const rv = opts.retVariants ?? ['parallel', 'chunk'];
     const pB = opts.parallelB ?? 1;
     const cases: Array<{ name: string; B: number; f: (...x: tf.Tensor[]) => tf.Tensor }> = [];
@@ -80,13 +83,23 @@ export async function benchOps(opts: BenchOpts = {}): Promise<Row[]> {
     }
     for (const m of ms) {
       const slow = Math.max(...ms.filter((o) => o.B === m.B).map((o) => o.ms));
-      rows.push({ kernel: 'retention core', variant: m.name, shape: `B${m.B} H${H} T${T} dk${dk} dv${dv}`, ms: m.ms, speedup: slow / m.ms });
+      rows.push({
+        kernel: 'retention core',
+        variant: m.name,
+        shape: `B${m.B} H${H} T${T} dk${dk} dv${dv}`,
+        ms: m.ms,
+        speedup: slow / m.ms,
+      });
     }
   }
 
   // (b) mamba selective scan, d_model 128 -> D = 256, N = 16, B 8
   if (only.includes('scan')) {
-    const B = 8, T = opts.scanT ?? 1024, D = 256, N = 16, C = opts.scanChunk;
+    const B = 8,
+      T = opts.scanT ?? 1024,
+      D = 256,
+      N = 16,
+      C = opts.scanChunk;
     const x = tf.randomNormal([B, T, D], 0, 1, 'float32', 6);
     const dt = tf.randomUniform([B, T, D], 0.001, 0.1, 'float32', 7);
     const A = tf.neg(tf.randomUniform([D, N], 1, 16, 'float32', 8));
@@ -97,12 +110,20 @@ export async function benchOps(opts: BenchOpts = {}): Promise<Row[]> {
     const fb = (mode: ScanMode) => () =>
       tf.tidy(() =>
         tf.grads((...z: tf.Tensor[]) => tf.sum(tf.mul(selectiveScan(z[0], z[1], z[2], z[3], z[4], { mode, chunk: C }).y, w)))([
-          x, dt, A, Bm, Cm,
+          x,
+          dt,
+          A,
+          Bm,
+          Cm,
         ]),
       );
     const modes: ScanMode[] = opts.skipSequential ? ['chunked'] : ['sequential', 'chunked'];
     const ms = [];
-    for (const mode of modes) ms.push({ name: mode === 'chunked' ? `chunked C=${C ?? 64}` : mode, ms: await medianMs(fb(mode), { minReps: mode === 'sequential' ? 1 : reps }) });
+    for (const mode of modes)
+      ms.push({
+        name: mode === 'chunked' ? `chunked C=${C ?? 64}` : mode,
+        ms: await medianMs(fb(mode), { minReps: mode === 'sequential' ? 1 : reps }),
+      });
     const slow = Math.max(...ms.map((m) => m.ms));
     for (const m of ms) rows.push({ kernel: 'mamba scan', variant: m.name, shape, ms: m.ms, speedup: slow / m.ms });
     tf.dispose([x, dt, A, Bm, Cm, w]);

@@ -71,7 +71,7 @@ export interface ClaimResult {
 }
 
 export const TEST_NOTE =
-  'p: one-sided t-test over seeds (Welch unequal-variance t-test with Welch-Satterthwaite df against another selection; one-sample t-test against a bound), the variance of one run never taken below its floor (binomial p(1-p)/n for a fraction on n held-out examples, else the rounding variance of the metric\'s reported precision); difference: mean(left) - mean(right or bound) with its 95% CI; n < 2 on a side is inconclusive; a claim whose precondition (control) does not pass is invalid.';
+  "p: one-sided t-test over seeds (Welch unequal-variance t-test with Welch-Satterthwaite df against another selection; one-sample t-test against a bound), the variance of one run never taken below its floor (binomial p(1-p)/n for a fraction on n held-out examples, else the rounding variance of the metric's reported precision); difference: mean(left) - mean(right or bound) with its 95% CI; n < 2 on a side is inconclusive; a claim whose precondition (control) does not pass is invalid.";
 
 /** The line under a claims table: the test, and the correction for multiplicity actually applied. */
 export function claimsNote(results: readonly ClaimResult[]): string {
@@ -100,7 +100,14 @@ export function describeSelection(sel: Selection): string {
 /** The one-line reason a selection matches no run, with a did-you-mean on the value. */
 function emptySelection(where: string, sel: Selection, runs: ReportRun[]): string {
   for (const [k, v] of Object.entries(sel)) {
-    const values = [...new Set(runs.map((r) => keyValue(r, k)).filter((x) => x !== undefined).map(label))];
+    const values = [
+      ...new Set(
+        runs
+          .map((r) => keyValue(r, k))
+          .filter((x) => x !== undefined)
+          .map(label),
+      ),
+    ];
     if (!values.includes(label(v))) {
       const c = closest(label(v), values);
       const shown = values.length > 8 ? [...values.slice(0, 8), '...'] : values;
@@ -142,9 +149,15 @@ function side(runs: ReportRun[], sel: Selection, metric: string): { side: Side; 
  * yet corrected or gated (see finishClaims). Throws UserErrors (exit 2), one line per bad claim,
  * when a metric is reported by no selected run or a selection matches no run.
  */
-export function testClaims(claims: readonly Claim[], allRuns: ReportRun[], where: (i: number) => string = (i) => `claims.${i}`, group = 0): ClaimResult[] {
+export function testClaims(
+  claims: readonly Claim[],
+  allRuns: ReportRun[],
+  where: (i: number) => string = (i) => `claims.${i}`,
+  group = 0,
+): ClaimResult[] {
   const finished = allRuns.filter((r) => r.state === 'done' || r.state === 'diverged');
-  if (finished.length === 0) throw new UserError(`${where(0).replace(/: claims\.0$/, '')}: no finished runs to check claims on yet (see seqlab status)`);
+  if (finished.length === 0)
+    throw new UserError(`${where(0).replace(/: claims\.0$/, '')}: no finished runs to check claims on yet (see seqlab status)`);
   const errors: string[] = [];
   const out: ClaimResult[] = [];
   const gates = claims.filter((c) => c.kind === 'precondition' && c.required_by === 'all').map((c) => c.name!); // the schema requires a precondition's name
@@ -180,19 +193,28 @@ export function testClaims(claims: readonly Claim[], allRuns: ReportRun[], where
       const bound = c.at_least ?? c.at_most;
       const alt = op === '>' ? 'greater' : 'less';
       const floors = { a: L.side.floor.variance, b: R?.side.floor.variance };
-      const w = bound !== undefined ? welchOneSided(L.values, [bound], alt, c.margin, true, floors) : welchOneSided(L.values, R!.values, alt, c.margin, false, floors);
+      const w =
+        bound !== undefined
+          ? welchOneSided(L.values, [bound], alt, c.margin, true, floors)
+          : welchOneSided(L.values, R!.values, alt, c.margin, false, floors);
       L.side.stats = w.a;
       if (R) R.side.stats = w.b;
       const exact = fixedByConfig(c.metric);
       const small = [L.side.stats.n < (exact ? 1 : 2) ? 'left' : '', R && R.side.stats.n < (exact ? 1 : 2) ? 'right' : ''].filter(Boolean);
       // A metric fixed by the config has no sampling error: the claim is a comparison of the means, untested.
       const exactPass = (op === '>' ? w.diff : -w.diff) > c.margin;
-      const noFloor = !exact && w.a.std === 0 && (R === undefined || w.b.std === 0) && L.side.floor.kind === 'none' && (R === undefined || R.side.floor.kind === 'none');
+      const noFloor =
+        !exact &&
+        w.a.std === 0 &&
+        (R === undefined || w.b.std === 0) &&
+        L.side.floor.kind === 'none' &&
+        (R === undefined || R.side.floor.kind === 'none');
       let note: string | undefined;
       if (small.length) note = `n < ${exact ? 1 : 2} on the ${small.join(' and ')} side`;
       else if (noFloor) note = 'zero variance over seeds and no variance floor for this metric';
       const p = exact || small.length || noFloor ? NaN : w.p;
-      const verdict: Verdict = note || (!exact && Number.isNaN(p)) ? 'inconclusive' : exact ? (exactPass ? 'pass' : 'fail') : p < c.level ? 'pass' : 'fail';
+      const verdict: Verdict =
+        note || (!exact && Number.isNaN(p)) ? 'inconclusive' : exact ? (exactPass ? 'pass' : 'fail') : p < c.level ? 'pass' : 'fail';
       const suffix = Object.keys(inst).length ? ` (${describeSelection(inst)})` : '';
       out.push({
         index,

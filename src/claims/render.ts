@@ -40,7 +40,19 @@ export function verdictCell(r: ClaimResult): string {
 /** The claims table as header + rows of text cells (the Markdown table and the report's claims section). */
 export function claimsTable(results: readonly ClaimResult[]): { columns: string[]; rows: string[][] } {
   const holm = results[0]?.correction !== 'none';
-  const columns = ['claim', 'metric', 'left mean ± std (n)', '', 'right', 'margin', 'difference [95% CI]', 'p', ...(holm ? ['p (Holm)'] : []), 'level', 'verdict'];
+  const columns = [
+    'claim',
+    'metric',
+    'left mean ± std (n)',
+    '',
+    'right',
+    'margin',
+    'difference [95% CI]',
+    'p',
+    ...(holm ? ['p (Holm)'] : []),
+    'level',
+    'verdict',
+  ];
   const rows = results.map((r) => [
     (r.kind === 'precondition' ? '[control] ' : '') + r.name,
     r.metric,
@@ -66,7 +78,14 @@ export function renderClaimsMarkdown(results: readonly ClaimResult[]): string {
 const num = (v: number) => (Number.isFinite(v) ? v : null);
 
 export function renderClaimsJson(results: readonly ClaimResult[]): string {
-  const side = (s: Side) => ({ selection: s.selection, runs: s.runs, n: s.stats.n, mean: num(s.stats.mean), std: num(s.stats.std), variance_floor: { kind: s.floor.kind, variance: s.floor.variance } });
+  const side = (s: Side) => ({
+    selection: s.selection,
+    runs: s.runs,
+    n: s.stats.n,
+    mean: num(s.stats.mean),
+    std: num(s.stats.std),
+    variance_floor: { kind: s.floor.kind, variance: s.floor.variance },
+  });
   return (
     JSON.stringify(
       {

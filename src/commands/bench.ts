@@ -47,14 +47,19 @@ function benchConfigs(file: string | undefined, opts: BenchCliOptions): RunConfi
       const { keys, value } = parseOverride(spec);
       raw = setPath(raw, keys, value);
     }
-    return resolveRun(parseConfig(raw, () => '--set'), 0);
+    return resolveRun(
+      parseConfig(raw, () => '--set'),
+      0,
+    );
   });
 }
 
 export function registerBench(program: Command): void {
   program
     .command('bench')
-    .description('micro-benchmarks: model forward / forward+backward tokens/s and memory across lengths, prefill and decode latency; matmul kernels; scan/retention ops')
+    .description(
+      'micro-benchmarks: model forward / forward+backward tokens/s and memory across lengths, prefill and decode latency; matmul kernels; scan/retention ops',
+    )
     .argument('[file]', 'config file: benchmark each distinct model of its sweep')
     .option('--preset <name>', "preset to benchmark ('all' for every preset); repeatable", collect, [])
     .option('--set <key=value>', 'override a key; repeatable', collect, [])
@@ -73,7 +78,8 @@ export function registerBench(program: Command): void {
     )
     .action(async (file: string | undefined, opts: BenchCliOptions) => {
       const log = (line: string) => process.stderr.write(line + '\n');
-      const print = (rows: unknown[], table: () => string) => process.stdout.write(opts.json ? JSON.stringify(rows, null, 2) + '\n' : table() + '\n');
+      const print = (rows: unknown[], table: () => string) =>
+        process.stdout.write(opts.json ? JSON.stringify(rows, null, 2) + '\n' : table() + '\n');
       if (opts.kernels) {
         const { selectBackend } = await import('../backend/select.ts');
         await selectBackend(opts.backend === 'auto' ? 'wasm' : opts.backend);
@@ -81,12 +87,26 @@ export function registerBench(program: Command): void {
         const { MATMUL_PATHS } = await import('../native/config.ts');
         const paths = opts.paths?.split(',').map((p) => p.trim());
         const unknown = paths?.find((p) => !(MATMUL_PATHS as readonly string[]).includes(p));
-        if (unknown !== undefined) throw new UserError(`--paths ${opts.paths}: unknown matmul path '${unknown}' (expected: ${MATMUL_PATHS.join(', ')})`);
+        if (unknown !== undefined)
+          throw new UserError(`--paths ${opts.paths}: unknown matmul path '${unknown}' (expected: ${MATMUL_PATHS.join(', ')})`);
         const rows = await benchKernels(log, {
           ...(paths ? { paths: paths as (typeof MATMUL_PATHS)[number][] } : {}),
           ...(opts.sizes ? { sizes: ints(opts.sizes, '--sizes') } : {}),
         });
-        print(rows, () => markdownTable(['path', 'case', 'size', 'shapes', 'ms', 'GFLOP/s', 'engine'], rows.map((r) => [r.path, r.case, String(r.size), r.shapes, r.ms.toFixed(2), Number.isFinite(r.gflops) ? r.gflops.toFixed(1) : '-', r.detail])));
+        print(rows, () =>
+          markdownTable(
+            ['path', 'case', 'size', 'shapes', 'ms', 'GFLOP/s', 'engine'],
+            rows.map((r) => [
+              r.path,
+              r.case,
+              String(r.size),
+              r.shapes,
+              r.ms.toFixed(2),
+              Number.isFinite(r.gflops) ? r.gflops.toFixed(1) : '-',
+              r.detail,
+            ]),
+          ),
+        );
         return;
       }
       if (opts.ops) {
@@ -95,7 +115,8 @@ export function registerBench(program: Command): void {
         if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
         return;
       }
-      if (!file && opts.preset.length === 0) throw new UserError('bench: give a config FILE, --preset NAME, --kernels or --ops (see seqlab bench --help)');
+      if (!file && opts.preset.length === 0)
+        throw new UserError('bench: give a config FILE, --preset NAME, --kernels or --ops (see seqlab bench --help)');
       const configs = benchConfigs(file, opts);
       const { selectBackend } = await import('../backend/select.ts');
       const { installMatmul } = await import('../train/env.ts');
@@ -115,23 +136,37 @@ export function registerBench(program: Command): void {
           })),
         );
       }
-      print(rows, () =>
-        markdownTable(
-          ['preset', 'T', 'B', 'params', 'FLOPs/tok', 'fwd tok/s', 'fwd+bwd tok/s', 'fwd+bwd peak', 'prefill tok/s', 'decode ms/tok', 'state/seq'],
-          rows.map((r) => [
-            r.preset,
-            String(r.seq_len),
-            String(r.batch),
-            humanCount(r.params),
-            humanCount(r.flops_per_token_fwd),
-            humanCount(r.fwd_tokens_per_s),
-            humanCount(r.fwd_bwd_tokens_per_s),
-            r.fwd_bwd_peak_bytes !== undefined ? humanCount(r.fwd_bwd_peak_bytes) + 'B' : '-',
-            humanCount(r.prefill_tokens_per_s),
-            r.decode_ms_per_token.toFixed(2),
-            humanCount(r.state_bytes_per_sequence) + 'B',
-          ]),
-        ) + `\nbackend: ${backend.name}, matmul path: ${matmul.path}`,
+      print(
+        rows,
+        () =>
+          markdownTable(
+            [
+              'preset',
+              'T',
+              'B',
+              'params',
+              'FLOPs/tok',
+              'fwd tok/s',
+              'fwd+bwd tok/s',
+              'fwd+bwd peak',
+              'prefill tok/s',
+              'decode ms/tok',
+              'state/seq',
+            ],
+            rows.map((r) => [
+              r.preset,
+              String(r.seq_len),
+              String(r.batch),
+              humanCount(r.params),
+              humanCount(r.flops_per_token_fwd),
+              humanCount(r.fwd_tokens_per_s),
+              humanCount(r.fwd_bwd_tokens_per_s),
+              r.fwd_bwd_peak_bytes !== undefined ? humanCount(r.fwd_bwd_peak_bytes) + 'B' : '-',
+              humanCount(r.prefill_tokens_per_s),
+              r.decode_ms_per_token.toFixed(2),
+              humanCount(r.state_bytes_per_sequence) + 'B',
+            ]),
+          ) + `\nbackend: ${backend.name}, matmul path: ${matmul.path}`,
       );
     });
 }

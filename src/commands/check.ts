@@ -25,7 +25,8 @@ export function checkClaims(args: string[], opts: CheckOptions): { results: Clai
   for (const [group, arg] of args.entries()) {
     const src = loadClaimSource(arg, opts);
     if (src.claims.length === 0) throw new UserError(`${arg}: the config has no claims: to check`);
-    if (!src.runs.some((r) => r.state === 'done' || r.state === 'diverged')) throw new UserError(`${src.sweepDir}: no finished runs to check claims on yet (see seqlab status ${src.sweepDir})`);
+    if (!src.runs.some((r) => r.state === 'done' || r.state === 'diverged'))
+      throw new UserError(`${src.sweepDir}: no finished runs to check claims on yet (see seqlab status ${src.sweepDir})`);
     first ??= src.sweepDir;
     raw.push(...testClaims(src.claims, src.runs, src.where, group));
   }
@@ -41,7 +42,9 @@ export function checkClaims(args: string[], opts: CheckOptions): { results: Clai
 export function registerCheck(program: Command): void {
   program
     .command('check')
-    .description("evaluate a config's claims over seeds (one-sided Welch t-test, Holm-corrected, preconditions gate); exit 1 when a claim fails or is invalid")
+    .description(
+      "evaluate a config's claims over seeds (one-sided Welch t-test, Holm-corrected, preconditions gate); exit 1 when a claim fails or is invalid",
+    )
     .argument('<sweep_dir_or_config...>', 'sweep directories (runs/<name>) or the config files they were run from')
     .option('--strict', 'inconclusive claims (n < 2 on a side) fail too')
     .option('--json', 'print the JSON record instead of the table')

@@ -5,7 +5,13 @@ import { dataReport, type DataReport } from '../tasks/catalog.ts';
 
 export function formatDataReport(r: DataReport): string {
   const n = (x: number) => x.toLocaleString('en-US');
-  const rows = (['train', 'valid', 'test'] as const).map((s) => [s, n(r.splits[s].docs), n(r.splits[s].bytes), n(r.splits[s].chars), n(r.splits[s].tokens)]);
+  const rows = (['train', 'valid', 'test'] as const).map((s) => [
+    s,
+    n(r.splits[s].docs),
+    n(r.splits[s].bytes),
+    n(r.splits[s].chars),
+    n(r.splits[s].tokens),
+  ]);
   const head = ['split', 'docs', 'bytes', 'chars', `tokens (${r.tokenizer}, incl. EOS)`];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const fmt = (cells: string[]) => '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join(' | ') + ' |';
@@ -34,13 +40,27 @@ export function registerData(program: Command): void {
     .option('--ascii-fold', 'fold typographic punctuation to ASCII first')
     .addOption(new Option('--split <s>', 'split rule').choices(['default', 'chronological']).default('default'))
     .option('--json', 'print machine-readable JSON')
-    .addHelpText('after', '\nExamples:\n  $ seqlab data sotu\n  $ seqlab data gutenberg --tokenizer bpe --bpe-vocab 4096\n  $ seqlab data dir:./my-texts --json')
-    .action((corpus: string, opts: { tokenizer: 'byte' | 'char' | 'bpe'; bpeVocab: string; asciiFold?: boolean; split: 'default' | 'chronological'; json?: boolean }) => {
-      const bpeVocab = Number(opts.bpeVocab);
-      if (!Number.isInteger(bpeVocab) || bpeVocab < 258 || bpeVocab > 65536) {
-        throw new UserError(`--bpe-vocab: expected an integer in 258..65536, got '${opts.bpeVocab}'`);
-      }
-      const r = dataReport(corpus, { tokenizer: opts.tokenizer, bpeVocab, asciiFold: opts.asciiFold, split: opts.split });
-      process.stdout.write((opts.json ? JSON.stringify(r, null, 2) : formatDataReport(r)) + '\n');
-    });
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ seqlab data sotu\n  $ seqlab data gutenberg --tokenizer bpe --bpe-vocab 4096\n  $ seqlab data dir:./my-texts --json',
+    )
+    .action(
+      (
+        corpus: string,
+        opts: {
+          tokenizer: 'byte' | 'char' | 'bpe';
+          bpeVocab: string;
+          asciiFold?: boolean;
+          split: 'default' | 'chronological';
+          json?: boolean;
+        },
+      ) => {
+        const bpeVocab = Number(opts.bpeVocab);
+        if (!Number.isInteger(bpeVocab) || bpeVocab < 258 || bpeVocab > 65536) {
+          throw new UserError(`--bpe-vocab: expected an integer in 258..65536, got '${opts.bpeVocab}'`);
+        }
+        const r = dataReport(corpus, { tokenizer: opts.tokenizer, bpeVocab, asciiFold: opts.asciiFold, split: opts.split });
+        process.stdout.write((opts.json ? JSON.stringify(r, null, 2) : formatDataReport(r)) + '\n');
+      },
+    );
 }

@@ -25,7 +25,11 @@ export async function execCommand(sweepDir: string, opts: ExecOptions): Promise<
   if (opts.ids) {
     const file = path.resolve(sweepDir, opts.ids);
     if (!fs.existsSync(file)) throw new UserError(`--ids: no such index file: ${file}`);
-    const ids = fs.readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+    const ids = fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
     id = ids[index];
     if (id === undefined) throw new UserError(`--index ${index} is past the end of ${opts.ids} (${ids.length} runs)`);
   } else {
@@ -48,7 +52,10 @@ export function registerExec(program: Command): void {
     .requiredOption('--index <i>', 'line of the --ids file (0-based), or the run index in plan.json')
     .option('--ids <file>', 'index file of run ids, relative to the sweep directory (written by submit)')
     .option('--backend <name>', 'tfjs backend: auto, tensorflow, wasm, cpu, webgpu')
-    .option('--max-requeues <n>', 'on SIGUSR1 (sbatch --signal), stop the run (it checkpoints) and requeue this task, at most n times in all (SLURM_RESTART_COUNT); written by submit --max-requeues')
+    .option(
+      '--max-requeues <n>',
+      'on SIGUSR1 (sbatch --signal), stop the run (it checkpoints) and requeue this task, at most n times in all (SLURM_RESTART_COUNT); written by submit --max-requeues',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  $ seqlab exec runs/quickstart --index 3\n  $ seqlab exec runs/quickstart --ids slurm/array-1.ids --index $SLURM_ARRAY_TASK_ID',

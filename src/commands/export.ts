@@ -9,7 +9,12 @@ import { eventFile, type ScalarPoint } from '../export/tensorboard.ts';
 import { runFiles } from '../runner/layout.ts';
 import { readJsonl, readJsonOrUndefined, writeFileAtomic } from '../util/fs.ts';
 
-const TRAIN_FIELDS: Record<string, string> = { train_loss: 'train/loss', lr: 'train/lr', grad_norm: 'train/grad_norm', tokens_per_s: 'train/tokens_per_s' };
+const TRAIN_FIELDS: Record<string, string> = {
+  train_loss: 'train/loss',
+  lr: 'train/lr',
+  grad_norm: 'train/grad_norm',
+  tokens_per_s: 'train/tokens_per_s',
+};
 const EVAL_FIELDS = ['loss', 'bpb', 'ppl', 'accuracy', 'exact_match'];
 
 /** The scalars of one run's metrics.jsonl, with wall times from env.json's start timestamp. */
@@ -18,7 +23,12 @@ export function runScalars(run: ReportRun): ScalarPoint[] {
   const lines = readJsonl<Record<string, unknown>>(files.metrics);
   const env = readJsonOrUndefined<Record<string, unknown>>(path.join(files.dir, 'env.json'));
   const lastTime = Math.max(0, ...lines.map((l) => (typeof l.time_s === 'number' ? l.time_s : 0)));
-  const started = typeof env?.timestamp_utc === 'string' ? Date.parse(env.timestamp_utc) / 1000 : fs.existsSync(files.metrics) ? fs.statSync(files.metrics).mtimeMs / 1000 - lastTime : 0;
+  const started =
+    typeof env?.timestamp_utc === 'string'
+      ? Date.parse(env.timestamp_utc) / 1000
+      : fs.existsSync(files.metrics)
+        ? fs.statSync(files.metrics).mtimeMs / 1000 - lastTime
+        : 0;
   const out: ScalarPoint[] = [];
   for (const l of lines) {
     const step = Number(l.step);
@@ -36,7 +46,9 @@ export function runScalars(run: ReportRun): ScalarPoint[] {
 /** A TensorBoard run name: the run's axes (seed last) and its id, filesystem-safe. */
 export function runName(run: ReportRun): string {
   const axes = Object.entries(run.axes).sort(([a], [b]) => (a === 'seed' ? 1 : b === 'seed' ? -1 : 0));
-  const label = [run.case, ...axes.map(([k, v]) => `${k.split('.').pop()}=${typeof v === 'string' ? v : JSON.stringify(v)}`)].filter(Boolean).join(',');
+  const label = [run.case, ...axes.map(([k, v]) => `${k.split('.').pop()}=${typeof v === 'string' ? v : JSON.stringify(v)}`)]
+    .filter(Boolean)
+    .join(',');
   return `${label ? `${label}_` : ''}${run.id}`.replace(/[^A-Za-z0-9._=,+-]+/g, '-');
 }
 

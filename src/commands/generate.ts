@@ -34,7 +34,8 @@ export async function generateText(runDir: string, o: { prompt: string; sample: 
   const cfgFile = path.join(runDir, 'config.json');
   const ckpt = path.join(runDir, 'checkpoint');
   if (!fs.existsSync(cfgFile)) throw new UserError(`generate: ${runDir} is not a run directory (no config.json)`);
-  if (!fs.existsSync(ckpt)) throw new UserError(`generate: ${runDir} has no checkpoint/ (the run is not finished, or train.checkpoint was false)`);
+  if (!fs.existsSync(ckpt))
+    throw new UserError(`generate: ${runDir} has no checkpoint/ (the run is not finished, or train.checkpoint was false)`);
   const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as RunConfig;
   if (cfg.task.kind !== 'lm') throw new UserError(`generate: task '${cfg.task.kind}' has no text tokenizer; generate needs an lm task`);
   // The tokenizer saved with the checkpoint (a copied run decodes without its corpus); checkpoints
@@ -44,7 +45,8 @@ export async function generateText(runDir: string, o: { prompt: string; sample: 
   if (saved) tok = tokenizerFromState(saved);
   else {
     const task = loadTask(cfg.task);
-    if (!task.encode || !task.decode) throw new UserError(`generate: task '${cfg.task.kind}' has no text tokenizer; generate needs an lm task`);
+    if (!task.encode || !task.decode)
+      throw new UserError(`generate: task '${cfg.task.kind}' has no text tokenizer; generate needs an lm task`);
     tok = { encode: task.encode, decode: task.decode };
   }
   await selectBackend(o.backend ?? 'auto');
@@ -68,7 +70,10 @@ export function registerGenerate(program: Command): void {
     .option('--top-k <k>', 'sample among the k most likely tokens only')
     .option('--seed <s>', 'sampling seed', '0')
     .option('--backend <name>', 'tfjs backend: auto, tensorflow, wasm, cpu, webgpu', 'auto')
-    .addHelpText('after', '\nExample:\n  $ seqlab generate runs/quickstart/runs/3f2a9c1b0d4e --prompt "The state of the Union is" --tokens 200 --temperature 0.8')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ seqlab generate runs/quickstart/runs/3f2a9c1b0d4e --prompt "The state of the Union is" --tokens 200 --temperature 0.8',
+    )
     .action(async (runDir: string, opts: GenerateCliOptions) => {
       const sample: SampleOptions = {
         tokens: num('tokens', opts.tokens, (n) => Number.isInteger(n) && n > 0, 'a positive integer'),

@@ -7,9 +7,13 @@ import { PRESETS, type PresetName } from '../models/presets.ts';
 import { humanCount, markdownTable } from '../util/format.ts';
 import { positiveInt } from './options.ts';
 
-const fmt = (v: unknown): string => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : typeof v === 'string' ? v : JSON.stringify(v));
+const fmt = (v: unknown): string =>
+  typeof v === 'number' && !Number.isFinite(v) ? String(v) : typeof v === 'string' ? v : JSON.stringify(v);
 
-const posInt = (flag: string) => (v: string): number => positiveInt(flag, v)!;
+const posInt =
+  (flag: string) =>
+  (v: string): number =>
+    positiveInt(flag, v)!;
 
 function kindTable(kinds: KindInfo[]): string {
   const rows = kinds.flatMap((k) => k.fields.map((f, i) => [i === 0 ? k.kind : '', f.name, fmt(f.default), f.meaning]));
@@ -51,7 +55,8 @@ export function registerModels(program: Command): void {
     .action((opts: Opts) => {
       const ex: CatalogExample = { d_model: opts.dModel, n_layers: opts.nLayers, seq_len: opts.seqLen, vocab_size: opts.vocab };
       if (opts.preset !== undefined) {
-        if (!(PRESETS as readonly string[]).includes(opts.preset)) throw new UserError(`--preset: unknown preset '${opts.preset}'${didYouMean(opts.preset, PRESETS)}; one of ${PRESETS.join(', ')}`);
+        if (!(PRESETS as readonly string[]).includes(opts.preset))
+          throw new UserError(`--preset: unknown preset '${opts.preset}'${didYouMean(opts.preset, PRESETS)}; one of ${PRESETS.join(', ')}`);
         const p = presetInfo(opts.preset as PresetName, ex);
         if (opts.json) return void process.stdout.write(JSON.stringify({ ...p, example: ex }, null, 2) + '\n');
         const out = [
@@ -66,16 +71,28 @@ export function registerModels(program: Command): void {
       if (opts.json) return void process.stdout.write(JSON.stringify(cat, null, 2) + '\n');
       const sections = [
         '## Mixer kinds (model.pattern layers; override any field for all mixers with model.mixer.<field>)',
-        markdownTable(['kind', 'summary', "ffn 'auto'"], cat.mixers.map((k) => [k.kind, k.summary, k.defaultFfn ?? ''])),
+        markdownTable(
+          ['kind', 'summary', "ffn 'auto'"],
+          cat.mixers.map((k) => [k.kind, k.summary, k.defaultFfn ?? '']),
+        ),
         kindTable(cat.mixers),
         '## Layer combinators (mixer kinds that hold branches)',
         kindTable(cat.combinators),
         '## Pattern types (model.pattern.type; n_layers defaults to model.n_layers)',
-        markdownTable(['type', 'fields', 'meaning'], cat.patterns.map((p) => [p.type, p.fields.join(', '), p.meaning])),
+        markdownTable(
+          ['type', 'fields', 'meaning'],
+          cat.patterns.map((p) => [p.type, p.fields.join(', '), p.meaning]),
+        ),
         `## Presets (model.preset; figures at d_model ${ex.d_model}, n_layers ${ex.n_layers}, vocab ${ex.vocab_size}, seq_len ${ex.seq_len})`,
         markdownTable(
           ['preset', 'expansion', 'params', 'non-emb', 'fwd FLOPs/token'],
-          cat.presets.map((p) => [p.name, p.expansion, humanCount(p.params), humanCount(p.paramsNonEmbedding), humanCount(p.flopsPerToken)]),
+          cat.presets.map((p) => [
+            p.name,
+            p.expansion,
+            humanCount(p.params),
+            humanCount(p.paramsNonEmbedding),
+            humanCount(p.flopsPerToken),
+          ]),
         ),
         'Show one preset layer by layer: seqlab models --preset <name> [--n-layers N --d-model D]',
       ];

@@ -35,7 +35,9 @@ export function registerPlan(program: Command): void {
             params_non_embedding: r.paramsNonEmbedding,
             flops_per_token_fwd: r.flopsPerToken,
             train_flops: r.trainFlops,
-            ...(r.lowerBound ? { lower_bound: 'model.vocab_size is a lower bound (char vocabulary not read yet); params, flops and the config use it' } : {}),
+            ...(r.lowerBound
+              ? { lower_bound: 'model.vocab_size is a lower bound (char vocabulary not read yet); params, flops and the config use it' }
+              : {}),
             state: r.state,
             config: r.run.config,
           })),

@@ -4,7 +4,17 @@ import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
 import { closest } from '../util/suggest.ts';
 import { requireMetric } from '../metrics/names.ts';
-import { baselineDeltas, bestOver, collectRuns, defaultGroupBy, defaultMetrics, groupRuns, keyValue, provenance, type ReportRun } from '../report/collect.ts';
+import {
+  baselineDeltas,
+  bestOver,
+  collectRuns,
+  defaultGroupBy,
+  defaultMetrics,
+  groupRuns,
+  keyValue,
+  provenance,
+  type ReportRun,
+} from '../report/collect.ts';
 import { readClaims, type ClaimsSection } from '../report/claims.ts';
 import { renderHtml } from '../report/html.ts';
 import { figureSvg, reportFigures, svgToPng, type Band } from '../report/plots.ts';
@@ -20,7 +30,10 @@ import { kindsReporting, TASK_KINDS } from '../tasks/kinds/registry.ts';
 const FORMATS = ['md', 'csv', 'tex', 'json', 'html'] as const;
 
 export function list(v: string): string[] {
-  return v.split(',').map((s) => s.trim()).filter(Boolean);
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** The claims table of the sweeps' configs (as `seqlab check` prints it), when they have claims;
@@ -28,11 +41,16 @@ export function list(v: string): string[] {
 function claimsSection(dirs: string[]): { table: string; section: ClaimsSection; written: string[] } | undefined {
   try {
     const { results, written } = checkClaims(dirs, {});
-    return { table: renderClaimsMarkdown(results), section: { title: 'Claims (seqlab check)', ...claimsTable(results), note: claimsNote(results) }, written };
+    return {
+      table: renderClaimsMarkdown(results),
+      section: { title: 'Claims (seqlab check)', ...claimsTable(results), note: claimsNote(results) },
+      written,
+    };
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
     // Sweeps without claims (or folders of runs without a sweep config) simply have no claims table.
-    if (!/has no claims|no sweep\.yaml/.test(e.message)) process.stderr.write(`seqlab: claims not evaluated: ${e.message.split('\n')[0]}\n`);
+    if (!/has no claims|no sweep\.yaml/.test(e.message))
+      process.stderr.write(`seqlab: claims not evaluated: ${e.message.split('\n')[0]}\n`);
     return undefined;
   }
 }
@@ -67,7 +85,12 @@ function checkMetric(runs: ReportRun[], metric: string, where: string): void {
   if (!runs.some((x) => typeof x.summary[metric] === 'number')) {
     const kinds = kindsReporting(r.def.name);
     const families = new Set(kinds.map((k) => k.family));
-    const family = families.size === 1 ? ([...families][0] === 'lm' ? 'language-model tasks' : 'synthetic recall tasks') : kinds.map((k) => k.kind).join(', ');
+    const family =
+      families.size === 1
+        ? [...families][0] === 'lm'
+          ? 'language-model tasks'
+          : 'synthetic recall tasks'
+        : kinds.map((k) => k.kind).join(', ');
     const applies = kinds.length && kinds.length < TASK_KINDS.length ? ` (it applies to ${family})` : '';
     throw new UserError(`${where}: no run reports "${metric}"${applies}`);
   }
@@ -94,11 +117,22 @@ export function buildReport(dirs: string[], opts: ReportOptions): RenderInput & 
   const groups = groupRuns(runs, effectiveGroupBy, metrics);
   const deltas = opts.baseline ? baselineDeltas(groups, opts.baseline, metrics) : undefined;
   const texColumns = opts.columns ? list(opts.columns) : undefined;
-  for (const c of texColumns ?? []) if (!effectiveGroupBy.includes(c) && !metrics.includes(c)) {
-    const guess = closest(c, [...effectiveGroupBy, ...metrics]);
-    throw new UserError(`--columns: "${c}" is neither a group key (${effectiveGroupBy.join(', ')}) nor a reported metric (${metrics.join(', ')})${guess ? ` (did you mean "${guess}"?)` : ''}`);
-  }
-  return { groups, groupBy: effectiveGroupBy, metrics, deltas, texColumns, footer: provenance(runs.map((r) => runFiles(r.sweepDir, r.id).dir)), runs };
+  for (const c of texColumns ?? [])
+    if (!effectiveGroupBy.includes(c) && !metrics.includes(c)) {
+      const guess = closest(c, [...effectiveGroupBy, ...metrics]);
+      throw new UserError(
+        `--columns: "${c}" is neither a group key (${effectiveGroupBy.join(', ')}) nor a reported metric (${metrics.join(', ')})${guess ? ` (did you mean "${guess}"?)` : ''}`,
+      );
+    }
+  return {
+    groups,
+    groupBy: effectiveGroupBy,
+    metrics,
+    deltas,
+    texColumns,
+    footer: provenance(runs.map((r) => runFiles(r.sweepDir, r.id).dir)),
+    runs,
+  };
 }
 
 /** The accuracy chance level of the runs' task when they share one (mqar: 1/(V/2)). */
@@ -138,12 +172,34 @@ export interface WriteReportOptions extends ReportOptions {
 }
 
 /** Build every output into a fresh directory, then swap it in (an earlier report of the same name is replaced whole). */
-export async function writeReport(dirs: string[], o: WriteReportOptions): Promise<{ dir: string; files: string[]; render: RenderInput & { runs: ReportRun[] } }> {
+export async function writeReport(
+  dirs: string[],
+  o: WriteReportOptions,
+): Promise<{ dir: string; files: string[]; render: RenderInput & { runs: ReportRun[] } }> {
   const r = buildReport(dirs, o);
   r.claims = typeof o.claims === 'function' ? o.claims() : o.claims;
-  const out = o.out ?? path.join(dirs[0]!, 'reports', reportDirName(dirs, { groupBy: o.groupBy, metric: o.metric, bestOver: o.bestOver, by: o.by, baseline: o.baseline, columns: o.columns, band: o.band, claims: o.claimsFile, format: o.formats.join(',') }));
+  const out =
+    o.out ??
+    path.join(
+      dirs[0]!,
+      'reports',
+      reportDirName(dirs, {
+        groupBy: o.groupBy,
+        metric: o.metric,
+        bestOver: o.bestOver,
+        by: o.by,
+        baseline: o.baseline,
+        columns: o.columns,
+        band: o.band,
+        claims: o.claimsFile,
+        format: o.formats.join(','),
+      }),
+    );
   const files: string[] = [];
-  const figures = o.plots || o.formats.includes('html') ? reportFigures({ groups: r.groups, groupBy: r.groupBy, band: o.band, chance: chanceOf(r.runs) }) : [];
+  const figures =
+    o.plots || o.formats.includes('html')
+      ? reportFigures({ groups: r.groups, groupBy: r.groupBy, band: o.band, chance: chanceOf(r.runs) })
+      : [];
   await replaceDir(out, async (tmp) => {
     const put = (name: string, data: string | Buffer) => {
       fs.writeFileSync(path.join(tmp, name), data);
@@ -166,8 +222,20 @@ export async function writeReport(dirs: string[], o: WriteReportOptions): Promis
       }
     }
     if (o.formats.includes('html')) {
-      const prov = [`inputs: ${dirs.join(', ')}`, ...(o.argv ? [`command: ${o.argv.join(' ')}`] : []), ...runProvenance(r.runs.map((x) => runFiles(x.sweepDir, x.id).dir))];
-      put('index.html', renderHtml({ title: `seqlab report: ${[...new Set(r.runs.map((x) => x.sweep))].join(', ')}`, render: r, figures, provenance: prov }));
+      const prov = [
+        `inputs: ${dirs.join(', ')}`,
+        ...(o.argv ? [`command: ${o.argv.join(' ')}`] : []),
+        ...runProvenance(r.runs.map((x) => runFiles(x.sweepDir, x.id).dir)),
+      ];
+      put(
+        'index.html',
+        renderHtml({
+          title: `seqlab report: ${[...new Set(r.runs.map((x) => x.sweep))].join(', ')}`,
+          render: r,
+          figures,
+          provenance: prov,
+        }),
+      );
     }
   });
   return { dir: out, files, render: r };
@@ -176,7 +244,9 @@ export async function writeReport(dirs: string[], o: WriteReportOptions): Promis
 export function registerReport(program: Command): void {
   program
     .command('report')
-    .description('aggregate finished runs over seeds into tables (md, csv, tex, json), figures (svg, png) and an HTML page under SWEEP_DIR/reports/<name>/')
+    .description(
+      'aggregate finished runs over seeds into tables (md, csv, tex, json), figures (svg, png) and an HTML page under SWEEP_DIR/reports/<name>/',
+    )
     .argument('<sweep_dir...>', 'sweep directories (runs/<name>)')
     .option('--format <list>', `output formats, comma-separated (${FORMATS.join(',')})`, FORMATS.join(','))
     .option('--group-by <keys>', 'comma-separated keys to group by (default: the swept axes minus seed)')
@@ -195,16 +265,32 @@ export function registerReport(program: Command): void {
       'after',
       '\nExample:\n  $ seqlab report runs/quickstart\n  $ seqlab report runs/lr-sweep --best-over train.lr --by valid_loss --baseline model.preset=transformer',
     )
-    .action(async (dirs: string[], opts: ReportOptions & { format: string; json?: boolean; plots: boolean; png: boolean; band: string; out?: string; claims?: string }) => {
-      const formats = list(opts.format);
-      for (const f of formats) if (!(FORMATS as readonly string[]).includes(f)) throw new UserError(`--format: unknown format "${f}" (expected ${FORMATS.join(', ')})${closest(f, FORMATS) ? ` (did you mean "${closest(f, FORMATS)}"?)` : ''}`);
-      if (opts.band !== 'std' && opts.band !== 'ci95') throw new UserError(`--band: expected std or ci95 (got "${opts.band}")`);
-      // The claims table: a given claims file, else the sweep config's claims evaluated now (seqlab check).
-      let checked: ReturnType<typeof claimsSection>;
-      const claims = opts.claims ? readClaims(opts.claims) : () => (checked = claimsSection(dirs))?.section;
-      const res = await writeReport(dirs, { ...opts, formats, band: opts.band, claims, claimsFile: opts.claims, argv: ['seqlab', ...process.argv.slice(2)] });
-      process.stdout.write(opts.json ? renderJson(res.render) : renderMarkdown(res.render));
-      if (!opts.json && checked) process.stdout.write(`\nClaims (seqlab check):\n\n${checked.table}`);
-      process.stderr.write(`wrote ${res.dir}/ (${res.files.join(', ')})\n`);
-    });
+    .action(
+      async (
+        dirs: string[],
+        opts: ReportOptions & { format: string; json?: boolean; plots: boolean; png: boolean; band: string; out?: string; claims?: string },
+      ) => {
+        const formats = list(opts.format);
+        for (const f of formats)
+          if (!(FORMATS as readonly string[]).includes(f))
+            throw new UserError(
+              `--format: unknown format "${f}" (expected ${FORMATS.join(', ')})${closest(f, FORMATS) ? ` (did you mean "${closest(f, FORMATS)}"?)` : ''}`,
+            );
+        if (opts.band !== 'std' && opts.band !== 'ci95') throw new UserError(`--band: expected std or ci95 (got "${opts.band}")`);
+        // The claims table: a given claims file, else the sweep config's claims evaluated now (seqlab check).
+        let checked: ReturnType<typeof claimsSection>;
+        const claims = opts.claims ? readClaims(opts.claims) : () => (checked = claimsSection(dirs))?.section;
+        const res = await writeReport(dirs, {
+          ...opts,
+          formats,
+          band: opts.band,
+          claims,
+          claimsFile: opts.claims,
+          argv: ['seqlab', ...process.argv.slice(2)],
+        });
+        process.stdout.write(opts.json ? renderJson(res.render) : renderMarkdown(res.render));
+        if (!opts.json && checked) process.stdout.write(`\nClaims (seqlab check):\n\n${checked.table}`);
+        process.stderr.write(`wrote ${res.dir}/ (${res.files.join(', ')})\n`);
+      },
+    );
 }

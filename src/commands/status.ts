@@ -4,7 +4,9 @@ import { renderStatus, sweepStatus } from '../runner/status-report.ts';
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .description('counts by state, failures with their last error line, runs whose heartbeat is lost (reconciled with squeue for SLURM jobs)')
+    .description(
+      'counts by state, failures with their last error line, runs whose heartbeat is lost (reconciled with squeue for SLURM jobs)',
+    )
     .argument('<sweep_dir>', 'a sweep directory (runs/<name>)')
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExamples:\n  $ seqlab status runs/quickstart\n  $ seqlab status runs/quickstart --json | jq .counts')

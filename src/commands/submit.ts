@@ -33,8 +33,10 @@ export async function submitCommand(file: string, opts: SubmitOptions): Promise<
   if (!opts.slurm) throw new UserError('submit needs --slurm (SLURM job arrays are the only cluster backend)');
   const maxRequeues = nonNegativeInt('--max-requeues', opts.maxRequeues) ?? 0;
   const signalBefore = positiveInt('--signal-before', opts.signalBefore);
-  if (signalBefore !== undefined && maxRequeues === 0) throw new UserError('--signal-before needs --max-requeues (the signal is the cue to checkpoint and requeue)');
-  const requeue: RequeueOptions | undefined = maxRequeues > 0 ? { maxRequeues, signalBefore: signalBefore ?? DEFAULT_SIGNAL_BEFORE_S } : undefined;
+  if (signalBefore !== undefined && maxRequeues === 0)
+    throw new UserError('--signal-before needs --max-requeues (the signal is the cue to checkpoint and requeue)');
+  const requeue: RequeueOptions | undefined =
+    maxRequeues > 0 ? { maxRequeues, signalBefore: signalBefore ?? DEFAULT_SIGNAL_BEFORE_S } : undefined;
   const launcher = new SlurmLauncher({
     resources: validateResources(opts),
     requeue,
@@ -45,7 +47,8 @@ export async function submitCommand(file: string, opts: SubmitOptions): Promise<
   });
   const plan = loadPlan(file, { set: opts.set ?? [], yes: opts.yes, profile: opts.profile });
   const runs = selectRuns(plan.runs, { only: opts.only });
-  if (opts.dryRun) readPlanFile(plan.sweepDir); // version check only: a dry run writes nothing
+  if (opts.dryRun)
+    readPlanFile(plan.sweepDir); // version check only: a dry run writes nothing
   else await prepareSweepDir(plan, { source: file, yes: opts.yes });
   return launcher.launch({ name: plan.name, sweepDir: plan.sweepDir, runs, execution: plan.execution });
 }
@@ -64,8 +67,14 @@ export function registerSubmit(program: Command): void {
     .option('--mem <size>', 'memory per task node (SLURM format: 4000, 500M, 16G)')
     .option('--gres <list>', 'generic resources per task (e.g. gpu:1, gpu:a100:2)')
     .option('--cpus-per-task <n>', 'CPUs per task (default: execution.blas_threads, else 1); exec uses them as matmul threads')
-    .option('--max-requeues <n>', 'requeue a task that nears its --time up to n times: it checkpoints and goes on where it stopped (default 0: no requeue)')
-    .option('--signal-before <s>', `with --max-requeues: seconds before the time limit that SLURM warns the task (sbatch --signal=B:USR1@s; default ${DEFAULT_SIGNAL_BEFORE_S})`)
+    .option(
+      '--max-requeues <n>',
+      'requeue a task that nears its --time up to n times: it checkpoints and goes on where it stopped (default 0: no requeue)',
+    )
+    .option(
+      '--signal-before <s>',
+      `with --max-requeues: seconds before the time limit that SLURM warns the task (sbatch --signal=B:USR1@s; default ${DEFAULT_SIGNAL_BEFORE_S})`,
+    )
     .option('--dry-run', 'print the array scripts instead of writing and submitting them')
     .option('--max-array-size <n>', 'override MaxArraySize (default: from `scontrol show config`, else 1001)')
     .option('--set <key=value>', 'override a config key (value parsed as YAML); repeatable', collect, [])

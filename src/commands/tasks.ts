@@ -27,7 +27,8 @@ export function registerTasks(program: Command): void {
         lines.push('');
       }
       lines.push('corpora (task.corpus, for kind: lm):');
-      for (const c of corpora) lines.push(`  ${c.name.padEnd(20)}  ${c.about}\n  ${''.padEnd(20)}  source: ${c.source}; licence: ${c.licence}; split: ${c.split}`);
+      for (const c of corpora)
+        lines.push(`  ${c.name.padEnd(20)}  ${c.about}\n  ${''.padEnd(20)}  source: ${c.source}; licence: ${c.licence}; split: ${c.split}`);
       lines.push('', 'Statistics and reference floors of a corpus: seqlab data CORPUS [--tokenizer byte|char|bpe]');
       process.stdout.write(lines.join('\n') + '\n');
     });

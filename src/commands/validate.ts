@@ -27,4 +27,3 @@ export function registerValidate(program: Command): void {
       if (failures.length) throw new UserError(failures.join('\n'));
     });
 }
-

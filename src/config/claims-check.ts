@@ -40,7 +40,9 @@ export function claimErrors(loaded: LoadedConfig, cfg: ExperimentConfig): string
       if (e) errors.push(`${at('best_over')}: ${e}`);
     }
   });
-  errors.push(...requiresErrors(cfg.claims, (i, ...keys) => `${locate(loaded, ['claims', i, ...keys])}: ${dotted(['claims', i, ...keys])}`));
+  errors.push(
+    ...requiresErrors(cfg.claims, (i, ...keys) => `${locate(loaded, ['claims', i, ...keys])}: ${dotted(['claims', i, ...keys])}`),
+  );
   return errors;
 }
 
@@ -59,12 +61,21 @@ export function requiresErrors(claims: readonly Claim[], at: (i: number, ...keys
       if (!found) {
         const guess = closest(name, names);
         errors.push(`${at(i, 'requires', k)}: no claim is named "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}`);
-      } else if (found.length > 1) errors.push(`${at(i, 'requires', k)}: "${name}" names ${found.length} claims (claims ${found.join(', ')}); give them distinct names`);
-      else if (claims[found[0]!]!.kind !== 'precondition') errors.push(`${at(i, 'requires', k)}: "${name}" is not a control: mark it kind: precondition`);
+      } else if (found.length > 1)
+        errors.push(
+          `${at(i, 'requires', k)}: "${name}" names ${found.length} claims (claims ${found.join(', ')}); give them distinct names`,
+        );
+      else if (claims[found[0]!]!.kind !== 'precondition')
+        errors.push(`${at(i, 'requires', k)}: "${name}" is not a control: mark it kind: precondition`);
     }),
   );
   // Cycles: depth-first over requires edges between claims (each cycle reported once, at its first claim).
-  const edges = claims.map((c) => c.requires.map((n) => byName.get(n)).filter((f): f is number[] => f?.length === 1).map((f) => f[0]!));
+  const edges = claims.map((c) =>
+    c.requires
+      .map((n) => byName.get(n))
+      .filter((f): f is number[] => f?.length === 1)
+      .map((f) => f[0]!),
+  );
   const state = claims.map(() => 0); // 0 unvisited, 1 on the stack, 2 done
   const stack: number[] = [];
   const visit = (i: number): void => {

@@ -41,7 +41,8 @@ const TRAIN_KEEPING = ['checkpoint_every'] as const;
 export function runId(cfg: RunConfig): string {
   const identity: Record<string, unknown> = { ...cfg };
   for (const k of LABELS) delete identity[k];
-  if (cfg.train) identity.train = Object.fromEntries(Object.entries(cfg.train).filter(([k]) => !(TRAIN_KEEPING as readonly string[]).includes(k)));
+  if (cfg.train)
+    identity.train = Object.fromEntries(Object.entries(cfg.train).filter(([k]) => !(TRAIN_KEEPING as readonly string[]).includes(k)));
   if (derivedFromData(cfg)) identity.model = { ...cfg.model, vocab_size: undefined };
   return sha256Hex(canonicalJson(identity)).slice(0, 12);
 }

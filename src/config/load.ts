@@ -113,7 +113,8 @@ function readYaml(file: string): SourceFile & { value: unknown } {
   let text: string;
   try {
     const size = fs.statSync(file).size;
-    if (size > MAX_CONFIG_BYTES) throw new UserError(`${file}: ${size} bytes is too large for a config file (limit ${MAX_CONFIG_BYTES}); is it a data file?`);
+    if (size > MAX_CONFIG_BYTES)
+      throw new UserError(`${file}: ${size} bytes is too large for a config file (limit ${MAX_CONFIG_BYTES}); is it a data file?`);
     const buf = fs.readFileSync(file);
     const bad = firstInvalidUtf8(buf);
     if (bad >= 0) {
@@ -273,11 +274,15 @@ export function applyProfile(raw: Raw, name: string, where: (keys: Path) => stri
     throw new UserError(`${where(['profiles'])}: --profile ${name}: no such profile${didYouMean(name, names)}${have}`);
   }
   const body = (profiles as Raw)[name];
-  if (!isPlainObject(body)) throw new UserError(`${where(['profiles', name])}: profiles.${name}: expected a mapping of dotted key -> value, found ${describeValue(body)}`);
+  if (!isPlainObject(body))
+    throw new UserError(
+      `${where(['profiles', name])}: profiles.${name}: expected a mapping of dotted key -> value, found ${describeValue(body)}`,
+    );
   let out = raw;
   for (const [key, value] of Object.entries(body)) {
     const keys = splitKey(key);
-    if (['profiles', 'extends'].includes(keys[0] ?? '')) throw new UserError(`${where(['profiles', name, key])}: profiles.${name}: "${key}" cannot be set by a profile`);
+    if (['profiles', 'extends'].includes(keys[0] ?? ''))
+      throw new UserError(`${where(['profiles', name, key])}: profiles.${name}: "${key}" cannot be set by a profile`);
     // A mapping merges into the mapping already there (as extends does): `sweep.grid: {...}`
     // replaces the axes it names and keeps the others.
     const here = getPath(out, keys);
@@ -323,7 +328,8 @@ export function locate(loaded: LoadedConfig, keys: Path): string {
   };
   if (loaded.overrides.some(setByOverride)) return '--set';
   const byProfile = loaded.profile?.keys.find((k) => setKey === k || setKey.startsWith(k + '.'));
-  if (loaded.profile && byProfile !== undefined) return `${locate({ ...loaded, profile: undefined }, ['profiles', loaded.profile.name, byProfile])} (profile ${loaded.profile.name})`;
+  if (loaded.profile && byProfile !== undefined)
+    return `${locate({ ...loaded, profile: undefined }, ['profiles', loaded.profile.name, byProfile])} (profile ${loaded.profile.name})`;
   for (let i = loaded.sources.length - 1; i >= 0; i--) {
     const src = loaded.sources[i];
     if (src.doc.hasIn(keys)) return locateIn(src, keys);
@@ -355,7 +361,8 @@ function schemasAt(schema: AnySchema, keys: Path): AnySchema[] {
       const s = unwrap(s0);
       const d = s.def;
       if (d.type === 'union') (d.options as AnySchema[]).forEach(visit);
-      else if (d.type === 'object' && typeof k === 'string' && (d.shape as Record<string, AnySchema>)[k]) next.push((d.shape as Record<string, AnySchema>)[k]);
+      else if (d.type === 'object' && typeof k === 'string' && (d.shape as Record<string, AnySchema>)[k])
+        next.push((d.shape as Record<string, AnySchema>)[k]);
       else if (d.type === 'record') next.push(d.valueType as AnySchema);
       else if (d.type === 'array' && typeof k === 'number') next.push(d.element as AnySchema);
     };
@@ -463,4 +470,3 @@ export function keyExists(keys: string[]): { ok: boolean; suggestion?: string } 
   }
   return { ok: true };
 }
-

@@ -122,7 +122,9 @@ export function humanBytes(n: number): string {
     n /= 1024;
     i++;
   }
-  return i === units.length - 1 && n >= 1024 ? `${n.toExponential(2)} ${units[i]}` : `${n.toFixed(n >= 100 || i === 0 ? 0 : 1)} ${units[i]}`;
+  return i === units.length - 1 && n >= 1024
+    ? `${n.toExponential(2)} ${units[i]}`
+    : `${n.toFixed(n >= 100 || i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
 /** Throws a UserError naming the key when the run cannot fit the backend's memory. */
@@ -130,6 +132,8 @@ export function checkMemory(cfg: RunConfig, budget: MemoryBudget): void {
   const e = estimateMemory(cfg);
   const need = e.paramBytes + e.activationBytes;
   if (!(need <= budget.bytes)) {
-    throw new UserError(`${e.key}: this shape cannot be allocated: it needs at least ${humanBytes(need)} (${e.detail}), more than ${humanBytes(budget.bytes)} of ${budget.what}`);
+    throw new UserError(
+      `${e.key}: this shape cannot be allocated: it needs at least ${humanBytes(need)} (${e.detail}), more than ${humanBytes(budget.bytes)} of ${budget.what}`,
+    );
   }
 }

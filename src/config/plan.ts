@@ -8,7 +8,18 @@ import { stringify as toYaml } from 'yaml';
 import { UserError, UserErrors } from '../errors.ts';
 import { absoluteCorpus, isUserCorpus } from '../tasks/corpus.ts';
 import { runId } from './identity.ts';
-import { dotted, getPath, keyExists, loadConfigFile, locate, malformedKey, parseConfig, setPath, splitKey, type LoadedConfig } from './load.ts';
+import {
+  dotted,
+  getPath,
+  keyExists,
+  loadConfigFile,
+  locate,
+  malformedKey,
+  parseConfig,
+  setPath,
+  splitKey,
+  type LoadedConfig,
+} from './load.ts';
 import { resolveData, resolveRunFromConfig } from './resolve.ts';
 import type { ExecutionConfig, ExperimentConfig, RunConfig, SweepConfig } from './schema.ts';
 import { countPoints, expandSweep, sweepKeys, type SweepPoint } from './sweep.ts';
@@ -94,7 +105,9 @@ function checkKeys(loaded: LoadedConfig, cfg: ExperimentConfig): void {
     }
     const { ok, suggestion } = keyExists(keys);
     if (!ok) {
-      errors.push(`${locate(loaded, where)}: ${dotted(where)}: "${key}" names a config key that does not exist${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`);
+      errors.push(
+        `${locate(loaded, where)}: ${dotted(where)}: "${key}" names a config key that does not exist${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`,
+      );
     }
   }
   errors.push(...profileKeyErrors(loaded, cfg), ...stopErrors(loaded, cfg), ...claimErrors(loaded, cfg));
@@ -124,7 +137,8 @@ function pointLocator(loaded: LoadedConfig, point: SweepPoint, sweep: SweepConfi
  * is), from the working directory when --set names it; the resolved config stores the absolute path.
  */
 function corpusBaseDir(loaded: LoadedConfig, point: SweepPoint): string {
-  if (loaded.overrides.some((o) => /^\s*(task|task\.corpus|sweep\.grid\.task\.corpus|sweep\.zip\.task\.corpus)\s*=/.test(o))) return process.cwd();
+  if (loaded.overrides.some((o) => /^\s*(task|task\.corpus|sweep\.grid\.task\.corpus|sweep\.zip\.task\.corpus)\s*=/.test(o)))
+    return process.cwd();
   const keys = 'task.corpus' in point.values ? ['sweep'] : ['task', 'corpus'];
   for (let i = loaded.sources.length - 1; i >= 0; i--) {
     const src = loaded.sources[i];
@@ -152,7 +166,8 @@ function evalSet(task: RunConfig['task']): { key: string; size: number | 'all'; 
 function evalNote(loaded: LoadedConfig, cfg: RunConfig): string | undefined {
   const set = evalSet(cfg.task);
   if (!set || set.size === 'all' || cfg.eval.batches === 'all') return undefined;
-  const written = (k: string) => getPath(loaded.raw, splitKey(k)) !== undefined || loaded.overrides.some((o) => o.trim().startsWith(k + '='));
+  const written = (k: string) =>
+    getPath(loaded.raw, splitKey(k)) !== undefined || loaded.overrides.some((o) => o.trim().startsWith(k + '='));
   const bs = cfg.eval.batch_size ?? cfg.train.batch_size;
   const cap = cfg.eval.batches * bs;
   const n = Math.min(cap, set.size);
@@ -229,7 +244,8 @@ export function planFromLoaded(loaded: LoadedConfig, opts: PlanOptions = {}): Pl
   }
 
   if (runs.length === 0) {
-    const why = !base.sweep.base && base.sweep.cases.length === 0 ? 'sweep.base is false and there are no cases' : 'sweep.exclude removed every run';
+    const why =
+      !base.sweep.base && base.sweep.cases.length === 0 ? 'sweep.base is false and there are no cases' : 'sweep.exclude removed every run';
     throw new UserError(`${loaded.file}: the sweep is empty (${why})`);
   }
   if (runs.length > base.execution.max_runs && !opts.yes) {
@@ -240,13 +256,17 @@ export function planFromLoaded(loaded: LoadedConfig, opts: PlanOptions = {}): Pl
 
   const dataResolved = opts.data !== false;
   if (dataResolved) {
-    const tag = (run: PlannedRun) => (Object.keys(run.axes).length || run.case ? ` [in run ${run.id}${run.case ? `, case ${run.case}` : ''}]` : '');
-    resolveData(runs, (run, m) => `${locateMessage(m, run.where, loaded.file)}${tag(run)}`, { backend: opts.backend ?? base.execution.backend });
+    const tag = (run: PlannedRun) =>
+      Object.keys(run.axes).length || run.case ? ` [in run ${run.id}${run.case ? `, case ${run.case}` : ''}]` : '';
+    resolveData(runs, (run, m) => `${locateMessage(m, run.where, loaded.file)}${tag(run)}`, {
+      backend: opts.backend ?? base.execution.backend,
+    });
   }
 
   const axisKeys = [...new Set(runs.flatMap((r) => Object.keys(r.axes)))];
   const sweepYaml =
-    toYaml(loaded.raw) + (loaded.profile ? `# profile: ${loaded.profile.name}\n` : '') +
+    toYaml(loaded.raw) +
+    (loaded.profile ? `# profile: ${loaded.profile.name}\n` : '') +
     (loaded.overrides.length ? `# overrides: ${loaded.overrides.map((o) => `--set ${o}`).join(' ')}\n` : '');
   const root = base.output.root;
   return {
@@ -259,7 +279,9 @@ export function planFromLoaded(loaded: LoadedConfig, opts: PlanOptions = {}): Pl
     execution: base.execution,
     sweepYaml,
     axisKeys,
-    notes: [...evalNotes].slice(0, 1).map((n) => `${loaded.file}: ${n}${evalNotes.size > 1 ? ` (and ${evalNotes.size - 1} more alike with other sizes)` : ''}`),
+    notes: [...evalNotes]
+      .slice(0, 1)
+      .map((n) => `${loaded.file}: ${n}${evalNotes.size > 1 ? ` (and ${evalNotes.size - 1} more alike with other sizes)` : ''}`),
     dataResolved,
   };
 }

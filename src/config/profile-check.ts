@@ -14,7 +14,10 @@ export function profileKeyErrors(loaded: LoadedConfig, cfg: ExperimentConfig): s
         continue;
       }
       const { ok, suggestion } = keyExists(keys);
-      if (!ok) errors.push(`${at}: ${dotted(['profiles', name])}: "${key}" names a config key that does not exist${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`);
+      if (!ok)
+        errors.push(
+          `${at}: ${dotted(['profiles', name])}: "${key}" names a config key that does not exist${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`,
+        );
     }
   }
   return errors;

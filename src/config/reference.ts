@@ -103,7 +103,9 @@ function walk(s0: AnySchema, prefix: string, rows: ReferenceRow[], label = ''): 
       const key = prefix ? `${prefix}.${k}` : k;
       const cu = unwrapAll(child);
       const ct = cu.schema.def.type;
-      const isSection = ct === 'object' || (ct === 'union' && (cu.schema.def.options as AnySchema[]).every((o) => unwrapAll(o).schema.def.type === 'object'));
+      const isSection =
+        ct === 'object' ||
+        (ct === 'union' && (cu.schema.def.options as AnySchema[]).every((o) => unwrapAll(o).schema.def.type === 'object'));
       if (isSection) {
         if (cu.description) rows.push({ key: key + label, type: 'mapping', default: '', description: cu.description });
         walk(child, key, rows);

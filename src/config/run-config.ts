@@ -17,11 +17,13 @@ const posInt = z.number().int().positive();
 /** A layer's mixer as stored: one of the mixer kinds with all its fields, a parallel/routed group of them, or a shared-block marker. */
 const storedMixer = z.looseObject({ kind: z.string() }).superRefine((m, ctx) => {
   if (m.kind === 'shared') {
-    if (!Number.isInteger(m.index)) ctx.addIssue({ code: 'custom', path: ['index'], message: 'a shared-block marker needs an integer index' });
+    if (!Number.isInteger(m.index))
+      ctx.addIssue({ code: 'custom', path: ['index'], message: 'a shared-block marker needs an integer index' });
     return;
   }
   if (m.kind === 'parallel' || m.kind === 'routed') {
-    if (!Array.isArray(m.branches) || m.branches.length === 0) return ctx.addIssue({ code: 'custom', path: ['branches'], message: 'expected a list of mixers' });
+    if (!Array.isArray(m.branches) || m.branches.length === 0)
+      return ctx.addIssue({ code: 'custom', path: ['branches'], message: 'expected a list of mixers' });
     m.branches.forEach((b: unknown, j: number) => {
       const p = b && typeof b === 'object' ? storedMixerProblem(b as Record<string, unknown>) : 'expected a mixer';
       if (p) ctx.addIssue({ code: 'custom', path: ['branches', j], message: p });

@@ -44,11 +44,19 @@ export function stopErrors(loaded: LoadedConfig, cfg: ExperimentConfig): string[
   const kind = taskKind(cfg);
   if (!parsed) {
     const names = Object.keys(STOP_METRICS).filter((n) => (STOP_METRICS[n as StopMetricName] as readonly string[]).includes(kind));
-    const guess = closest(rule.metric, names.flatMap((n) => [`valid_${n}`, `test_${n}`]));
-    errors.push(`${at('metric')}: unknown metric "${rule.metric}" for a stop rule${guess ? ` (did you mean "${guess}"?)` : ''}; one of ${names.map((n) => `valid_${n}`).join(', ')} (or test_...)`);
+    const guess = closest(
+      rule.metric,
+      names.flatMap((n) => [`valid_${n}`, `test_${n}`]),
+    );
+    errors.push(
+      `${at('metric')}: unknown metric "${rule.metric}" for a stop rule${guess ? ` (did you mean "${guess}"?)` : ''}; one of ${names.map((n) => `valid_${n}`).join(', ')} (or test_...)`,
+    );
   } else if (!(STOP_METRICS[parsed.name] as readonly string[]).includes(kind)) {
-    errors.push(`${at('metric')}: "${rule.metric}" is not reported by ${cfg.task.kind} (a ${kind === 'lm' ? 'language-model' : 'synthetic'} task)`);
+    errors.push(
+      `${at('metric')}: "${rule.metric}" is not reported by ${cfg.task.kind} (a ${kind === 'lm' ? 'language-model' : 'synthetic'} task)`,
+    );
   }
-  if (rule.every === undefined && cfg.eval.every === 0) errors.push(`${at()}: a stop rule needs every (or eval.every > 0): steps between checks`);
+  if (rule.every === undefined && cfg.eval.every === 0)
+    errors.push(`${at()}: a stop rule needs every (or eval.every > 0): steps between checks`);
   return errors;
 }

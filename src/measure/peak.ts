@@ -24,7 +24,11 @@ export interface MatmulPeak {
 }
 
 /** The setup a peak depends on; equal setups on one machine share one peak. */
-export function peakSetup(backend: string, matmul: Pick<MatmulInfo, 'path' | 'threads' | 'blas' | 'kernel'>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function peakSetup(
+  backend: string,
+  matmul: Pick<MatmulInfo, 'path' | 'threads' | 'blas' | 'kernel'>,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     backend,
     tfjs: tf.version.tfjs,

@@ -4,7 +4,15 @@
  * ones the task kind says it reports (src/tasks/kinds), and `summaryKeys` says which keys a run
  * writes. Reports, compare, check and docs/results read these keys; keep them stable.
  */
-import { REGISTRY, isEvalMetric, type EvalMetric, type LengthMetric, type MetricName, type OptionalSplitMetric, type RunMetric } from './names.ts';
+import {
+  REGISTRY,
+  isEvalMetric,
+  type EvalMetric,
+  type LengthMetric,
+  type MetricName,
+  type OptionalSplitMetric,
+  type RunMetric,
+} from './names.ts';
 
 export type SummarySplit = 'valid' | 'test';
 
@@ -104,7 +112,12 @@ export function summaryKeys(o: {
 }): SummaryKey[] {
   const out: string[] = [];
   for (const m of REGISTRY) {
-    const holds = { timed: o.timed, done: o.done, stop_at: o.done && !!o.stopAt, target_reached: o.done && !!o.stopAt && !!o.targetReached };
+    const holds = {
+      timed: o.timed,
+      done: o.done,
+      stop_at: o.done && !!o.stopAt,
+      target_reached: o.done && !!o.stopAt && !!o.targetReached,
+    };
     if (m.per !== undefined || (m.when !== undefined && !holds[m.when])) continue;
     out.push(m.name);
   }

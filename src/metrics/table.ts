@@ -142,7 +142,10 @@ export function renderResultsTable(rows: ResultRow[], opts: TableOptions = {}): 
         if (c === 'state') return stateCell(g.rows);
         if (c === 'case') return g.rows[0]!.case ?? '-';
         if (c.startsWith('axis:')) return axisCell(g.axes[c.slice(5)]);
-        return metricCell(c, g.rows.filter((r) => r.state === 'done' || r.state === 'diverged'));
+        return metricCell(
+          c,
+          g.rows.filter((r) => r.state === 'done' || r.state === 'diverged'),
+        );
       }),
     );
   const width = opts.width ?? terminalWidth();
@@ -158,5 +161,7 @@ export function renderResultsTable(rows: ResultRow[], opts: TableOptions = {}): 
     body = cellsOf(cols);
   }
   const table = markdownTable(cols.map(headerOf), body);
-  return hidden.length ? `${table}\n(${hidden.length} more column${hidden.length > 1 ? 's' : ''} in seqlab report: ${hidden.join(', ')})` : table;
+  return hidden.length
+    ? `${table}\n(${hidden.length} more column${hidden.length > 1 ? 's' : ''} in seqlab report: ${hidden.join(', ')})`
+    : table;
 }

@@ -59,7 +59,9 @@ const shapeOf = (s: z.ZodType): Shape => (s as unknown as { shape: Shape }).shap
 function kindInfo(schema: z.ZodType): KindInfo {
   const shape = shapeOf(schema);
   const kind = (shape.kind as unknown as { value: string }).value;
-  const defaults = schema.parse(kind === 'parallel' || kind === 'routed' ? { kind, branches: [{ kind: 'attn' }, { kind: 'mamba' }] } : { kind }) as Record<string, unknown>;
+  const defaults = schema.parse(
+    kind === 'parallel' || kind === 'routed' ? { kind, branches: [{ kind: 'attn' }, { kind: 'mamba' }] } : { kind },
+  ) as Record<string, unknown>;
   const fields = Object.entries(shape)
     .filter(([name]) => name !== 'kind')
     .map(([name, s]) => ({ name, default: name === 'branches' ? '(required)' : defaults[name], meaning: fieldDescription(s) }));
@@ -87,7 +89,10 @@ export function patternCatalog(): PatternInfo[] {
 export const DEFAULT_EXAMPLE: CatalogExample = { d_model: 256, n_layers: 6, vocab_size: 256, seq_len: 256 };
 
 export function presetInfo(name: PresetName, ex: CatalogExample = DEFAULT_EXAMPLE): PresetInfo {
-  const m = resolveModelInput({ preset: name, d_model: ex.d_model, n_layers: ex.n_layers }, { vocabSize: ex.vocab_size, seqLen: ex.seq_len });
+  const m = resolveModelInput(
+    { preset: name, d_model: ex.d_model, n_layers: ex.n_layers },
+    { vocabSize: ex.vocab_size, seqLen: ex.seq_len },
+  );
   const { params, paramsNonEmbedding } = countParams(m);
   return {
     name,

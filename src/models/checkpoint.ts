@@ -41,7 +41,10 @@ export interface SafetensorsHeader {
 }
 
 /** Encode named float32 tensors (+ string metadata) as one safetensors buffer. */
-export function encodeSafetensors(tensors: { name: string; shape: number[]; data: Float32Array }[], metadata: Record<string, string>): Buffer {
+export function encodeSafetensors(
+  tensors: { name: string; shape: number[]; data: Float32Array }[],
+  metadata: Record<string, string>,
+): Buffer {
   const header: SafetensorsHeader = { __metadata__: metadata };
   let offset = 0;
   for (const t of tensors) {
@@ -64,7 +67,10 @@ export function encodeSafetensors(tensors: { name: string; shape: number[]; data
 }
 
 /** Parse a safetensors buffer (F32 tensors only). Throws UserError on a malformed file. */
-export function decodeSafetensors(buf: Buffer, file = 'checkpoint'): { header: SafetensorsHeader; tensors: Map<string, { shape: number[]; data: Float32Array }> } {
+export function decodeSafetensors(
+  buf: Buffer,
+  file = 'checkpoint',
+): { header: SafetensorsHeader; tensors: Map<string, { shape: number[]; data: Float32Array }> } {
   if (buf.length < 8) throw new UserError(`${file}: not a safetensors file (shorter than 8 bytes)`);
   const n = Number(buf.readBigUInt64LE(0));
   if (8 + n > buf.length) throw new UserError(`${file}: safetensors header length ${n} exceeds the file size ${buf.length}`);
@@ -123,7 +129,11 @@ export function readCheckpointMeta(dir: string): { seed?: number; initSeed?: num
       throw new UserError(`${file}: safetensors header is not valid JSON`);
     }
     const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
-    return { seed: num(meta?.seed), initSeed: num(meta?.init_seed), tokenizer: meta?.tokenizer ? (JSON.parse(meta.tokenizer) as TokenizerState) : undefined };
+    return {
+      seed: num(meta?.seed),
+      initSeed: num(meta?.init_seed),
+      tokenizer: meta?.tokenizer ? (JSON.parse(meta.tokenizer) as TokenizerState) : undefined,
+    };
   } finally {
     fs.closeSync(fd);
   }
@@ -131,11 +141,17 @@ export function readCheckpointMeta(dir: string): { seed?: number; initSeed?: num
 
 /** The first stored layer mixer (or branch) that cannot be built, as `layers.<i>.mixer...: why`. */
 export function storedModelProblem(cfg: ResolvedModel): string | undefined {
-  const layers = [...(cfg.layers ?? []).map((l, i) => [`layers.${i}`, l] as const), ...(cfg.shared ? [['shared', cfg.shared] as const] : [])];
+  const layers = [
+    ...(cfg.layers ?? []).map((l, i) => [`layers.${i}`, l] as const),
+    ...(cfg.shared ? [['shared', cfg.shared] as const] : []),
+  ];
   for (const [at, l] of layers) {
     const m = l.mixer as unknown as Record<string, unknown>;
     if (m.kind === 'shared') continue;
-    const parts = m.kind === 'parallel' || m.kind === 'routed' ? (m.branches as Record<string, unknown>[]).map((b, j) => [`${at}.mixer.branches.${j}`, b] as const) : [[`${at}.mixer`, m] as const];
+    const parts =
+      m.kind === 'parallel' || m.kind === 'routed'
+        ? (m.branches as Record<string, unknown>[]).map((b, j) => [`${at}.mixer.branches.${j}`, b] as const)
+        : [[`${at}.mixer`, m] as const];
     for (const [where, b] of parts) {
       const p = storedMixerProblem(b);
       if (p) return `${where}: ${p}`;

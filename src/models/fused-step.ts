@@ -28,12 +28,30 @@ export interface FusableBlock {
  * (fresh tensors; `state` is left as it is). Undefined when the fused step does not apply here
  * (mixer variant, backend, addon or fused.decode off): take the tensor path.
  */
-export function fusedBlockStep(block: FusableBlock, h: tf.Tensor2D, state: MixerState, pos: number): { h: tf.Tensor2D; state: MixerState } | undefined {
+export function fusedBlockStep(
+  block: FusableBlock,
+  h: tf.Tensor2D,
+  state: MixerState,
+  pos: number,
+): { h: tf.Tensor2D; state: MixerState } | undefined {
   if (!blockStepReady()) return undefined;
   const m = block.mixer.fusedStep?.(state);
   if (!m) return undefined;
   const { norm1, norm2, ffn } = block;
-  const blockSlots = packBlockSlots<tf.Tensor>({ h, norm1W: norm1.w, norm1B: norm1.b, norm2W: norm2?.w, norm2B: norm2?.b, ffnW1: ffn?.w1, ffnB1: ffn?.b1, ffnWg: ffn?.wg, ffnBg: ffn?.bg, ffnW2: ffn?.w2, ffnB2: ffn?.b2, hOut: undefined });
+  const blockSlots = packBlockSlots<tf.Tensor>({
+    h,
+    norm1W: norm1.w,
+    norm1B: norm1.b,
+    norm2W: norm2?.w,
+    norm2B: norm2?.b,
+    ffnW1: ffn?.w1,
+    ffnB1: ffn?.b1,
+    ffnWg: ffn?.wg,
+    ffnBg: ffn?.bg,
+    ffnW2: ffn?.w2,
+    ffnB2: ffn?.b2,
+    hOut: undefined,
+  });
   // an empty tensor (a KV cache before the first token) is an absent slot
   const keys = stateNames(m.kind);
   const stateIn = packMixerSlots(m.kind, 'state', Object.fromEntries(keys.map((key) => [key, state[key]?.size ? state[key] : undefined])));
@@ -47,7 +65,18 @@ export function fusedBlockStep(block: FusableBlock, h: tf.Tensor2D, state: Mixer
   const f = ffn ? ffn.w1.shape[1]! : 0;
   const ffnKind = !ffn ? 'none' : ffn.wg ? 'swiglu' : 'gelu';
   const attrs: BlockStepAttrs = {
-    ints: Int32Array.from([...packInts('block', { B, d, mixer: decodeCode('mixer', m.kind), norm: decodeCode('norm', norm1.kind), ffn: decodeCode('ffn', ffnKind), f, pos }), ...packInts(m.kind, m.ints)]),
+    ints: Int32Array.from([
+      ...packInts('block', {
+        B,
+        d,
+        mixer: decodeCode('mixer', m.kind),
+        norm: decodeCode('norm', norm1.kind),
+        ffn: decodeCode('ffn', ffnKind),
+        f,
+        pos,
+      }),
+      ...packInts(m.kind, m.ints),
+    ]),
     floats: Float64Array.from([...packFloats('block', { normEps: norm1.eps }), ...packFloats(m.kind, m.floats)]),
     nSlots: all.length + keys.length,
     stateOut: stateOut.map(({ slot, shape }) => ({ slot, shape })),

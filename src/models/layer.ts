@@ -13,8 +13,16 @@ export const parallelSchema = z
   .strictObject({
     kind: z.literal('parallel'),
     branches: z.array(mixerSchema).min(2).describe('mixers that all read the same normed input'),
-    merge: z.enum(['normMean', 'normGateStatic', 'normGateToken']).default('normMean').describe('how branch outputs are merged (docs/models.md 6.3)'),
-    width_scale: z.number().positive().max(1).default(0.5).describe('internal widths of each branch (heads, dqk, dvt, expand) are multiplied by this'),
+    merge: z
+      .enum(['normMean', 'normGateStatic', 'normGateToken'])
+      .default('normMean')
+      .describe('how branch outputs are merged (docs/models.md 6.3)'),
+    width_scale: z
+      .number()
+      .positive()
+      .max(1)
+      .default(0.5)
+      .describe('internal widths of each branch (heads, dqk, dvt, expand) are multiplied by this'),
   })
   .describe('parallel branches in one layer (Hymba-like)');
 export const routedSchema = z
@@ -58,7 +66,11 @@ const nLayersField = posInt().optional().describe('number of layers (default: mo
 export const patternSchema = z
   .discriminatedUnion('type', [
     z.strictObject({ type: z.literal('uniform'), layer: layerSchema.describe('the layer every position uses'), n_layers: nLayersField }),
-    z.strictObject({ type: z.literal('alternating'), cycle: z.array(layerSchema).min(1).describe('layer i uses cycle[i mod length]'), n_layers: nLayersField }),
+    z.strictObject({
+      type: z.literal('alternating'),
+      cycle: z.array(layerSchema).min(1).describe('layer i uses cycle[i mod length]'),
+      n_layers: nLayersField,
+    }),
     z.strictObject({
       type: z.literal('hierarchical'),
       low: layerSchema.describe('layer of the lower (embedding-side) part'),

@@ -62,7 +62,15 @@ class Model implements LanguageModel {
 
     const makeBlock = (p: ParamScope, width: number, mixerSpec: BuildSpec, ffn: FfnSpec | null): Block => {
       const nRes = ffn ? 2 : 1;
-      const ctx: MixerContext = { params: p.scope('mixer.'), d: width, nLayers: nL, seqLen: cfg.seq_len, normEps: cfg.norm_eps, nRes, build: buildMixer };
+      const ctx: MixerContext = {
+        params: p.scope('mixer.'),
+        d: width,
+        nLayers: nL,
+        seqLen: cfg.seq_len,
+        normEps: cfg.norm_eps,
+        nRes,
+        build: buildMixer,
+      };
       const n1 = norm(p.scope('norm1.'), width);
       const mixer: Mixer = buildMixer(mixerSpec, ctx);
       if (!ffn) return new Block(n1, mixer);
@@ -173,7 +181,9 @@ class Model implements LanguageModel {
   }
 
   emptyState(batch: number): DecodeState {
-    const layers = tf.tidy(() => this.layers.map((L) => (L.kind === 'shared' ? L.ins.emptyState(batch) : L.block.emptyState(batch)))) as unknown as MixerState[];
+    const layers = tf.tidy(() =>
+      this.layers.map((L) => (L.kind === 'shared' ? L.ins.emptyState(batch) : L.block.emptyState(batch))),
+    ) as unknown as MixerState[];
     return { position: 0, layers };
   }
 

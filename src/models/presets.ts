@@ -6,9 +6,23 @@ import { isDeepStrictEqual } from 'node:util';
 import type { PatternInput } from './layer.ts';
 
 export const PRESETS = [
-  'transformer', 'retnet', 'mamba', 'mamba2', 'selret', 'gla', 'deltanet',
-  'jamba', 'samba', 'mambaformer', 'hymba', 'zamba',
-  'fusion-alt', 'fusion-hier', 'fusion-selret', 'fusion-par', 'fusion-route',
+  'transformer',
+  'retnet',
+  'mamba',
+  'mamba2',
+  'selret',
+  'gla',
+  'deltanet',
+  'jamba',
+  'samba',
+  'mambaformer',
+  'hymba',
+  'zamba',
+  'fusion-alt',
+  'fusion-hier',
+  'fusion-selret',
+  'fusion-par',
+  'fusion-route',
 ] as const;
 export type PresetName = (typeof PRESETS)[number];
 
@@ -32,7 +46,7 @@ export const PRESET_DESCRIPTIONS: Record<PresetName, string> = {
   mamba: 'uniform(mamba), no FFN: Mamba-1',
   mamba2: 'uniform(mamba2), no FFN: Mamba-2',
   selret: 'uniform(selret + swiglu): selective retention',
-  gla: "uniform(selret(decay gla, granularity key) + swiglu): gated linear attention",
+  gla: 'uniform(selret(decay gla, granularity key) + swiglu): gated linear attention',
   deltanet: 'uniform(deltanet + swiglu): DeltaNet (delta-rule linear attention)',
   jamba: 'interleave(base mamba, minority attn(rope false), period 8, offsets [4]); FFN per mixer default (gelu on attn layers)',
   samba: 'alternating([mamba + swiglu, swa(W 64) + swiglu])',

@@ -30,10 +30,15 @@ export function recomputed(f: (...xs: tf.Tensor[]) => tf.Tensor[], xs: tf.Tensor
       const outerTape = state.activeTape;
       let grads: (tf.Tensor | undefined)[];
       try {
-        grads = tf.engine().gradients(() => {
-          const outs = f(...saved);
-          return tf.addN(outs.map((o, i) => tf.sum(tf.mul(o, dys[i])))) as tf.Scalar;
-        }, all, undefined, true).grads;
+        grads = tf.engine().gradients(
+          () => {
+            const outs = f(...saved);
+            return tf.addN(outs.map((o, i) => tf.sum(tf.mul(o, dys[i])))) as tf.Scalar;
+          },
+          all,
+          undefined,
+          true,
+        ).grads;
       } finally {
         state.activeTape = outerTape;
       }

@@ -64,7 +64,6 @@ export class Ffn {
   }
 }
 
-
 /** Token embedding [V, d] (N(0, 0.02)), gathered through the wasm-safe compat lookup. */
 export class Embedding {
   readonly table: tf.Variable;

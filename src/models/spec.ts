@@ -24,8 +24,13 @@ export const modelSchema = z.strictObject({
   pattern: z
     .lazy(() => patternSchema)
     .optional()
-    .describe('explicit layer pattern overriding the preset: {type: uniform|alternating|hierarchical|interleave|sharedAttn|explicit, ...} (see `seqlab models`)'),
-  ffn: z.enum(['auto', 'gelu', 'swiglu', 'none']).default('auto').describe("FFN of every layer; 'auto' = the preset's choice (per-mixer default)"),
+    .describe(
+      'explicit layer pattern overriding the preset: {type: uniform|alternating|hierarchical|interleave|sharedAttn|explicit, ...} (see `seqlab models`)',
+    ),
+  ffn: z
+    .enum(['auto', 'gelu', 'swiglu', 'none'])
+    .default('auto')
+    .describe("FFN of every layer; 'auto' = the preset's choice (per-mixer default)"),
   ffn_hidden: posInt().optional().describe('FFN hidden width of every layer that has an FFN (default 4d gelu, round8(1.6875d) swiglu)'),
   ffn_bias: z.boolean().default(false).describe('biases on every FFN Linear (nanoGPT form)'),
   norm: z.enum(['rms', 'layer']).default('rms').describe("shell norms: 'rms' RMSNorm, 'layer' LayerNorm with bias"),
@@ -48,7 +53,8 @@ export function resolveModelInput(input: ModelConfigInput, ctx: { vocabSize: num
 
 export function resolveModel(cfg: ModelConfig, ctx: { vocabSize: number; seqLen: number }): ResolvedModel {
   const d = cfg.d_model;
-  if (!Number.isInteger(ctx.vocabSize) || ctx.vocabSize < 1) throw new UserError(`model: vocabulary size must be a positive integer (got ${ctx.vocabSize})`);
+  if (!Number.isInteger(ctx.vocabSize) || ctx.vocabSize < 1)
+    throw new UserError(`model: vocabulary size must be a positive integer (got ${ctx.vocabSize})`);
   if (!Number.isInteger(ctx.seqLen) || ctx.seqLen < 1) throw new UserError(`model: seq_len must be a positive integer (got ${ctx.seqLen})`);
 
   let pattern: Pattern;
@@ -87,7 +93,10 @@ export function resolveModel(cfg: ModelConfig, ctx: { vocabSize: number; seqLen:
   }
   // A shared block with no insertion would be dead weight: drop it.
   const used = layers.some((l) => l.mixer.kind === 'shared');
-  const shared = expanded.shared && used ? resolveLayer(expanded.shared, cfg, 2 * d, ctx.seqLen, 'the shared block (width 2*d_model)', false) : undefined;
+  const shared =
+    expanded.shared && used
+      ? resolveLayer(expanded.shared, cfg, 2 * d, ctx.seqLen, 'the shared block (width 2*d_model)', false)
+      : undefined;
 
   return {
     preset: cfg.pattern ? 'custom' : canonicalPreset(cfg.preset, cfg.n_layers),

@@ -10,12 +10,23 @@ import { kernelConfig, type KernelConfig } from './config.ts';
 
 /** One batched product: C[i] = act(op(A[i]) @ op(B[i]) + bias). Offsets in bytes, strides in elements. */
 export type GemmFn = (
-  a: ArrayBufferView, aOff: number, aStride: number,
-  b: ArrayBufferView, bOff: number, bStride: number,
-  c: ArrayBufferView, cOff: number,
-  bias: ArrayBufferView | null, biasOff: number,
-  batch: number, M: number, N: number, K: number,
-  transA: boolean, transB: boolean, act: 0 | 1,
+  a: ArrayBufferView,
+  aOff: number,
+  aStride: number,
+  b: ArrayBufferView,
+  bOff: number,
+  bStride: number,
+  c: ArrayBufferView,
+  cOff: number,
+  bias: ArrayBufferView | null,
+  biasOff: number,
+  batch: number,
+  M: number,
+  N: number,
+  K: number,
+  transA: boolean,
+  transB: boolean,
+  act: 0 | 1,
 ) => void;
 
 /** The addon's JS surface (see native/matmul.c and native/gemm.c). */
@@ -58,7 +69,9 @@ export function loadNativeAddon(path?: string, config: KernelConfig = kernelConf
   }
   path ??= config.addonPath;
   if (!existsSync(path)) {
-    return { reason: `native addon not built (${path} missing; install a C compiler (and libopenblas-dev), then run \`node native/build.js\`)` };
+    return {
+      reason: `native addon not built (${path} missing; install a C compiler (and libopenblas-dev), then run \`node native/build.js\`)`,
+    };
   }
   const seen = loaded.get(path);
   if (seen) return seen;
@@ -71,7 +84,11 @@ export function loadNativeAddon(path?: string, config: KernelConfig = kernelConf
     } else {
       // What OpenBLAS really runs with, whatever was asked for.
       const blas = addon.hasCblas ? { ...tuned, core: addon.corename(), config: addon.config() } : undefined;
-      out = { addon, blas, reason: `native addon loaded (${addon.hasCblas ? addon.config() : `built-in GEMM ${addon.builtinKernel()}, no OpenBLAS`})` };
+      out = {
+        addon,
+        blas,
+        reason: `native addon loaded (${addon.hasCblas ? addon.config() : `built-in GEMM ${addon.builtinKernel()}, no OpenBLAS`})`,
+      };
     }
   } catch (e) {
     out = { reason: `native addon failed to load: ${(e as Error).message.split('\n')[0]}` };
@@ -85,4 +102,3 @@ export function addonWith<T>(names: readonly string[], config: KernelConfig = ke
   const a = loadNativeAddon(undefined, config).addon as unknown as Record<string, unknown> | undefined;
   return a && names.every((n) => typeof a[n] === 'function') ? (a as T) : undefined;
 }
-

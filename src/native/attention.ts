@@ -37,7 +37,8 @@ const op = defineNativeOp<AttentionAddon>({
       [FORWARD]: ({ inputs, attrs, backend }: KernelArgs) => {
         const { q, k, v } = inputs as Record<string, tf.TensorInfo>;
         const mem = memoryOf(backend as tf.KernelBackend);
-        const o = mem.alloc(q.shape), lse = mem.alloc(q.shape.slice(0, 3));
+        const o = mem.alloc(q.shape),
+          lse = mem.alloc(q.shape.slice(0, 3));
         call(backend as tf.KernelBackend, 'attentionForward', [q, k, v, o, lse], dims(q, (attrs as { window: number }).window));
         return [o, lse];
       },
@@ -45,7 +46,12 @@ const op = defineNativeOp<AttentionAddon>({
         const { q, k, v, o, lse, dO } = inputs as Record<string, tf.TensorInfo>;
         const mem = memoryOf(backend as tf.KernelBackend);
         const grads = [mem.alloc(q.shape), mem.alloc(q.shape), mem.alloc(q.shape)];
-        call(backend as tf.KernelBackend, 'attentionBackward', [q, k, v, o, lse, dO, ...grads], dims(q, (attrs as { window: number }).window));
+        call(
+          backend as tf.KernelBackend,
+          'attentionBackward',
+          [q, k, v, o, lse, dO, ...grads],
+          dims(q, (attrs as { window: number }).window),
+        );
         return grads;
       },
     };

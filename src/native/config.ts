@@ -35,7 +35,6 @@ export interface KernelConfig {
   openblasTune: OpenblasTune;
 }
 
-
 /** SEQLAB_OPENBLAS_TUNE: off keeps OpenBLAS's own core, refresh probes the candidates again. */
 export function openblasTuneFromEnv(env: NodeJS.ProcessEnv = process.env): OpenblasTune {
   if (envOff('SEQLAB_OPENBLAS_TUNE', env)) return 'off';
@@ -46,7 +45,9 @@ export function openblasTuneFromEnv(env: NodeJS.ProcessEnv = process.env): Openb
 export function kernelConfigFromEnv(env: NodeJS.ProcessEnv = process.env, run: { threads?: number } = {}): KernelConfig {
   const matmul = (env.SEQLAB_MATMUL?.trim() || 'auto') as MatmulMode;
   if (matmul !== 'auto' && !MATMUL_PATHS.includes(matmul)) {
-    throw new UserError(`unknown matmul mode '${matmul}' (expected one of: auto, ${MATMUL_PATHS.join(', ')}; from SEQLAB_MATMUL or the caller)`);
+    throw new UserError(
+      `unknown matmul mode '${matmul}' (expected one of: auto, ${MATMUL_PATHS.join(', ')}; from SEQLAB_MATMUL or the caller)`,
+    );
   }
   return {
     addon: !envOff('SEQLAB_NATIVE_MATMUL', env),

@@ -49,7 +49,10 @@ export function decodeCode(group: string, name: string): number {
 function inOrder<T>(what: string, names: string[], values: Record<string, T>): T[] {
   const extra = Object.keys(values).filter((k) => !names.includes(k));
   const missing = names.filter((n) => !(n in values));
-  if (extra.length || missing.length) throw new Error(`decode layout: ${what} ${missing.length ? `lacks ${missing.join(', ')}` : ''}${missing.length && extra.length ? ' and ' : ''}${extra.length ? `has unknown ${extra.join(', ')}` : ''} (native/decode-layout.json)`);
+  if (extra.length || missing.length)
+    throw new Error(
+      `decode layout: ${what} ${missing.length ? `lacks ${missing.join(', ')}` : ''}${missing.length && extra.length ? ' and ' : ''}${extra.length ? `has unknown ${extra.join(', ')}` : ''} (native/decode-layout.json)`,
+    );
   return names.map((n) => values[n]!);
 }
 
@@ -77,7 +80,11 @@ export function blockSlot(name: string): number {
 }
 
 /** A mixer's weight or state slots by name (undefined: absent), in the table's order. */
-export function packMixerSlots<T>(mixer: DecodeMixer, group: 'weights' | 'state', values: Record<string, T | undefined>): (T | undefined)[] {
+export function packMixerSlots<T>(
+  mixer: DecodeMixer,
+  group: 'weights' | 'state',
+  values: Record<string, T | undefined>,
+): (T | undefined)[] {
   return inOrder(`slots.${mixer}.${group}`, DECODE_LAYOUT.slots[mixer][group], values);
 }
 

@@ -30,7 +30,9 @@ const op = defineNativeOp<DecodeAddon>({
   name: 'decode',
   // an addon compiled with another layout (a stale build) would read the arguments wrongly
   refuse: (native) =>
-    native.decodeLayout().join() === decodeLayoutNames().join() ? undefined : 'the native addon was built with another decode layout (rebuild it: `node native/build.js`)',
+    native.decodeLayout().join() === decodeLayoutNames().join()
+      ? undefined
+      : 'the native addon was built with another decode layout (rebuild it: `node native/build.js`)',
   kernels: (native) => ({
     [KERNEL]: ({ inputs, attrs, backend }: KernelArgs) => {
       const a = attrs as unknown as BlockStepAttrs;

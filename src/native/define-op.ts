@@ -71,7 +71,10 @@ export function defineNativeOp<A>(spec: NativeOpSpec<A>): NativeOp<A> {
         found = { config, addon: native, reason: `native fused ${spec.name}` };
       } else {
         const { addon, reason } = loadNativeAddon(undefined, config);
-        found = { config, reason: addon ? `the native addon has no ${entry.symbols.join(' / ')} (rebuild it: \`node native/build.js\`)` : reason };
+        found = {
+          config,
+          reason: addon ? `the native addon has no ${entry.symbols.join(' / ')} (rebuild it: \`node native/build.js\`)` : reason,
+        };
       }
     }
     return found;

@@ -32,7 +32,22 @@ export interface EltwiseAddon {
 }
 
 /** Op codes of native/eltwise.c (enum order there). */
-export const UNARY_OPS = ['Exp', 'Erf', 'Sigmoid', 'Softplus', 'Log', 'Tanh', 'Neg', 'Square', 'Sqrt', 'Rsqrt', 'Reciprocal', 'Abs', 'Relu', 'Log1p'] as const;
+export const UNARY_OPS = [
+  'Exp',
+  'Erf',
+  'Sigmoid',
+  'Softplus',
+  'Log',
+  'Tanh',
+  'Neg',
+  'Square',
+  'Sqrt',
+  'Rsqrt',
+  'Reciprocal',
+  'Abs',
+  'Relu',
+  'Log1p',
+] as const;
 // Maximum / Minimum stay stock: the stock wasm and cpu kernels disagree on NaN.
 export const BINARY_OPS = ['Add', 'Sub', 'Multiply', 'RealDiv', 'SquaredDifference'] as const;
 export const REDUCE_OPS = ['Sum', 'Mean', 'Max'] as const;
@@ -111,7 +126,8 @@ function kernels(addon: EltwiseAddon, backendName: string): tf.KernelConfig[] {
       const n = size(x.shape);
       if (n === 0 || !f32(mem, x)) return undefined;
       const y = mem.alloc(x.shape);
-      const X = mem.locate(x), Y = mem.locate(y); // after alloc: it may grow the wasm heap
+      const X = mem.locate(x),
+        Y = mem.locate(y); // after alloc: it may grow the wasm heap
       addon.unary(op, X.view, X.off, Y.view, Y.off, n);
       return y;
     }),
@@ -124,7 +140,9 @@ function kernels(addon: EltwiseAddon, backendName: string): tf.KernelConfig[] {
       const layout = broadcastLayout(a.shape, b.shape);
       if (!layout || size(layout.out) === 0) return undefined;
       const y = mem.alloc(layout.out);
-      const A = mem.locate(a), B = mem.locate(b), Y = mem.locate(y);
+      const A = mem.locate(a),
+        B = mem.locate(b),
+        Y = mem.locate(y);
       addon.binary(op, A.view, A.off, B.view, B.off, Y.view, Y.off, layout.meta);
       return y;
     }),
@@ -135,14 +153,22 @@ function kernels(addon: EltwiseAddon, backendName: string): tf.KernelConfig[] {
       const x = inputs.x as Info;
       if (!f32(mem, x) || size(x.shape) === 0) return undefined;
       // Sum and Mean name their axes `axis`, Max `reductionIndices`.
-      const { axis, reductionIndices, keepDims } = attrs as unknown as { axis?: number | number[]; reductionIndices?: number | number[]; keepDims: boolean };
+      const { axis, reductionIndices, keepDims } = attrs as unknown as {
+        axis?: number | number[];
+        reductionIndices?: number | number[];
+        keepDims: boolean;
+      };
       const axes = tf.util.parseAxisParam(axis ?? reductionIndices!, x.shape).sort((p, q) => p - q);
       if (axes.length === 0 || axes.some((d, i) => i > 0 && d !== axes[i - 1] + 1)) return undefined;
-      const a0 = axes[0], a1 = axes[axes.length - 1];
-      const outer = size(x.shape.slice(0, a0)), R = size(x.shape.slice(a0, a1 + 1)), inner = size(x.shape.slice(a1 + 1));
+      const a0 = axes[0],
+        a1 = axes[axes.length - 1];
+      const outer = size(x.shape.slice(0, a0)),
+        R = size(x.shape.slice(a0, a1 + 1)),
+        inner = size(x.shape.slice(a1 + 1));
       const outShape = keepDims ? x.shape.map((n, i) => (i >= a0 && i <= a1 ? 1 : n)) : x.shape.filter((_, i) => i < a0 || i > a1);
       const y = mem.alloc(outShape);
-      const X = mem.locate(x), Y = mem.locate(y);
+      const X = mem.locate(x),
+        Y = mem.locate(y);
       addon.reduce(op, X.view, X.off, Y.view, Y.off, outer, R, inner);
       return y;
     }),
@@ -156,8 +182,12 @@ function kernels(addon: EltwiseAddon, backendName: string): tf.KernelConfig[] {
     if (!ok || size(x.shape) === 0) return undefined;
     const meta = transposeLayout(x.shape, perm);
     if (!meta) return undefined;
-    const y = mem.alloc(perm.map((d) => x.shape[d]), x.dtype as 'float32' | 'int32');
-    const X = mem.locate(x), Y = mem.locate(y);
+    const y = mem.alloc(
+      perm.map((d) => x.shape[d]),
+      x.dtype as 'float32' | 'int32',
+    );
+    const X = mem.locate(x),
+      Y = mem.locate(y);
     addon.transpose(X.view, X.off, Y.view, Y.off, meta);
     return y;
   });
@@ -169,7 +199,8 @@ function kernels(addon: EltwiseAddon, backendName: string): tf.KernelConfig[] {
     if (!f32(mem, x) || r === 0 || size(x.shape) === 0 || (axis < 0 ? axis + r : axis) !== r - 1) return undefined;
     const n = x.shape[r - 1];
     const y = mem.alloc(x.shape);
-    const X = mem.locate(x), Y = mem.locate(y);
+    const X = mem.locate(x),
+      Y = mem.locate(y);
     addon.cumsum(X.view, X.off, Y.view, Y.off, size(x.shape) / n, n, exclusive ? 1 : 0, reverse ? 1 : 0);
     return y;
   });
@@ -181,7 +212,8 @@ function kernels(addon: EltwiseAddon, backendName: string): tf.KernelConfig[] {
     if (!f32(mem, x) || r === 0 || size(x.shape) === 0 || (dim < 0 ? dim + r : dim) !== r - 1) return undefined;
     const n = x.shape[r - 1];
     const y = mem.alloc(x.shape);
-    const X = mem.locate(x), Y = mem.locate(y);
+    const X = mem.locate(x),
+      Y = mem.locate(y);
     addon.softmax(X.view, X.off, Y.view, Y.off, size(x.shape) / n, n);
     return y;
   });
@@ -238,5 +270,10 @@ export function installEltwiseKernels(config: KernelConfig): EltwiseInfo {
     tf.registerKernel(c);
   }
   const isa = el.eltwiseIsa();
-  return (last = { enabled: true, reason: `native element-wise kernels (${isa}), ${used} thread${used === 1 ? '' : 's'}`, threads: used, isa });
+  return (last = {
+    enabled: true,
+    reason: `native element-wise kernels (${isa}), ${used} thread${used === 1 ? '' : 's'}`,
+    threads: used,
+    isa,
+  });
 }

@@ -21,7 +21,8 @@ const op = defineNativeOp<EltwiseAddon>({
       const x = inputs.x as tf.TensorInfo;
       const mem = memoryOf(backend as tf.KernelBackend);
       const y = mem.alloc(x.shape);
-      const X = mem.locate(x), Y = mem.locate(y); // after alloc: it may grow the wasm heap
+      const X = mem.locate(x),
+        Y = mem.locate(y); // after alloc: it may grow the wasm heap
       native.unary(U_GELU, X.view, X.off, Y.view, Y.off, tf.util.sizeFromShape(x.shape));
       return y;
     },
@@ -29,7 +30,9 @@ const op = defineNativeOp<EltwiseAddon>({
       const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
       const mem = memoryOf(backend as tf.KernelBackend);
       const dx = mem.alloc(x.shape);
-      const X = mem.locate(x), DY = mem.locate(dy), DX = mem.locate(dx);
+      const X = mem.locate(x),
+        DY = mem.locate(dy),
+        DX = mem.locate(dx);
       native.binary(B_GELU_GRAD, X.view, X.off, DY.view, DY.off, DX.view, DX.off, broadcastLayout(x.shape, dy.shape)!.meta);
       return dx;
     },

@@ -44,9 +44,18 @@ function transposeLast2(be: WasmBackend, stock: Stock, t: tf.TensorInfo, batch: 
  * op(A) @ op(B) [+ bias, act] through 2-D stock calls. `call` runs the stock kernel on
  * [1, M, K] x [1, K, N] operands (transposeA false, transposeB false) and returns [1, M', N].
  */
-function splitProduct(be: WasmBackend, stock: Stock, a: tf.TensorInfo, b: tf.TensorInfo, g: Geometry,
-  transA: boolean, transB: boolean, call: (a: tf.TensorInfo, b: tf.TensorInfo) => tf.TensorInfo): tf.TensorInfo {
-  const batchA = g.strideA === 0 ? 1 : g.batch, batchB = g.strideB === 0 ? 1 : g.batch;
+function splitProduct(
+  be: WasmBackend,
+  stock: Stock,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  g: Geometry,
+  transA: boolean,
+  transB: boolean,
+  call: (a: tf.TensorInfo, b: tf.TensorInfo) => tf.TensorInfo,
+): tf.TensorInfo {
+  const batchA = g.strideA === 0 ? 1 : g.batch,
+    batchB = g.strideB === 0 ? 1 : g.batch;
   const A = transA ? transposeLast2(be, stock, a, batchA) : a; // [batchA, M, K]
   const B = transB ? transposeLast2(be, stock, b, batchB) : b; // [batchB, K, N]
   try {
@@ -100,9 +109,12 @@ export function fallbackKernels(stock: Stock): tf.KernelConfig[] {
     const be = args.backend as tf.KernelBackend;
     const g = a.dtype === 'float32' && b.dtype === 'float32' ? matmulGeometry(a.shape, b.shape, transposeA, transposeB) : undefined;
     if (!g || !isWasmBackend(be) || stockIsFast(g, transposeA, transposeB)) return stock.batchMatMul.kernelFunc(args);
-    const call = (ai: tf.TensorInfo, bi: tf.TensorInfo) => stock.batchMatMul.kernelFunc({
-      inputs: { a: ai, b: bi }, backend: be, attrs: { transposeA: false, transposeB: false },
-    }) as tf.TensorInfo;
+    const call = (ai: tf.TensorInfo, bi: tf.TensorInfo) =>
+      stock.batchMatMul.kernelFunc({
+        inputs: { a: ai, b: bi },
+        backend: be,
+        attrs: { transposeA: false, transposeB: false },
+      }) as tf.TensorInfo;
     return splitProduct(be, stock, a, b, g, transposeA, transposeB, call);
   };
   const fusedMatMul = (args: KernelArgs) => {
@@ -115,10 +127,12 @@ export function fallbackKernels(stock: Stock): tf.KernelConfig[] {
     if (!g || !isWasmBackend(be) || preluActivationWeights != null || stockIsFast(g, transposeA, transposeB, true)) {
       return stock.fusedMatMul.kernelFunc(args);
     }
-    const call = (ai: tf.TensorInfo, bi: tf.TensorInfo) => stock.fusedMatMul.kernelFunc({
-      inputs: { a: ai, b: bi, ...(bias ? { bias } : {}) }, backend: be,
-      attrs: { ...attrs, transposeA: false, transposeB: false },
-    }) as tf.TensorInfo;
+    const call = (ai: tf.TensorInfo, bi: tf.TensorInfo) =>
+      stock.fusedMatMul.kernelFunc({
+        inputs: { a: ai, b: bi, ...(bias ? { bias } : {}) },
+        backend: be,
+        attrs: { ...attrs, transposeA: false, transposeB: false },
+      }) as tf.TensorInfo;
     return splitProduct(be, stock, a!, b!, g, transposeA, transposeB, call);
   };
   return [

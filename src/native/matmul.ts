@@ -48,10 +48,15 @@ export interface MatmulInfo {
   eltwise?: EltwiseInfo;
 }
 
-const ENABLE_HINT = 'to enable the native path: apt-get install -y build-essential libopenblas-dev, then `node native/build.js` (or `npm ci`)';
+const ENABLE_HINT =
+  'to enable the native path: apt-get install -y build-essential libopenblas-dev, then `node native/build.js` (or `npm ci`)';
 const BLAS_HINT = 'for OpenBLAS: apt-get install -y libopenblas-dev, then `node native/build.js`';
 
-interface Stock { batchMatMul: tf.KernelConfig; fusedMatMul: tf.KernelConfig; transpose: tf.KernelConfig }
+interface Stock {
+  batchMatMul: tf.KernelConfig;
+  fusedMatMul: tf.KernelConfig;
+  transpose: tf.KernelConfig;
+}
 
 // The stock configs are captured before the first replacement. The kernel registry is
 // process-global, so this table is too (a second copy of this module must not mistake
@@ -94,7 +99,15 @@ function filled(shape: number[], seed: number): Float32Array {
   return v;
 }
 
-type Case = { kernel: 'BatchMatMul' | '_FusedMatMul'; a: number[]; b: number[]; tA: boolean; tB: boolean; bias?: number[]; act?: 'linear' | 'relu' };
+type Case = {
+  kernel: 'BatchMatMul' | '_FusedMatMul';
+  a: number[];
+  b: number[];
+  tA: boolean;
+  tB: boolean;
+  bias?: number[];
+  act?: 'linear' | 'relu';
+};
 
 /** Small shapes that reach every branch of both replacement kernels. */
 const SELF_TEST: Case[] = [
@@ -117,12 +130,16 @@ const SELF_TEST: Case[] = [
  */
 function reference(c: Case, a: Float32Array, b: Float32Array, bias?: Float32Array): Float32Array {
   const [ra, rb] = [c.a.length, c.b.length];
-  const M = c.tA ? c.a[ra - 1] : c.a[ra - 2], K = c.tA ? c.a[ra - 2] : c.a[ra - 1];
+  const M = c.tA ? c.a[ra - 1] : c.a[ra - 2],
+    K = c.tA ? c.a[ra - 2] : c.a[ra - 1];
   const N = c.tB ? c.b[rb - 2] : c.b[rb - 1];
-  const batchA = a.length / (M * K), batchB = b.length / (K * N), batch = Math.max(batchA, batchB);
+  const batchA = a.length / (M * K),
+    batchB = b.length / (K * N),
+    batch = Math.max(batchA, batchB);
   const out = new Float32Array(batch * M * N);
   for (let s = 0; s < batch; s++) {
-    const A = (batchA === 1 ? 0 : s) * M * K, B = (batchB === 1 ? 0 : s) * K * N;
+    const A = (batchA === 1 ? 0 : s) * M * K,
+      B = (batchB === 1 ? 0 : s) * K * N;
     for (let i = 0; i < M; i++) {
       for (let j = 0; j < N; j++) {
         let acc = bias ? bias[j] : 0;
@@ -140,13 +157,18 @@ export function selfTestError(candidate: tf.KernelConfig[]): number {
   const byName = new Map(candidate.map((c) => [c.kernelName, c]));
   let worst = 0;
   SELF_TEST.forEach((c, i) => {
-    const av = filled(c.a, i), bv = filled(c.b, i + 100), biasv = c.bias ? filled(c.bias, i + 200) : undefined;
-    const a = tf.tensor(av, c.a), b = tf.tensor(bv, c.b), bias = biasv ? tf.tensor(biasv, c.bias) : undefined;
+    const av = filled(c.a, i),
+      bv = filled(c.b, i + 100),
+      biasv = c.bias ? filled(c.bias, i + 200) : undefined;
+    const a = tf.tensor(av, c.a),
+      b = tf.tensor(bv, c.b),
+      bias = biasv ? tf.tensor(biasv, c.bias) : undefined;
     const inputs = { a, b, ...(bias ? { bias } : {}) } as unknown as tf.NamedTensorInfoMap;
     const attrs = { transposeA: c.tA, transposeB: c.tB, ...(c.act ? { activation: c.act } : {}) } as unknown as tf.NamedAttrMap;
     const got = byName.get(c.kernel)!.kernelFunc({ inputs, backend, attrs }) as tf.TensorInfo;
     try {
-      const r = reference(c, av, bv, biasv), g = backend.readSync(got.dataId) as Float32Array;
+      const r = reference(c, av, bv, biasv),
+        g = backend.readSync(got.dataId) as Float32Array;
       if (r.length !== g.length) throw new Error(`${c.kernel} ${c.a} x ${c.b}: ${g.length} outputs, expected ${r.length}`);
       const scale = 1 + r.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
       for (let j = 0; j < r.length; j++) worst = Math.max(worst, Math.abs(r[j] - g[j]) / scale);
@@ -183,7 +205,8 @@ export async function installMatmulKernels(opts: MatmulOptions = {}): Promise<Ma
   // SEQLAB_MATMUL (in the configuration) picks the path for a whole sweep (workers inherit it), e.g. to measure speedups.
   const base = opts.config ?? kernelConfigFromEnv(undefined, opts.threads !== undefined ? { threads: opts.threads } : {});
   const mode = opts.mode ?? base.matmul;
-  if (mode !== 'auto' && !MATMUL_PATHS.includes(mode)) throw new UserError(`unknown matmul mode '${mode}' (expected one of: auto, ${MATMUL_PATHS.join(', ')})`);
+  if (mode !== 'auto' && !MATMUL_PATHS.includes(mode))
+    throw new UserError(`unknown matmul mode '${mode}' (expected one of: auto, ${MATMUL_PATHS.join(', ')})`);
   const config = useKernelConfig({ ...base, matmul: mode });
   const log = opts.log ?? ((line: string) => console.error(line));
   const backendName = tf.getBackend();
@@ -219,10 +242,18 @@ export async function installMatmulKernels(opts: MatmulOptions = {}): Promise<Ma
         addon.setBuiltinThreads(threads); // batched products run on the built-in GEMM (src/native/matmul-kernels.ts run)
         const minFlops = mode === 'auto' ? BLAS_MIN_FLOPS : 0;
         const why = tryPath(nativeKernels(addon.gemm, stock, addon.gemmBuiltin, minFlops));
-        const core = blas?.core ? `, core ${blas.core}${blas.source === 'tuned' ? ` (tuned; OpenBLAS detects ${blas.detected})` : blas.source === 'user' ? ` (${blas.note})` : ''}` : '';
+        const core = blas?.core
+          ? `, core ${blas.core}${blas.source === 'tuned' ? ` (tuned; OpenBLAS detects ${blas.detected})` : blas.source === 'user' ? ` (${blas.note})` : ''}`
+          : '';
         const info = blas ? { config: blas.config, core: blas.core, core_source: blas.source, core_note: blas.note } : undefined;
         const routed = minFlops ? `batched products and products under ${minFlops / 1e9} GFLOP` : 'batched products';
-        if (!why) return done({ path: 'native', reason: `OpenBLAS sgemm${core} (${routed}: built-in GEMM ${addon.builtinKernel()}), ${used} thread${used === 1 ? '' : 's'}`, threads: used, blas: info });
+        if (!why)
+          return done({
+            path: 'native',
+            reason: `OpenBLAS sgemm${core} (${routed}: built-in GEMM ${addon.builtinKernel()}), ${used} thread${used === 1 ? '' : 's'}`,
+            threads: used,
+            blas: info,
+          });
         whyNotNative = `native addon rejected: ${why}`;
         hint = '; please report this (SEQLAB_NATIVE_MATMUL=off silences it)';
       } else {
@@ -234,7 +265,13 @@ export async function installMatmulKernels(opts: MatmulOptions = {}): Promise<Ma
       const used = addon.setBuiltinThreads(threads);
       const why = tryPath(nativeKernels(addon.gemmBuiltin, stock));
       const kernel = addon.builtinKernel();
-      if (!why) return done({ path: 'builtin', reason: `built-in GEMM ${kernel}, ${used} thread${used === 1 ? '' : 's'}${mode === 'auto' ? ` (${whyNotNative})` : ''}`, threads: used, kernel });
+      if (!why)
+        return done({
+          path: 'builtin',
+          reason: `built-in GEMM ${kernel}, ${used} thread${used === 1 ? '' : 's'}${mode === 'auto' ? ` (${whyNotNative})` : ''}`,
+          threads: used,
+          kernel,
+        });
       whyNotNative = `${whyNotNative}; built-in GEMM rejected: ${why}`;
       hint = '; please report this (SEQLAB_NATIVE_MATMUL=off silences it)';
     }

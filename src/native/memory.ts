@@ -5,7 +5,10 @@
 import * as tf from '@tensorflow/tfjs';
 
 /** Where a tensor's float32 data lives: a view plus a byte offset into it. */
-export interface Located { view: ArrayBufferView; off: number }
+export interface Located {
+  view: ArrayBufferView;
+  off: number;
+}
 
 /** Backend memory access the kernels need; wasm and cpu differ only here. */
 export interface Memory {
@@ -51,7 +54,10 @@ function makeMemory(backend: tf.KernelBackend): Memory {
  * (undefined = an absent slot, passed as null). Call after the kernel's last allocation: one may
  * have grown (and detached) the wasm heap.
  */
-export function locateAll(backend: tf.KernelBackend, ts: (tf.TensorInfo | undefined)[]): { views: (ArrayBufferView | null)[]; offs: Float64Array } {
+export function locateAll(
+  backend: tf.KernelBackend,
+  ts: (tf.TensorInfo | undefined)[],
+): { views: (ArrayBufferView | null)[]; offs: Float64Array } {
   const mem = memoryOf(backend);
   const offs = new Float64Array(ts.length);
   const views = ts.map((t, i) => {
@@ -62,4 +68,3 @@ export function locateAll(backend: tf.KernelBackend, ts: (tf.TensorInfo | undefi
   });
   return { views, offs };
 }
-

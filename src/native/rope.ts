@@ -10,7 +10,20 @@ import { memoryOf } from './memory.ts';
 
 type View = ArrayBufferView;
 interface RopeAddon {
-  rope(x: View, xOff: number, cos: View, cosOff: number, sin: View, sinOff: number, y: View, yOff: number, rows: number, T: number, m: number, sign: number): void;
+  rope(
+    x: View,
+    xOff: number,
+    cos: View,
+    cosOff: number,
+    sin: View,
+    sinOff: number,
+    y: View,
+    yOff: number,
+    rows: number,
+    T: number,
+    m: number,
+    sign: number,
+  ): void;
 }
 const ROPE = 'SeqlabRope';
 
@@ -24,7 +37,20 @@ const op = defineNativeOp<RopeAddon>({
       const y = mem.alloc(x.shape);
       const [X, C, S, Y] = [x, cos, sin, y].map((t) => mem.locate(t)); // after alloc: it may grow the wasm heap
       const [T, m] = cos.shape;
-      native.rope(X.view, X.off, C.view, C.off, S.view, S.off, Y.view, Y.off, tf.util.sizeFromShape(x.shape) / m, T, m, (attrs as { sign: number }).sign);
+      native.rope(
+        X.view,
+        X.off,
+        C.view,
+        C.off,
+        S.view,
+        S.off,
+        Y.view,
+        Y.off,
+        tf.util.sizeFromShape(x.shape) / m,
+        T,
+        m,
+        (attrs as { sign: number }).sign,
+      );
       return y;
     },
   }),
@@ -38,7 +64,8 @@ export function ropeFusedAvailable(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor)
 /** x [..., T, m] rotated by the tables cos, sin [T, m], fused; check ropeFusedAvailable first. */
 export function ropeFused(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor {
   op.addon();
-  const rotate = (t: tf.Tensor, c: tf.Tensor, s: tf.Tensor, sign: number) => tf.engine().runKernel(ROPE, { x: t, cos: c, sin: s }, { sign } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  const rotate = (t: tf.Tensor, c: tf.Tensor, s: tf.Tensor, sign: number) =>
+    tf.engine().runKernel(ROPE, { x: t, cos: c, sin: s }, { sign } as unknown as tf.NamedAttrMap) as tf.Tensor;
   // the tables are saved: the caller's tidy may have disposed them by the time the gradient runs
   const [y] = customOp(
     { x },

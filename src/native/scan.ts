@@ -49,8 +49,14 @@ const op = defineNativeOp<ScanAddon>({
       const N = A!.shape[1];
       const mem = memoryOf(backend as tf.KernelBackend);
       const outs = [
-        mem.alloc([B, T, D]), mem.alloc([B, T, D]), mem.alloc([D, N]), mem.alloc([B, T, N]), mem.alloc([B, T, N]),
-        Dsk ? mem.alloc([D]) : undefined, z ? mem.alloc([B, T, D]) : undefined, h0 ? mem.alloc([B, D, N]) : undefined,
+        mem.alloc([B, T, D]),
+        mem.alloc([B, T, D]),
+        mem.alloc([D, N]),
+        mem.alloc([B, T, N]),
+        mem.alloc([B, T, N]),
+        Dsk ? mem.alloc([D]) : undefined,
+        z ? mem.alloc([B, T, D]) : undefined,
+        h0 ? mem.alloc([B, D, N]) : undefined,
       ];
       const { views, offs } = locateAll(backend as tf.KernelBackend, [x, dt, A, Bm, Cm, Dsk, z, h0, S, dy, dh, ...outs]);
       native.scanBackward(views, offs, [B, T, D, N, (attrs as { chunk: number }).chunk, kernelConfig().threads]);
@@ -105,7 +111,13 @@ export function selectiveScanFused(
     ([dy, dh], saved) => {
       const ins: Record<string, tf.Tensor> = {};
       names.forEach((n, i) => (ins[n] = saved[i]));
-      const g = tf.engine().runKernel(BACKWARD, { ...ins, S: saved[names.length], dy, dh } as tf.NamedTensorMap, { chunk } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      const g = tf
+        .engine()
+        .runKernel(
+          BACKWARD,
+          { ...ins, S: saved[names.length], dy, dh } as tf.NamedTensorMap,
+          { chunk } as unknown as tf.NamedAttrMap,
+        ) as tf.Tensor[];
       const order = ['x', 'dt', 'A', 'Bm', 'Cm', 'Dsk', 'z', 'h0'].filter((n) => n in inputs);
       return Object.fromEntries(order.map((n, i) => [n, g[i]]));
     },

@@ -12,7 +12,18 @@ import { memoryOf } from './memory.ts';
 type View = ArrayBufferView;
 interface MaskedSoftmaxAddon {
   maskedSoftmax(x: View, xOff: number, mask: View | null, maskOff: number, y: View, yOff: number, meta: Int32Array, scale: number): void;
-  maskedSoftmaxGrad(p: View, pOff: number, dp: View, dpOff: number, mask: View | null, maskOff: number, dx: View, dxOff: number, meta: Int32Array, scale: number): void;
+  maskedSoftmaxGrad(
+    p: View,
+    pOff: number,
+    dp: View,
+    dpOff: number,
+    mask: View | null,
+    maskOff: number,
+    dx: View,
+    dxOff: number,
+    meta: Int32Array,
+    scale: number,
+  ): void;
 }
 
 const FORWARD = 'SeqlabMaskedSoftmax';
@@ -47,7 +58,18 @@ const op = defineNativeOp<MaskedSoftmaxAddon>({
       const { p, dp, mask } = inputs as { p: tf.TensorInfo; dp: tf.TensorInfo; mask?: tf.TensorInfo };
       const dx = memoryOf(backend as tf.KernelBackend).alloc(p.shape);
       const [P, DP, M, DX] = [p, dp, mask, dx].map((t) => locate(backend as tf.KernelBackend, t));
-      native.maskedSoftmaxGrad(P.view!, P.off, DP.view!, DP.off, M.view, M.off, DX.view!, DX.off, meta(p.shape, mask?.shape), (attrs as { scale: number }).scale);
+      native.maskedSoftmaxGrad(
+        P.view!,
+        P.off,
+        DP.view!,
+        DP.off,
+        M.view,
+        M.off,
+        DX.view!,
+        DX.off,
+        meta(p.shape, mask?.shape),
+        (attrs as { scale: number }).scale,
+      );
       return dx;
     },
   }),
@@ -70,7 +92,9 @@ export function maskedSoftmaxFused(s: tf.Tensor, allowed: tf.Tensor | undefined,
       save(allowed ? [out, allowed] : [out]);
       return [out];
     },
-    ([dp], [out, mask]) => ({ s: tf.engine().runKernel(BACKWARD, (mask ? { p: out, dp, mask } : { p: out, dp }) as tf.NamedTensorMap, attrs) as tf.Tensor }),
+    ([dp], [out, mask]) => ({
+      s: tf.engine().runKernel(BACKWARD, (mask ? { p: out, dp, mask } : { p: out, dp }) as tf.NamedTensorMap, attrs) as tf.Tensor,
+    }),
   );
   return p;
 }

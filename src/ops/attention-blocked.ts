@@ -20,11 +20,21 @@ export interface BlockedOpts {
 }
 
 /** Scaled, masked logits of query rows [i0, i1) against keys [0, kEnd). */
-function logits(q: tf.Tensor, k: tf.Tensor, allowed: tf.Tensor | undefined, i0: number, i1: number, kEnd: number): { S: tf.Tensor; a?: tf.Tensor } {
+function logits(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  allowed: tf.Tensor | undefined,
+  i0: number,
+  i1: number,
+  kEnd: number,
+): { S: tf.Tensor; a?: tf.Tensor } {
   const [B, H, , dh] = q.shape;
   const qb = q.slice([0, 0, i0, 0], [B, H, i1 - i0, dh]);
   const kb = k.slice([0, 0, 0, 0], [B, H, kEnd, dh]);
-  let S = tf.matMul(qb.reshape([B * H, i1 - i0, dh]), kb.reshape([B * H, kEnd, dh]), false, true).reshape([B, H, i1 - i0, kEnd]).mul(1 / Math.sqrt(dh));
+  let S = tf
+    .matMul(qb.reshape([B * H, i1 - i0, dh]), kb.reshape([B * H, kEnd, dh]), false, true)
+    .reshape([B, H, i1 - i0, kEnd])
+    .mul(1 / Math.sqrt(dh));
   let a: tf.Tensor | undefined;
   if (allowed) {
     const s = allowed.shape;
@@ -34,7 +44,13 @@ function logits(q: tf.Tensor, k: tf.Tensor, allowed: tf.Tensor | undefined, i0: 
   return { S, a };
 }
 
-export function blockedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, allowed: tf.Tensor | undefined, opts: BlockedOpts): tf.Tensor4D {
+export function blockedAttention(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  allowed: tf.Tensor | undefined,
+  opts: BlockedOpts,
+): tf.Tensor4D {
   const [B, H, Tq, dh] = q.shape;
   const Tk = k.shape[2];
   const C = Math.max(1, Math.min(opts.block, Tq));
@@ -54,7 +70,10 @@ export function blockedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
         const P = tf.exp(S.sub(m));
         const l = tf.sum(P, -1, true);
         const vb = vv.slice([0, 0, 0, 0], [B, H, kEnd, dh]);
-        const o = tf.matMul(P.reshape([B * H, i1 - i0, kEnd]), vb.reshape([B * H, kEnd, dh])).reshape([B, H, i1 - i0, dh]).div(l);
+        const o = tf
+          .matMul(P.reshape([B * H, i1 - i0, kEnd]), vb.reshape([B * H, kEnd, dh]))
+          .reshape([B, H, i1 - i0, dh])
+          .div(l);
         os.push(tf.keep(o));
         lses.push(tf.keep(m.add(tf.log(l))));
       });
@@ -89,7 +108,15 @@ export function blockedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
             const dqb = tf.matMul(dS3, kb.reshape([B * H, kEnd, dh])).reshape([B, H, c, dh]);
             const dkb = tf.matMul(dS3, qb.reshape([B * H, c, dh]), true, false).reshape([B, H, kEnd, dh]);
             const dvb = tf.matMul(P.reshape([B * H, c, kEnd]), dOb.reshape([B * H, c, dh]), true, false).reshape([B, H, kEnd, dh]);
-            const pad = (x: tf.Tensor) => (kEnd === Tk ? x : tf.pad(x, [[0, 0], [0, 0], [0, Tk - kEnd], [0, 0]]));
+            const pad = (x: tf.Tensor) =>
+              kEnd === Tk
+                ? x
+                : tf.pad(x, [
+                    [0, 0],
+                    [0, 0],
+                    [0, Tk - kEnd],
+                    [0, 0],
+                  ]);
             return [dqb, dk.add(pad(dkb)), dv.add(pad(dvb))];
           });
           dq.push(dqb);

@@ -35,12 +35,7 @@ export function convState(x: tf.Tensor, K: number): tf.Tensor3D {
 }
 
 /** One decode step: shift the cache left, append x_t, apply the taps. x_t [B, C], state [B, C, K]. */
-export function convStep(
-  x_t: tf.Tensor,
-  state: tf.Tensor,
-  w: tf.Tensor,
-  b?: tf.Tensor,
-): { y: tf.Tensor2D; state: tf.Tensor3D } {
+export function convStep(x_t: tf.Tensor, state: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): { y: tf.Tensor2D; state: tf.Tensor3D } {
   return tf.tidy(() => {
     const [B, C, K] = state.shape;
     const s = tf.concat([state.slice([0, 0, 1], [B, C, K - 1]), x_t.reshape([B, C, 1])], 2) as tf.Tensor3D;

@@ -55,7 +55,10 @@ export function deltaChunk(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, beta: tf.Te
     // unless the final state is used, and unstack's gradient cannot stack a missing one.
     const chunkOf = (x: tf.Tensor, c: number) => {
       const w = x.shape[2]!;
-      return x.reshape([B * H, nc, C, w]).slice([0, c, 0, 0], [B * H, 1, C, w]).reshape([B * H, C, w]) as tf.Tensor3D;
+      return x
+        .reshape([B * H, nc, C, w])
+        .slice([0, c, 0, 0], [B * H, 1, C, w])
+        .reshape([B * H, C, w]) as tf.Tensor3D;
     };
     let S = (opts?.initialState ?? tf.zeros([B, H, dk, dv])).reshape([B * H, dk, dv]) as tf.Tensor3D;
     const os: tf.Tensor[] = [];
@@ -75,7 +78,13 @@ export function deltaParallel(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, beta: tf
 }
 
 /** One step. q, k [B, H, dk]; v [B, H, dv]; beta [B, H]; state [B, H, dk, dv]. */
-export function deltaStep(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, beta: tf.Tensor, state: tf.Tensor): { o: tf.Tensor3D; state: tf.Tensor4D } {
+export function deltaStep(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  beta: tf.Tensor,
+  state: tf.Tensor,
+): { o: tf.Tensor3D; state: tf.Tensor4D } {
   return tf.tidy(() => {
     const [B, H, dk] = q.shape;
     const dv = v.shape[2]!;
@@ -109,6 +118,13 @@ export function deltaRecurrent(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, beta: t
 const FORMS = { parallel: deltaParallel, chunk: deltaChunk, recurrent: deltaRecurrent } as const;
 
 /** The form dispatcher (every form computes the same function). */
-export function deltaRule(form: DeltaFormName, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, beta: tf.Tensor, opts?: RetentionOpts): RetentionOutput {
+export function deltaRule(
+  form: DeltaFormName,
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  beta: tf.Tensor,
+  opts?: RetentionOpts,
+): RetentionOutput {
   return FORMS[form](q, k, v, beta, opts);
 }

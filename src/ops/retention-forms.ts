@@ -10,11 +10,26 @@ import { retentionKeyChunk, retentionKeyParallel, type RetentionKeyOpts } from '
 
 export type RetentionFormName = 'parallel' | 'chunk' | 'recurrent';
 
-const SCALAR: Record<RetentionFormName, RetentionFn> = { parallel: retentionParallel, chunk: retentionChunk, recurrent: retentionRecurrent };
-const PER_KEY: Record<RetentionFormName, RetentionFn<RetentionKeyOpts>> = { parallel: retentionKeyParallel, chunk: retentionKeyChunk, recurrent: retentionRecurrent };
+const SCALAR: Record<RetentionFormName, RetentionFn> = {
+  parallel: retentionParallel,
+  chunk: retentionChunk,
+  recurrent: retentionRecurrent,
+};
+const PER_KEY: Record<RetentionFormName, RetentionFn<RetentionKeyOpts>> = {
+  parallel: retentionKeyParallel,
+  chunk: retentionKeyChunk,
+  recurrent: retentionRecurrent,
+};
 
 /** o [B, H, T, dv] (and the final state when opts.outputFinalState) in the given form. */
-export function retention(form: RetentionFormName, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: tf.Tensor, opts?: RetentionKeyOpts): RetentionOutput {
+export function retention(
+  form: RetentionFormName,
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  a: tf.Tensor,
+  opts?: RetentionKeyOpts,
+): RetentionOutput {
   return (a.rank === 4 ? PER_KEY : SCALAR)[form](q, k, v, a, opts);
 }
 

@@ -33,7 +33,13 @@ export type RetentionOutput = {
 };
 
 /** What every form is: (q, k, v, a, opts) -> { o, state? }. */
-export type RetentionFn<O extends RetentionOpts = RetentionOpts> = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: tf.Tensor, opts?: O) => RetentionOutput;
+export type RetentionFn<O extends RetentionOpts = RetentionOpts> = (
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  a: tf.Tensor,
+  opts?: O,
+) => RetentionOutput;
 
 /** The (o, state) pair a form returns: the state only when asked for. */
 export function output(o: tf.Tensor, state: tf.Tensor | undefined, opts: RetentionOpts | undefined): RetentionOutput {
@@ -45,11 +51,19 @@ export function output(o: tf.Tensor, state: tf.Tensor | undefined, opts: Retenti
  * scalar or [B, H, T, dk] per key): o += (q * exp(G)) @ S0 and, when asked for,
  * S_T = exp(G_T) * S0 + (k * exp(G_T - G))^T @ v (rows of S scale with their key's decay).
  */
-export function boundaryTerms(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, G: tf.Tensor, opts: RetentionOpts | undefined): { oInit?: tf.Tensor; state?: tf.Tensor } {
+export function boundaryTerms(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  G: tf.Tensor,
+  opts: RetentionOpts | undefined,
+): { oInit?: tf.Tensor; state?: tf.Tensor } {
   const [B, H, T, dk] = q.shape as number[];
   const dv = v.shape[3]!;
   const S0 = opts?.initialState;
-  const oInit = S0 ? tf.matMul(tf.mul(q, tf.exp(G)).reshape([B * H, T, dk]), S0.reshape([B * H, dk, dv])).reshape([B, H, T, dv]) : undefined;
+  const oInit = S0
+    ? tf.matMul(tf.mul(q, tf.exp(G)).reshape([B * H, T, dk]), S0.reshape([B * H, dk, dv])).reshape([B, H, T, dv])
+    : undefined;
   if (!opts?.outputFinalState) return { oInit };
   const GT = G.slice([0, 0, T - 1, 0], [B, H, 1, G.shape[3]!]); // [B, H, 1, 1 | dk]
   const kw = tf.mul(k, tf.exp(tf.sub(GT, G))).reshape([B * H, T, dk]);

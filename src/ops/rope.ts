@@ -21,13 +21,7 @@ export function ropeThetas(m: number, freqs: RopeFreqs, base = 10000): Float64Ar
 }
 
 /** COS/SIN tables [T, m] for positions start..start+T-1, each pair's entry duplicated. */
-export function ropeTables(
-  start: number,
-  T: number,
-  m: number,
-  freqs: RopeFreqs,
-  base = 10000,
-): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+export function ropeTables(start: number, T: number, m: number, freqs: RopeFreqs, base = 10000): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
   const th = ropeThetas(m, freqs, base);
   const cos = new Float32Array(T * m);
   const sin = new Float32Array(T * m);

@@ -108,7 +108,13 @@ function shiftTime(X: tf.Tensor, k: number, axis = 1): tf.Tensor {
   p[axis] = [k, 0];
   const size = X.shape.slice();
   size[axis] = T - k;
-  return tf.pad(X.slice(X.shape.map(() => 0), size), p);
+  return tf.pad(
+    X.slice(
+      X.shape.map(() => 0),
+      size,
+    ),
+    p,
+  );
 }
 
 /** S3: Hillis-Steele log-depth scan over the full sequence (O(T log T) work on [B, T, D, N]). */
@@ -119,7 +125,15 @@ function scanLogDepth(x: tf.Tensor, dt: tf.Tensor, A: tf.Tensor, Bm: tf.Tensor, 
   let X: tf.Tensor = tf.mul(tf.mul(dt, x).reshape([Bsz, T, D, 1]), Bm.reshape([Bsz, T, 1, N]));
   // fold the initial state into step 0: h_0 = exp(L_0) h0 + U_0
   const h0term = tf.mul(tf.exp(La.slice([0, 0, 0, 0], [Bsz, 1, D, N])), h0.reshape([Bsz, 1, D, N]));
-  X = tf.add(X, tf.pad(h0term, [[0, 0], [0, T - 1], [0, 0], [0, 0]]));
+  X = tf.add(
+    X,
+    tf.pad(h0term, [
+      [0, 0],
+      [0, T - 1],
+      [0, 0],
+      [0, 0],
+    ]),
+  );
   for (let k = 1; k < T; k *= 2) {
     X = tf.add(X, tf.mul(tf.exp(La), shiftTime(X, k)));
     La = tf.add(La, shiftTime(La, k));
@@ -138,15 +152,7 @@ function scanLogDepth(x: tf.Tensor, dt: tf.Tensor, A: tf.Tensor, Bm: tf.Tensor, 
  * Dependent steps: 2C + nc. All decays are exp of non-positive numbers; no [B, T, D, N] tensor
  * other than the step decays and write terms is formed, and every contraction is a matmul.
  */
-function scanChunked(
-  x: tf.Tensor,
-  dt: tf.Tensor,
-  A: tf.Tensor,
-  Bm: tf.Tensor,
-  Cm: tf.Tensor,
-  h0: tf.Tensor,
-  chunk: number,
-) {
+function scanChunked(x: tf.Tensor, dt: tf.Tensor, A: tf.Tensor, Bm: tf.Tensor, Cm: tf.Tensor, h0: tf.Tensor, chunk: number) {
   const [Bsz, T, D] = x.shape;
   const N = A.shape[1]!;
   const C = Math.max(1, Math.min(chunk, T));
@@ -155,7 +161,16 @@ function scanChunked(
   const M = Bsz * nc; // batch of independent chunks
   // pad (N5: dt = 0 so the decay is 1 and the write is 0), then chunk-major [C, B, nc, .]
   const major = (u: tf.Tensor) =>
-    (Tp === T ? u : tf.pad(u, [[0, 0], [0, Tp - T], [0, 0]])).reshape([Bsz, nc, C, -1]).transpose([2, 0, 1, 3]);
+    (Tp === T
+      ? u
+      : tf.pad(u, [
+          [0, 0],
+          [0, Tp - T],
+          [0, 0],
+        ])
+    )
+      .reshape([Bsz, nc, C, -1])
+      .transpose([2, 0, 1, 3]);
   const dtc = major(dt); // [C, B, nc, D]
   const dA = tf.exp(logDecay(dtc.reshape([C * M, D]), A)).reshape([C, M, D, N]);
   const U = outer(major(tf.mul(dt, x)).reshape([C * M, D]), major(Bm).reshape([C * M, N])).reshape([C, M, D, N]);
@@ -225,7 +240,14 @@ export interface GatedScanOpts {
  * chunked mode runs the fused kernel when available (same function, same chunk), every other
  * mode and every other backend the tensor forms.
  */
-export function gatedScan(x: tf.Tensor, dt: tf.Tensor, A: tf.Tensor, Bm: tf.Tensor, Cm: tf.Tensor, opts: GatedScanOpts): { y: tf.Tensor3D; h: tf.Tensor3D } {
+export function gatedScan(
+  x: tf.Tensor,
+  dt: tf.Tensor,
+  A: tf.Tensor,
+  Bm: tf.Tensor,
+  Cm: tf.Tensor,
+  opts: GatedScanOpts,
+): { y: tf.Tensor3D; h: tf.Tensor3D } {
   if (opts.mode === 'chunked' && fusedScanStatus().available) {
     return selectiveScanFused(x, dt, A, Bm, Cm, { D: opts.D, z: opts.z, chunk: opts.chunk });
   }

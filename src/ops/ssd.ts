@@ -51,9 +51,7 @@ export function ssdChunk(
     const gl = g.slice([0, 0, 0, 0, C - 1], [Bsz, G, hg, nc, 1]);
 
     // intra: (CB^T (shared per group) * Mi (per head) * dt_j) @ x
-    const CB = tf
-      .matMul(Cg.reshape([Bsz * G * nc, C, N]), Bg.reshape([Bsz * G * nc, C, N]), false, true)
-      .reshape([Bsz, G, 1, nc, C, C]);
+    const CB = tf.matMul(Cg.reshape([Bsz * G * nc, C, N]), Bg.reshape([Bsz * G * nc, C, N]), false, true).reshape([Bsz, G, 1, nc, C, C]);
     const Mi = maskedExp(tf.sub(g.expandDims(5), g.expandDims(4)), causalMask(C)); // [B, G, hg, nc, C, C]
     const W = tf.mul(tf.mul(CB, Mi), dth.expandDims(4)).reshape([n, C, C]);
     const oIntra = tf.matMul(W, xc); // [n, C, P]

@@ -42,7 +42,17 @@ export function collectRuns(sweepDirs: string[]): ReportRun[] {
       const view = viewRun(sweepDir, entry.id, ledger.get(entry.id));
       const summary = readJsonOrUndefined<Record<string, unknown>>(files.summary) ?? {};
       const config = readJsonOrUndefined<Record<string, unknown>>(files.config) ?? {};
-      out.push({ sweep: plan.name, sweepDir, id: entry.id, axes: entry.axes, case: entry.case, state: view.state, ...(view.error ? { error: view.error } : {}), config, summary });
+      out.push({
+        sweep: plan.name,
+        sweepDir,
+        id: entry.id,
+        axes: entry.axes,
+        case: entry.case,
+        state: view.state,
+        ...(view.error ? { error: view.error } : {}),
+        config,
+        summary,
+      });
     }
   }
   return out;
@@ -70,7 +80,9 @@ export function defaultGroupBy(runs: ReportRun[]): string[] {
 export function defaultMetrics(runs: ReportRun[]): string[] {
   const present = new Set(runs.flatMap((r) => Object.keys(r.summary)));
   const wanted = ['valid_bpb', 'test_bpb', 'accuracy', 'exact_match', 'params', 'flops_per_token_fwd', 'train_tokens_per_s', 'mfu'];
-  const at = [...present].filter((k) => k.startsWith('decode_ms_per_token@')).sort((a, b) => Number(a.split('@')[1]) - Number(b.split('@')[1]));
+  const at = [...present]
+    .filter((k) => k.startsWith('decode_ms_per_token@'))
+    .sort((a, b) => Number(a.split('@')[1]) - Number(b.split('@')[1]));
   return [...wanted.filter((m) => present.has(m)), ...at, ...['peak_tensor_bytes'].filter((m) => present.has(m))];
 }
 
@@ -97,7 +109,11 @@ export function groupRuns(runs: ReportRun[], groupBy: string[], metrics: string[
  */
 export function bestOver(runs: ReportRun[], groupBy: string[], axis: string, by: string): ReportRun[] {
   const dir = direction(by) || 1;
-  const outer = groupRuns(runs, groupBy.filter((k) => k !== axis), []);
+  const outer = groupRuns(
+    runs,
+    groupBy.filter((k) => k !== axis),
+    [],
+  );
   const kept: ReportRun[] = [];
   for (const g of outer) {
     const byValue = groupRuns(g.runs, [axis], [by]);
@@ -117,7 +133,9 @@ export function baselineDeltas(groups: ReportGroup[], baseline: string, metrics:
   const value = baseline.slice(eq + 1);
   const matches = (g: ReportGroup) => String(g.key[key]) === value;
   if (!groups.some(matches)) {
-    throw new UserError(`--baseline ${baseline}: no group has ${key} = ${value} (group keys: ${Object.keys(groups[0]?.key ?? {}).join(', ') || 'none'})`);
+    throw new UserError(
+      `--baseline ${baseline}: no group has ${key} = ${value} (group keys: ${Object.keys(groups[0]?.key ?? {}).join(', ') || 'none'})`,
+    );
   }
   const others = (g: ReportGroup) => JSON.stringify(Object.entries(g.key).filter(([k]) => k !== key));
   const out = new Map<ReportGroup, Record<string, number>>();

@@ -72,10 +72,12 @@ export function normaliseMfu(runs: ReportRun[]): Map<string, number> {
     const id = machineOf(env);
     peaks.set(id, [...(peaks.get(id) ?? []), env.matmul_peak_gflops]);
   }
-  const median = new Map([...peaks].map(([id, xs]) => {
-    const s = [...xs].sort((x, y) => x - y);
-    return [id, s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2];
-  }));
+  const median = new Map(
+    [...peaks].map(([id, xs]) => {
+      const s = [...xs].sort((x, y) => x - y);
+      return [id, s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2];
+    }),
+  );
   for (const [r, env] of envs) {
     if (typeof r.summary.mfu !== 'number') continue;
     const achieved = r.summary.mfu * (env.matmul_peak_gflops as number);
@@ -104,7 +106,8 @@ export interface CompareOptions {
   alpha: number;
 }
 
-const values = (g: ReportGroup, m: string) => g.runs.map((r) => r.summary[m]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+const values = (g: ReportGroup, m: string) =>
+  g.runs.map((r) => r.summary[m]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
 
 /** One row per paired group and metric. */
 export function compareGroups(pairs: [string, ReportGroup, ReportGroup][], o: CompareOptions): CompareRow[] {

@@ -57,7 +57,10 @@ function resultsTable(r: RenderInput): string {
       return `<tr>${cells.join('')}</tr>`;
     })
     .join('\n');
-  const dirs = r.metrics.filter((m) => directionOf(m) !== 0).map((m) => `${m}: ${directionOf(m) === 1 ? 'lower' : 'higher'} is better`).join('; ');
+  const dirs = r.metrics
+    .filter((m) => directionOf(m) !== 0)
+    .map((m) => `${m}: ${directionOf(m) === 1 ? 'lower' : 'higher'} is better`)
+    .join('; ');
   return `<table class="results"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>\n<p class="note">Bold: best mean per column (${esc(dirs)}).</p>`;
 }
 
@@ -79,7 +82,12 @@ export interface HtmlInput {
 
 export function renderHtml(h: HtmlInput): string {
   const specs = h.figures.map((f) => compileFigure(f));
-  const figs = h.figures.map((f, i) => `<figure><div class="vis" id="fig${i}" data-name="${esc(f.name)}"></div><figcaption>${esc(f.title)} (${esc(f.name)}.svg / .png)</figcaption></figure>`).join('\n');
+  const figs = h.figures
+    .map(
+      (f, i) =>
+        `<figure><div class="vis" id="fig${i}" data-name="${esc(f.name)}"></div><figcaption>${esc(f.title)} (${esc(f.name)}.svg / .png)</figcaption></figure>`,
+    )
+    .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(h.title)}</title>
 <style>

@@ -32,8 +32,28 @@ export interface FigureContext {
 // Tableau 10 (colour-blind-aware, print-safe); more than 10 families take Tableau 20 (vega's
 // tableau20: each hue in a dark and a light shade), so no two of up to 20 families share a colour.
 const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
-const PALETTE_20 = ['#4c78a8', '#9ecae9', '#f58518', '#ffbf79', '#54a24b', '#88d27a', '#b79a20', '#f2cf5b', '#439894', '#83bcb6',
-  '#e45756', '#ff9d98', '#79706e', '#bab0ac', '#d67195', '#fcbfd2', '#b279a2', '#d6a5c9', '#9e765f', '#d8b5a5'];
+const PALETTE_20 = [
+  '#4c78a8',
+  '#9ecae9',
+  '#f58518',
+  '#ffbf79',
+  '#54a24b',
+  '#88d27a',
+  '#b79a20',
+  '#f2cf5b',
+  '#439894',
+  '#83bcb6',
+  '#e45756',
+  '#ff9d98',
+  '#79706e',
+  '#bab0ac',
+  '#d67195',
+  '#fcbfd2',
+  '#b279a2',
+  '#d6a5c9',
+  '#9e765f',
+  '#d8b5a5',
+];
 
 /** Axis titles for config keys that figures put on x. */
 const KEY_TITLES: Record<string, string> = {
@@ -128,7 +148,16 @@ export function aggregate(points: Point[], band: Band): Agg[] {
   for (const ps of by.values()) {
     const s = meanStd(ps.map((p) => p.y));
     const half = !Number.isFinite(s.std) ? 0 : band === 'std' ? s.std : (tquantile(0.975, s.n - 1) * s.std) / Math.sqrt(s.n);
-    out.push({ family: ps[0]!.family, variant: ps[0]!.variant, series: ps[0]!.series, x: ps[0]!.x, mean: s.mean, lo: s.mean - half, hi: s.mean + half, n: s.n });
+    out.push({
+      family: ps[0]!.family,
+      variant: ps[0]!.variant,
+      series: ps[0]!.series,
+      x: ps[0]!.x,
+      mean: s.mean,
+      lo: s.mean - half,
+      hi: s.mean + half,
+      n: s.n,
+    });
   }
   return out.sort((a, b) => (a.series < b.series ? -1 : a.series > b.series ? 1 : a.x - b.x));
 }
@@ -171,9 +200,29 @@ function base(title: string, subtitle: string) {
 }
 
 /** Line + band layers for aggregated points; `dash` = the series field told apart by stroke dash. */
-function lineLayers(values: Agg[], colours: { domain: string[]; range: string[] }, xTitle: string, yTitle: string, opts: { dashField?: string; dashTitle?: string; dashScale?: { domain: string[]; range: number[][] }; linearX?: boolean; fraction?: boolean; variantTitle?: string; extra?: unknown[] } = {}) {
+function lineLayers(
+  values: Agg[],
+  colours: { domain: string[]; range: string[] },
+  xTitle: string,
+  yTitle: string,
+  opts: {
+    dashField?: string;
+    dashTitle?: string;
+    dashScale?: { domain: string[]; range: number[][] };
+    linearX?: boolean;
+    fraction?: boolean;
+    variantTitle?: string;
+    extra?: unknown[];
+  } = {},
+) {
   const xValues = values.map((v) => v.x);
-  const xScale = opts.linearX ? { ...fittedScale(xValues.map(() => 1)), domain: [Math.min(...xValues), Math.max(...xValues)] as [number, number], type: 'linear' as const } : fittedScale(xValues);
+  const xScale = opts.linearX
+    ? {
+        ...fittedScale(xValues.map(() => 1)),
+        domain: [Math.min(...xValues), Math.max(...xValues)] as [number, number],
+        type: 'linear' as const,
+      }
+    : fittedScale(xValues);
   // Fractions (accuracy) keep their natural [0, 1] axis, so the chance line is always in view.
   // Otherwise the scale follows the means (a band reaching below zero must not turn a log axis
   // linear); the domain is widened to the band, clipped at the log axis' floor.
@@ -189,8 +238,20 @@ function lineLayers(values: Agg[], colours: { domain: string[]; range: string[] 
   if (!opts.dashField && new Set(values.map((v) => v.variant ?? '')).size > 1) {
     opts = { ...opts, dashField: 'variant', dashTitle: opts.variantTitle ?? 'variant' };
   }
-  const colour = { field: 'family', type: 'nominal', title: 'family', scale: colours, legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 } };
-  const x = { field: 'x', type: 'quantitative', title: xTitle, scale: xScale, axis: { ...(xScale.type === 'log' ? { tickCount: 6 } : {}), ...(Math.max(...xValues) >= 1e5 ? { format: '~s' } : {}) } };
+  const colour = {
+    field: 'family',
+    type: 'nominal',
+    title: 'family',
+    scale: colours,
+    legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 },
+  };
+  const x = {
+    field: 'x',
+    type: 'quantitative',
+    title: xTitle,
+    scale: xScale,
+    axis: { ...(xScale.type === 'log' ? { tickCount: 6 } : {}), ...(Math.max(...xValues) >= 1e5 ? { format: '~s' } : {}) },
+  };
   const dash = opts.dashField
     ? {
         strokeDash: {
@@ -199,7 +260,12 @@ function lineLayers(values: Agg[], colours: { domain: string[]; range: string[] 
           title: opts.dashTitle,
           scale: opts.dashScale,
           // vega draws legend strokes only with an explicit stroke colour
-          legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 600, encode: { symbols: { update: { stroke: { value: '#333' } } } } },
+          legend: {
+            symbolType: 'stroke',
+            symbolStrokeWidth: 2,
+            symbolSize: 600,
+            encode: { symbols: { update: { stroke: { value: '#333' } } } },
+          },
         },
       }
     : {};
@@ -219,7 +285,13 @@ function lineLayers(values: Agg[], colours: { domain: string[]; range: string[] 
       },
       {
         mark: { type: 'area', opacity: 0.18 },
-        encoding: { x, y: { field: 'lo', type: 'quantitative', scale: yScale, title: yTitle }, y2: { field: 'hi' }, color: colour, detail: { field: 'series' } },
+        encoding: {
+          x,
+          y: { field: 'lo', type: 'quantitative', scale: yScale, title: yTitle },
+          y2: { field: 'hi' },
+          color: colour,
+          detail: { field: 'series' },
+        },
       },
       {
         mark: { type: 'line', strokeWidth: 2, point: { filled: true, size: 30 } },
@@ -229,7 +301,12 @@ function lineLayers(values: Agg[], colours: { domain: string[]; range: string[] 
           color: colour,
           detail: { field: 'series' },
           ...dash,
-          tooltip: [{ field: 'series' }, { field: 'x', title: xTitle }, { field: 'mean', title: yTitle, format: '.4g' }, { field: 'n', title: 'seeds' }],
+          tooltip: [
+            { field: 'series' },
+            { field: 'x', title: xTitle },
+            { field: 'mean', title: yTitle, format: '.4g' },
+            { field: 'n', title: 'seeds' },
+          ],
         },
       },
       ...(opts.extra ?? []),
@@ -242,8 +319,16 @@ const isFraction = (metric: string) => resolveMetric(metric)?.def.unit === 'frac
 function chanceRule(chance: number | undefined) {
   if (chance === undefined) return [];
   return [
-    { data: { values: [{ chance }] }, mark: { type: 'rule', color: '#888', strokeDash: [2, 3] }, encoding: { y: { field: 'chance', type: 'quantitative' } } },
-    { data: { values: [{ chance, t: 'chance' }] }, mark: { type: 'text', align: 'left', dx: 4, dy: -6, color: '#666', x: 0 }, encoding: { y: { field: 'chance', type: 'quantitative' }, text: { field: 't' } } },
+    {
+      data: { values: [{ chance }] },
+      mark: { type: 'rule', color: '#888', strokeDash: [2, 3] },
+      encoding: { y: { field: 'chance', type: 'quantitative' } },
+    },
+    {
+      data: { values: [{ chance, t: 'chance' }] },
+      mark: { type: 'text', align: 'left', dx: 4, dy: -6, color: '#666', x: 0 },
+      encoding: { y: { field: 'chance', type: 'quantitative' }, text: { field: 't' } },
+    },
   ];
 }
 
@@ -257,18 +342,32 @@ export function lossCurvesFigure(ctx: FigureContext, colours = familyColours(ctx
   for (const g of ctx.groups) {
     const [family, panel, label] = [familyOf(g), variantOf(g, [], ctx.groups), labelOf(g, [])];
     for (const run of g.runs) {
-      for (const p of lossCurve(run)) points.push({ family, series: `${label} · ${p.series}`, x: p.step, y: p.value, split: p.series, panel });
+      for (const p of lossCurve(run))
+        points.push({ family, series: `${label} · ${p.series}`, x: p.step, y: p.value, split: p.series, panel });
     }
   }
   if (points.length === 0) return undefined;
   const splitOf = new Map(points.map((p) => [p.series, p.split]));
   const panelOf = new Map(points.map((p) => [p.series, p.panel]));
   const values = aggregate(points, ctx.band).map((a) => ({ ...a, split: splitOf.get(a.series)!, panel: panelOf.get(a.series)! }));
-  const head = base('Loss over training', bandText(ctx.band, values.map((v) => v.n)));
+  const head = base(
+    'Loss over training',
+    bandText(
+      ctx.band,
+      values.map((v) => v.n),
+    ),
+  );
   const layers = lineLayers(values as Agg[], colours, 'optimizer step', 'loss (nats/token)', {
     dashField: 'split',
     dashTitle: 'split',
-    dashScale: { domain: ['train', 'valid', 'test'], range: [[1, 0], [7, 3], [2, 2]] },
+    dashScale: {
+      domain: ['train', 'valid', 'test'],
+      range: [
+        [1, 0],
+        [7, 3],
+        [2, 2],
+      ],
+    },
     linearX: true,
   });
   if (new Set(values.map((v) => v.panel)).size > 1) {
@@ -325,8 +424,17 @@ export function metricVsKeyFigure(
   const facetOf = new Map(points.map((p) => [p.series, p.facet]));
   const values = aggregate(points, ctx.band).map((a) => ({ ...a, facet: facetOf.get(a.series) }));
   const title = o.title ?? capitalise(`${axisTitle(o.metric).replace(/ \(.*\)$/, '')} vs ${keyTitle(o.xKey).replace(/ \(.*\)$/, '')}`);
-  const layers = lineLayers(values as Agg[], colours, keyTitle(o.xKey), axisTitle(o.metric), { extra: chanceRule(o.chance), fraction: isFraction(o.metric) });
-  const head = base(title, bandText(ctx.band, values.map((v) => v.n)) + (o.chance !== undefined ? `; dotted: chance ${Number(o.chance.toPrecision(3))}` : ''));
+  const layers = lineLayers(values as Agg[], colours, keyTitle(o.xKey), axisTitle(o.metric), {
+    extra: chanceRule(o.chance),
+    fraction: isFraction(o.metric),
+  });
+  const head = base(
+    title,
+    bandText(
+      ctx.band,
+      values.map((v) => v.n),
+    ) + (o.chance !== undefined ? `; dotted: chance ${Number(o.chance.toPrecision(3))}` : ''),
+  );
   if (o.facet && new Set(values.map((v) => str(v.facet))).size > 1) {
     const { data, ...inner } = layers;
     return {
@@ -371,8 +479,17 @@ export function suffixSeriesFigure(
     name: o.name,
     title: o.title,
     spec: {
-      ...base(o.title, bandText(ctx.band, values.map((v) => v.n)) + (o.chance !== undefined ? `; dotted: chance ${Number(o.chance.toPrecision(3))}` : '')),
-      ...lineLayers(values, colours, o.xTitle, yTitle.replace(/\s+\(/, ' ('), { extra: chanceRule(o.chance), fraction: isFraction(metricKey) }),
+      ...base(
+        o.title,
+        bandText(
+          ctx.band,
+          values.map((v) => v.n),
+        ) + (o.chance !== undefined ? `; dotted: chance ${Number(o.chance.toPrecision(3))}` : ''),
+      ),
+      ...lineLayers(values, colours, o.xTitle, yTitle.replace(/\s+\(/, ' ('), {
+        extra: chanceRule(o.chance),
+        fraction: isFraction(metricKey),
+      }),
     } as unknown as vl.TopLevelSpec,
   };
 }
@@ -383,10 +500,51 @@ export function reportFigures(ctx: FigureContext): Figure[] {
   const has = (k: string) => ctx.groups.some((g) => g.runs.some((r) => typeof r.summary[k] === 'number'));
   const figs: (Figure | undefined)[] = [
     lossCurvesFigure(ctx, colours),
-    has('accuracy') ? metricVsKeyFigure(ctx, { name: 'accuracy_vs_width', metric: 'accuracy', xKey: 'model.d_model', facet: 'task.seq_len', chance: ctx.chance, title: 'Recall accuracy vs model width' }, colours) : undefined,
-    suffixSeriesFigure(ctx, { name: 'accuracy_vs_test_length', prefix: 'test_accuracy@N=', xTitle: 'test length N (tokens)', title: 'Accuracy vs test length (extrapolation)', chance: ctx.chance }, colours),
-    suffixSeriesFigure(ctx, { name: 'prefill_throughput_vs_length', prefix: 'prefill_tokens_per_s@', xTitle: 'prompt length L (tokens)', title: 'Prefill throughput vs prompt length' }, colours),
-    suffixSeriesFigure(ctx, { name: 'decode_latency_vs_length', prefix: 'decode_ms_per_token@', xTitle: 'prompt length L (tokens)', title: 'Decode latency vs prompt length' }, colours),
+    has('accuracy')
+      ? metricVsKeyFigure(
+          ctx,
+          {
+            name: 'accuracy_vs_width',
+            metric: 'accuracy',
+            xKey: 'model.d_model',
+            facet: 'task.seq_len',
+            chance: ctx.chance,
+            title: 'Recall accuracy vs model width',
+          },
+          colours,
+        )
+      : undefined,
+    suffixSeriesFigure(
+      ctx,
+      {
+        name: 'accuracy_vs_test_length',
+        prefix: 'test_accuracy@N=',
+        xTitle: 'test length N (tokens)',
+        title: 'Accuracy vs test length (extrapolation)',
+        chance: ctx.chance,
+      },
+      colours,
+    ),
+    suffixSeriesFigure(
+      ctx,
+      {
+        name: 'prefill_throughput_vs_length',
+        prefix: 'prefill_tokens_per_s@',
+        xTitle: 'prompt length L (tokens)',
+        title: 'Prefill throughput vs prompt length',
+      },
+      colours,
+    ),
+    suffixSeriesFigure(
+      ctx,
+      {
+        name: 'decode_latency_vs_length',
+        prefix: 'decode_ms_per_token@',
+        xTitle: 'prompt length L (tokens)',
+        title: 'Decode latency vs prompt length',
+      },
+      colours,
+    ),
     metricVsKeyFigure(ctx, { name: 'train_throughput_vs_seq_len', metric: 'train_tokens_per_s', xKey: 'task.seq_len' }, colours),
     metricVsKeyFigure(ctx, { name: 'memory_vs_seq_len', metric: 'peak_tensor_bytes', xKey: 'task.seq_len' }, colours),
     has('valid_bpb') ? metricVsKeyFigure(ctx, { name: 'bpb_vs_params', metric: 'valid_bpb', xKey: 'params' }, colours) : undefined,
@@ -409,6 +567,10 @@ export async function figureSvg(f: Figure): Promise<string> {
 
 /** PNG at 2x from the SVG (resvg; system fonts). */
 export function svgToPng(svg: string, scale = 2): Buffer {
-  const r = new Resvg(svg, { fitTo: { mode: 'zoom', value: scale }, background: 'white', font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } });
+  const r = new Resvg(svg, {
+    fitTo: { mode: 'zoom', value: scale },
+    background: 'white',
+    font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' },
+  });
   return r.render().asPng();
 }

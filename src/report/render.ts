@@ -55,7 +55,10 @@ const nDone = (g: ReportGroup) => g.runs.filter((x) => x.state === 'done').lengt
 /** The claims section as Markdown (empty when there are no claims). */
 export function claimsMarkdown(c: ClaimsSection | undefined): string {
   if (!c || c.rows.length === 0) return '';
-  return `\n## ${c.title}\n\n${markdownTable(c.columns, c.rows.map((r) => r.map((v) => keyCell(v))))}\n${c.note ? `\n${c.note}\n` : ''}`;
+  return `\n## ${c.title}\n\n${markdownTable(
+    c.columns,
+    c.rows.map((r) => r.map((v) => keyCell(v))),
+  )}\n${c.note ? `\n${c.note}\n` : ''}`;
 }
 
 export function renderMarkdown(r: RenderInput): string {
@@ -69,7 +72,16 @@ export function renderMarkdown(r: RenderInput): string {
 }
 
 function csvField(v: unknown): string {
-  const s = v === undefined || v === null ? '' : typeof v === 'string' ? v : typeof v === 'number' ? (Number.isFinite(v) ? String(v) : '') : JSON.stringify(v);
+  const s =
+    v === undefined || v === null
+      ? ''
+      : typeof v === 'string'
+        ? v
+        : typeof v === 'number'
+          ? Number.isFinite(v)
+            ? String(v)
+            : ''
+          : JSON.stringify(v);
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
@@ -96,7 +108,17 @@ export function renderRunsCsv(r: RenderInput): string {
   const metrics = allMetricKeys(runs);
   const lines = [csvLine(['sweep', 'id', 'state', 'case', 'seed', ...axes, ...metrics])];
   for (const run of runs) {
-    lines.push(csvLine([run.sweep, run.id, run.state, run.case ?? '', keyValue(run, 'seed'), ...axes.map((k) => keyValue(run, k)), ...metrics.map((m) => run.summary[m])]));
+    lines.push(
+      csvLine([
+        run.sweep,
+        run.id,
+        run.state,
+        run.case ?? '',
+        keyValue(run, 'seed'),
+        ...axes.map((k) => keyValue(run, k)),
+        ...metrics.map((m) => run.summary[m]),
+      ]),
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -145,8 +167,12 @@ const TABCOLSEP_PT = 6;
 
 /** Headline metrics first: quality (valid bpb / accuracy), size, training speed, decode latency at the longest L. */
 export function headlineOrder(metrics: string[]): string[] {
-  const decode = metrics.filter((m) => m.startsWith('decode_ms_per_token@')).sort((a, b) => Number(b.split('@')[1]) - Number(a.split('@')[1]));
-  const first = ['valid_bpb', 'accuracy', 'valid_loss', 'params', 'train_tokens_per_s', ...decode.slice(0, 1)].filter((m) => metrics.includes(m));
+  const decode = metrics
+    .filter((m) => m.startsWith('decode_ms_per_token@'))
+    .sort((a, b) => Number(b.split('@')[1]) - Number(a.split('@')[1]));
+  const first = ['valid_bpb', 'accuracy', 'valid_loss', 'params', 'train_tokens_per_s', ...decode.slice(0, 1)].filter((m) =>
+    metrics.includes(m),
+  );
   return [...first, ...metrics.filter((m) => !first.includes(m))];
 }
 
@@ -188,11 +214,23 @@ export function chooseTexColumns(r: RenderInput): { keys: string[]; fixed: [stri
     return { keys, fixed, metrics, dropped: [] };
   }
   const colWidth = (header: string[], cells: string[]) => Math.max(...header.map(texWidthPt), ...cells.map(texWidthPt)) + 2 * TABCOLSEP_PT;
-  let width = keys.reduce((a, k) => a + colWidth([keyHeader(k)], r.groups.map((g) => keyCell(g.key[k]))), 0) + colWidth(['n'], ['10']);
+  let width =
+    keys.reduce(
+      (a, k) =>
+        a +
+        colWidth(
+          [keyHeader(k)],
+          r.groups.map((g) => keyCell(g.key[k])),
+        ),
+      0,
+    ) + colWidth(['n'], ['10']);
   const chosen: string[] = [];
   const dropped: string[] = [];
   for (const m of metrics) {
-    const w = colWidth([shortLabel(m), headerUnit(m)], r.groups.map((g) => statText(m, g.stats[m])));
+    const w = colWidth(
+      [shortLabel(m), headerUnit(m)],
+      r.groups.map((g) => statText(m, g.stats[m])),
+    );
     if (width + w <= ARTICLE_TEXTWIDTH_PT - 5 || chosen.length === 0) {
       chosen.push(m);
       width += w;
@@ -220,7 +258,10 @@ export function renderLatex(r: RenderInput): string {
     '\\toprule',
     [...keys.map((k) => tex(keyHeader(k))), '$n$', ...metrics.map((m) => tex(shortLabel(m)))].join(' & ') + ' \\\\',
     ...(metrics.some((m) => headerUnit(m))
-      ? [[...keys.map(() => ''), '', ...metrics.map((m) => (headerUnit(m) ? `{\\footnotesize ${tex(headerUnit(m))}}` : ''))].join(' & ') + ' \\\\']
+      ? [
+          [...keys.map(() => ''), '', ...metrics.map((m) => (headerUnit(m) ? `{\\footnotesize ${tex(headerUnit(m))}}` : ''))].join(' & ') +
+            ' \\\\',
+        ]
       : []),
     '\\midrule',
   ];
@@ -252,7 +293,12 @@ export function renderJson(r: RenderInput): string {
           key: g.key,
           n: nDone(g),
           runs: g.runs.map((x) => ({ id: x.id, state: x.state, sweep: x.sweep, seed: keyValue(x, 'seed') })),
-          stats: Object.fromEntries(Object.entries(g.stats).map(([m, s]) => [m, { n: s.n, mean: Number.isFinite(s.mean) ? s.mean : null, std: Number.isFinite(s.std) ? s.std : null }])),
+          stats: Object.fromEntries(
+            Object.entries(g.stats).map(([m, s]) => [
+              m,
+              { n: s.n, mean: Number.isFinite(s.mean) ? s.mean : null, std: Number.isFinite(s.std) ? s.std : null },
+            ]),
+          ),
           delta: r.deltas?.get(g),
         })),
         ...(r.claims ? { claims: r.claims } : {}),

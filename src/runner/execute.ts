@@ -95,7 +95,9 @@ export async function executeRuns(o: ExecuteOptions): Promise<{ code: number; re
       return;
     }
     requeue = `SLURM time limit near: checkpointed and requeued (requeue ${used + 1} of ${max})`;
-    process.stderr.write(`\nseqlab: SIGUSR1 (time limit near): stopping workers at their next step (they checkpoint), then requeueing (${used + 1} of ${max})\n`);
+    process.stderr.write(
+      `\nseqlab: SIGUSR1 (time limit near): stopping workers at their next step (they checkpoint), then requeueing (${used + 1} of ${max})\n`,
+    );
     scheduler.cancel(undefined, requeue);
   };
   process.on('SIGINT', onSignal);

@@ -50,7 +50,13 @@ export class LocalLauncher implements Launcher {
   constructor(private o: LocalOptions = {}) {}
 
   async launch(req: LaunchRequest): Promise<number> {
-    const { code } = await executeRuns({ ...this.o, sweepDir: req.sweepDir, runs: req.runs, execution: req.execution, axisKeys: req.axisKeys });
+    const { code } = await executeRuns({
+      ...this.o,
+      sweepDir: req.sweepDir,
+      runs: req.runs,
+      execution: req.execution,
+      axisKeys: req.axisKeys,
+    });
     return code;
   }
 }
@@ -83,7 +89,8 @@ export class SlurmLauncher implements Launcher {
     let inQueue = 0;
     for (const r of req.runs) {
       const v = viewRun(req.sweepDir, r.id, ledger.get(r.id));
-      const wanted = v.state === 'planned' || v.state === 'cancelled' || v.state === 'lost' || (this.o.retryFailed && FAILED_STATES.has(v.state));
+      const wanted =
+        v.state === 'planned' || v.state === 'cancelled' || v.state === 'lost' || (this.o.retryFailed && FAILED_STATES.has(v.state));
       if (!wanted) continue;
       const task = taskOf.get(r.id);
       if (task && queue && IN_QUEUE.has(queue.get(task) ?? '')) inQueue++;
@@ -123,7 +130,8 @@ export class SlurmLauncher implements Launcher {
     const head = `${req.name}: ${ids.length} pending run(s) in ${arrays.length} array(s) (MaxArraySize ${maxArraySize}${arrayLimit ? `, %${arrayLimit}` : ''})${inQueue ? `; ${inQueue} already queued` : ''}`;
     out.write(`${dryRun ? '[dry run] ' : ''}${head}\n${lines.join('\n')}${lines.length ? '\n' : ''}`);
     // A command to paste: the path is shell-quoted when it needs to be.
-    if (!dryRun) out.write(`follow with: seqlab status ${/^[A-Za-z0-9_./=@:+-]+$/.test(req.sweepDir) ? req.sweepDir : shq(req.sweepDir)}\n`);
+    if (!dryRun)
+      out.write(`follow with: seqlab status ${/^[A-Za-z0-9_./=@:+-]+$/.test(req.sweepDir) ? req.sweepDir : shq(req.sweepDir)}\n`);
     return 0;
   }
 }

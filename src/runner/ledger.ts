@@ -7,10 +7,7 @@ import { ledgerEntrySchema, type LedgerEntry, type RunState } from './records.ts
 
 export type { LedgerEntry };
 
-export function appendLedger(
-  sweepDir: string,
-  e: { id: string; state: RunState; attempt: number; error?: string },
-): LedgerEntry {
+export function appendLedger(sweepDir: string, e: { id: string; state: RunState; attempt: number; error?: string }): LedgerEntry {
   const entry: LedgerEntry = {
     id: e.id,
     state: e.state,
@@ -57,14 +54,16 @@ export function nextAttempt(entries: LedgerEntry[] | undefined): number {
 /** `<array job>_<task>` inside a SLURM array task, the job id in a plain job, else undefined. */
 export function slurmJobId(): string | undefined {
   const env = process.env;
-  if (env.SLURM_ARRAY_JOB_ID && env.SLURM_ARRAY_TASK_ID !== undefined)
-    return `${env.SLURM_ARRAY_JOB_ID}_${env.SLURM_ARRAY_TASK_ID}`;
+  if (env.SLURM_ARRAY_JOB_ID && env.SLURM_ARRAY_TASK_ID !== undefined) return `${env.SLURM_ARRAY_JOB_ID}_${env.SLURM_ARRAY_TASK_ID}`;
   return env.SLURM_JOB_ID || undefined;
 }
 
 /** Last non-empty line of an error message or log, trimmed to something a table can show. */
 export function lastLine(text: string, max = 300): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const line = lines.length ? lines[lines.length - 1]! : '';
   return line.length > max ? line.slice(0, max - 1) + '…' : line;
 }

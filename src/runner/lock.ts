@@ -34,10 +34,7 @@ export function pidAlive(pid: number | undefined): boolean {
   }
 }
 
-export type LockVerdict =
-  | { kind: 'free' }
-  | { kind: 'live'; info: LockInfo }
-  | { kind: 'stale'; info: LockInfo | undefined; why: string };
+export type LockVerdict = { kind: 'free' } | { kind: 'live'; info: LockInfo } | { kind: 'stale'; info: LockInfo | undefined; why: string };
 
 export function inspectLock(file: string, now = Date.now()): LockVerdict {
   if (!fs.existsSync(file)) return { kind: 'free' };
@@ -120,7 +117,9 @@ export class RunLock {
    * `<lock>.takeover` mutex (O_EXCL) so two processes that both saw the same stale lock cannot
    * both win, and a fresh lock created meanwhile is never removed.
    */
-  static acquire(file: string): { lock: RunLock } | { held: LockInfo } | { stale: LockInfo | undefined; why: string; lock: RunLock } | { busy: true } {
+  static acquire(
+    file: string,
+  ): { lock: RunLock } | { held: LockInfo } | { stale: LockInfo | undefined; why: string; lock: RunLock } | { busy: true } {
     const created = RunLock.tryCreate(file);
     if (created) return { lock: created };
     const v = inspectLock(file);

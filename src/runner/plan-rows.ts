@@ -26,6 +26,14 @@ export function planRows(plan: Plan) {
     const tokens = run.config.train.steps * run.config.train.batch_size * run.config.train.grad_accum * seqLen;
     // Before the data step a char vocabulary is a lower bound, and so are the counts that use it.
     const bound = run.vocabExact === false;
-    return { run, params, paramsNonEmbedding, flopsPerToken: fwd, trainFlops: 3 * fwd * tokens, lowerBound: bound, state: runState(plan, run, ledger) };
+    return {
+      run,
+      params,
+      paramsNonEmbedding,
+      flopsPerToken: fwd,
+      trainFlops: 3 * fwd * tokens,
+      lowerBound: bound,
+      state: runState(plan, run, ledger),
+    };
   });
 }

@@ -4,7 +4,6 @@ import cliProgress from 'cli-progress';
 import type { Progress } from '../train/types.ts';
 import type { RunState } from './layout.ts';
 
-
 export interface SweepCounts {
   total: number;
   done: number;

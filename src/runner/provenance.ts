@@ -7,7 +7,10 @@ export function machinesLine(runDirs: string[]): string {
   const seen = new Set<string>();
   for (const dir of runDirs) {
     const env = readJsonOrUndefined<Record<string, unknown>>(path.join(dir, 'env.json'));
-    if (env) seen.add(`${String(env.backend)}${env.matmul_path ? ` (${String(env.matmul_path)} matmul)` : ''} on ${String(env.cpu_model ?? 'unknown CPU')} x${String(env.cpu_count ?? '?')}`);
+    if (env)
+      seen.add(
+        `${String(env.backend)}${env.matmul_path ? ` (${String(env.matmul_path)} matmul)` : ''} on ${String(env.cpu_model ?? 'unknown CPU')} x${String(env.cpu_count ?? '?')}`,
+      );
   }
   return `Backend / machine: ${[...seen].join('; ') || 'unknown (no env.json)'}.`;
 }

@@ -5,7 +5,7 @@
 // every worker load it) and never imports the config schema at run time.
 import { z } from 'zod';
 
-export type FailureClass = (typeof import('../config/schema.ts').FAILURE_CLASSES)[number];
+export type FailureClass = typeof import('../config/schema.ts').FAILURE_CLASSES[number];
 
 export const RUN_STATES = ['planned', 'running', 'done', 'failed', 'timed_out', 'diverged', 'cancelled', 'lost'] as const;
 export const runStateSchema = z.enum(RUN_STATES);

@@ -343,7 +343,10 @@ export class Scheduler {
       const reason = slurmEndReason();
       state = reason === 'TimeLimit' || reason === 'Deadline' ? 'timed_out' : 'cancelled';
       if (state === 'timed_out') cls = 'timeout';
-      error = state === 'timed_out' ? `SLURM job ${slurmJobId() ?? ''} reached its ${reason === 'TimeLimit' ? 'time limit (sbatch --time)' : 'deadline'}` : 'worker stopped by a signal';
+      error =
+        state === 'timed_out'
+          ? `SLURM job ${slurmJobId() ?? ''} reached its ${reason === 'TimeLimit' ? 'time limit (sbatch --time)' : 'deadline'}`
+          : 'worker stopped by a signal';
     } else if (code === 0 && a.result && fin) {
       state = fin;
     } else if (code === 0 && a.result) {
@@ -384,8 +387,7 @@ export class Scheduler {
     }
 
     const { retries, retry_on: retryOn } = this.o.execution;
-    const canRetry =
-      cls !== undefined && retryOn.includes(cls) && (this.tries.get(id) ?? 0) <= retries && !this.interrupted;
+    const canRetry = cls !== undefined && retryOn.includes(cls) && (this.tries.get(id) ?? 0) <= retries && !this.interrupted;
     if (canRetry && !this.stopped) {
       this.o.progress.runEnded(id, state, `${error}; retrying (${retryOn.join('/')} retried up to ${retries}x)`);
       this.pending.unshift(a.entry);

@@ -15,7 +15,10 @@ export function selectRuns<T extends { id: string }>(runs: T[], opts: { only?: s
   let out = runs;
   if (opts.only?.length) {
     const want = new Set<T>();
-    for (const raw of opts.only.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean)) {
+    for (const raw of opts.only
+      .flatMap((x) => x.split(','))
+      .map((x) => x.trim())
+      .filter(Boolean)) {
       const hits = runs.filter((r) => r.id.startsWith(raw));
       if (hits.length === 0) throw new UserError(`--only: no run id starts with "${raw}" in this plan`);
       if (hits.length > 1 && !hits.some((h) => h.id === raw))

@@ -24,7 +24,13 @@ function run(cmd: string, args: string[]): string | undefined {
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: string; status?: number };
     if (err.code === 'ENOENT') return undefined;
-    throw new UserError(`${cmd} ${args.join(' ')} failed: ${String(err.stderr ?? err.message).trim().split('\n').pop()}`, 1);
+    throw new UserError(
+      `${cmd} ${args.join(' ')} failed: ${String(err.stderr ?? err.message)
+        .trim()
+        .split('\n')
+        .pop()}`,
+      1,
+    );
   }
 }
 
@@ -74,7 +80,11 @@ export function slurmEndReason(env: NodeJS.ProcessEnv = process.env): string | u
   const job = env.SLURM_JOB_ID;
   if (!job || !commandExists('squeue')) return undefined;
   try {
-    const out = execFileSync('squeue', ['-h', '-j', job, '-o', '%r'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 3000 });
+    const out = execFileSync('squeue', ['-h', '-j', job, '-o', '%r'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 3000,
+    });
     return out.trim().split('\n')[0] || undefined;
   } catch {
     return undefined;
@@ -111,7 +121,8 @@ export function slurmTaskOfRun(jobs: SlurmJobRecord[]): Map<string, string> {
 
 /** Split `ids` into arrays whose indices stay below maxArraySize. */
 export function chunkIds(ids: string[], maxArraySize: number): string[][] {
-  if (!Number.isInteger(maxArraySize) || maxArraySize < 1) throw new UserError(`MaxArraySize must be a positive integer, got ${maxArraySize}`);
+  if (!Number.isInteger(maxArraySize) || maxArraySize < 1)
+    throw new UserError(`MaxArraySize must be a positive integer, got ${maxArraySize}`);
   const out: string[][] = [];
   for (let k = 0; k < ids.length; k += maxArraySize) out.push(ids.slice(k, k + maxArraySize));
   return out;
@@ -157,20 +168,34 @@ const GRES_ITEM = /^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)*$/;
  * What each sbatch option accepts (the sbatch man page, narrowed to what a name or amount can be):
  * a value that does not match never reaches a script, so no value is ever shell text.
  */
-const SBATCH_FORMATS: Record<Exclude<keyof SbatchResources, 'cpusPerTask'>, { flag: string; ok: (v: string) => boolean; expected: string }> = {
-  partition: { flag: '--partition', ok: (v) => v.split(',').every((p) => NAME.test(p)), expected: 'a partition name (or a comma-separated list)' },
+const SBATCH_FORMATS: Record<
+  Exclude<keyof SbatchResources, 'cpusPerTask'>,
+  { flag: string; ok: (v: string) => boolean; expected: string }
+> = {
+  partition: {
+    flag: '--partition',
+    ok: (v) => v.split(',').every((p) => NAME.test(p)),
+    expected: 'a partition name (or a comma-separated list)',
+  },
   // MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS
   time: { flag: '--time', ok: (v) => /^(\d+-)?\d+(:\d+){0,2}$/.test(v), expected: 'a SLURM time (e.g. 30, 2:00:00, 1-00:00:00)' },
   account: { flag: '--account', ok: (v) => NAME.test(v), expected: 'an account name' },
   qos: { flag: '--qos', ok: (v) => NAME.test(v), expected: 'a QOS name' },
   mem: { flag: '--mem', ok: (v) => /^\d+[KMGT]?$/i.test(v), expected: 'a memory size per node (e.g. 4000, 500M, 16G)' },
-  gres: { flag: '--gres', ok: (v) => v.split(',').every((g) => GRES_ITEM.test(g)), expected: 'name[:type]:count items, comma-separated (e.g. gpu:1, gpu:a100:2)' },
+  gres: {
+    flag: '--gres',
+    ok: (v) => v.split(',').every((g) => GRES_ITEM.test(g)),
+    expected: 'name[:type]:count items, comma-separated (e.g. gpu:1, gpu:a100:2)',
+  },
 };
 
 /** Check every given sbatch option; one UserError naming the first bad one. */
 export function validateResources(r: { [K in keyof SbatchResources]?: string }): SbatchResources {
   const out: SbatchResources = {};
-  for (const [key, f] of Object.entries(SBATCH_FORMATS) as [keyof typeof SBATCH_FORMATS, (typeof SBATCH_FORMATS)[keyof typeof SBATCH_FORMATS]][]) {
+  for (const [key, f] of Object.entries(SBATCH_FORMATS) as [
+    keyof typeof SBATCH_FORMATS,
+    (typeof SBATCH_FORMATS)[keyof typeof SBATCH_FORMATS],
+  ][]) {
     const v = r[key];
     if (v === undefined) continue;
     if (!f.ok(v)) throw new UserError(`${f.flag}: ${JSON.stringify(v)} is not ${f.expected}`); // JSON: a newline stays visible, one line

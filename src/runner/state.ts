@@ -17,10 +17,7 @@ export interface RunView {
 }
 
 /** summary.json as the run left it: absent, unreadable (empty, torn by hand, not an object) or read. */
-export type SummaryRead =
-  | { kind: 'missing' }
-  | { kind: 'unreadable'; why: string }
-  | { kind: 'ok'; summary: Record<string, unknown> };
+export type SummaryRead = { kind: 'missing' } | { kind: 'unreadable'; why: string } | { kind: 'ok'; summary: Record<string, unknown> };
 
 export function inspectSummary(sweepDir: string, id: string): SummaryRead {
   const file = runFiles(sweepDir, id).summary;
@@ -77,9 +74,13 @@ export function viewRun(sweepDir: string, id: string, ledger: LedgerEntry[] | un
   if (lock.kind === 'live') return { state: 'running', attempts, lock };
   const summary = inspectSummary(sweepDir, id);
   if (summary.kind === 'unreadable')
-    return { state: 'lost', attempts, lock, error: `${summary.why}: its result is lost; the next \`seqlab run\` keeps the file under attempts/ and reruns it` };
-  if (lock.kind === 'stale' || last?.state === 'running')
-    return { state: 'lost', attempts, lock, error: lastError };
+    return {
+      state: 'lost',
+      attempts,
+      lock,
+      error: `${summary.why}: its result is lost; the next \`seqlab run\` keeps the file under attempts/ and reruns it`,
+    };
+  if (lock.kind === 'stale' || last?.state === 'running') return { state: 'lost', attempts, lock, error: lastError };
   // A ledger `done` whose summary.json is gone cannot count as done (done = summary exists).
   const state = !last || last.state === 'done' || last.state === 'diverged' ? 'planned' : last.state;
   return { state, attempts, lock, ...(state === 'planned' ? {} : { error: lastError }) };

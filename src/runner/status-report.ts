@@ -111,7 +111,9 @@ export function renderStatus(s: SweepStatus): string {
   if (s.lost.length) {
     lines.push('lost (heartbeat stale or job gone; `seqlab run` reruns them):');
     for (const r of s.lost)
-      lines.push(`  ${r.id}${r.owner ? ` last owner ${r.owner.host} pid ${r.owner.pid}, heartbeat ${r.owner.heartbeat_age_s} s ago` : ''}${r.resume_step ? ` (resumes from step ${r.resume_step})` : ''}${r.error ? `: ${r.error}` : ''}`);
+      lines.push(
+        `  ${r.id}${r.owner ? ` last owner ${r.owner.host} pid ${r.owner.pid}, heartbeat ${r.owner.heartbeat_age_s} s ago` : ''}${r.resume_step ? ` (resumes from step ${r.resume_step})` : ''}${r.error ? `: ${r.error}` : ''}`,
+      );
   }
   const resumable = s.cancelled.filter((r) => r.resume_step);
   if (resumable.length) {

@@ -64,7 +64,8 @@ export function readPlanFile(sweepDir: string): PlanFile | undefined {
     );
   // Through the schema: the execution settings `exec` applies on a node get their defaults here too.
   const plan = planFileSchema.safeParse(raw);
-  if (!plan.success) throw new UserError(`${file}: ${firstIssue(plan.error)} (a damaged plan file; move it away or pick another output.root)`);
+  if (!plan.success)
+    throw new UserError(`${file}: ${firstIssue(plan.error)} (a damaged plan file; move it away or pick another output.root)`);
   return plan.data;
 }
 

@@ -6,7 +6,10 @@
 
 /** Holm-adjusted p-values, in the input order; NaN entries are not part of the family and stay NaN. */
 export function holm(p: readonly number[]): number[] {
-  const order = p.map((v, i) => [v, i] as const).filter(([v]) => Number.isFinite(v)).sort((a, b) => a[0] - b[0]);
+  const order = p
+    .map((v, i) => [v, i] as const)
+    .filter(([v]) => Number.isFinite(v))
+    .sort((a, b) => a[0] - b[0]);
   const m = order.length;
   const out = p.map(() => NaN);
   let running = 0;

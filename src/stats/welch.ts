@@ -49,7 +49,14 @@ export interface VarianceFloors {
  * `bIsConstant`), in which case it is a one-sample t-test of mean(a) against that bound.
  * Zero variance on both sides gives t = +-Infinity (p 0 or 1) when the means differ.
  */
-export function welchOneSided(a: number[], b: number[], alternative: Alternative, margin = 0, bIsConstant = false, floors: VarianceFloors = {}): WelchResult {
+export function welchOneSided(
+  a: number[],
+  b: number[],
+  alternative: Alternative,
+  margin = 0,
+  bIsConstant = false,
+  floors: VarianceFloors = {},
+): WelchResult {
   const sa = meanStd(a);
   const sb = bIsConstant ? { n: Infinity, mean: b[0]!, std: 0 } : meanStd(b);
   const raw = sa.mean - sb.mean;
@@ -61,7 +68,15 @@ export function welchOneSided(a: number[], b: number[], alternative: Alternative
   const df = bIsConstant ? sa.n - 1 : (va + vb) ** 2 / ((va * va) / (sa.n - 1) + (vb * vb) / (sb.n - 1));
   if (se === 0) {
     const t = diff > 0 ? Infinity : diff < 0 ? -Infinity : 0;
-    return { a: sa, b: sb, t, df: Number.isFinite(df) ? df : sa.n + (bIsConstant ? 0 : sb.n) - 2, p: diff > 0 ? 0 : diff < 0 ? 1 : 0.5, diff: raw, ci: [raw, raw] };
+    return {
+      a: sa,
+      b: sb,
+      t,
+      df: Number.isFinite(df) ? df : sa.n + (bIsConstant ? 0 : sb.n) - 2,
+      p: diff > 0 ? 0 : diff < 0 ? 1 : 0.5,
+      diff: raw,
+      ci: [raw, raw],
+    };
   }
   const t = diff / se;
   const half = tquantile(0.975, df) * se;

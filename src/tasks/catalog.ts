@@ -55,7 +55,13 @@ export function taskCatalog(): TaskInfo[] {
 
 export function corpusCatalog(): Array<{ name: string; source: string; about: string; licence: string; split: string }> {
   return [
-    ...Object.entries(BUILTIN_CORPORA).map(([name, c]) => ({ name, source: `npm ${c.package}`, about: c.about, licence: c.licence, split: c.split })),
+    ...Object.entries(BUILTIN_CORPORA).map(([name, c]) => ({
+      name,
+      source: `npm ${c.package}`,
+      about: c.about,
+      licence: c.licence,
+      split: c.split,
+    })),
     { name: 'file:PATH / dir:PATH', source: 'your files (UTF-8)', about: USER_CORPUS_HELP, licence: 'yours', split: 'see about' },
   ];
 }
@@ -77,7 +83,16 @@ export interface DataReport {
 }
 
 /** Per-split documents, bytes, characters and tokens (incl. one EOS per document plus the leading one), and test floors. */
-export function dataReport(corpus: string, opts: { tokenizer?: 'byte' | 'char' | 'bpe'; bpeVocab?: number; asciiFold?: boolean; split?: 'default' | 'chronological'; cacheDir?: string } = {}): DataReport {
+export function dataReport(
+  corpus: string,
+  opts: {
+    tokenizer?: 'byte' | 'char' | 'bpe';
+    bpeVocab?: number;
+    asciiFold?: boolean;
+    split?: 'default' | 'chronological';
+    cacheDir?: string;
+  } = {},
+): DataReport {
   checkCorpusName(corpus, 'corpus');
   const task = parseTask({
     kind: 'lm',

@@ -161,7 +161,10 @@ export function splitWithinDocuments(docs: Doc[]): Record<SplitName, Doc[]> {
 export function stripBrownTags(raw: string): string {
   let out = '';
   for (const line of raw.split('\n')) {
-    const toks = line.trim().split(/\s+/).filter((t) => t.length > 0);
+    const toks = line
+      .trim()
+      .split(/\s+/)
+      .filter((t) => t.length > 0);
     if (toks.length === 0) continue;
     const words = toks.map((t) => {
       const slash = t.lastIndexOf('/');

@@ -14,7 +14,9 @@ export type { InductionTask } from './kinds/induction.ts';
 export type { ListopsTask } from './kinds/listops.ts';
 
 /** `task:` section; an omitted section parses as the first kind of the table (lm on sotu with byte tokens; prefault runs the defaults). */
-export const taskSchema = taskUnion.prefault({}).describe(`the task: ${TASKS.map((t, i) => (i === 0 ? `${t.kind} (default)` : t.kind)).join(' | ')}`);
+export const taskSchema = taskUnion
+  .prefault({})
+  .describe(`the task: ${TASKS.map((t, i) => (i === 0 ? `${t.kind} (default)` : t.kind)).join(' | ')}`);
 
 /** Fill defaults for a partial task (e.g. from the CLI). */
 export function parseTask(input: unknown): TaskConfig {

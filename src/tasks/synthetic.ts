@@ -53,7 +53,12 @@ export function evalBatchesOf(set: ExampleSet, batchSize: number, max?: number |
   const n = max === undefined || max === 'all' ? set.n : Math.min(set.n, max);
   const out: Batch[] = [];
   for (let i = 0; i < n; i += batchSize) {
-    out.push(gather(set, Array.from({ length: Math.min(batchSize, n - i) }, (_, k) => i + k)));
+    out.push(
+      gather(
+        set,
+        Array.from({ length: Math.min(batchSize, n - i) }, (_, k) => i + k),
+      ),
+    );
   }
   return out;
 }
@@ -145,7 +150,8 @@ export function fixedLengthTask(s: FixedLengthSpec): TaskData {
         s.trainExamples > 0
           ? `fixed pool of ${s.trainExamples} (seed hash32(${s.name}:train:${s.dataSeed})), reshuffled each epoch from the run seed`
           : 'fresh examples every step, seeded by hash32(<task>:train:<seed>:<step>)',
-      metrics: 'accuracy = argmax over the full vocabulary vs target, micro-averaged over scored positions; exact match = rows with all scored positions correct',
+      metrics:
+        'accuracy = argmax over the full vocabulary vs target, micro-averaged over scored positions; exact match = rows with all scored positions correct',
       prng: 'xoshiro128** seeded by splitmix32',
     }),
   };

@@ -41,7 +41,10 @@ const ASCII_FOLD: Record<string, string> = {
 
 /** docs/tasks.md 5.3: CRLF -> LF, drop C0 controls except \n and \t, NFC; optional ASCII folding. */
 export function normalizeText(text: string, asciiFold = false): string {
-  let t = text.replace(/\r\n/g, '\n').replace(/[\x00-\x08\x0b-\x1f]/g, '').normalize('NFC');
+  let t = text
+    .replace(/\r\n/g, '\n')
+    .replace(/[\x00-\x08\x0b-\x1f]/g, '')
+    .normalize('NFC');
   if (asciiFold) t = t.replace(/[\u2019\u2018\u201c\u201d\u2014\u2013\u00b0]/g, (c) => ASCII_FOLD[c]);
   return t;
 }

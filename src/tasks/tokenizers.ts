@@ -112,7 +112,8 @@ export function charTokenizer(alphabet: number[]): Tokenizer {
 
 /** Words with a leading-space convention: letter runs, digit runs, other runs, whitespace (5.5). */
 const PRE_SPLIT = / ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
-export const BPE_VERSION = 'bpe-v1: byte-level, pre-split / ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+/, ids 0-255 bytes, 256 EOS, 257+ merges';
+export const BPE_VERSION =
+  'bpe-v1: byte-level, pre-split / ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+/, ids 0-255 bytes, 256 EOS, 257+ merges';
 
 export function preSplit(text: string): string[] {
   return text.match(PRE_SPLIT) ?? [];

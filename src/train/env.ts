@@ -44,7 +44,9 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 /** sha256 of package-lock.json (the exact dependency tree), or null where there is none. */
 export function lockfileSha256(repo = REPO): string | null {
   try {
-    return createHash('sha256').update(fs.readFileSync(path.join(repo, 'package-lock.json'))).digest('hex');
+    return createHash('sha256')
+      .update(fs.readFileSync(path.join(repo, 'package-lock.json')))
+      .digest('hex');
   } catch {
     return null;
   }
@@ -54,7 +56,11 @@ export function lockfileSha256(repo = REPO): string | null {
  * When and how the run was started: the UTC timestamp and the user's command line (set by the CLI
  * in SEQLAB_ARGV, which worker processes inherit; else this process's arguments).
  */
-export function invocation(now = new Date(), env: NodeJS.ProcessEnv = process.env, argv = process.argv): { timestamp_utc: string; argv: string[] } {
+export function invocation(
+  now = new Date(),
+  env: NodeJS.ProcessEnv = process.env,
+  argv = process.argv,
+): { timestamp_utc: string; argv: string[] } {
   let args: string[] | undefined;
   try {
     const parsed: unknown = env.SEQLAB_ARGV ? JSON.parse(env.SEQLAB_ARGV) : undefined;
@@ -117,7 +123,10 @@ export async function collectEnv(o: {
     ...nativeBuild(),
     matmul_peak_gflops: Number(o.peak.gflops.toFixed(3)),
     matmul_peak_shape: o.peak.shape,
-    matmul_peak_source: o.peak.source === 'cache' ? `cached per machine and setup, measured ${o.peak.measured_at}` : `measured now (${o.peak.measured_at}), cached for later runs`,
+    matmul_peak_source:
+      o.peak.source === 'cache'
+        ? `cached per machine and setup, measured ${o.peak.measured_at}`
+        : `measured now (${o.peak.measured_at}), cached for later runs`,
     ...gitProvenance(),
     lockfile_sha256: lockfileSha256(),
     hostname: os.hostname(),

@@ -160,7 +160,13 @@ export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunC
         if (keeper && step > 0) keeper.save(snapshot());
         const window = p.window;
         if (window.length)
-          write({ step, tokens: p.tokens, time_s: round(elapsed()), train_loss: round(window.reduce((a, b) => a + b, 0) / window.length), stopped: true });
+          write({
+            step,
+            tokens: p.tokens,
+            time_s: round(elapsed()),
+            train_loss: round(window.reduce((a, b) => a + b, 0) / window.length),
+            stopped: true,
+          });
         checkAbort(opts.signal);
       }
       const lr = learningRate(t, step);
@@ -188,7 +194,15 @@ export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunC
       if (!Number.isFinite(loss)) {
         state = 'diverged';
         p.trainLoss = loss;
-        write({ step: step + 1, tokens: p.tokens, time_s: round(elapsed()), train_loss: null, nonfinite_loss: String(loss), lr: round(lr), grad_norm: Number.isFinite(gradNorm) ? round(gradNorm) : null });
+        write({
+          step: step + 1,
+          tokens: p.tokens,
+          time_s: round(elapsed()),
+          train_loss: null,
+          nonfinite_loss: String(loss),
+          lr: round(lr),
+          grad_norm: Number.isFinite(gradNorm) ? round(gradNorm) : null,
+        });
         opts.log(`step ${step + 1}/${t.steps}: loss ${loss} is not finite: diverged (lr ${lr.toExponential(3)}, grad norm ${gradNorm})`);
         break;
       }
@@ -212,7 +226,8 @@ export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunC
       }
       // Periodic evaluations, and the stop rule's split at its checks (src/train/stop.ts).
       const splits = new Set<'valid' | 'test'>();
-      if (cfg.eval.every > 0 && (step + 1) % cfg.eval.every === 0) splits.add(cfg.eval.splits.includes('valid') ? 'valid' : cfg.eval.splits[0] ?? 'valid');
+      if (cfg.eval.every > 0 && (step + 1) % cfg.eval.every === 0)
+        splits.add(cfg.eval.splits.includes('valid') ? 'valid' : (cfg.eval.splits[0] ?? 'valid'));
       if (stop && checksAt(stop, step + 1)) splits.add(stop.split);
       if (last) splits.clear(); // the final evaluation is the caller's
       for (const split of splits) {
@@ -229,7 +244,14 @@ export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunC
           // The steps since the last logged line end the run: log their loss as a last step would.
           p.trainLoss = p.window.reduce((a, b) => a + b, 0) / p.window.length;
           p.window = [];
-          write({ step: step + 1, tokens: p.tokens, time_s: round(elapsed()), train_loss: round(p.trainLoss), lr: round(lr), grad_norm: round(gradNorm) });
+          write({
+            step: step + 1,
+            tokens: p.tokens,
+            time_s: round(elapsed()),
+            train_loss: round(p.trainLoss),
+            lr: round(lr),
+            grad_norm: round(gradNorm),
+          });
         }
         opts.log(describeStop(stop!, p.stoppedAt, hit.metrics));
         keeper?.save(snapshot()); // as after the last step

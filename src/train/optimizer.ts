@@ -68,8 +68,14 @@ export class AdamW {
   ) {
     for (const [name, p] of params) {
       // tidy frees the zero tensors; variables survive it.
-      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
-      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+      this.m.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
+      );
+      this.v.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
+      );
       this.decayed.set(name, decays(name, p.shape));
     }
   }

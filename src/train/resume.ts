@@ -63,7 +63,21 @@ export interface LoopProgress {
 }
 
 export function freshProgress(): LoopProgress {
-  return { steps: 0, tokens: 0, trainLoss: NaN, losses: [], numTensors: [], evals: [], stepRates: [], window: [], gradNorm: NaN, peakTensorBytes: 0, trainTimeS: 0, elapsedS: 0, resumes: 0 };
+  return {
+    steps: 0,
+    tokens: 0,
+    trainLoss: NaN,
+    losses: [],
+    numTensors: [],
+    evals: [],
+    stepRates: [],
+    window: [],
+    gradNorm: NaN,
+    peakTensorBytes: 0,
+    trainTimeS: 0,
+    elapsedS: 0,
+    resumes: 0,
+  };
 }
 
 /** JSON that keeps NaN and +-Infinity (a loss can be either). */
@@ -71,7 +85,9 @@ function toJson(value: unknown): string {
   return JSON.stringify(value, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? { $num: String(v) } : v));
 }
 function fromJson<T>(text: string): T {
-  return JSON.parse(text, (_k, v) => (v && typeof v === 'object' && typeof v.$num === 'string' && Object.keys(v).length === 1 ? Number(v.$num) : v)) as T;
+  return JSON.parse(text, (_k, v) =>
+    v && typeof v === 'object' && typeof v.$num === 'string' && Object.keys(v).length === 1 ? Number(v.$num) : v,
+  ) as T;
 }
 
 /** `train.checkpoint_every` as a rule: a step count (a number) or a duration (a string such as 10m); null: only on stop and at the end. */
@@ -98,7 +114,13 @@ export interface Restored {
 }
 
 function crcOf(meta: Record<string, string>, data: Uint8Array): string {
-  const m = Buffer.from(JSON.stringify(Object.entries(meta).filter(([k]) => k !== 'crc32c').sort(([a], [b]) => (a < b ? -1 : 1))));
+  const m = Buffer.from(
+    JSON.stringify(
+      Object.entries(meta)
+        .filter(([k]) => k !== 'crc32c')
+        .sort(([a], [b]) => (a < b ? -1 : 1)),
+    ),
+  );
   const c = crc32c(Buffer.concat([m, data]));
   return c.toString(16).padStart(8, '0');
 }
@@ -169,7 +191,8 @@ export class TrainState {
    */
   restore(): Restored | undefined {
     // A write cut short by kill -9 leaves its temporary file; only this run's worker writes here (it holds the run lock).
-    for (const n of fs.existsSync(this.o.dir) ? fs.readdirSync(this.o.dir) : []) if (/\.tmp-\d+-/.test(n)) fs.rmSync(path.join(this.o.dir, n), { force: true });
+    for (const n of fs.existsSync(this.o.dir) ? fs.readdirSync(this.o.dir) : [])
+      if (/\.tmp-\d+-/.test(n)) fs.rmSync(path.join(this.o.dir, n), { force: true });
     for (const { step, file } of listTrainStates(this.o.dir)) {
       const got = this.read(file, step);
       if (!got) continue;
@@ -211,20 +234,32 @@ export class TrainState {
       return skip(e instanceof Error ? e.message.replace(`${rel}: `, '') : String(e));
     }
     if (Number(meta.version) > TRAIN_STATE_FORMAT)
-      throw new UserError(`${rel}: training checkpoint format ${meta.version} is newer than this seqlab reads (${TRAIN_STATE_FORMAT}); move the file away to start from step 0`);
+      throw new UserError(
+        `${rel}: training checkpoint format ${meta.version} is newer than this seqlab reads (${TRAIN_STATE_FORMAT}); move the file away to start from step 0`,
+      );
     if (meta.run_id !== this.o.runId)
-      throw new UserError(`${rel}: training checkpoint of run ${meta.run_id}, not of this run (${this.o.runId}): another config; move it away to start from step 0`);
+      throw new UserError(
+        `${rel}: training checkpoint of run ${meta.run_id}, not of this run (${this.o.runId}): another config; move it away to start from step 0`,
+      );
     if (Number(meta.step) !== step) return skip(`its step ${meta.step} does not match its name`);
     const tensors = decoded.tensors;
     const expect: [string, number[]][] = [
       ...[...this.weights].map(([n, v]) => [`w/${n}`, v.shape] as [string, number[]]),
-      ...this.opt.moments().flatMap(({ name, m }) => [[`m/${name}`, m.shape] as [string, number[]], [`v/${name}`, m.shape] as [string, number[]]]),
+      ...this.opt
+        .moments()
+        .flatMap(({ name, m }) => [[`m/${name}`, m.shape] as [string, number[]], [`v/${name}`, m.shape] as [string, number[]]]),
     ];
     for (const [name, shape] of expect) {
       const t = tensors.get(name);
       if (!t) throw new UserError(`${rel}: tensor ${name} is missing: the checkpoint does not fit this model`);
-      if (t.shape.join(',') !== shape.join(',')) throw new UserError(`${rel}: tensor ${name} has shape [${t.shape}], the model expects [${shape}]`);
+      if (t.shape.join(',') !== shape.join(','))
+        throw new UserError(`${rel}: tensor ${name} has shape [${t.shape}], the model expects [${shape}]`);
     }
-    return { progress: fromJson<LoopProgress>(meta.progress ?? '{}'), metrics: meta.metrics_jsonl ?? '', adamT: Number(meta.adam_t), tensors };
+    return {
+      progress: fromJson<LoopProgress>(meta.progress ?? '{}'),
+      metrics: meta.metrics_jsonl ?? '',
+      adamT: Number(meta.adam_t),
+      tensors,
+    };
   }
 }

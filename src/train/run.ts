@@ -73,7 +73,9 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
   log(`backend ${choice.name} (${choice.reason}); matmul ${matmul.path} (${matmul.reason})`);
   const peak = await matmulPeak(peakSetup(choice.name, { threads: 1, ...matmul }, { tf_threads: choice.tfThreads ?? null }));
   const peakGflops = peak.gflops;
-  log(`matmul peak ${peakGflops.toFixed(2)} GFLOP/s (1024^3 float32, ${peak.source === 'cache' ? `cached, measured ${peak.measured_at}` : 'measured now'})`);
+  log(
+    `matmul peak ${peakGflops.toFixed(2)} GFLOP/s (1024^3 float32, ${peak.source === 'cache' ? `cached, measured ${peak.measured_at}` : 'measured now'})`,
+  );
   writeJsonAtomic(path.join(runDir, 'env.json'), await collectEnv({ backend: choice, matmul, peak, threads: opts.threads }));
 
   const task = loadTask(cfg.task);
@@ -81,7 +83,9 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
   log(`task ${JSON.stringify(task.describe())}`);
   const { params, paramsNonEmbedding } = countParams(cfg.model);
   const fwd = flopsPerToken(cfg.model, data.seqLen);
-  log(`model ${(cfg.model as { preset?: string }).preset ?? ''}: ${params} params (${paramsNonEmbedding} non-embedding), ${fwd} FLOPs/token forward`);
+  log(
+    `model ${(cfg.model as { preset?: string }).preset ?? ''}: ${params} params (${paramsNonEmbedding} non-embedding), ${fwd} FLOPs/token forward`,
+  );
 
   const model = buildModel(cfg.model, subSeed(cfg.seed, 'init'));
   try {
@@ -91,9 +95,17 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
       signal: opts.signal,
       metricsFile: path.join(runDir, 'metrics.jsonl'),
       startTime: t0,
-      trainState: { dir: path.join(runDir, TRAIN_STATE_DIR), runId: runId(cfg), every: checkpointEvery(cfg.train.checkpoint_every), metricsFile: path.join(runDir, 'metrics.jsonl') },
+      trainState: {
+        dir: path.join(runDir, TRAIN_STATE_DIR),
+        runId: runId(cfg),
+        every: checkpointEvery(cfg.train.checkpoint_every),
+        metricsFile: path.join(runDir, 'metrics.jsonl'),
+      },
     });
-    const summary = new SummaryBuilder({ state: loop.state, flops_formula: FLOPS_FORMULA_VERSION, backend: choice.name }, taskMetrics(cfg.task));
+    const summary = new SummaryBuilder(
+      { state: loop.state, flops_formula: FLOPS_FORMULA_VERSION, backend: choice.name },
+      taskMetrics(cfg.task),
+    );
     summary.set('params', params);
     summary.set('params_non_embedding', paramsNonEmbedding);
     summary.set('flops_per_token_fwd', fwd);
@@ -119,9 +131,17 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
         opts.onProgress?.({ step: loop.steps, totalSteps: cfg.train.steps, loss: loop.trainLoss, phase: `eval ${split}` });
         const m = evaluate(model, data, cfg, split);
         finalEvals.set(split, m);
-        appendJsonl(metricsFile, { step: loop.steps, tokens: loop.tokens, time_s: round((performance.now() - t0) / 1000 + loop.timeOffsetS), split, ...roundMetrics(m, data.kind) });
+        appendJsonl(metricsFile, {
+          step: loop.steps,
+          tokens: loop.tokens,
+          time_s: round((performance.now() - t0) / 1000 + loop.timeOffsetS),
+          split,
+          ...roundMetrics(m, data.kind),
+        });
         summary.split(split, { ...m, eval_tokens: m.tokens, eval_windows: m.windows });
-        log(`${split}: loss ${m.loss.toFixed(4)}${m.bpb !== undefined ? ` bpb ${m.bpb.toFixed(4)}` : ''}${data.kind === 'synthetic' ? ` accuracy ${m.accuracy.toFixed(4)}` : ''} over ${m.windows} windows`);
+        log(
+          `${split}: loss ${m.loss.toFixed(4)}${m.bpb !== undefined ? ` bpb ${m.bpb.toFixed(4)}` : ''}${data.kind === 'synthetic' ? ` accuracy ${m.accuracy.toFixed(4)}` : ''} over ${m.windows} windows`,
+        );
       }
       // Extra fixed eval sets (induction: other lengths): accuracy on the test split of each.
       // Learned absolute positions stop at seq_len: longer sequences cannot be evaluated or benched.
@@ -134,15 +154,26 @@ export async function runTraining(cfg: RunConfig, runDir: string, opts: RunOptio
         await nextTurn();
         checkAbort(opts.signal);
         if (!fits(extra.seqLen, `test ${extra.name}`)) continue;
-        const src: TrainData = { kind: data.kind, vocabSize: data.vocabSize, seqLen: extra.seqLen, trainBatch: data.trainBatch, evalBatches: (sp, bs) => extra.evalBatches(sp, bs) };
+        const src: TrainData = {
+          kind: data.kind,
+          vocabSize: data.vocabSize,
+          seqLen: extra.seqLen,
+          trainBatch: data.trainBatch,
+          evalBatches: (sp, bs) => extra.evalBatches(sp, bs),
+        };
         const m = splitMetrics(evaluateSplit(model, src, 'test', { batchSize: cfg.eval.batch_size ?? cfg.train.batch_size }), data.kind);
         summary.extra(extra.name, m);
         log(`test ${extra.name}: accuracy ${m.accuracy.toFixed(4)}`);
       }
       const stop = stopRule(cfg);
       const finalEval = stop && loop.stoppedAt === undefined ? finalEvals.get(stop.split) : undefined;
-      summary.setAll(targetMetrics(cfg, data.seqLen, loop.evals, finalEval && { step: loop.steps, split: stop!.split, metrics: finalEval }));
-      summary.info('eval_protocol', `non-overlapping windows of ${data.seqLen} tokens, state reset per window, ${cfg.eval.batches === 'all' ? 'every window of the split' : `first ${summary.get('valid_eval_windows') ?? summary.get('test_eval_windows') ?? '?'} windows`}`);
+      summary.setAll(
+        targetMetrics(cfg, data.seqLen, loop.evals, finalEval && { step: loop.steps, split: stop!.split, metrics: finalEval }),
+      );
+      summary.info(
+        'eval_protocol',
+        `non-overlapping windows of ${data.seqLen} tokens, state reset per window, ${cfg.eval.batches === 'all' ? 'every window of the split' : `first ${summary.get('valid_eval_windows') ?? summary.get('test_eval_windows') ?? '?'} windows`}`,
+      );
 
       await nextTurn();
       checkAbort(opts.signal);

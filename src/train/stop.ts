@@ -60,7 +60,12 @@ export function describeStop(rule: StopRule, step: number, m: SplitMetrics): str
  * examples_to_target (sequences trained) and tokens_to_target. `final` is the end-of-training
  * evaluation of the rule's split (a target first met there counts at the last step).
  */
-export function targetMetrics(cfg: RunConfig, seqLen: number, evals: readonly EvalRecord[], final?: EvalRecord): Partial<Record<RunMetric, number>> {
+export function targetMetrics(
+  cfg: RunConfig,
+  seqLen: number,
+  evals: readonly EvalRecord[],
+  final?: EvalRecord,
+): Partial<Record<RunMetric, number>> {
   const rule = stopRule(cfg);
   if (!rule) return {};
   const step = targetStep(rule, final ? [...evals, final] : evals);

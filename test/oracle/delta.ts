@@ -26,8 +26,7 @@ export function deltaOracle(
         for (let i = 0; i < dk; i++) acc += k[row * dk + i] * S[i * dv + j];
         old[j] = acc;
       }
-      for (let i = 0; i < dk; i++)
-        for (let j = 0; j < dv; j++) S[i * dv + j] += beta[row] * k[row * dk + i] * (v[row * dv + j] - old[j]);
+      for (let i = 0; i < dk; i++) for (let j = 0; j < dv; j++) S[i * dv + j] += beta[row] * k[row * dk + i] * (v[row * dv + j] - old[j]);
       for (let j = 0; j < dv; j++) {
         let acc = 0;
         for (let i = 0; i < dk; i++) acc += q[row * dk + i] * S[i * dv + j];

@@ -53,8 +53,7 @@ export function ssdOracle(
         const bc = ((b * T + t) * G + g) * N;
         const xo = ((b * T + t) * Hm + h) * P;
         const so = (b * Hm + h) * N * P;
-        for (let n = 0; n < N; n++)
-          for (let p = 0; p < P; p++) S[so + n * P + p] = dec * S[so + n * P + p] + d * Bm[bc + n] * x[xo + p];
+        for (let n = 0; n < N; n++) for (let p = 0; p < P; p++) S[so + n * P + p] = dec * S[so + n * P + p] + d * Bm[bc + n] * x[xo + p];
         for (let p = 0; p < P; p++) {
           let acc = 0;
           for (let n = 0; n < N; n++) acc += Cm[bc + n] * S[so + n * P + p];

@@ -19,12 +19,17 @@ type AttnShape = { heads: number; dh: 'auto' | number; rope: boolean };
 export function resolveAttnHeads<M extends AttnShape & { kind: string }>(m: M, c: ResolveContext): Omit<M, 'dh'> & { dh: number } {
   let dh: number;
   if (m.dh === 'auto') {
-    if (c.d % m.heads !== 0) fail('model.d_model', `${c.d} is not divisible by heads ${m.heads} of the ${m.kind} mixer (${c.at}); change model.d_model or model.heads`);
+    if (c.d % m.heads !== 0)
+      fail(
+        'model.d_model',
+        `${c.d} is not divisible by heads ${m.heads} of the ${m.kind} mixer (${c.at}); change model.d_model or model.heads`,
+      );
     dh = c.d / m.heads;
   } else dh = m.dh;
   const h = scaleHeads(m.heads, c);
   if (c.widthScale !== 1) dh = scaledHeadWidth(m.heads * dh, h, c.widthScale);
-  if (m.rope && dh % 2 !== 0) fail(m.dh === 'auto' ? 'model.heads' : 'model.mixer.dh', `attention head width ${dh} is odd but rope needs an even width (${c.at})`);
+  if (m.rope && dh % 2 !== 0)
+    fail(m.dh === 'auto' ? 'model.heads' : 'model.mixer.dh', `attention head width ${dh} is odd but rope needs an even width (${c.at})`);
   return { ...m, heads: h, dh };
 }
 
@@ -35,7 +40,8 @@ export const attnParams = (m: { heads: number; dh: number; bias: boolean }, d: n
 };
 
 /** Projections plus scores and mixing over a context of `ctx` keys (dense scores: full T). */
-export const attnFlops = (m: { heads: number; dh: number }, d: number, ctx: number): number => 8 * d * m.heads * m.dh + 4 * ctx * m.heads * m.dh;
+export const attnFlops = (m: { heads: number; dh: number }, d: number, ctx: number): number =>
+  8 * d * m.heads * m.dh + 4 * ctx * m.heads * m.dh;
 
 export const attn = defineMixer({
   kind: 'attn',

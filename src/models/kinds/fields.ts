@@ -29,7 +29,9 @@ export const expand = () => z.number().positive().describe('SSM expansion E: inn
 export const convBias = () => z.boolean().describe('bias on the causal conv');
 export const ssmBias = () => z.boolean().describe('biases on W_in and W_out');
 export const form = () =>
-  z.enum(['auto', 'parallel', 'chunk', 'recurrent']).describe("training form (same function, different cost); 'auto' = parallel if seq_len <= 512 else chunk");
+  z
+    .enum(['auto', 'parallel', 'chunk', 'recurrent'])
+    .describe("training form (same function, different cost); 'auto' = parallel if seq_len <= 512 else chunk");
 
 export type Form = 'parallel' | 'chunk' | 'recurrent';
 
@@ -56,9 +58,11 @@ export function scaledHeadWidth(total: number, heads: number, ws: number): numbe
 export function innerWidth(expand: number, c: ResolveContext, unit: number, unitKey: string): number {
   const exact = expand * c.d;
   if (c.widthScale === 1) {
-    if (Math.abs(exact - Math.round(exact)) > 1e-9) fail('model.mixer.expand', `expand ${expand} * d_model ${c.d} = ${exact} is not an integer (${c.at})`);
+    if (Math.abs(exact - Math.round(exact)) > 1e-9)
+      fail('model.mixer.expand', `expand ${expand} * d_model ${c.d} = ${exact} is not an integer (${c.at})`);
     const din = Math.round(exact);
-    if (din % unit !== 0) fail(unitKey, `inner width ${din} (expand * d_model) is not divisible by ${unitKey.split('.').pop()} ${unit} (${c.at})`);
+    if (din % unit !== 0)
+      fail(unitKey, `inner width ${din} (expand * d_model) is not divisible by ${unitKey.split('.').pop()} ${unit} (${c.at})`);
     return din;
   }
   return unit * Math.max(1, Math.round((exact * c.widthScale) / unit));

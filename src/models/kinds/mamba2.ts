@@ -23,10 +23,15 @@ export const mamba2 = defineMixer({
   defaultFfn: null,
   ssmInit: true,
   resolve: (m, c) => {
-    if (m.a_init_range[0] > m.a_init_range[1]) fail('model.mixer.a_init_range', `[${m.a_init_range}] must be [lo, hi] with lo <= hi (${c.at})`);
+    if (m.a_init_range[0] > m.a_init_range[1])
+      fail('model.mixer.a_init_range', `[${m.a_init_range}] must be [lo, hi] with lo <= hi (${c.at})`);
     const d_inner = innerWidth(m.expand, c, m.head_dim, 'model.mixer.head_dim');
     const hm = d_inner / m.head_dim;
-    if (hm % m.n_groups !== 0) fail('model.mixer.n_groups', `n_groups ${m.n_groups} does not divide the ${hm} SSM heads (inner width ${d_inner} / head_dim ${m.head_dim}, ${c.at})`);
+    if (hm % m.n_groups !== 0)
+      fail(
+        'model.mixer.n_groups',
+        `n_groups ${m.n_groups} does not divide the ${hm} SSM heads (inner width ${d_inner} / head_dim ${m.head_dim}, ${c.at})`,
+      );
     return { ...m, a_init_range: [m.a_init_range[0], m.a_init_range[1]] as [number, number], expand: d_inner / c.d, d_inner };
   },
 }).counts({

@@ -28,7 +28,9 @@ export const MIXER_KINDS = MIXERS.map((m) => m.kind) as unknown as readonly Mixe
 /** Each kind's schema, in table order (for the discriminated unions of layer.ts). */
 type SchemasOf<T> = { -readonly [I in keyof T]: T[I] extends { schema: infer S } ? S : never };
 export const mixerSchemaList = MIXERS.map((m) => m.schema) as unknown as SchemasOf<typeof MIXERS>;
-export const mixerSchemas = Object.fromEntries(MIXERS.map((m) => [m.kind, m.schema])) as { [K in MixerKind]: Extract<Defs, { kind: K }>['schema'] };
+export const mixerSchemas = Object.fromEntries(MIXERS.map((m) => [m.kind, m.schema])) as {
+  [K in MixerKind]: Extract<Defs, { kind: K }>['schema'];
+};
 
 /** One kind's definition with its spec type erased (the single place the union is narrowed). */
 interface ErasedDef {
@@ -120,7 +122,10 @@ function overrideDescription(f: string, kinds: MixerKind[]): string {
 export const mixerOverridesSchema = z
   .strictObject(
     Object.fromEntries(
-      [...FIELD_KINDS].map(([f, kinds]) => [f, withoutDefault(fieldSchema(kinds[0]!, f)).optional().describe(overrideDescription(f, kinds))]),
+      [...FIELD_KINDS].map(([f, kinds]) => [
+        f,
+        withoutDefault(fieldSchema(kinds[0]!, f)).optional().describe(overrideDescription(f, kinds)),
+      ]),
     ) as Record<string, z.ZodOptional<z.ZodType>>,
   )
   .describe('field overrides applied to every mixer of the model that has the field (e.g. decay: gla, chunk: 32)');

@@ -1,6 +1,21 @@
 /** RetNet multi-scale retention (docs/models.md 3): schema, resolution, counts. */
 import { z } from 'zod';
-import { chunk, dqk, dvt, fail, form, headNormEps, heads, resolveForm, ropeBase, ropeFreqs, round8, scaledHeadWidth, scaleHeads, type Form } from './fields.ts';
+import {
+  chunk,
+  dqk,
+  dvt,
+  fail,
+  form,
+  headNormEps,
+  heads,
+  resolveForm,
+  ropeBase,
+  ropeFreqs,
+  round8,
+  scaledHeadWidth,
+  scaleHeads,
+  type Form,
+} from './fields.ts';
 import { defineMixer, type ResolveContext } from './types.ts';
 
 /** The fields retnet and selret share. */
@@ -36,15 +51,22 @@ export function resolveRetentionWidths<M extends RetShape>(
   let dqk = m.dqk === 'auto' ? c.d : m.dqk;
   let dvt = m.dvt === 'auto' ? autoDvt(c.d) : m.dvt;
   if (dqk % m.heads !== 0)
-    fail(m.dqk === 'auto' ? 'model.d_model' : 'model.mixer.dqk', `${m.dqk === 'auto' ? 'd_model ' : 'dqk '}${dqk} is not divisible by heads ${m.heads} of the ${m.kind} mixer (${c.at}); change it or model.heads`);
+    fail(
+      m.dqk === 'auto' ? 'model.d_model' : 'model.mixer.dqk',
+      `${m.dqk === 'auto' ? 'd_model ' : 'dqk '}${dqk} is not divisible by heads ${m.heads} of the ${m.kind} mixer (${c.at}); change it or model.heads`,
+    );
   if (dvt % m.heads !== 0)
-    fail('model.mixer.dvt', `dvt ${dvt}${m.dvt === 'auto' ? ` (${autoRule})` : ''} is not divisible by heads ${m.heads} of the ${m.kind} mixer (${c.at}); set model.mixer.dvt or model.heads`);
+    fail(
+      'model.mixer.dvt',
+      `dvt ${dvt}${m.dvt === 'auto' ? ` (${autoRule})` : ''} is not divisible by heads ${m.heads} of the ${m.kind} mixer (${c.at}); set model.mixer.dvt or model.heads`,
+    );
   const h = scaleHeads(m.heads, c);
   if (c.widthScale !== 1) {
     dqk = h * scaledHeadWidth(dqk, h, c.widthScale);
     dvt = h * scaledHeadWidth(dvt, h, c.widthScale);
   }
-  if (rope && (dqk / h) % 2 !== 0) fail('model.heads', `key head width dqk/heads = ${dqk / h} is odd but rope needs an even width (${c.at})`);
+  if (rope && (dqk / h) % 2 !== 0)
+    fail('model.heads', `key head width dqk/heads = ${dqk / h} is odd but rope needs an even width (${c.at})`);
   return { ...m, heads: h, dqk, dvt, form: resolveForm(m.form, c.seqLen) };
 }
 

@@ -7,7 +7,11 @@ import { defineMixer } from './types.ts';
 export const swa = defineMixer({
   kind: 'swa',
   schema: z
-    .strictObject({ kind: z.literal('swa'), ...attnShape, window: posInt().default(64).describe('sliding-window size W: a token sees itself and the W-1 before it') })
+    .strictObject({
+      kind: z.literal('swa'),
+      ...attnShape,
+      window: posInt().default(64).describe('sliding-window size W: a token sees itself and the W-1 before it'),
+    })
     .describe('sliding-window causal attention'),
   defaultFfn: 'gelu',
   ssmInit: false,

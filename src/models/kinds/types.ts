@@ -46,6 +46,8 @@ type Counts = 'params' | 'flops' | 'stateFloats' | 'describe';
  * `defineMixer({ kind, schema, resolve, ... }).counts({ params, flops, stateFloats, describe })`:
  * two steps so that the resolved type is inferred from `resolve` and then types the counts.
  */
-export function defineMixer<K extends string, S extends z.ZodType<{ kind: K }>, R extends { kind: K }>(base: Omit<MixerDef<K, S, R>, Counts>) {
+export function defineMixer<K extends string, S extends z.ZodType<{ kind: K }>, R extends { kind: K }>(
+  base: Omit<MixerDef<K, S, R>, Counts>,
+) {
   return { counts: (c: Pick<MixerDef<K, S, R>, Counts>): MixerDef<K, S, R> => ({ ...base, ...c }) };
 }

@@ -12,7 +12,17 @@ import { applyRope, ropeTables, ropeThetas } from '../../ops/rope.ts';
 import { normal, zeros } from '../init.ts';
 import type { AttnSpec } from '../kinds/attn.ts';
 import type { SwaSpec } from '../kinds/swa.ts';
-import { linear, mergeHeads, splitHeads, type FusedMixerStep, type Mixer, type MixerContext, type MixerOptions, type MixerState, type StepOptions } from './common.ts';
+import {
+  linear,
+  mergeHeads,
+  splitHeads,
+  type FusedMixerStep,
+  type Mixer,
+  type MixerContext,
+  type MixerOptions,
+  type MixerState,
+  type StepOptions,
+} from './common.ts';
 
 /** Query lengths above which attention runs in blocks of ATTN_BLOCK rows (src/ops/attention-blocked.ts). */
 const BLOCKED_ABOVE = 512;

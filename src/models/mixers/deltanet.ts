@@ -9,7 +9,17 @@ import * as tf from '@tensorflow/tfjs';
 import { deltaRule, type DeltaFormName } from '../../ops/delta.ts';
 import { normal } from '../init.ts';
 import type { DeltanetSpec } from '../kinds/deltanet.ts';
-import { linear, mergeHeads, rmsNormalize, splitHeads, type Mixer, type MixerContext, type MixerOptions, type MixerState, type StepOptions } from './common.ts';
+import {
+  linear,
+  mergeHeads,
+  rmsNormalize,
+  splitHeads,
+  type Mixer,
+  type MixerContext,
+  type MixerOptions,
+  type MixerState,
+  type StepOptions,
+} from './common.ts';
 
 /** x / ||x|| over the last axis (eps inside the root, as FLA's l2norm). */
 const l2Normalize = (x: tf.Tensor): tf.Tensor => x.mul(tf.rsqrt(x.square().sum(-1, true).add(1e-6)));
@@ -62,7 +72,11 @@ export class DeltaNet implements Mixer {
 
   step(u: tf.Tensor2D, state: MixerState, _pos: number, opts?: StepOptions): { y: tf.Tensor2D; state: MixerState } {
     const B = u.shape[0];
-    const r = this.run(u.reshape([B, 1, -1]) as tf.Tensor3D, 'recurrent', { keep: opts?.keep?.reshape([B, 1]) as tf.Tensor2D | undefined, state, wantState: true });
+    const r = this.run(u.reshape([B, 1, -1]) as tf.Tensor3D, 'recurrent', {
+      keep: opts?.keep?.reshape([B, 1]) as tf.Tensor2D | undefined,
+      state,
+      wantState: true,
+    });
     return { y: this.output(r.o).reshape([B, -1]) as tf.Tensor2D, state: { S: r.state! } };
   }
 

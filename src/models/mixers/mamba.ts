@@ -10,7 +10,17 @@ import { scanStep, type ScanMode } from '../../ops/scan.ts';
 import { gatedScan } from '../../ops/scan.ts';
 import { constant, dtBias, ones, scaled, torchLinear, uniform, values, zeros } from '../init.ts';
 import type { MambaSpec } from '../kinds/mamba.ts';
-import { linear, rmsNormalize, silu, type FusedMixerStep, type Mixer, type MixerContext, type MixerOptions, type MixerState, type StepOptions } from './common.ts';
+import {
+  linear,
+  rmsNormalize,
+  silu,
+  type FusedMixerStep,
+  type Mixer,
+  type MixerContext,
+  type MixerOptions,
+  type MixerState,
+  type StepOptions,
+} from './common.ts';
 
 export class Mamba implements Mixer {
   readonly din: number;
@@ -107,7 +117,22 @@ export class Mamba implements Mixer {
       kind: 'mamba',
       ints: { din: this.din, N: this.N, K: this.K, R: this.R, innerNorms: this.innerNorms },
       floats: {},
-      weights: { wIn: w.w_in, bIn: w.b_in, convW: w.conv_w, convB: w.conv_b, wX: w.w_x, wDt: w.w_dt, bDt: w.b_dt, aLog: w.A_log, D: w.D, wOut: w.w_out, bOut: w.b_out, dtNorm: w.dt_norm, bNorm: w.b_norm, cNorm: w.c_norm },
+      weights: {
+        wIn: w.w_in,
+        bIn: w.b_in,
+        convW: w.conv_w,
+        convB: w.conv_b,
+        wX: w.w_x,
+        wDt: w.w_dt,
+        bDt: w.b_dt,
+        aLog: w.A_log,
+        D: w.D,
+        wOut: w.w_out,
+        bOut: w.b_out,
+        dtNorm: w.dt_norm,
+        bNorm: w.b_norm,
+        cNorm: w.c_norm,
+      },
       state: { conv: state.conv.shape, h: state.h.shape },
     };
   }

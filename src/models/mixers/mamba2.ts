@@ -9,7 +9,16 @@ import { causalConv1d, convState, convStep } from '../../ops/conv.ts';
 import { ssdChunk, ssdStep } from '../../ops/ssd.ts';
 import { dtBias, logUniformA, ones, scaled, torchLinear, uniform, zeros } from '../init.ts';
 import type { Mamba2Spec } from '../kinds/mamba2.ts';
-import { linear, rmsNormalize, silu, type Mixer, type MixerContext, type MixerOptions, type MixerState, type StepOptions } from './common.ts';
+import {
+  linear,
+  rmsNormalize,
+  silu,
+  type Mixer,
+  type MixerContext,
+  type MixerOptions,
+  type MixerState,
+  type StepOptions,
+} from './common.ts';
 
 /** dt init range and floor (mamba2_simple.py defaults; not config fields of mamba2). */
 const DT_MIN = 1e-3;
@@ -38,7 +47,9 @@ export class Mamba2 implements Mixer {
     this.normEps = spec.norm_eps;
     this.Hm = this.din / this.P;
     if (!Number.isInteger(this.Hm) || this.Hm % this.G !== 0)
-      throw new Error(`mamba2: inner width ${this.din} must be a multiple of head_dim ${this.P} with heads divisible by n_groups ${this.G}`);
+      throw new Error(
+        `mamba2: inner width ${this.din} must be a multiple of head_dim ${this.P} with heads divisible by n_groups ${this.G}`,
+      );
     const { din, N, G, Hm, K } = this;
     const convCh = din + 2 * G * N;
     const p = ctx.params;

@@ -8,7 +8,15 @@ import * as tf from '@tensorflow/tfjs';
 import { zeros } from '../init.ts';
 import type { ParallelSpec } from '../resolved.ts';
 import { Norm } from '../shell.ts';
-import { prefixState, unprefixState, type Mixer, type MixerContext, type MixerOptions, type MixerState, type StepOptions } from './common.ts';
+import {
+  prefixState,
+  unprefixState,
+  type Mixer,
+  type MixerContext,
+  type MixerOptions,
+  type MixerState,
+  type StepOptions,
+} from './common.ts';
 
 export type MergeKind = 'normMean' | 'normGateStatic' | 'normGateToken';
 
@@ -56,13 +64,25 @@ export class ParallelMixer implements Mixer {
   prefill(u: tf.Tensor3D, opts?: MixerOptions): { y: tf.Tensor3D; state: MixerState } {
     const rs = this.branches.map((b) => b.prefill(u, opts));
     const state = Object.assign({}, ...rs.map((r, i) => prefixState(`b${i}.`, r.state))) as MixerState;
-    return { y: this.combine(rs.map((r) => r.y), u) as tf.Tensor3D, state };
+    return {
+      y: this.combine(
+        rs.map((r) => r.y),
+        u,
+      ) as tf.Tensor3D,
+      state,
+    };
   }
 
   step(u: tf.Tensor2D, state: MixerState, pos: number, opts?: StepOptions): { y: tf.Tensor2D; state: MixerState } {
     const rs = this.branches.map((b, i) => b.step(u, unprefixState(`b${i}.`, state), pos, opts));
     const next = Object.assign({}, ...rs.map((r, i) => prefixState(`b${i}.`, r.state))) as MixerState;
-    return { y: this.combine(rs.map((r) => r.y), u) as tf.Tensor2D, state: next };
+    return {
+      y: this.combine(
+        rs.map((r) => r.y),
+        u,
+      ) as tf.Tensor2D,
+      state: next,
+    };
   }
 
   emptyState(batch: number): MixerState {

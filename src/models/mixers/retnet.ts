@@ -92,7 +92,10 @@ export class FixedDecay implements DecayStrategy {
 }
 
 /** The layer's shape: the fields RetNet's and selective retention's specs share, and whether q, k are rotated. */
-export type RetentionShape = Pick<RetnetSpec, 'heads' | 'dqk' | 'dvt' | 'form' | 'chunk' | 'head_norm' | 'head_norm_eps' | 'ret_scale' | 'rope_freqs' | 'rope_base'> & { rope: boolean };
+export type RetentionShape = Pick<
+  RetnetSpec,
+  'heads' | 'dqk' | 'dvt' | 'form' | 'chunk' | 'head_norm' | 'head_norm_eps' | 'ret_scale' | 'rope_freqs' | 'rope_base'
+> & { rope: boolean };
 
 /** The retention layer; `makeDecay` builds its decay strategy (RetNet's FixedDecay unless given) in the layer's parameter scope. */
 export class Retention implements Mixer {
@@ -164,9 +167,34 @@ export class Retention implements Mixer {
     const w = f.weights;
     return {
       kind: 'retention',
-      ints: { H: this.H, dk: this.dk, dv: this.dv, headNorm: decodeCode('norm', this.headNorm), rope: this.rope, decay: decodeCode('decay', f.decay), write: decodeCode('write', f.write), decaySqrt: this.retScale === 'decaySqrt' },
-      floats: { headEps: this.headNormEps, aMin: f.aMin, logGammas: this.logGammas, ropeTheta: this.rope ? ropeThetas(this.dk, this.ropeFreqs, this.ropeBase) : new Float64Array(this.dk / 2) },
-      weights: { wq: this.wq, wk: this.wk, wv: this.wv, wg: this.wg, wo: this.wo, wDt: w.w_dt, bDt: w.b_dt, aLog: w.A_log, wB: w.w_b, bB: w.b_b },
+      ints: {
+        H: this.H,
+        dk: this.dk,
+        dv: this.dv,
+        headNorm: decodeCode('norm', this.headNorm),
+        rope: this.rope,
+        decay: decodeCode('decay', f.decay),
+        write: decodeCode('write', f.write),
+        decaySqrt: this.retScale === 'decaySqrt',
+      },
+      floats: {
+        headEps: this.headNormEps,
+        aMin: f.aMin,
+        logGammas: this.logGammas,
+        ropeTheta: this.rope ? ropeThetas(this.dk, this.ropeFreqs, this.ropeBase) : new Float64Array(this.dk / 2),
+      },
+      weights: {
+        wq: this.wq,
+        wk: this.wk,
+        wv: this.wv,
+        wg: this.wg,
+        wo: this.wo,
+        wDt: w.w_dt,
+        bDt: w.b_dt,
+        aLog: w.A_log,
+        wB: w.w_b,
+        bB: w.b_b,
+      },
       state: { S: state.S.shape, z: state.z?.shape },
     };
   }
@@ -194,7 +222,14 @@ export class Retention implements Mixer {
   }
 
   /** The un-normalized core o [B, H, T, dv] in a form (per-key options from the spec). */
-  core(q: tf.Tensor, kt: tf.Tensor, v: tf.Tensor, a: tf.Tensor, form: RetForm, opts: { initialState?: tf.Tensor; outputFinalState?: boolean } = {}) {
+  core(
+    q: tf.Tensor,
+    kt: tf.Tensor,
+    v: tf.Tensor,
+    a: tf.Tensor,
+    form: RetForm,
+    opts: { initialState?: tf.Tensor; outputFinalState?: boolean } = {},
+  ) {
     return retention(form, q, kt, v, a, { chunk: this.chunk, ...this.decayStrategy.keyOptions, ...opts });
   }
 
@@ -203,7 +238,12 @@ export class Retention implements Mixer {
    * given: o [B, H, T, dv] (divided by sqrt(z) with decaySqrt) and, when `wantState`, the state
    * after the last token. forward, prefill and step are this one function.
    */
-  private retain(u: tf.Tensor3D, start: number, form: RetForm, o: { keep?: tf.Tensor2D; state?: MixerState; wantState: boolean }): { o: tf.Tensor; state?: MixerState } {
+  private retain(
+    u: tf.Tensor3D,
+    start: number,
+    form: RetForm,
+    o: { keep?: tf.Tensor2D; state?: MixerState; wantState: boolean },
+  ): { o: tf.Tensor; state?: MixerState } {
     const { q, kt, v, a, beta } = this.inputs(u, start, o.keep);
     const r = this.core(q, kt, v, a, form, { initialState: o.state?.S, outputFinalState: o.wantState });
     const state: MixerState | undefined = o.wantState ? { S: r.state! } : undefined;

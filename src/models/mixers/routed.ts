@@ -19,7 +19,10 @@ export function switchAuxLoss(p: tf.Tensor2D, coef: number): tf.Scalar {
   return tf.tidy(() => {
     const nb = p.shape[1];
     const frac = tf.oneHot(tf.argMax(p, 1), nb).cast('float32').mean(0); // no gradient (a count)
-    return frac.mul(p.mean(0)).sum().mul(coef * nb) as tf.Scalar;
+    return frac
+      .mul(p.mean(0))
+      .sum()
+      .mul(coef * nb) as tf.Scalar;
   });
 }
 
@@ -39,7 +42,8 @@ export class RoutedMixer implements Mixer {
     this.auxLossCoef = spec.aux_loss_coef;
     this.stateSkip = spec.state_skip;
     this.branches = branchSpecs.map((b, i) => ctx.build(b, { ...ctx, params: ctx.params.scope(`branches.${i}.`) }));
-    if (this.routing === 'soft') this.norms = branchSpecs.map((_, i) => new Norm(ctx.params.scope(`norms.${i}.`), ctx.d, 'rms', ctx.normEps));
+    if (this.routing === 'soft')
+      this.norms = branchSpecs.map((_, i) => new Norm(ctx.params.scope(`norms.${i}.`), ctx.d, 'rms', ctx.normEps));
     this.wR = ctx.params.create('w_r', [ctx.d, branchSpecs.length], zeros);
   }
 
@@ -79,7 +83,14 @@ export class RoutedMixer implements Mixer {
     const keeps = this.keeps(hot);
     const rs = this.branches.map((b, i) => b.prefill(u, { keep: keeps[i] as tf.Tensor2D | undefined }));
     const state = Object.assign({}, ...rs.map((r, i) => prefixState(`b${i}.`, r.state))) as MixerState;
-    return { y: this.combine(rs.map((r) => r.y), p, hot) as tf.Tensor3D, state };
+    return {
+      y: this.combine(
+        rs.map((r) => r.y),
+        p,
+        hot,
+      ) as tf.Tensor3D,
+      state,
+    };
   }
 
   step(u: tf.Tensor2D, state: MixerState, pos: number): { y: tf.Tensor2D; state: MixerState } {
@@ -87,7 +98,14 @@ export class RoutedMixer implements Mixer {
     const keeps = this.keeps(hot);
     const rs = this.branches.map((b, i) => b.step(u, unprefixState(`b${i}.`, state), pos, { keep: keeps[i] as tf.Tensor1D | undefined }));
     const next = Object.assign({}, ...rs.map((r, i) => prefixState(`b${i}.`, r.state))) as MixerState;
-    return { y: this.combine(rs.map((r) => r.y), p, hot) as tf.Tensor2D, state: next };
+    return {
+      y: this.combine(
+        rs.map((r) => r.y),
+        p,
+        hot,
+      ) as tf.Tensor2D,
+      state: next,
+    };
   }
 
   emptyState(batch: number): MixerState {

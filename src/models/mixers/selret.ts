@@ -58,7 +58,7 @@ export class SelectiveDecay implements DecayStrategy {
           const h = this.perKey ? Math.floor(i / half) : i;
           const j = this.perKey ? i % half : 0;
           // 'spread': pair j's rate times 4^(2j/(dk/2-1) - 1), i.e. factors 1/4..4
-          const logSpread = spread && half > 1 ? (2 * j / (half - 1) - 1) * Math.log(4) : 0;
+          const logSpread = spread && half > 1 ? ((2 * j) / (half - 1) - 1) * Math.log(4) : 0;
           return Math.log(-this.logGammas[h]) + logSpread;
         });
         this.w.A_log = p.create('A_log', this.perKey ? [H, half] : [H], values(init));

@@ -34,8 +34,14 @@ export const inductionTaskSchema = z.strictObject({
   kind: z.literal('induction').describe('induction heads with length extrapolation (Mamba paper 4.1.2; docs/tasks.md 3)'),
   vocab_size: posInt('V: ids 0..V-3 ordinary, V-2 trigger, V-1 unused').default(16),
   seq_len: posInt('N: training body length (inputs are N+1 tokens)').default(32),
-  train_loss: z.enum(['answer', 'all']).default('answer').describe("answer: train on the final answer only; all: plain LM loss on every position (safari)"),
-  eval_lengths: z.array(posInt('body length')).default([16, 32, 64, 128, 256]).describe('body lengths N of the extra extrapolation eval sets'),
+  train_loss: z
+    .enum(['answer', 'all'])
+    .default('answer')
+    .describe('answer: train on the final answer only; all: plain LM loss on every position (safari)'),
+  eval_lengths: z
+    .array(posInt('body length'))
+    .default([16, 32, 64, 128, 256])
+    .describe('body lengths N of the extra extrapolation eval sets'),
   train_examples: int('fixed training pool size; 0 = a fresh stream of examples every step').nonnegative().default(0),
   eval_examples: posInt('size of each fixed valid/test set').default(500),
   data_seed: dataSeed,
@@ -74,7 +80,8 @@ export function loadInduction(t: InductionTask, cacheDir?: string): TaskData {
       train_loss: t.train_loss,
       scored_per_example: 1,
       eval_lengths: t.eval_lengths,
-      extrapolation: 'extraEvals: one fixed answer-only set per body length N (inputs N+1 tokens); learned absolute positions must report n/a past their table',
+      extrapolation:
+        'extraEvals: one fixed answer-only set per body length N (inputs N+1 tokens); learned absolute positions must report n/a past their table',
     },
     cacheDir: dir,
   });

@@ -74,7 +74,10 @@ function node(rng: Rng, depth: number, maxDepth: number, maxArgs: number): Tree 
   const op = rng.randInt(4);
   return {
     ids: [11 + op, ...children.flatMap((c) => c.ids), LISTOPS_CLOSE],
-    value: apply(op, children.map((c) => c.value)),
+    value: apply(
+      op,
+      children.map((c) => c.value),
+    ),
   };
 }
 
@@ -206,7 +209,8 @@ export const listops = defineTask({
     if (task.min_len >= task.max_len) fail('min_len', `needs min_len < max_len (got ${task.min_len} ≥ ${task.max_len})`);
     if (task.max_len - task.min_len < 2) fail('max_len', `no integer length lies strictly between ${task.min_len} and ${task.max_len}`);
     if (task.max_args < 2) fail('max_args', `needs at least 2 (got ${task.max_args})`);
-    if (task.max_depth < 2 && task.min_len >= 1) fail('max_depth', `depth 1 only makes single digits (length 1), none longer than min_len=${task.min_len}`);
+    if (task.max_depth < 2 && task.min_len >= 1)
+      fail('max_depth', `depth 1 only makes single digits (length 1), none longer than min_len=${task.min_len}`);
   },
   seqLen: (task) => task.max_len,
   vocabSize: () => LISTOPS_VOCAB,

@@ -18,12 +18,20 @@ export const lmTaskSchema = z.strictObject({
   corpus: z
     .string()
     .default('sotu')
-    .describe('sotu | gutenberg | brown (research-only licence) | file:PATH | dir:PATH (UTF-8 text; a relative PATH is read from the folder of the config file that names it)'),
-  tokenizer: z.enum(['byte', 'char', 'bpe']).default('byte').describe('byte (V=257, EOS=256) | char (training-split alphabet + UNK + EOS) | bpe (byte-level, trained on the training split)'),
+    .describe(
+      'sotu | gutenberg | brown (research-only licence) | file:PATH | dir:PATH (UTF-8 text; a relative PATH is read from the folder of the config file that names it)',
+    ),
+  tokenizer: z
+    .enum(['byte', 'char', 'bpe'])
+    .default('byte')
+    .describe('byte (V=257, EOS=256) | char (training-split alphabet + UNK + EOS) | bpe (byte-level, trained on the training split)'),
   bpe_vocab: posInt('BPE vocabulary size including 256 bytes and EOS (tokenizer: bpe only)').min(258).max(65536).default(1024),
   seq_len: posInt('context length T of training and evaluation windows').default(256),
   ascii_fold: z.boolean().default(false).describe('fold ’ “ ” — – ° to ASCII before tokenising (small closed alphabet for char runs)'),
-  split: z.enum(['default', 'chronological']).default('default').describe('default: the docs/tasks.md 5.4 split; chronological: SOTU train ≤ 1990, valid 1991–2005, test 2006–'),
+  split: z
+    .enum(['default', 'chronological'])
+    .default('default')
+    .describe('default: the docs/tasks.md 5.4 split; chronological: SOTU train ≤ 1990, valid 1991–2005, test 2006–'),
   eval_windows: z
     .union([posInt('number of windows'), z.literal('all')])
     .default(200)
@@ -48,7 +56,14 @@ const tokMemo = new Map<string, { tok: Tokenizer; info: Record<string, unknown> 
 
 /** The task's tokenizer (char alphabet / BPE merges from the training split, BPE cached on disk). */
 export function lmTokenizer(task: LmTask, cacheDir?: string): { tok: Tokenizer; info: Record<string, unknown> } {
-  const key = JSON.stringify([task.corpus, task.ascii_fold, task.split, task.tokenizer, task.tokenizer === 'bpe' ? task.bpe_vocab : 0, resolveCacheDir(cacheDir)]);
+  const key = JSON.stringify([
+    task.corpus,
+    task.ascii_fold,
+    task.split,
+    task.tokenizer,
+    task.tokenizer === 'bpe' ? task.bpe_vocab : 0,
+    resolveCacheDir(cacheDir),
+  ]);
   const hit = tokMemo.get(key);
   if (hit) return hit;
   let out: { tok: Tokenizer; info: Record<string, unknown> };
@@ -62,8 +77,7 @@ export function lmTokenizer(task: LmTask, cacheDir?: string): { tok: Tokenizer; 
       } catch {
         /* the cache only spares `plan` a lower bound */
       }
-    }
-    else {
+    } else {
       const dir = resolveCacheDir(cacheDir);
       const { merges, file, hash } = cachedBpeMerges(train, task.bpe_vocab, dir, task.corpus);
       out = { tok: bpeTokenizer(merges, task.bpe_vocab), info: { merges_file: file, merges_hash: hash } };
@@ -92,7 +106,15 @@ const streamMemo = new Map<string, Stream>();
 
 export function lmStream(task: LmTask, split: SplitName, cacheDir?: string): Stream {
   const { tok } = lmTokenizer(task, cacheDir);
-  const key = JSON.stringify([task.corpus, task.ascii_fold, task.split, task.tokenizer, task.tokenizer === 'bpe' ? task.bpe_vocab : 0, resolveCacheDir(cacheDir), split]);
+  const key = JSON.stringify([
+    task.corpus,
+    task.ascii_fold,
+    task.split,
+    task.tokenizer,
+    task.tokenizer === 'bpe' ? task.bpe_vocab : 0,
+    resolveCacheDir(cacheDir),
+    split,
+  ]);
   const hit = streamMemo.get(key);
   if (hit) return hit;
   const docs = corpusOf(task).splits[split];
@@ -197,9 +219,11 @@ export function loadLmTask(task: LmTask, opts: { cacheDir?: string } = {}): Task
         splits,
         stream: 'EOS doc1 EOS doc2 ... EOS per split, documents in sorted order; the first EOS is context only',
         train_sampling: 'uniform random windows of T+1 tokens from the train stream, seeded by hash32(lm:train:<seed>:<step>)',
-        eval_protocol: 'non-overlapping windows of length T, state reset per window; a short tail window is padded and unscored past the end',
+        eval_protocol:
+          'non-overlapping windows of length T, state reset per window; a short tail window is padded and unscored past the end',
         eval_windows: task.eval_windows === 'all' ? 'all (whole split)' : `first ${task.eval_windows} windows of each split stream`,
-        metrics: 'loss nats/token over scored tokens; bpb = Σnats / (UTF-8 bytes of scored text, EOS = 1 byte) / ln 2; token ppl = exp(mean nats)',
+        metrics:
+          'loss nats/token over scored tokens; bpb = Σnats / (UTF-8 bytes of scored text, EOS = 1 byte) / ln 2; token ppl = exp(mean nats)',
       };
     },
   };
@@ -211,16 +235,22 @@ export const lm = defineTask({
   family: 'lm',
   metrics: ['loss', 'ppl', 'bpb', 'eval_tokens', 'eval_windows'],
   // Each corpus carries its own source and licence (corpus.ts BUILTIN_CORPORA, listed by `seqlab tasks`).
-  provenance: { source: 'the text corpus named by task.corpus (see the corpora)', licence: "the corpus's own (see the corpora; file:/dir: yours)" },
+  provenance: {
+    source: 'the text corpus named by task.corpus (see the corpora)',
+    licence: "the corpus's own (see the corpora; file:/dir: yours)",
+  },
   validate(task, fail) {
     checkCorpusName(task.corpus);
-    if (task.split === 'chronological' && task.corpus !== 'sotu') fail('split', `'chronological' is defined for sotu only (corpus is ${task.corpus})`);
+    if (task.split === 'chronological' && task.corpus !== 'sotu')
+      fail('split', `'chronological' is defined for sotu only (corpus is ${task.corpus})`);
     if (task.seq_len < 2) fail('seq_len', `must be at least 2 (got ${task.seq_len})`);
   },
   seqLen: (task) => task.seq_len,
-  vocabSize: (task, opts) => (task.tokenizer === 'byte' ? 257 : task.tokenizer === 'bpe' ? task.bpe_vocab : lmVocabSize(task, opts.cacheDir)),
+  vocabSize: (task, opts) =>
+    task.tokenizer === 'byte' ? 257 : task.tokenizer === 'bpe' ? task.bpe_vocab : lmVocabSize(task, opts.cacheDir),
   // char: the size remembered from an earlier read of the same, unchanged corpus (else known once `run` reads it)
-  configVocabSize: (task, opts) => (task.tokenizer === 'byte' ? 257 : task.tokenizer === 'bpe' ? task.bpe_vocab : cachedCharVocabSize(task, opts.cacheDir)),
+  configVocabSize: (task, opts) =>
+    task.tokenizer === 'byte' ? 257 : task.tokenizer === 'bpe' ? task.bpe_vocab : cachedCharVocabSize(task, opts.cacheDir),
   checkData: (task, opts) => checkLmData(task, opts.cacheDir),
   load: (task, opts) => loadLmTask(task, opts),
 });

@@ -62,13 +62,18 @@ export function modArithExample(rng: Rng, n: number, T: number): Example {
 }
 
 export const modularArithmeticTaskSchema = z.strictObject({
-  kind: z.literal('modular_arithmetic').describe('modular arithmetic mod 5 without brackets, trained short and tested long (Grazzi et al. 2024; docs/tasks.md 6.2)'),
+  kind: z
+    .literal('modular_arithmetic')
+    .describe('modular arithmetic mod 5 without brackets, trained short and tested long (Grazzi et al. 2024; docs/tasks.md 6.2)'),
   train_min_len: posInt('shortest training example n (odd lengths 2u−1: the expression, = and the result)').default(3),
   train_max_len: posInt('longest training example n').default(23),
   test_min_len: posInt('shortest example n of the valid/test sets').default(25),
   test_max_len: posInt('longest example n of the valid/test sets').default(63),
   seq_len: posInt('context T: examples are right-padded to T (at least the longest length)').default(64),
-  eval_lengths: z.array(posInt('odd example length n')).default([47, 95, 185]).describe('lengths n of the extra extrapolation eval sets (no padding: context n)'),
+  eval_lengths: z
+    .array(posInt('odd example length n'))
+    .default([47, 95, 185])
+    .describe('lengths n of the extra extrapolation eval sets (no padding: context n)'),
   train_examples: int('fixed training pool size; 0 = a fresh stream of examples every step').nonnegative().default(0),
   eval_examples: posInt('size of each fixed valid/test set').default(1000),
   data_seed: dataSeed,
@@ -89,7 +94,13 @@ export function loadModularArithmetic(t: ModularArithmeticTask, cacheDir?: strin
     config: { train: [t.train_min_len, t.train_max_len], test: [t.test_min_len, t.test_max_len], T },
     evalLengths: t.eval_lengths,
     task: t,
-    describe: { train_lengths: [t.train_min_len, t.train_max_len], test_lengths: [t.test_min_len, t.test_max_len], modulus: 5, scored_per_example: 1, chance_note: 'scaled accuracy = (accuracy − 0.2) / 0.8' },
+    describe: {
+      train_lengths: [t.train_min_len, t.train_max_len],
+      test_lengths: [t.test_min_len, t.test_max_len],
+      modulus: 5,
+      scored_per_example: 1,
+      chance_note: 'scaled accuracy = (accuracy − 0.2) / 0.8',
+    },
     cacheDir,
   });
 }
@@ -99,10 +110,15 @@ export const modularArithmetic = defineTask({
   schema: modularArithmeticTaskSchema,
   family: 'synthetic',
   metrics: ['loss', 'ppl', 'accuracy', 'exact_match', 'eval_tokens', 'eval_windows'],
-  provenance: { source: 'generator after adankow/unlocking_state_tracking `modular_arithmetic.py` (Grazzi et al. 2024)', licence: GENERATED },
+  provenance: {
+    source: 'generator after adankow/unlocking_state_tracking `modular_arithmetic.py` (Grazzi et al. 2024)',
+    licence: GENERATED,
+  },
   validate(task, fail) {
-    if (task.train_min_len > task.train_max_len) fail('train_min_len', `needs train_min_len ≤ train_max_len (got ${task.train_min_len} > ${task.train_max_len})`);
-    if (task.test_min_len > task.test_max_len) fail('test_min_len', `needs test_min_len ≤ test_max_len (got ${task.test_min_len} > ${task.test_max_len})`);
+    if (task.train_min_len > task.train_max_len)
+      fail('train_min_len', `needs train_min_len ≤ train_max_len (got ${task.train_min_len} > ${task.train_max_len})`);
+    if (task.test_min_len > task.test_max_len)
+      fail('test_min_len', `needs test_min_len ≤ test_max_len (got ${task.test_min_len} > ${task.test_max_len})`);
     for (const key of ['train_max_len', 'test_max_len'] as const) {
       if (task[key] < 3) fail(key, `the shortest example is 3 tokens (a number, = and the result; got ${task[key]})`);
       if (task[key] > task.seq_len) fail(key, `${task[key]} does not fit the context seq_len=${task.seq_len}`);

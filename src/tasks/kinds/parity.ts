@@ -41,8 +41,14 @@ export const parityTaskSchema = z.strictObject({
   test_min_len: posInt('shortest example n of the valid/test sets').default(17),
   test_max_len: posInt('longest example n of the valid/test sets').default(64),
   seq_len: posInt('context T: examples are right-padded to T (at least the longest length)').default(64),
-  targets: z.enum(['final', 'all']).default('final').describe('final: train on the parity at the last bit only; all: the running parity at every bit (evaluation scores the final one)'),
-  eval_lengths: z.array(posInt('example length n')).default([32, 64, 128]).describe('lengths n of the extra extrapolation eval sets (no padding: context n)'),
+  targets: z
+    .enum(['final', 'all'])
+    .default('final')
+    .describe('final: train on the parity at the last bit only; all: the running parity at every bit (evaluation scores the final one)'),
+  eval_lengths: z
+    .array(posInt('example length n'))
+    .default([32, 64, 128])
+    .describe('lengths n of the extra extrapolation eval sets (no padding: context n)'),
   train_examples: int('fixed training pool size; 0 = a fresh stream of examples every step').nonnegative().default(0),
   eval_examples: posInt('size of each fixed valid/test set').default(1000),
   data_seed: dataSeed,
@@ -50,7 +56,8 @@ export const parityTaskSchema = z.strictObject({
 export type ParityTask = z.infer<typeof parityTaskSchema>;
 
 export function loadParity(t: ParityTask, cacheDir?: string): TaskData {
-  const at = (lo: number, hi: number, T: number, targets: 'final' | 'all') => (rng: Rng) => parityExample(rng, { n: lo + rng.randInt(hi - lo + 1), T, targets });
+  const at = (lo: number, hi: number, T: number, targets: 'final' | 'all') => (rng: Rng) =>
+    parityExample(rng, { n: lo + rng.randInt(hi - lo + 1), T, targets });
   return lengthGeneralisationTask({
     name: 'parity',
     vocabSize: PARITY_VOCAB,
@@ -62,7 +69,12 @@ export function loadParity(t: ParityTask, cacheDir?: string): TaskData {
     config: { train: [t.train_min_len, t.train_max_len], test: [t.test_min_len, t.test_max_len], T: t.seq_len, targets: t.targets },
     evalLengths: t.eval_lengths,
     task: t,
-    describe: { targets: t.targets, train_lengths: [t.train_min_len, t.train_max_len], test_lengths: [t.test_min_len, t.test_max_len], scored_per_example: 1 },
+    describe: {
+      targets: t.targets,
+      train_lengths: [t.train_min_len, t.train_max_len],
+      test_lengths: [t.test_min_len, t.test_max_len],
+      scored_per_example: 1,
+    },
     cacheDir,
   });
 }
@@ -74,11 +86,15 @@ export const parity = defineTask({
   metrics: ['loss', 'ppl', 'accuracy', 'exact_match', 'eval_tokens', 'eval_windows'],
   provenance: { source: 'generator after adankow/unlocking_state_tracking `parity.py` (Grazzi et al. 2024)', licence: GENERATED },
   validate(task, fail) {
-    if (task.train_min_len < 2) fail('train_min_len', `an example needs at least one bit and the answer (n ≥ 2; got ${task.train_min_len})`);
-    if (task.train_min_len > task.train_max_len) fail('train_min_len', `needs train_min_len ≤ train_max_len (got ${task.train_min_len} > ${task.train_max_len})`);
+    if (task.train_min_len < 2)
+      fail('train_min_len', `an example needs at least one bit and the answer (n ≥ 2; got ${task.train_min_len})`);
+    if (task.train_min_len > task.train_max_len)
+      fail('train_min_len', `needs train_min_len ≤ train_max_len (got ${task.train_min_len} > ${task.train_max_len})`);
     if (task.test_min_len < 2) fail('test_min_len', `an example needs at least one bit and the answer (n ≥ 2; got ${task.test_min_len})`);
-    if (task.test_min_len > task.test_max_len) fail('test_min_len', `needs test_min_len ≤ test_max_len (got ${task.test_min_len} > ${task.test_max_len})`);
-    for (const key of ['train_max_len', 'test_max_len'] as const) if (task[key] > task.seq_len) fail(key, `${task[key]} does not fit the context seq_len=${task.seq_len}`);
+    if (task.test_min_len > task.test_max_len)
+      fail('test_min_len', `needs test_min_len ≤ test_max_len (got ${task.test_min_len} > ${task.test_max_len})`);
+    for (const key of ['train_max_len', 'test_max_len'] as const)
+      if (task[key] > task.seq_len) fail(key, `${task[key]} does not fit the context seq_len=${task.seq_len}`);
     for (const n of task.eval_lengths) if (n < 2) fail('eval_lengths', `every length must be ≥ 2 (got ${n})`);
   },
   seqLen: (task) => task.seq_len,

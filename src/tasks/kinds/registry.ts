@@ -27,7 +27,9 @@ export const taskUnion = z.discriminatedUnion('kind', TASKS.map((t) => t.schema)
 export type TaskConfig = z.infer<typeof taskUnion>;
 export type TaskConfigOf<K extends TaskKind> = Extract<TaskConfig, { kind: K }>;
 
-export const taskKindSchemas = Object.fromEntries(TASKS.map((t) => [t.kind, t.schema])) as { [K in TaskKind]: Extract<Defs, { kind: K }>['schema'] };
+export const taskKindSchemas = Object.fromEntries(TASKS.map((t) => [t.kind, t.schema])) as {
+  [K in TaskKind]: Extract<Defs, { kind: K }>['schema'];
+};
 export const TASK_KINDS = TASKS.map((t) => t.kind) as unknown as readonly TaskKind[];
 
 /** One kind's definition with its config type erased (the single place the union is narrowed). */
@@ -58,4 +60,5 @@ export const isTaskKind = (k: string): k is TaskKind => BY_KIND.has(k);
 export const taskMetrics = (task: Pick<TaskConfig, 'kind'>): readonly EvalMetric[] => taskDef(task.kind).metrics;
 
 /** The task kinds that report an evaluation metric. */
-export const kindsReporting = (metric: string): ErasedTaskDef[] => TASKS.map((t) => taskDef(t.kind)).filter((t) => (t.metrics as readonly string[]).includes(metric));
+export const kindsReporting = (metric: string): ErasedTaskDef[] =>
+  TASKS.map((t) => taskDef(t.kind)).filter((t) => (t.metrics as readonly string[]).includes(metric));

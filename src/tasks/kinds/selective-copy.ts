@@ -18,9 +18,7 @@ export function copyExample(rng: Rng, p: CopyParams): Example {
   const { L, M, A } = p;
   const T = L + 2 * M;
   const tokens = Array.from({ length: M }, () => 1 + rng.randInt(A - 2));
-  const pos = p.selective
-    ? rng.sampleWithoutReplacement(L + M, M).sort((x, y) => x - y)
-    : Array.from({ length: M }, (_, j) => j);
+  const pos = p.selective ? rng.sampleWithoutReplacement(L + M, M).sort((x, y) => x - y) : Array.from({ length: M }, (_, j) => j);
   const inputs = new Int32Array(T);
   const targets = new Int32Array(T).fill(IGNORE);
   for (let j = 0; j < M; j++) {

@@ -42,7 +42,8 @@ export function lengthGeneralisationTask(s: LengthGeneralisationSpec): TaskData 
     describe: {
       ...s.describe,
       eval_lengths: s.evalLengths,
-      extrapolation: 'valid/test at the test lengths; extraEvals: one fixed answer-only set per length n (context n); learned absolute positions must report n/a past their table',
+      extrapolation:
+        'valid/test at the test lengths; extraEvals: one fixed answer-only set per length n (context n); learned absolute positions must report n/a past their table',
     },
     cacheDir: dir,
   });
