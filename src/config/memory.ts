@@ -8,7 +8,9 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import { UserError } from '../errors.ts';
 import { countParams } from '../models/params.ts';
+import { taskDef } from '../tasks/kinds/registry.ts';
 import { humanCount } from '../util/format.ts';
+import { ATTN_BLOCK, BLOCKED_ABOVE } from '../models/kinds/attn.ts';
 import type { MixerSpec } from '../models/kinds/registry.ts';
 import type { LayerSpec } from '../models/resolved.ts';
 import type { RunConfig } from './schema.ts';
@@ -108,6 +110,18 @@ export function estimateMemory(cfg: RunConfig): MemoryEstimate {
   acts.push(
     { bytes: L * width * F32, key: 'bench.prefill_lengths', detail: `prefill activations 1 x ${L} x ${width}` },
     { bytes: heads * L * L * F32, key: 'bench.prefill_lengths', detail: `prefill attention scores 1 x ${heads} heads x ${L} x ${L}` },
+  );
+  // Extra evaluation sets (length extrapolation) run forward passes of eval batches at their own
+  // lengths; past BLOCKED_ABOVE queries, attention holds one block of ATTN_BLOCK score rows at a time.
+  const E = Math.max(0, ...(taskDef(cfg.task.kind).extraEvalLengths?.(cfg.task) ?? []));
+  const rows = E > BLOCKED_ABOVE ? ATTN_BLOCK : E;
+  acts.push(
+    { bytes: evalB * E * width * F32, key: 'task.eval_lengths', detail: `evaluation activations ${evalB} x ${E} x ${width}` },
+    {
+      bytes: evalB * heads * rows * E * F32,
+      key: 'task.eval_lengths',
+      detail: `evaluation attention scores ${evalB} x ${heads} heads x ${rows} x ${E}`,
+    },
   );
   const act = acts.reduce((a, b) => (b.bytes > a.bytes ? b : a));
   const key = paramBytes >= act.bytes ? 'model.d_model' : act.key;

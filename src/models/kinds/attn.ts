@@ -4,6 +4,10 @@ import { auto, fail, heads, posInt, rope, ropeBase, ropeFreqs, scaledHeadWidth, 
 import { defineMixer, type ResolveContext } from './types.ts';
 
 /** The fields attn and swa share (swa adds `window`). */
+/** Query lengths above which attention runs in blocks of ATTN_BLOCK rows (src/ops/attention-blocked.ts). */
+export const BLOCKED_ABOVE = 512;
+export const ATTN_BLOCK = 256;
+
 export const attnShape = {
   heads: heads().default(4),
   rope: rope().default(true),

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { blockedAttention } from '../../ops/attention-blocked.ts';
+import { ATTN_BLOCK, BLOCKED_ABOVE } from '../kinds/attn.ts';
 import { attentionFusedAvailable, causalAttentionFused } from '../../native/attention.ts';
 import { causalAllowed } from '../../ops/mask.ts';
 import { maskedSoftmax } from '../../ops/softmax-masked.ts';
@@ -23,10 +24,6 @@ import {
   type MixerState,
   type StepOptions,
 } from './common.ts';
-
-/** Query lengths above which attention runs in blocks of ATTN_BLOCK rows (src/ops/attention-blocked.ts). */
-const BLOCKED_ABOVE = 512;
-const ATTN_BLOCK = 256;
 
 export class Attention implements Mixer {
   readonly H: number;

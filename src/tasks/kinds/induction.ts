@@ -105,6 +105,7 @@ export const induction = defineTask({
     for (const n of task.eval_lengths) if (n < 3) fail('eval_lengths', `every length must be ≥ 3 (got ${n})`);
   },
   seqLen: (task) => task.seq_len + 1,
+  extraEvalLengths: (task) => task.eval_lengths.map((N) => N + 1),
   vocabSize: (task) => task.vocab_size,
   load: (task, opts) => loadInduction(task, opts.cacheDir),
 });

@@ -126,6 +126,7 @@ export const modularArithmetic = defineTask({
     for (const n of task.eval_lengths) if (n < 3 || n % 2 === 0) fail('eval_lengths', `every length must be odd and ≥ 3 (got ${n})`);
   },
   seqLen: (task) => task.seq_len,
+  extraEvalLengths: (task) => task.eval_lengths,
   vocabSize: () => MODARITH_VOCAB,
   load: (task, opts) => loadModularArithmetic(task, opts.cacheDir),
 });

@@ -98,6 +98,7 @@ export const parity = defineTask({
     for (const n of task.eval_lengths) if (n < 2) fail('eval_lengths', `every length must be ≥ 2 (got ${n})`);
   },
   seqLen: (task) => task.seq_len,
+  extraEvalLengths: (task) => task.eval_lengths,
   vocabSize: () => PARITY_VOCAB,
   load: (task, opts) => loadParity(task, opts.cacheDir),
 });

@@ -41,6 +41,7 @@ export interface ErasedTaskDef {
   provenance: { source: string; licence: string };
   validate(task: TaskConfig, fail: Fail): void;
   seqLen(task: TaskConfig): number;
+  extraEvalLengths?(task: TaskConfig): number[];
   vocabSize(task: TaskConfig, opts: TaskOptions): number;
   configVocabSize?(task: TaskConfig, opts: TaskOptions): number | undefined;
   checkData?(task: TaskConfig, opts: TaskOptions): void;

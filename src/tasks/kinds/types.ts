@@ -29,6 +29,8 @@ export interface TaskKindDef<K extends string, S extends z.ZodType<{ kind: K }>>
   validate(task: z.infer<S>, fail: Fail): void;
   /** Context length the model sees (FLOPs, shapes, position tables). */
   seqLen(task: z.infer<S>): number;
+  /** Context lengths of the extra evaluation sets (length extrapolation), for the memory check; default none. */
+  extraEvalLengths?(task: z.infer<S>): number[];
   /** Vocabulary size the model needs (may read the corpus). */
   vocabSize(task: z.infer<S>, opts: TaskOptions): number;
   /** Vocabulary size from the config alone, undefined where only the data can tell; default vocabSize. */
