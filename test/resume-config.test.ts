@@ -1,28 +1,12 @@
 // train.checkpoint_every on bad input, through the spawned CLI (docs/runner.md sections 8 and 11):
 // located to file:line:col with the dotted key, every error at once, exit 2, nothing written.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runId } from '../src/config/identity.ts';
 import type { RunConfig } from '../src/config/schema.ts';
 import { checkpointEvery } from '../src/train/resume.ts';
 import { cliSandbox } from './fixtures/cli.ts';
 
-const { dir, write, seqlab } = cliSandbox('seqlab-resume-cfg-');
-
-function expectErrors(file: string, lines: RegExp[]) {
-  const r = seqlab('plan', file);
-  expect(r.code, r.stderr).toBe(2);
-  const got = r.stderr.trim().split('\n');
-  expect(got).toHaveLength(lines.length);
-  for (const re of lines)
-    expect(
-      got.some((l) => re.test(l)),
-      `${re} in\n${r.stderr}`,
-    ).toBe(true);
-  expect(r.stderr).not.toMatch(/^\s+at /m);
-  expect(fs.existsSync(path.join(dir, 'runs'))).toBe(false);
-}
+const { write, seqlab, expectErrors } = cliSandbox('seqlab-resume-cfg-');
 
 describe('train.checkpoint_every', () => {
   it('unknown key with did-you-mean, out of range and wrong type: all at once, located', () => {

@@ -8,20 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { arrayScript } from '../src/runner/slurm.ts';
-import { ledger, planIds, readJson, runCli, spawnCli, tmpDir, waitFor, writeSweep } from './fixtures/runner/helpers.ts';
+import { clusterUp, ledger, planIds, readJson, runCli, spawnCli, tmpDir, waitFor, writeSweep } from './fixtures/runner/helpers.ts';
 
-function clusterUp(): { up: boolean; why: string } {
-  try {
-    const out = execFileSync('sinfo', ['-h', '-o', '%T'], { encoding: 'utf8', timeout: 10_000 });
-    if (!/idle|mix/.test(out)) return { up: false, why: `sinfo shows no idle node (${out.trim() || 'empty'})` };
-    const cfg = execFileSync('scontrol', ['show', 'config'], { encoding: 'utf8', timeout: 10_000 });
-    if (!/^MaxArraySize\s*=\s*5\s*$/m.test(cfg))
-      return { up: false, why: 'cluster MaxArraySize is not 5 (not the .ci/slurm-setup.sh cluster)' };
-    return { up: true, why: '' };
-  } catch (e) {
-    return { up: false, why: `sinfo/scontrol unavailable: ${(e as Error).message.split('\n')[0]}` };
-  }
-}
 const cluster = clusterUp();
 if (!cluster.up) console.warn(`SKIPPED real SLURM requeue test: ${cluster.why} (run .ci/slurm-setup.sh as root)`);
 

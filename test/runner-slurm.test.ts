@@ -6,7 +6,19 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, corruptJson, fakeEnv, HERE, ledger, planIds, runCli, tmpDir, waitFor, writeSweep } from './fixtures/runner/helpers.ts';
+import {
+  CLI,
+  clusterUp,
+  corruptJson,
+  fakeEnv,
+  HERE,
+  ledger,
+  planIds,
+  runCli,
+  tmpDir,
+  waitFor,
+  writeSweep,
+} from './fixtures/runner/helpers.ts';
 
 const SHIM = path.join(HERE, 'slurm-shim');
 
@@ -21,18 +33,6 @@ function shimEnv(dir: string, extra: Record<string, string> = {}): NodeJS.Proces
 
 const summaries = (sweep: string) => planIds(sweep).filter((id) => fs.existsSync(path.join(sweep, 'runs', id, 'summary.json')));
 
-function clusterUp(): { up: boolean; why: string } {
-  try {
-    const out = execFileSync('sinfo', ['-h', '-o', '%T'], { encoding: 'utf8', timeout: 10_000 });
-    if (!/idle|mix/.test(out)) return { up: false, why: `sinfo shows no idle node (${out.trim() || 'empty'})` };
-    const cfg = execFileSync('scontrol', ['show', 'config'], { encoding: 'utf8', timeout: 10_000 });
-    if (!/^MaxArraySize\s*=\s*5\s*$/m.test(cfg))
-      return { up: false, why: 'cluster MaxArraySize is not 5 (not the .ci/slurm-setup.sh cluster)' };
-    return { up: true, why: '' };
-  } catch (e) {
-    return { up: false, why: `sinfo/scontrol unavailable: ${(e as Error).message.split('\n')[0]}` };
-  }
-}
 const cluster = clusterUp();
 if (!cluster.up) console.warn(`SKIPPED real SLURM test: ${cluster.why} (run .ci/slurm-setup.sh as root)`);
 

@@ -1,28 +1,11 @@
 // The new task options (parity, modular arithmetic, extra evaluation lengths) on bad input, through the
 // spawned CLI (docs/runner.md 8): every error at once, each at file:line:col with its dotted key,
 // exit 2, no stack trace, nothing written.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { cliSandbox } from './fixtures/cli.ts';
 
-const { dir, write, seqlab } = cliSandbox('seqlab-task-input-');
-
-function expectErrors(file: string, lines: RegExp[]) {
-  for (const cmd of ['validate', 'plan']) {
-    const r = seqlab(cmd, file);
-    expect(r.code, r.stderr).toBe(2);
-    const got = r.stderr.trim().split('\n');
-    expect(got, r.stderr).toHaveLength(lines.length);
-    for (const re of lines)
-      expect(
-        got.some((l) => re.test(l)),
-        `${re} in\n${r.stderr}`,
-      ).toBe(true);
-    expect(r.stderr).not.toMatch(/^\s+at /m);
-  }
-  expect(fs.existsSync(path.join(dir, 'runs'))).toBe(false);
-}
+const { write, expectErrors: expectCliErrors } = cliSandbox('seqlab-task-input-');
+const expectErrors = (file: string, lines: RegExp[]) => expectCliErrors(file, lines, ['validate', 'plan']);
 
 describe('state-tracking task options on bad input', () => {
   it('unknown key with did-you-mean, wrong enum, out-of-range list item and wrong type: all at once, located', () => {

@@ -148,6 +148,20 @@ export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunC
   };
   const trainTimeBefore = p.trainTimeS;
   const write = (line: Record<string, unknown>) => opts.metricsFile && appendJsonl(opts.metricsFile, line);
+  /** The mean loss of the steps since the last logged line, as one metrics.jsonl line at `step`. */
+  const logWindow = (step: number, lr: number, gradNorm: number, rate?: number) => {
+    p.trainLoss = p.window.reduce((a, b) => a + b, 0) / p.window.length;
+    p.window = [];
+    write({
+      step,
+      tokens: p.tokens,
+      time_s: round(elapsed()),
+      train_loss: round(p.trainLoss),
+      lr: round(lr),
+      grad_norm: round(gradNorm),
+      ...(rate !== undefined ? { tokens_per_s: round(rate) } : {}),
+    });
+  };
   const untimed = t.timing_warmup;
   const stop = stopRule(cfg);
   try {
@@ -208,17 +222,7 @@ export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunC
       }
       const last = step + 1 === t.steps;
       if ((step + 1) % t.log_every === 0 || step === 0 || last) {
-        p.trainLoss = p.window.reduce((a, b) => a + b, 0) / p.window.length;
-        p.window = [];
-        write({
-          step: step + 1,
-          tokens: p.tokens,
-          time_s: round(elapsed()),
-          train_loss: round(p.trainLoss),
-          lr: round(lr),
-          grad_norm: round(gradNorm),
-          ...(rate !== undefined ? { tokens_per_s: round(rate) } : {}),
-        });
+        logWindow(step + 1, lr, gradNorm, rate);
         opts.log(
           `step ${step + 1}/${t.steps} loss ${p.trainLoss.toFixed(4)} lr ${lr.toExponential(2)} |g| ${gradNorm.toFixed(3)}` +
             (rate !== undefined ? ` ${rate.toFixed(0)} tok/s` : ''),
@@ -242,16 +246,7 @@ export async function trainLoop(model: LanguageModel, data: TrainData, cfg: RunC
         const hit = p.evals.find((e) => e.step === p.stoppedAt && e.split === stop!.split)!;
         if (p.window.length) {
           // The steps since the last logged line end the run: log their loss as a last step would.
-          p.trainLoss = p.window.reduce((a, b) => a + b, 0) / p.window.length;
-          p.window = [];
-          write({
-            step: step + 1,
-            tokens: p.tokens,
-            time_s: round(elapsed()),
-            train_loss: round(p.trainLoss),
-            lr: round(lr),
-            grad_norm: round(gradNorm),
-          });
+          logWindow(step + 1, lr, gradNorm);
         }
         opts.log(describeStop(stop!, p.stoppedAt, hit.metrics));
         keeper?.save(snapshot()); // as after the last step
