@@ -152,7 +152,9 @@ describe('real one-node SLURM cluster: requeue before the time limit', () => {
             return rest;
           });
       expect(lines(path.join(run, 'metrics.jsonl'))).toEqual(lines(path.join(baseRun, 'metrics.jsonl')));
-      console.info(`requeue test: ${requeued.length} requeue(s) (${warned} warning(s) sent by the test), requeue delay skipped ${skipped} time(s)`);
+      console.info(
+        `requeue test: ${requeued.length} requeue(s) (${warned} warning(s) sent by the test), requeue delay skipped ${skipped} time(s)`,
+      );
     },
   );
 });
