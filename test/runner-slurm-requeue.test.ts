@@ -137,7 +137,10 @@ describe('real one-node SLURM cluster: requeue before the time limit', () => {
       expect(entries[entries.length - 1]!.state).toBe('done');
       const run = path.join(sweep, 'runs', id);
       const summary = readJson(path.join(run, 'summary.json'));
-      expect(summary.train_resumes).toBe(requeued.length);
+      // Every warning the test sent stopped a training worker, which checkpointed: each is one resume.
+      // SLURM's own warning may stop an attempt before it trains (nothing new saved, no resume counted).
+      expect(summary.train_resumes).toBeGreaterThanOrEqual(warned);
+      expect(summary.train_resumes).toBeLessThanOrEqual(requeued.length);
       const baseRun = path.join(dir, 'local-runs', 'base', 'runs', id);
       const VARIES = new Set(['train_time_s', 'train_tokens_per_s', 'mfu', 'wall_s', 'rss_peak_bytes', 'train_resumes']);
       const computed = (s: Record<string, unknown>) => Object.fromEntries(Object.entries(s).filter(([k]) => !VARIES.has(k)));
