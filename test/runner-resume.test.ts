@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/tasks/prng.ts';
-import { planIds, readJson, runCli, spawnCli, tmpDir, waitFor } from './fixtures/runner/helpers.ts';
+import { computed, metricLines, planIds, readJson, runCli, spawnCli, tmpDir, waitFor } from './fixtures/runner/helpers.ts';
 
 const STEPS = 150;
 
@@ -35,24 +35,6 @@ function sweepFile(dir: string, name: string, extra: string[] = []): string {
 }
 
 const env = { ...process.env, CI: '1', SEQLAB_HEARTBEAT_MS: '300', SEQLAB_PROGRESS_EVERY_MS: '500', SEQLAB_KILL_GRACE_MS: '20000' };
-
-/**
- * Summary keys that must be equal after a resume: everything the computation determines. Left out:
- * timings (train_time_s, train_tokens_per_s, mfu, wall_s, and their medians), process memory
- * (rss_peak_bytes) and train_resumes, which differ by construction.
- */
-const VARIES = new Set(['train_time_s', 'train_tokens_per_s', 'mfu', 'wall_s', 'rss_peak_bytes', 'train_resumes']);
-const computed = (s: Record<string, unknown>) => Object.fromEntries(Object.entries(s).filter(([k]) => !VARIES.has(k)));
-/** metrics.jsonl without its timings (time_s, tokens_per_s) and the throughput-free rest kept. */
-const metricLines = (file: string) =>
-  fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      const { time_s: _t, tokens_per_s: _r, ...rest } = JSON.parse(l) as Record<string, unknown>;
-      return rest;
-    });
 
 function runDirOf(sweep: string): string {
   return path.join(sweep, 'runs', planIds(sweep)[0]!);

@@ -8,7 +8,19 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { arrayScript } from '../src/runner/slurm.ts';
-import { clusterUp, ledger, planIds, readJson, runCli, spawnCli, tmpDir, waitFor, writeSweep } from './fixtures/runner/helpers.ts';
+import {
+  clusterUp,
+  computed,
+  ledger,
+  metricLines,
+  planIds,
+  readJson,
+  runCli,
+  spawnCli,
+  tmpDir,
+  waitFor,
+  writeSweep,
+} from './fixtures/runner/helpers.ts';
 
 const cluster = clusterUp();
 if (!cluster.up) console.warn(`SKIPPED real SLURM requeue test: ${cluster.why} (run .ci/slurm-setup.sh as root)`);
@@ -97,7 +109,7 @@ describe('real one-node SLURM cluster: requeue before the time limit', () => {
       // (USR1 to the batch shell), twice, one attempt at a time; SLURM's own warning may add requeues.
       const WARNINGS = 2;
       let warned = 0;
-      const metricLines = () => {
+      const lineCount = () => {
         const f = path.join(sweep, 'runs', id, 'metrics.jsonl');
         return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).length : 0;
       };
@@ -109,7 +121,7 @@ describe('real one-node SLURM cluster: requeue before the time limit', () => {
         () => {
           const s = jobState();
           const cancelled = ledger(sweep).filter((e) => e.id === id && e.state === 'cancelled').length;
-          const n = metricLines();
+          const n = lineCount();
           if (warned < WARNINGS && cancelled >= warned && /^RUNNING/.test(s) && n > linesAtWarning && n >= 2) {
             try {
               execFileSync('scancel', ['--batch', '--signal=USR1', job], { stdio: 'ignore' });
@@ -151,19 +163,8 @@ describe('real one-node SLURM cluster: requeue before the time limit', () => {
       expect(summary.train_resumes).toBeGreaterThanOrEqual(warned);
       expect(summary.train_resumes).toBeLessThanOrEqual(requeued.length);
       const baseRun = path.join(dir, 'local-runs', 'base', 'runs', id);
-      const VARIES = new Set(['train_time_s', 'train_tokens_per_s', 'mfu', 'wall_s', 'rss_peak_bytes', 'train_resumes']);
-      const computed = (s: Record<string, unknown>) => Object.fromEntries(Object.entries(s).filter(([k]) => !VARIES.has(k)));
       expect(computed(summary)).toEqual(computed(readJson(path.join(baseRun, 'summary.json'))));
-      const lines = (f: string) =>
-        fs
-          .readFileSync(f, 'utf8')
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => {
-            const { time_s: _t, tokens_per_s: _r, ...rest } = JSON.parse(l) as Record<string, unknown>;
-            return rest;
-          });
-      expect(lines(path.join(run, 'metrics.jsonl'))).toEqual(lines(path.join(baseRun, 'metrics.jsonl')));
+      expect(metricLines(path.join(run, 'metrics.jsonl'))).toEqual(metricLines(path.join(baseRun, 'metrics.jsonl')));
       console.info(
         `requeue test: ${requeued.length} requeue(s) (${warned} warning(s) sent by the test), requeue delay skipped ${skipped} time(s)`,
       );
